@@ -1,0 +1,97 @@
+/**
+ * Error classes shared by the library and the CLI. Every failure a user can
+ * cause (bad input, missing things, registry trouble, unsupported content)
+ * is one of these, with a message that can be printed as one line.
+ *
+ * @module
+ */
+
+/** Base class of every error soci-deno raises on purpose. */
+export class SociError extends Error {
+  /** Short machine-readable kind, stable across versions. */
+  readonly kind: string = "soci";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * Input that cannot be used: corrupt gzip, truncated or malformed tar,
+ * digest or size mismatch, malformed JSON or zTOC, bad flag values.
+ *
+ * @example
+ * ```ts
+ * import { BadInputError } from "./errors.ts";
+ * const e = new BadInputError("gzip data is corrupt at byte 12");
+ * console.assert(e.kind === "bad-input");
+ * ```
+ */
+export class BadInputError extends SociError {
+  override readonly kind = "bad-input";
+}
+
+/**
+ * Something that was asked for does not exist: an image, a tag, a blob, a
+ * file in a zTOC, an artifact in the store.
+ *
+ * @example
+ * ```ts
+ * import { NotFoundError } from "./errors.ts";
+ * console.assert(new NotFoundError("image app: not found").kind === "not-found");
+ * ```
+ */
+export class NotFoundError extends SociError {
+  override readonly kind = "not-found";
+}
+
+/**
+ * Content that is valid but that SOCI cannot handle (zstd layers, unknown
+ * media types, tar entry types upstream rejects).
+ *
+ * @example
+ * ```ts
+ * import { UnsupportedError } from "./errors.ts";
+ * console.assert(new UnsupportedError("unsupported input tar entry 'g'").kind === "unsupported");
+ * ```
+ */
+export class UnsupportedError extends SociError {
+  override readonly kind = "unsupported";
+}
+
+/**
+ * A registry could not be reached or answered with an error (auth, HTTP
+ * status, protocol).
+ *
+ * @example
+ * ```ts
+ * import { RegistryError } from "./errors.ts";
+ * const e = new RegistryError("127.0.0.1:5000: unauthorized", { status: 401 });
+ * console.assert(e.status === 401);
+ * ```
+ */
+export class RegistryError extends SociError {
+  override readonly kind = "registry";
+  /** HTTP status of the failing response, when there was one. */
+  readonly status?: number;
+  /** OCI error code (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, …), when the body had one. */
+  readonly code?: string;
+  constructor(message: string, options?: ErrorOptions & { status?: number; code?: string }) {
+    super(message, options);
+    this.status = options?.status;
+    this.code = options?.code;
+  }
+}
+
+/**
+ * Wrong command-line usage: unknown flags, missing arguments, bad values.
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "./errors.ts";
+ * console.assert(new UsageError("flag provided but not defined: -x").kind === "usage");
+ * ```
+ */
+export class UsageError extends SociError {
+  override readonly kind = "usage";
+}

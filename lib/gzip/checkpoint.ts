@@ -1,0 +1,26 @@
+/**
+ * The gzip checkpoint: the decompressor state at the start of a span
+ * (`soci-format.md` §5.1).
+ *
+ * @module
+ */
+
+/** Size of a deflate window, and of every checkpoint window. */
+export const WINDOW_SIZE = 32768;
+
+/**
+ * Where a span starts, and what is needed to resume inflating there.
+ *
+ * * `in`: index of the first whole compressed byte after the boundary;
+ * * `out`: uncompressed offset of the boundary;
+ * * `bits`: number of bits (0–7) of the byte at `in − 1` that belong to
+ *   the span (0 = byte aligned);
+ * * `window`: the 32 KiB of output before `out`, oldest first, zero-padded
+ *   at the front when `out < 32768`.
+ */
+export interface Checkpoint {
+  in: number;
+  out: number;
+  bits: number;
+  window: Uint8Array;
+}

@@ -1,0 +1,43 @@
+/**
+ * The one interface every image source implements: the local store, an
+ * OCI layout directory, an OCI archive, a registry, containerd.
+ *
+ * @module
+ */
+import type { Descriptor } from "../oci/descriptor.ts";
+
+/**
+ * Where an image comes from. Sources resolve the image's target
+ * descriptor and serve blobs; platform selection and manifest parsing are
+ * done on top of this interface (`select.ts`).
+ */
+export interface ImageSource {
+  /** The reference as the user wrote it, e.g. `oci:./layout:app`. */
+  readonly reference: string;
+  /**
+   * The name under which the image is recorded in the local store, e.g.
+   * `app` for `oci:./layout:app`, `127.0.0.1:5000/repo:tag` for a registry.
+   */
+  readonly storeName: string;
+  /** The image's target: a manifest or an index descriptor (OCI or Docker). */
+  resolve(): Promise<Descriptor>;
+  /**
+   * Reads a whole (small) blob: manifest, index, config. The bytes are
+   * verified against `desc.digest` and `desc.size`; a mismatch is a
+   * `BadInputError` naming both digests. A missing blob is a `NotFoundError`.
+   */
+  fetchBytes(desc: Descriptor): Promise<Uint8Array>;
+  /**
+   * Streams a blob (a layer) from its first byte. Not verified here: the
+   * consumer hashes the bytes as they stream. A missing blob is a
+   * `NotFoundError`.
+   */
+  openBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Reads bytes `[start, end)` of a blob, when the source can seek or
+   * range-request. Sources that cannot leave it undefined.
+   */
+  readRange?(desc: Descriptor, start: number, end: number): Promise<Uint8Array>;
+  /** Releases files and connections. */
+  close?(): Promise<void>;
+}

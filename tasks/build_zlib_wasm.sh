@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds lib/gzip/zlib.wasm: zlib's inflate, compiled to WebAssembly from
+# Debian's zlib source, with the small C surface in tasks/zlib_shim.c.
+#
+# Needs (Debian bookworm): clang lld wasi-libc libclang-rt-14-dev-wasm32
+#   apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32
+# Run from the repository root: deno task build:wasm
+# The output is committed, so users and CI never need a compiler.
+# The build is reproducible: running it twice gives the same bytes.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${WORK:-$(mktemp -d)}
+orig=zlib_1.2.13.dfsg.orig.tar.bz2
+want=71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1
+mirror=${DEBIAN_SOURCE_MIRROR:-http://deb.debian.org/debian}
+cd "$work"
+if [ ! -f "$orig" ]; then
+  # Fetch Debian's source package without touching the system apt config.
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bookworm main" >src.list
+  o=(-o "Dir::Etc::sourcelist=$PWD/src.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$PWD/lists")
+  mkdir -p lists/partial
+  apt-get "${o[@]}" update >/dev/null
+  apt-get "${o[@]}" source --download-only zlib=1:1.2.13.dfsg-1 >/dev/null
+fi
+echo "$want  $orig" | sha256sum -c --quiet
+rm -rf zlib-1.2.13.dfsg && tar xjf "$orig"
+src=zlib-1.2.13.dfsg
+exports=(malloc free zs_new zs_reset zs_set_in zs_set_out zs_avail_in zs_avail_out
+  zs_data_type zs_inflate zs_prime zs_set_dict zs_msg zs_free)
+flags=()
+for e in "${exports[@]}"; do flags+=("-Wl,--export=$e"); done
+clang --target=wasm32-wasi -O3 -mexec-model=reactor -DNDEBUG \
+  -Wl,--strip-all -Wl,--no-entry "${flags[@]}" \
+  -I"$src" -o zlib.wasm "$root/tasks/zlib_shim.c" \
+  "$src/inflate.c" "$src/inftrees.c" "$src/inffast.c" "$src/adler32.c" "$src/crc32.c" "$src/zutil.c"
+cp zlib.wasm "$root/lib/gzip/zlib.wasm"
+sha256sum "$root/lib/gzip/zlib.wasm"
