@@ -1,0 +1,243 @@
+/**
+ * The `soci` command-line entry point: parses the arguments, dispatches to the
+ * command tree of `lib/commands/mod.ts`, and turns errors into one-line
+ * `soci: <message>` reports with exit status 1.
+ *
+ * ```sh
+ * deno run -A cli.ts --help
+ * deno run -A cli.ts index ls --root ./state
+ * ```
+ *
+ * @module
+ */
+import denoConfig from "./deno.json" with { type: "json" };
+import { BadInputError, SociError, UsageError } from "./lib/errors.ts";
+import { CommandLineError, helpText, parseCommandLine } from "./lib/commands/args.ts";
+import { type Command, createContext, type FlagSpec } from "./lib/commands/command.ts";
+import { commands as defaultCommands } from "./lib/commands/mod.ts";
+import { formatDuration } from "./lib/ui/duration.ts";
+import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
+
+/** The package version, from `deno.json`. */
+export const VERSION: string = denoConfig.version;
+
+/** The source revision; `<unknown>` unless stamped at release time. */
+export const REVISION = "<unknown>";
+
+/** Flags accepted before the command name and, except `--version`, after any subcommand name. */
+export const globalFlags: FlagSpec[] = [
+  {
+    name: "root",
+    type: "string",
+    env: "SOCI_ROOT",
+    usage: "directory of the content store and artifacts DB",
+    defaultText: "$XDG_DATA_HOME/soci, else ~/.local/share/soci",
+    placeholder: "dir",
+  },
+  {
+    name: "debug",
+    type: "bool",
+    usage: "print stack traces with errors (push: trace HTTP requests)",
+  },
+  {
+    name: "timeout",
+    type: "duration",
+    usage: 'abort the command after this long ("30s", "1m30s"); 0 means no limit',
+    placeholder: "duration",
+  },
+  {
+    name: "version",
+    aliases: ["v"],
+    type: "bool",
+    local: true,
+    usage: "print the version",
+  },
+];
+
+/** Options of {@link main}, mainly for tests. */
+export interface MainOptions {
+  /** Command tree (default: `commands` of `lib/commands/mod.ts`). */
+  commands?: Command[];
+  /** Output (default: the console; `quiet` follows a command's `--quiet` flag). */
+  out?: Output;
+  /** Environment lookup (default: `Deno.env` where permission is granted, never prompting). */
+  env?: (name: string) => string | undefined;
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The default root: `$XDG_DATA_HOME/soci`, else `$HOME/.local/share/soci`. */
+function defaultRoot(env: (name: string) => string | undefined): string | undefined {
+  const xdg = env("XDG_DATA_HOME");
+  if (xdg && xdg.startsWith("/")) return xdg.replace(/\/+$/, "") + "/soci";
+  const home = env("HOME");
+  if (home) return home.replace(/\/+$/, "") + "/.local/share/soci";
+  return undefined;
+}
+
+/** C§1.3: create the root with mode 0700 if missing; `--root` given → a single mkdir. */
+async function ensureRoot(root: string, explicit: boolean): Promise<void> {
+  try {
+    await Deno.stat(root);
+    return;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await Deno.mkdir(root, { mode: 0o700, recursive: !explicit });
+}
+
+function isBrokenPipe(e: unknown): boolean {
+  for (let c = e, i = 0; c && i < 10; c = (c as Error).cause, i++) {
+    if (c instanceof Deno.errors.BrokenPipe) return true;
+    if ((c as { code?: string }).code === "EPIPE") return true;
+  }
+  return false;
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message || e.name;
+  return String(e);
+}
+
+function debugText(e: unknown): string {
+  let text = "";
+  for (let c = e, i = 0; c !== undefined && i < 10; c = (c as Error).cause, i++) {
+    const part = c instanceof Error ? (c.stack ?? `${c.name}: ${c.message}`) : String(c);
+    text += (i === 0 ? "" : "Caused by: ") + part + "\n";
+    if (!(c instanceof Error)) break;
+  }
+  return text;
+}
+
+/**
+ * Runs the CLI with `args` (without the program name) and returns the exit
+ * status: 0 on success, 1 on any error (printed as `soci: <message>`, with a
+ * stack trace only under `--debug`), 141 when stdout was closed early
+ * (`soci … | head`), silently.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * const status = await main(["--version"]); // prints "soci version <version> <unknown>"
+ * console.assert(status === 0);
+ * ```
+ */
+export async function main(args: string[], options: MainOptions = {}): Promise<number> {
+  const env = options.env ?? readEnv;
+  const root: Command = {
+    name: "soci",
+    usage: "build, inspect and push SOCI indexes for container images",
+    flags: globalFlags,
+    subcommands: options.commands ?? defaultCommands,
+  };
+  const errOut = options.out ?? new ConsoleOutput();
+  let debug = args.includes("--debug") || args.includes("-debug");
+  let out = errOut;
+  let path: readonly Command[] = [root];
+  const usageFailure = (e: UsageError, at: readonly Command[]) => {
+    errOut.warn(`Incorrect Usage: ${e.message}\n`);
+    errOut.writeErr(helpText(at, { version: VERSION }));
+    errOut.warn(`soci: ${e.message}`);
+    return 1;
+  };
+  try {
+    let parsed;
+    try {
+      parsed = parseCommandLine(root, args, { env });
+    } catch (e) {
+      if (e instanceof CommandLineError) return usageFailure(e, e.path);
+      throw e;
+    }
+    path = parsed.path;
+    const flags = parsed.flags;
+    debug = flags.debug === true;
+    if (flags.version === true) {
+      out.line(`soci version ${VERSION} ${REVISION}`);
+      return 0;
+    }
+    const cmd = path[path.length - 1];
+    if (parsed.help || !cmd.action) {
+      await out.write(new TextEncoder().encode(helpText(path, { version: VERSION })));
+      return 0;
+    }
+    if (!options.out && flags.quiet === true) out = new ConsoleOutput({ quiet: true });
+
+    const explicitRoot = flags.root !== "";
+    if (flags.root === "") flags.root = defaultRoot(env) ?? "";
+    let controller: AbortController | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = flags.timeout as bigint;
+    // (setTimeout cannot wait longer than 2^31-1 ms, about 24.8 days: treat that as no limit)
+    if (timeout > 0n && timeout <= 2_147_483_647n * 1_000_000n) {
+      controller = new AbortController();
+      const ms = Number((timeout + 999_999n) / 1_000_000n);
+      timer = setTimeout(
+        () =>
+          controller!.abort(
+            new SociError(`timed out after ${formatDuration(timeout)} (--timeout)`),
+          ),
+        ms,
+      );
+    }
+    const ctx = createContext({
+      args: parsed.args,
+      flags,
+      set: parsed.set,
+      out,
+      signal: controller?.signal,
+      path: path.map((c) => c.name),
+    });
+    try {
+      const needsRoot = typeof cmd.needsRoot === "function"
+        ? cmd.needsRoot(ctx)
+        : (cmd.needsRoot ?? true);
+      if (needsRoot) {
+        if (flags.root === "") {
+          throw new BadInputError(
+            "cannot tell where the root directory is: give --root or set SOCI_ROOT",
+          );
+        }
+        await ensureRoot(flags.root as string, explicitRoot);
+      }
+      const run = Promise.resolve(cmd.action(ctx));
+      run.catch(() => {}); // after a timeout, a late failure of the action is of no interest
+      let result: void | number;
+      if (controller) {
+        const signal = controller.signal;
+        result = await Promise.race([
+          run,
+          new Promise<never>((_, reject) => {
+            if (signal.aborted) reject(signal.reason);
+            signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+          }),
+        ]);
+      } else {
+        result = await run;
+      }
+      return typeof result === "number" ? result : 0;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  } catch (e) {
+    if (isBrokenPipe(e)) return 141;
+    try {
+      if (debug) errOut.writeErr(debugText(e));
+      if (e instanceof UsageError) return usageFailure(e, path);
+      errOut.warn(`soci: ${messageOf(e)}`);
+    } catch {
+      // stderr is gone too: nothing left to report to.
+    }
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,73 @@
+/**
+ * `soci ztoc build [--span-size N] [-o OUT] <layer-file>`: the zTOC of a
+ * `.tar.gz` or `.tar` layer file, in one pass.
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { fileLayer } from "../image/file_layer.ts";
+import { spans, ztoc } from "../pipeline.ts";
+import { Progress } from "../ui/progress.ts";
+import { writeFileAtomic } from "../util/atomic_file.ts";
+import type { Command } from "./command.ts";
+import { jsonFlag, outputFlag, sizeFlags, spanSizeFlag } from "./flags.ts";
+
+/** The `ztoc build` command. */
+export const ztocBuildCommand: Command = {
+  name: "build",
+  usage: "build the zTOC of a layer file (.tar.gz or .tar)",
+  argsUsage: "<layer-file>",
+  description: "Reads the layer once and writes its zTOC to --output (default <layer-file>.ztoc; " +
+    '"-" for stdout), then prints the zTOC digest and size. The format is detected from the bytes.',
+  flags: [
+    spanSizeFlag,
+    { ...outputFlag, usage: "write the zTOC to this file (- for stdout)" },
+    jsonFlag,
+  ],
+  permissions: "--allow-read=<layer-file> --allow-write=<output dir>",
+  needsRoot: false,
+  async action(ctx) {
+    if (ctx.args.length !== 1) throw new UsageError("please provide one layer file");
+    const path = ctx.args[0];
+    const { spanSize } = sizeFlags(ctx);
+    const output = ctx.string("output") || `${path}.ztoc`;
+    const layer = await fileLayer(path);
+    const progress = new Progress(ctx.out);
+    const task = progress.task(path, layer.descriptor.size);
+    let result;
+    try {
+      for await (
+        const r of ztoc(spans([{ layer }], { spanSize, onProgress: (_, n) => task.set(n) }), {
+          spanSize,
+        })
+      ) result = r;
+    } finally {
+      task.complete();
+      progress.finish();
+    }
+    if (result?.error) throw result.error;
+    const blob = result!.ztoc!;
+    const z = blob.ztoc!;
+    if (output === "-") await ctx.out.write(blob.bytes!);
+    else await writeFileAtomic(output, [blob.bytes!]);
+    const summary = {
+      digest: blob.digest,
+      size: blob.size,
+      layerDigest: result!.layer.descriptor.digest,
+      compression: z.compressionAlgorithm,
+      spanSize,
+      spans: z.maxSpanId + 1,
+      files: z.toc.length,
+      output,
+    };
+    if (ctx.bool("json")) {
+      if (output === "-") ctx.out.warn(JSON.stringify(summary));
+      else ctx.out.json(summary);
+      return;
+    }
+    const line = `ztoc ${blob.digest} (${blob.size} bytes, ${summary.spans} spans, ` +
+      `${summary.files} files)` + (output === "-" ? "" : ` written to ${output}`);
+    if (output === "-") ctx.out.warn(line);
+    else ctx.out.line(line);
+  },
+};

@@ -1,0 +1,53 @@
+/**
+ * `soci ztoc get-file [-o OUT] [--layer FILE] <ztoc-file | digest> <path>`:
+ * one file's bytes, decompressing only the spans that hold it.
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { readFileChunks } from "../image/file_layer.ts";
+import { writeFileAtomic } from "../util/atomic_file.ts";
+import { extractFile, findFile, type RangeReader } from "../ztoc/extract.ts";
+import type { Command } from "./command.ts";
+import { outputFlag } from "./flags.ts";
+import { openLocalStore } from "./local_store.ts";
+import { storedLayerReader } from "./layer_locator.ts";
+import { loadZtoc } from "./ztoc_load.ts";
+
+/** The `ztoc get-file` command. */
+export const ztocGetFileCommand: Command = {
+  name: "get-file",
+  usage: "print one file of a layer, read through its zTOC",
+  argsUsage: "<ztoc-file | digest> <path>",
+  description: "Only the spans holding the file are read and decompressed, and their digests " +
+    "are checked. Links are followed. The output is exactly the file's bytes. The layer is " +
+    "--layer, or, for a zTOC of the local store, read from the source of an image it indexes.",
+  flags: [
+    { ...outputFlag, usage: "write the file here instead of stdout" },
+    {
+      name: "layer",
+      type: "string",
+      usage: "the layer file (.tar.gz or .tar) the zTOC was built from",
+      placeholder: "file",
+    },
+  ],
+  permissions: "--allow-read (--allow-net for layers in registries, --allow-write=<output>)",
+  async action(ctx) {
+    if (ctx.args.length !== 2) {
+      throw new UsageError("please provide both a ztoc digest and a filename to extract");
+    }
+    const [ztocArg, name] = ctx.args;
+    const layerFile = ctx.string("layer");
+    using local = openLocalStore(ctx, { readOnly: true });
+    const loaded = await loadZtoc(ctx, ztocArg, local);
+    const entry = findFile(loaded.ztoc.toc, name);
+    let read: RangeReader;
+    if (layerFile) read = (s, e) => readFileChunks(layerFile, s, e);
+    else if (loaded.record) read = await storedLayerReader(ctx, local, loaded.record);
+    else throw new UsageError("give the layer the zTOC was built from with --layer <file>");
+    const bytes = extractFile(loaded.ztoc, entry, read);
+    const output = ctx.string("output");
+    if (output && output !== "-") await writeFileAtomic(output, bytes);
+    else for await (const part of bytes) await ctx.out.write(part);
+  },
+};

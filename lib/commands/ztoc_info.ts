@@ -1,0 +1,64 @@
+/**
+ * `soci ztoc info [--json] <ztoc-file | digest>`: what a zTOC holds.
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { formatBytes } from "../ui/bytes.ts";
+import { formatTable } from "../ui/table.ts";
+import { formatZtocInfoJson, ztocInfo } from "../ztoc/info.ts";
+import type { Command } from "./command.ts";
+import { jsonFlag } from "./flags.ts";
+import { loadZtoc } from "./ztoc_load.ts";
+
+function range(min: number | null, max: number | null): string {
+  return min === null || max === null ? "-" : `${formatBytes(min)} .. ${formatBytes(max)}`;
+}
+
+/** The `ztoc info` command. */
+export const ztocInfoCommand: Command = {
+  name: "info",
+  usage: "show what a zTOC holds: sizes, spans and files",
+  argsUsage: "<ztoc-file | digest>",
+  description: "Takes a zTOC file or the digest of a zTOC in the local store. --json prints " +
+    "upstream's JSON (version, build_tool, size, span_size, num_spans, num_files, " +
+    "num_multi_span_files, files) followed by extra members.",
+  flags: [jsonFlag],
+  permissions: "--allow-read=<ztoc-file or root>",
+  async action(ctx) {
+    if (ctx.args.length !== 1) throw new UsageError("please provide one zTOC file or digest");
+    const { ztoc, bytes } = await loadZtoc(ctx, ctx.args[0]);
+    const info = ztocInfo(ztoc, bytes.length);
+    if (ctx.bool("json")) {
+      await ctx.out.write(new TextEncoder().encode(formatZtocInfoJson(info)));
+      return;
+    }
+    const lines = [
+      `Version:            ${info.version}`,
+      `Build tool:         ${info.build_tool}`,
+      `Size:               ${info.size} bytes (TOC ${info.toc_bytes}, zinfo ${info.zinfo_bytes})`,
+      `Compression:        ${info.compression_algorithm}`,
+      `Layer size:         ${info.compressed_archive_size} bytes ` +
+      `(${info.uncompressed_archive_size} uncompressed)`,
+      `Span size:          ${info.span_size}`,
+      `Spans:              ${info.num_spans}`,
+      `Span sizes:         ${range(info.min_span_size, info.max_span_size)} uncompressed, ` +
+      `${range(info.min_compressed_span_size, info.max_compressed_span_size)} compressed`,
+      `Files:              ${info.num_files} (${info.num_multi_span_files} cross span boundaries)`,
+      "",
+    ];
+    for (const l of lines) ctx.out.line(l);
+    const rows = [["FILENAME", "OFFSET", "SIZE", "TYPE", "START SPAN", "END SPAN"]];
+    for (const f of info.files) {
+      rows.push([
+        f.filename,
+        String(f.offset),
+        String(f.size),
+        f.type,
+        String(f.start_span),
+        String(f.end_span),
+      ]);
+    }
+    await ctx.out.write(new TextEncoder().encode(formatTable(rows)));
+  },
+};

@@ -1,0 +1,219 @@
+/**
+ * Streaming gzip inflate that records checkpoints exactly where upstream's
+ * zlib pass places them (`soci-format.md` §5.2): at the end of each gzip
+ * member header and at the end of every non-final deflate block, when more
+ * than `spanSize` bytes were produced since the last checkpoint (or nothing
+ * was produced yet).
+ *
+ * @module
+ */
+import { BadInputError } from "../errors.ts";
+import { type Checkpoint, WINDOW_SIZE } from "./checkpoint.ts";
+import {
+  InflateStream,
+  WasmBuffer,
+  WBITS_GZIP,
+  Z_BLOCK,
+  Z_BUF_ERROR,
+  Z_DATA_ERROR,
+  Z_MEM_ERROR,
+  Z_NEED_DICT,
+  Z_STREAM_END,
+} from "./zlib.ts";
+
+/** Receives what the inflater produces, synchronously, during `push`. */
+export interface InflateSink {
+  /**
+   * New uncompressed bytes. `bytes` is a view into WASM memory, valid only
+   * during the call; `out` is the stream offset of `bytes[0]`.
+   */
+  data(bytes: Uint8Array, out: number): void;
+  /** A checkpoint was recorded (its window is a copy the sink may keep). */
+  checkpoint?(cp: Checkpoint): void;
+}
+
+/** What the inflater saw once the stream ended. */
+export interface InflateSummary {
+  checkpoints: Checkpoint[];
+  /** Compressed bytes consumed (the whole stream). */
+  totalIn: number;
+  /** Uncompressed bytes produced. */
+  totalOut: number;
+  /** Number of gzip members. */
+  members: number;
+}
+
+const INPUT_SIZE = 1 << 20;
+const OUTPUT_SIZE = WINDOW_SIZE + (4 << 20);
+
+/**
+ * Inflates a gzip stream (one or more members) pushed in chunks, calling
+ * the sink with every output byte and every checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { CheckpointInflater } from "./inflater.ts";
+ * import { gzipSync } from "node:zlib";
+ * const gz = gzipSync(new Uint8Array(100_000).fill(7));
+ * let n = 0;
+ * const inf = new CheckpointInflater(4 << 20, { data: (b) => { n += b.length; } });
+ * inf.push(gz);
+ * const s = inf.end();
+ * console.assert(n === 100_000 && s.checkpoints.length === 1 && s.checkpoints[0].in === 10);
+ * ```
+ */
+export class CheckpointInflater {
+  readonly #spanSize: number;
+  readonly #sink: InflateSink;
+  readonly #stream = new InflateStream(WBITS_GZIP);
+  readonly #input = new WasmBuffer(INPUT_SIZE);
+  readonly #output = new WasmBuffer(OUTPUT_SIZE);
+  /** Write position in the output buffer; the 32 KiB before it are the window. */
+  #pos = WINDOW_SIZE;
+  #totalIn = 0;
+  #totalOut = 0;
+  #last = 0;
+  #members = 0;
+  /** True between members: the previous member ended and no byte of the next was read. */
+  #between = false;
+  #checkpoints: Checkpoint[] = [];
+  #freed = false;
+
+  constructor(spanSize: number, sink: InflateSink) {
+    if (!Number.isSafeInteger(spanSize) || spanSize < 0) {
+      throw new BadInputError("span size must be >= 0");
+    }
+    this.#spanSize = spanSize;
+    this.#sink = sink;
+    this.#output.bytes().fill(0, 0, WINDOW_SIZE);
+  }
+
+  /** Compressed bytes consumed so far. */
+  get totalIn(): number {
+    return this.#totalIn;
+  }
+  /** Uncompressed bytes produced so far. */
+  get totalOut(): number {
+    return this.#totalOut;
+  }
+
+  /** Feeds the next compressed bytes. Throws BadInputError on corrupt data. */
+  push(chunk: Uint8Array): void {
+    for (let off = 0; off < chunk.length; off += INPUT_SIZE) {
+      const piece = chunk.subarray(off, Math.min(chunk.length, off + INPUT_SIZE));
+      this.#input.bytes().set(piece);
+      this.#run(piece.length);
+    }
+  }
+
+  #run(len: number): void {
+    const s = this.#stream;
+    const out = this.#output;
+    const spanSize = this.#spanSize;
+    s.setInput(this.#input.ptr, len);
+    let availIn = len;
+    while (availIn > 0) {
+      if (this.#between) {
+        // Another member follows: parse its header with a fresh state.
+        s.reset(WBITS_GZIP);
+        this.#between = false;
+      }
+      const room = OUTPUT_SIZE - this.#pos;
+      s.setOutput(out.ptr + this.#pos, room);
+      const ret = s.inflate(Z_BLOCK);
+      const nowIn = s.availIn;
+      const produced = room - s.availOut;
+      this.#totalIn += availIn - nowIn;
+      availIn = nowIn;
+      if (produced > 0) {
+        this.#sink.data(out.subarray(this.#pos, this.#pos + produced), this.#totalOut);
+        this.#totalOut += produced;
+        this.#pos += produced;
+      }
+      if (ret === Z_STREAM_END) {
+        this.#members++;
+        this.#between = true;
+      } else if (ret < 0 && ret !== Z_BUF_ERROR || ret === Z_NEED_DICT) {
+        throw this.#error(ret);
+      } else {
+        const dt = s.dataType;
+        if (
+          (dt & 128) !== 0 && (dt & 64) === 0 &&
+          (this.#totalOut === 0 || this.#totalOut - this.#last > spanSize)
+        ) {
+          this.#checkpoint(dt & 7);
+        }
+      }
+      if (this.#pos === OUTPUT_SIZE) {
+        // Keep the last 32 KiB as the window for the next checkpoint.
+        out.bytes().copyWithin(0, OUTPUT_SIZE - WINDOW_SIZE, OUTPUT_SIZE);
+        this.#pos = WINDOW_SIZE;
+      } else if (ret === Z_BUF_ERROR && produced === 0 && availIn > 0) {
+        throw this.#error(ret);
+      }
+    }
+  }
+
+  #checkpoint(bits: number): void {
+    const cp: Checkpoint = {
+      in: this.#totalIn,
+      out: this.#totalOut,
+      bits,
+      window: this.#output.subarray(this.#pos - WINDOW_SIZE, this.#pos).slice(),
+    };
+    this.#last = this.#totalOut;
+    this.#checkpoints.push(cp);
+    this.#sink.checkpoint?.(cp);
+  }
+
+  #error(ret: number): BadInputError {
+    const where = `at byte ${this.#totalIn}`;
+    const msg = this.#stream.message;
+    if (ret === Z_MEM_ERROR) return new BadInputError("out of memory while inflating gzip data");
+    if (this.#members > 0 && this.#between === false && this.#isHeaderError(msg)) {
+      return new BadInputError(`gzip data is followed by data that is not gzip ${where}`);
+    }
+    if (ret === Z_DATA_ERROR && this.#totalOut === 0 && this.#isHeaderError(msg)) {
+      return new BadInputError(`not gzip data: ${msg} ${where}`);
+    }
+    return new BadInputError(`gzip data is corrupt ${where}${msg ? `: ${msg}` : ""}`);
+  }
+
+  #isHeaderError(msg: string): boolean {
+    return msg === "incorrect header check" || msg === "unknown compression method" ||
+      msg === "unknown header flags set";
+  }
+
+  /**
+   * Ends the stream. Throws BadInputError when the data stopped inside a
+   * member. Frees the WASM memory.
+   */
+  end(): InflateSummary {
+    try {
+      if (this.#members === 0 || !this.#between) {
+        throw new BadInputError(
+          this.#totalIn === 0
+            ? "gzip data is empty"
+            : `gzip data is truncated: unexpected end of data at byte ${this.#totalIn}`,
+        );
+      }
+      return {
+        checkpoints: this.#checkpoints,
+        totalIn: this.#totalIn,
+        totalOut: this.#totalOut,
+        members: this.#members,
+      };
+    } finally {
+      this.free();
+    }
+  }
+
+  /** Frees the WASM memory without checking the end of the stream. */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#stream.free();
+    this.#input.free();
+    this.#output.free();
+  }
+}

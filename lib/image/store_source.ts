@@ -1,0 +1,97 @@
+/**
+ * An image in the local store, named by a bare name (its tag in
+ * `<root>/content/index.json`). Only manifests, indexes and configs are
+ * stored, never layers.
+ *
+ * @module
+ */
+import { BadInputError, NotFoundError } from "../errors.ts";
+import type { Descriptor } from "../oci/descriptor.ts";
+import { sha256Digest } from "../oci/digest.ts";
+import type { ContentStore } from "../store/content_store.ts";
+import type { ImageSource } from "./source.ts";
+
+/**
+ * `ImageSource` over the local content store: `resolve()` looks the name
+ * up among the `index.json` tags; blobs come from the store.
+ *
+ * @example
+ * ```ts
+ * import { StoreSource } from "./store_source.ts";
+ * import { ContentStore } from "../store/content_store.ts";
+ * const root = await Deno.makeTempDir();
+ * const src = new StoreSource(ContentStore.open(root), "app");
+ * let missing = false;
+ * try { await src.resolve(); } catch { missing = true; }
+ * console.assert(missing && src.storeName === "app");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export class StoreSource implements ImageSource {
+  /** The bare name as given. */
+  readonly reference: string;
+  /** Same as `reference`: the tag in the local store. */
+  readonly storeName: string;
+  /** The store the image is read from. */
+  readonly store: ContentStore;
+
+  /** A source for the image tagged `name` in `store`. */
+  constructor(store: ContentStore, name: string) {
+    this.store = store;
+    this.reference = name;
+    this.storeName = name;
+  }
+
+  /**
+   * The tagged descriptor (`NotFoundError` when the name is not tagged in
+   * the local store).
+   */
+  async resolve(): Promise<Descriptor> {
+    const desc = await this.store.resolveTag(this.storeName);
+    if (!desc) {
+      throw new NotFoundError(
+        `image ${this.storeName}: not found in the local store (${this.store.dir})`,
+      );
+    }
+    return desc;
+  }
+
+  /**
+   * A stored blob, verified against `desc` (size and sha256 digest);
+   * `NotFoundError` `blob <d> is not in the local store` when absent.
+   */
+  async fetchBytes(desc: Descriptor): Promise<Uint8Array> {
+    const bytes = await this.store.readBlob(desc.digest);
+    if (bytes.length !== desc.size) {
+      throw new BadInputError(
+        `blob ${desc.digest} in the local store has ${bytes.length} bytes, expected ${desc.size}`,
+      );
+    }
+    if (desc.digest.startsWith("sha256:")) {
+      const got = sha256Digest(bytes);
+      if (got !== desc.digest) {
+        throw new BadInputError(`blob digest mismatch: expected ${desc.digest}, got ${got}`);
+      }
+    }
+    return bytes;
+  }
+
+  /** A stored blob as a stream (`NotFoundError` for layers, which are not stored). */
+  async openBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
+    if (!(await this.store.has(desc.digest))) throw this.#notStored(desc);
+    return await this.store.openBlob(desc.digest);
+  }
+
+  /** Bytes `[start, end)` of a stored blob. */
+  async readRange(desc: Descriptor, start: number, end: number): Promise<Uint8Array> {
+    if (!(await this.store.has(desc.digest))) throw this.#notStored(desc);
+    return await this.store.readRange(desc.digest, start, end);
+  }
+
+  #notStored(desc: Descriptor): NotFoundError {
+    return new NotFoundError(
+      `blob ${desc.digest} is not in the local store ` +
+        `(layers are not stored; give the image's original source)`,
+    );
+  }
+}

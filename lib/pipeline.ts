@@ -1,0 +1,429 @@
+/**
+ * The stages of SOCI indexing, as plain functions over async iterables:
+ *
+ * ```
+ * layers(image) → spans() → ztoc() → index()
+ * ```
+ *
+ * Every stage passes along one {@link LayerResult} per layer, in layer
+ * order, enriched as it goes: a layer that gets no zTOC carries its `skip`
+ * reason, a layer that failed carries its `error`, so that a stage can be
+ * used alone (`for await (const l of layers(img))` lists the layers and
+ * what will happen to them) and the last stage can report every failure.
+ *
+ * @module
+ */
+import { BadInputError } from "./errors.ts";
+import type { ImageSource } from "./image/source.ts";
+import { type SelectedManifest, selectManifest } from "./image/select.ts";
+import type { Descriptor, ImageManifest, Platform } from "./oci/descriptor.ts";
+import { sha256Digest } from "./oci/digest.ts";
+import { encodeManifest } from "./oci/go_json.ts";
+import { isLayerMediaType, layerCompression } from "./oci/layer_types.ts";
+import {
+  DEFAULT_MIN_LAYER_SIZE,
+  DEFAULT_SPAN_SIZE,
+  OCI_LAYER_GZIP,
+  OCI_LAYER_TAR,
+  OCI_MANIFEST,
+  PREFETCH_MEDIA_TYPE,
+} from "./oci/media_types.ts";
+import { hostPlatform } from "./oci/platform.ts";
+import {
+  canDisableXattrs,
+  sociIndexManifest,
+  type SociIndexVersion,
+  ztocDescriptor,
+} from "./soci/soci_index.ts";
+import { buildZtoc } from "./ztoc/builder.ts";
+import { encodeZtoc } from "./ztoc/codec.ts";
+import type { Ztoc } from "./ztoc/model.ts";
+import { type LayerCompression, type LayerScan, scanLayer } from "./ztoc/scan.ts";
+import { ScanPool } from "./ztoc/scan_pool.ts";
+
+/** One image layer (or a layer file) on its way through the stages. */
+export interface Layer {
+  /** The layer's descriptor (for a local file: the digest is only known after the scan). */
+  descriptor: Descriptor;
+  /** Position among the manifest's layers. */
+  index: number;
+  /** Compression as the zTOC sees it; `detect` sniffs the bytes (layer files). */
+  compression: LayerCompression | "detect";
+  /** The image manifest the layer belongs to, when it comes from an image. */
+  image?: SelectedManifest;
+  /** Streams the layer's bytes from the first. */
+  open(): Promise<AsyncIterable<Uint8Array>>;
+}
+
+/** A zTOC blob: its bytes and digest, and the decoded zTOC when at hand. */
+export interface ZtocBlob {
+  digest: string;
+  size: number;
+  /** The encoded zTOC (absent for a reused zTOC whose bytes were not loaded). */
+  bytes?: Uint8Array;
+  /** The zTOC (absent when reused and not decoded). */
+  ztoc?: Ztoc;
+  /** True when an existing zTOC was reused instead of built. */
+  reused?: boolean;
+}
+
+/** A layer and what the stages made of it so far. */
+export interface LayerResult {
+  layer: Layer;
+  /** Why this layer gets no zTOC (upstream's message), when it gets none. */
+  skip?: string;
+  /** Why this layer failed. */
+  error?: Error;
+  /** The one-pass scan (from `spans()`; dropped by `ztoc()` once encoded). */
+  scan?: LayerScan;
+  /** The zTOC (from `ztoc()`, or reused). */
+  ztoc?: ZtocBlob;
+  /** The zTOC's descriptor in the index, with its annotations (from `ztoc()`). */
+  descriptor?: Descriptor;
+}
+
+type Source<T> = AsyncIterable<T> | Iterable<T>;
+
+/** Options of {@link layers}. */
+export interface LayersOptions {
+  /** Platform whose manifest is used; default the host's. */
+  platform?: Platform;
+  /** Layers smaller than this get no zTOC; default 10 MiB. */
+  minLayerSize?: number;
+}
+
+/**
+ * The layers of an image's manifest for one platform, with upstream's skip
+ * rules (`soci-format.md` §7.3): prefetch blobs are left out, a
+ * descriptor that is not a layer fails, small layers and layers in an
+ * unsupported compression (zstd) are skipped with upstream's message.
+ *
+ * @example
+ * ```ts ignore
+ * import { layers } from "./pipeline.ts";
+ * import { OciLayoutSource } from "./image/oci_layout.ts";
+ * const image = await OciLayoutSource.open("oci:./fixtures/sample-image:latest");
+ * for await (const l of layers(image, { minLayerSize: 0 })) {
+ *   console.log(l.layer.descriptor.digest, l.skip ?? "indexed");
+ * }
+ * ```
+ */
+export async function* layers(
+  image: ImageSource,
+  options: LayersOptions = {},
+): AsyncGenerator<LayerResult> {
+  const target = await image.resolve();
+  const selected = await selectManifest(image, target, options.platform ?? hostPlatform());
+  yield* manifestLayers(image, selected, options.minLayerSize ?? DEFAULT_MIN_LAYER_SIZE);
+}
+
+/** The layers of an already selected manifest ({@link layers} without resolving). */
+export function* manifestLayers(
+  image: ImageSource,
+  selected: SelectedManifest,
+  minLayerSize: number,
+): Generator<LayerResult> {
+  const descriptors = selected.manifest.layers ?? [];
+  for (let index = 0; index < descriptors.length; index++) {
+    const d = descriptors[index];
+    if (d.mediaType === PREFETCH_MEDIA_TYPE) continue;
+    const layer: Layer = {
+      descriptor: d,
+      index,
+      compression: "uncompressed",
+      image: selected,
+      open: async () => (await image.openBlob(d)) as AsyncIterable<Uint8Array>,
+    };
+    if (!isLayerMediaType(d.mediaType)) {
+      yield { layer, error: new BadInputError(`not a layer mediaType: ${d.mediaType}`) };
+      continue;
+    }
+    if (d.size < minLayerSize) {
+      yield {
+        layer,
+        skip: `ztoc skipped - layer ${d.digest} (${d.mediaType}) size ${d.size} ` +
+          `is less than min-layer-size ${minLayerSize}`,
+      };
+      continue;
+    }
+    let compression;
+    try {
+      compression = layerCompression(d.mediaType);
+    } catch (e) {
+      yield { layer, error: e as Error };
+      continue;
+    }
+    if (compression === "gzip") layer.compression = "gzip";
+    else if (compression === "uncompressed" || compression === "unknown") {
+      layer.compression = "uncompressed";
+    } else {
+      yield {
+        layer,
+        skip: `ztoc skipped - layer ${d.digest} (${d.mediaType}) is compressed in an ` +
+          `unsupported format. expect: [tar, gzip, unknown] but got "${compression}"`,
+      };
+      continue;
+    }
+    yield { layer };
+  }
+}
+
+/** Options of {@link spans}. */
+export interface SpansOptions {
+  /** Span size; default 4 MiB. */
+  spanSize?: number;
+  /**
+   * Layers scanned at once, each decoded on its own Worker; default the
+   * number of CPUs. 0 scans in the calling thread, one layer at a time.
+   */
+  concurrency?: number;
+  /** Bytes of a layer read so far. */
+  onProgress?: (layer: Layer, bytes: number) => void;
+  /** An existing zTOC to reuse instead of scanning (looked up before a layer is read). */
+  existing?: (layer: Layer) => Promise<ZtocBlob | undefined>;
+}
+
+/**
+ * Scans every layer that is to get a zTOC, once each (digest verified
+ * against the descriptor, checkpoints, span digests, tar TOC), several at
+ * a time, and passes the results on in layer order.
+ *
+ * @example
+ * ```ts
+ * import { fileLayer } from "./image/file_layer.ts";
+ * import { spans } from "./pipeline.ts";
+ * import { gzipSync } from "node:zlib";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, gzipSync(new Uint8Array(1024)));
+ * for await (const r of spans([{ layer: await fileLayer(path) }], { concurrency: 0 })) {
+ *   console.assert(r.scan?.compression === "gzip" && r.scan.uncompressedSize === 1024);
+ * }
+ * await Deno.remove(path);
+ * ```
+ */
+export async function* spans(
+  input: Source<LayerResult>,
+  options: SpansOptions = {},
+): AsyncGenerator<LayerResult> {
+  const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
+  const concurrency = options.concurrency ?? navigator.hardwareConcurrency ?? 2;
+  const pool = concurrency > 0 ? new ScanPool(concurrency) : undefined;
+  const window: Promise<LayerResult>[] = [];
+  const limit = Math.max(1, concurrency);
+
+  const scanOne = async (r: LayerResult): Promise<LayerResult> => {
+    if (r.skip !== undefined || r.error !== undefined || r.ztoc !== undefined) return r;
+    const layer = r.layer;
+    try {
+      const found = await options.existing?.(layer);
+      if (found) return { ...r, ztoc: found };
+      const d = layer.descriptor;
+      const scanOptions = {
+        compression: layer.compression,
+        spanSize,
+        expectedDigest: d.digest || undefined,
+        expectedSize: d.digest ? d.size : undefined,
+        onProgress: options.onProgress && ((n: number) => options.onProgress!(layer, n)),
+      };
+      const chunks = await layer.open();
+      const scan = pool
+        ? await pool.scan(chunks, scanOptions)
+        : await scanLayer(chunks, scanOptions);
+      if (!d.digest) {
+        // A layer file: its descriptor is known now.
+        const mediaType = d.mediaType ||
+          (scan.compression === "gzip" ? OCI_LAYER_GZIP : OCI_LAYER_TAR);
+        const descriptor = { ...d, mediaType, digest: scan.digest, size: scan.size };
+        return { ...r, layer: { ...layer, descriptor }, scan };
+      }
+      return { ...r, scan };
+    } catch (e) {
+      return { ...r, error: e as Error };
+    }
+  };
+
+  try {
+    for await (const r of input) {
+      window.push(scanOne(r));
+      if (window.length >= limit) yield await window.shift()!;
+    }
+    while (window.length > 0) yield await window.shift()!;
+  } finally {
+    // Let scans still running finish before the workers go away.
+    await Promise.allSettled(window);
+    pool?.close();
+  }
+}
+
+/** Options of {@link ztoc}. */
+export interface ZtocOptions {
+  /** Build tool identifier written into each zTOC; default `AWS SOCI CLI v0.2`. */
+  buildToolIdentifier?: string;
+  /** Span size recorded in descriptors; default 4 MiB (must match `spans()`). */
+  spanSize?: number;
+  /** The `xattr` optimization (F§7.5): mark zTOCs without xattrs. */
+  disableXattrs?: boolean;
+  /** Loads a reused zTOC's bytes when the xattr optimization needs its TOC. */
+  loadZtoc?: (blob: ZtocBlob) => Promise<Uint8Array>;
+}
+
+/**
+ * Builds and encodes the zTOC of every scanned layer (byte-compatible with
+ * upstream) and its descriptor for the index.
+ *
+ * @example
+ * ```ts
+ * import { fileLayer } from "./image/file_layer.ts";
+ * import { spans, ztoc } from "./pipeline.ts";
+ * import { gzipSync } from "node:zlib";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, gzipSync(new Uint8Array(1024)));
+ * for await (const r of ztoc(spans([{ layer: await fileLayer(path) }], { concurrency: 0 }))) {
+ *   console.assert(r.ztoc?.digest.startsWith("sha256:") && r.ztoc.size === r.ztoc.bytes?.length);
+ * }
+ * await Deno.remove(path);
+ * ```
+ */
+export async function* ztoc(
+  input: Source<LayerResult>,
+  options: ZtocOptions = {},
+): AsyncGenerator<LayerResult> {
+  const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
+  for await (const r of input) {
+    if (r.skip !== undefined || r.error !== undefined) {
+      yield r;
+      continue;
+    }
+    try {
+      let blob = r.ztoc;
+      if (blob === undefined) {
+        if (r.scan === undefined) throw new Error("ztoc(): layer was not scanned");
+        const z = buildZtoc(r.scan, { buildToolIdentifier: options.buildToolIdentifier });
+        const bytes = encodeZtoc(z);
+        blob = { digest: sha256Digest(bytes), size: bytes.length, bytes, ztoc: z };
+      }
+      let disable = false;
+      if (options.disableXattrs) {
+        let z = blob.ztoc;
+        if (z === undefined) {
+          const { decodeZtoc } = await import("./ztoc/codec.ts");
+          const bytes = blob.bytes ?? await options.loadZtoc!(blob);
+          z = decodeZtoc(bytes);
+        }
+        disable = canDisableXattrs(z.toc);
+      }
+      const descriptor = ztocDescriptor({
+        digest: blob.digest,
+        size: blob.size,
+        layer: r.layer.descriptor,
+        spanSize,
+        disableXattrs: disable,
+      });
+      yield { layer: r.layer, ztoc: blob, descriptor };
+    } catch (e) {
+      yield { layer: r.layer, error: e as Error };
+    }
+  }
+}
+
+/** Options of {@link index}. */
+export interface IndexOptions {
+  /** `v1` (with `subject`, for `create`/`push`) or `v2` (for `convert`); default v1. */
+  version?: SociIndexVersion;
+  /** The image manifest the index is for (v1 subject); default the layers' own. */
+  subject?: Descriptor;
+  /** Prefetch descriptors appended after the zTOCs. */
+  prefetch?: Descriptor[];
+  /** Called for every layer result, in order (progress lines, stores). */
+  onLayer?: (r: LayerResult) => void | Promise<void>;
+}
+
+/** A built SOCI index. */
+export interface SociIndex {
+  manifest: ImageManifest;
+  /** The exact JSON bytes (Go encoding). */
+  bytes: Uint8Array;
+  /** The index's descriptor (OCI manifest media type, artifact type). */
+  descriptor: Descriptor;
+  /** Every layer's result, in layer order. */
+  layers: LayerResult[];
+}
+
+/**
+ * Collects the zTOC descriptors, in layer order, into a SOCI index
+ * manifest. Fails with upstream's messages when any layer failed
+ * (`errors encountered while building soci layers; …`) or when no layer
+ * got a zTOC (`no ztocs created, …`), unless `allowEmpty`.
+ *
+ * @example
+ * ```ts
+ * import { fileLayer } from "./image/file_layer.ts";
+ * import { index, spans, ztoc } from "./pipeline.ts";
+ * import { gzipSync } from "node:zlib";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, gzipSync(new Uint8Array(1024)));
+ * const subject = { mediaType: "application/vnd.oci.image.manifest.v1+json",
+ *   digest: "sha256:" + "0".repeat(64), size: 2 };
+ * const soci = await index(ztoc(spans([{ layer: await fileLayer(path) }], { concurrency: 0 })),
+ *   { subject });
+ * console.assert(soci.manifest.layers.length === 1 && soci.manifest.subject?.size === 2);
+ * await Deno.remove(path);
+ * ```
+ */
+export async function index(
+  input: Source<LayerResult>,
+  options: IndexOptions & { allowEmpty?: boolean } = {},
+): Promise<SociIndex> {
+  const results: LayerResult[] = [];
+  for await (const r of input) {
+    results.push(r);
+    await options.onLayer?.(r);
+  }
+  const errors = results.filter((r) => r.error !== undefined).map((r) => r.error!.message);
+  if (errors.length > 0) {
+    throw new BadInputError(`errors encountered while building soci layers; ${errors.join("; ")}`);
+  }
+  const blobs = results.filter((r) => r.descriptor !== undefined).map((r) => r.descriptor!);
+  const prefetch = options.prefetch ?? [];
+  if (blobs.length === 0 && prefetch.length === 0 && !options.allowEmpty) {
+    throw new BadInputError("no ztocs created, all layers either skipped or produced errors");
+  }
+  const version = options.version ?? "v1";
+  const subject = options.subject ?? results.find((r) => r.layer.image)?.layer.image?.descriptor;
+  const manifest = sociIndexManifest(version, [...blobs, ...prefetch], subject);
+  const bytes = encodeManifest(manifest);
+  return {
+    manifest,
+    bytes,
+    descriptor: {
+      mediaType: OCI_MANIFEST,
+      digest: sha256Digest(bytes),
+      size: bytes.length,
+      artifactType: manifest.config.mediaType,
+    },
+    layers: results,
+  };
+}
+
+/**
+ * Chains stages: `pipe(image, f, g, h)` is `h(g(f(image)))`.
+ *
+ * @example
+ * ```ts
+ * import { pipe } from "./pipeline.ts";
+ * console.assert(pipe(2, (x: number) => x + 1, (x: number) => x * 10) === 30);
+ * ```
+ */
+export function pipe<A, B>(a: A, f: (a: A) => B): B;
+export function pipe<A, B, C>(a: A, f: (a: A) => B, g: (b: B) => C): C;
+export function pipe<A, B, C, D>(a: A, f: (a: A) => B, g: (b: B) => C, h: (c: C) => D): D;
+export function pipe<A, B, C, D, E>(
+  a: A,
+  f: (a: A) => B,
+  g: (b: B) => C,
+  h: (c: C) => D,
+  i: (d: D) => E,
+): E;
+export function pipe(a: unknown, ...fns: Array<(x: unknown) => unknown>): unknown {
+  return fns.reduce((x, f) => f(x), a);
+}

@@ -1,0 +1,338 @@
+/**
+ * `rebuild-db`: recreates the artifacts DB from the blobs of the content
+ * store (`soci-cli.md` §7), reading subject manifests from our own store.
+ *
+ * @module
+ */
+import { BadInputError, SociError } from "../errors.ts";
+import type { Descriptor, ImageManifest, Platform } from "../oci/descriptor.ts";
+import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
+import {
+  ANNOTATION_LAYER_DIGEST,
+  ANNOTATION_REF_NAME,
+  ANNOTATION_SPAN_SIZE,
+  isIndexType,
+  OCI_MANIFEST,
+  SOCI_INDEX_V1,
+  ZTOC_MEDIA_TYPE,
+} from "../oci/media_types.ts";
+import type { ArtifactRecord, ArtifactsDb } from "./artifacts_db.ts";
+import type { ContentStore } from "./content_store.ts";
+
+/** What {@linkcode rebuildDb} changed. */
+export interface RebuildResult {
+  /** Digests of rows deleted because their blob is gone (digest order). */
+  removed: string[];
+  /** Digests of rows added (indexes and their zTOCs, digest order). */
+  added: string[];
+}
+
+/** Options of {@linkcode rebuildDb}. */
+export interface RebuildOptions {
+  /** Creation time of added rows (default: now). */
+  now?: Date;
+}
+
+/** Blobs smaller than this are never SOCI indexes (upstream rule). */
+const MIN_INDEX_SIZE = 10;
+
+/**
+ * Rebuilds the artifacts DB from the store's blobs, in one DB transaction
+ * taken under the store lock (so a concurrent commit cannot slip between
+ * listing and writing):
+ *
+ * 1. rows whose blob is not in the store are deleted (any type);
+ * 2. every blob that decodes as a v1 SOCI index (OCI manifest media type,
+ *    `config.mediaType` v1, a `subject`) and has no row yet gets a
+ *    `soci_index` row: location = original digest = subject digest;
+ *    image digest = the `index.json`-tagged image whose target is (or, for
+ *    an index, lists) the subject, else the subject; platform =
+ *    `os/arch[/variant]` (containerd-normalized) from the platform of a
+ *    descriptor that lists the subject in our store, else from the subject
+ *    manifest's config in our store, else `""` when the subject (or its
+ *    config) is not in our store;
+ * 3. each of its `layers` whose blob is in the store and has no row yet
+ *    gets a `soci_layer` row (location = original digest = the
+ *    `image-layer-digest` annotation, media type `application/octet-stream`,
+ *    span size from the `span-size` annotation, 0 when absent).
+ *
+ * Differences from upstream: zTOC rows are not written for missing blobs,
+ * and existing zTOC rows are kept as they are. v2 indexes are never added.
+ * Errors: `failed to remove old artifacts from db: …`, `failed to add new
+ * artifacts to db: …` (e.g. a bad span size annotation); the DB is then
+ * unchanged.
+ *
+ * @example
+ * ```ts
+ * import { ContentStore } from "./content_store.ts";
+ * import { ArtifactsDb } from "./artifacts_db.ts";
+ * import { rebuildDb } from "./rebuild.ts";
+ * const root = await Deno.makeTempDir();
+ * const db = ArtifactsDb.open(root + "/artifacts.sqlite");
+ * const result = await rebuildDb(ContentStore.open(root), db);
+ * console.assert(result.added.length === 0 && result.removed.length === 0);
+ * db.close();
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function rebuildDb(
+  store: ContentStore,
+  db: ArtifactsDb,
+  options: RebuildOptions = {},
+): Promise<RebuildResult> {
+  const now = options.now ?? new Date();
+  return await store.withLock(async () => {
+    const blobs = new Map<string, number>();
+    for await (const b of store.listBlobs()) blobs.set(b.digest, b.size);
+
+    let stale: string[];
+    try {
+      stale = db.all().filter((r) => !blobs.has(r.digest)).map((r) => r.digest);
+    } catch (e) {
+      throw wrap("failed to remove old artifacts from db", e);
+    }
+
+    let rows: ArtifactRecord[];
+    try {
+      rows = await discover(store, db, blobs, now);
+    } catch (e) {
+      throw wrap("failed to add new artifacts to db", e);
+    }
+
+    db.transaction(() => {
+      try {
+        for (const d of stale) db.delete(d);
+      } catch (e) {
+        throw wrap("failed to remove old artifacts from db", e);
+      }
+      try {
+        for (const r of rows) db.put(r);
+      } catch (e) {
+        throw wrap("failed to add new artifacts to db", e);
+      }
+    });
+    return { removed: stale, added: rows.map((r) => r.digest).sort() };
+  });
+}
+
+async function discover(
+  store: ContentStore,
+  db: ArtifactsDb,
+  blobs: Map<string, number>,
+  now: Date,
+): Promise<ArtifactRecord[]> {
+  const ctx = new SubjectInfo(store, blobs);
+  const rows = new Map<string, ArtifactRecord>();
+  for (const [digest, size] of blobs) {
+    if (size < MIN_INDEX_SIZE || db.get(digest) !== undefined) continue;
+    const index = await readV1Index(store, digest);
+    if (!index) continue;
+    const subject = index.subject!;
+    const { platform, imageDigest } = await ctx.lookup(subject);
+    rows.set(digest, {
+      digest,
+      size,
+      location: subject.digest,
+      originalDigest: subject.digest,
+      imageDigest,
+      platform,
+      type: "soci_index",
+      mediaType: OCI_MANIFEST,
+      artifactType: SOCI_INDEX_V1,
+      spanSize: 0,
+      createdAt: now,
+    });
+    for (const layer of index.layers) {
+      const spanSize = parseSpanSize(layer);
+      if (!blobs.has(layer.digest) || rows.has(layer.digest)) continue;
+      if (db.get(layer.digest) !== undefined) continue;
+      const layerDigest = layer.annotations?.[ANNOTATION_LAYER_DIGEST] ?? "";
+      rows.set(layer.digest, {
+        digest: layer.digest,
+        size: layer.size,
+        location: layerDigest,
+        originalDigest: layerDigest,
+        imageDigest: "",
+        platform: "",
+        type: "soci_layer",
+        mediaType: ZTOC_MEDIA_TYPE,
+        artifactType: "",
+        spanSize,
+        createdAt: now,
+      });
+    }
+  }
+  return [...rows.values()];
+}
+
+/** The blob decoded as a v1 SOCI index, or `undefined` when it is not one. */
+async function readV1Index(
+  store: ContentStore,
+  digest: string,
+): Promise<ImageManifest | undefined> {
+  const first = await store.readRange(digest, 0, 1);
+  if (first[0] !== 0x7b && first[0] !== 0x20 && first[0] !== 0x0a && first[0] !== 0x09) {
+    return undefined; // not JSON (a zTOC, a layer…); saves reading big blobs
+  }
+  let m: ImageManifest;
+  try {
+    m = decodeManifest(await store.readBlob(digest));
+  } catch {
+    return undefined;
+  }
+  if (m.mediaType !== OCI_MANIFEST || m.config?.mediaType !== SOCI_INDEX_V1 || !m.subject) {
+    return undefined;
+  }
+  return m;
+}
+
+/**
+ * Go `strconv.ParseInt(s, 10, 64)` of the span-size annotation (absent = 0),
+ * with upstream's error text.
+ */
+function parseSpanSize(layer: Descriptor): number {
+  const text = layer.annotations?.[ANNOTATION_SPAN_SIZE];
+  if (text === undefined) return 0;
+  let reason: string | undefined;
+  if (!/^[+-]?[0-9]+$/.test(text)) reason = "invalid syntax";
+  else {
+    const v = BigInt(text);
+    if (v > 9223372036854775807n || v < -9223372036854775808n) reason = "value out of range";
+    else if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      reason = "value out of range"; // representable in Go, not in our number field
+    } else return Number(v);
+  }
+  throw new BadInputError(
+    `failed to parse span size from annotations for layer  ${layer.digest}: ` +
+      `strconv.ParseInt: parsing ${JSON.stringify(text)}: ${reason}`,
+  );
+}
+
+/** Finds the platform and image digest of subjects, from our store only. */
+class SubjectInfo {
+  #store: ContentStore;
+  #blobs: Map<string, number>;
+  /** Tagged entries of index.json, with the manifests listed by tagged indexes. */
+  #tags?: { target: Descriptor; children: Descriptor[] }[];
+
+  constructor(store: ContentStore, blobs: Map<string, number>) {
+    this.#store = store;
+    this.#blobs = blobs;
+  }
+
+  async #loadTags(): Promise<{ target: Descriptor; children: Descriptor[] }[]> {
+    if (this.#tags) return this.#tags;
+    const out: { target: Descriptor; children: Descriptor[] }[] = [];
+    let entries: Descriptor[] = [];
+    try {
+      entries = (await this.#store.readIndexJson()).manifests;
+    } catch {
+      entries = []; // an unreadable index.json only costs us the tag lookups
+    }
+    for (const target of entries) {
+      if (target.annotations?.[ANNOTATION_REF_NAME] === undefined) continue;
+      let children: Descriptor[] = [];
+      if (isIndexType(target.mediaType) && this.#blobs.has(target.digest)) {
+        try {
+          children = decodeIndex(await this.#store.readBlob(target.digest)).manifests;
+        } catch {
+          children = [];
+        }
+      }
+      out.push({ target, children });
+    }
+    this.#tags = out;
+    return out;
+  }
+
+  async lookup(subject: Descriptor): Promise<{ platform: string; imageDigest: string }> {
+    const tags = await this.#loadTags();
+    let imageDigest = subject.digest;
+    let listed: Platform | undefined = subject.platform;
+    let found = false;
+    for (const { target, children } of tags) {
+      if (target.digest === subject.digest) {
+        if (!found) imageDigest = target.digest;
+        found = true;
+        listed ??= target.platform;
+      }
+      for (const c of children) {
+        if (c.digest !== subject.digest) continue;
+        if (!found) imageDigest = target.digest;
+        found = true;
+        listed ??= c.platform;
+      }
+    }
+    const platform = listed ?? await this.#configPlatform(subject);
+    return { platform: platform ? formatPlatform(normalizePlatform(platform)) : "", imageDigest };
+  }
+
+  async #configPlatform(subject: Descriptor): Promise<Platform | undefined> {
+    if (!this.#blobs.has(subject.digest)) return undefined;
+    try {
+      const m = decodeManifest(await this.#store.readBlob(subject.digest));
+      if (!this.#blobs.has(m.config.digest)) return undefined;
+      const cfg = JSON.parse(new TextDecoder().decode(await this.#store.readBlob(m.config.digest)));
+      if (typeof cfg?.os !== "string" || typeof cfg?.architecture !== "string") return undefined;
+      const p: Platform = { os: cfg.os, architecture: cfg.architecture };
+      if (typeof cfg.variant === "string" && cfg.variant) p.variant = cfg.variant;
+      return p;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** containerd `platforms.Normalize` (os lowercased, arch/variant aliases). */
+function normalizePlatform(p: Platform): Platform {
+  let os = p.os.toLowerCase();
+  if (os === "macos") os = "darwin";
+  let arch = p.architecture.toLowerCase();
+  let variant = (p.variant ?? "").toLowerCase();
+  switch (arch) {
+    case "i386":
+      arch = "386";
+      variant = "";
+      break;
+    case "x86_64":
+    case "x86-64":
+    case "amd64":
+      arch = "amd64";
+      if (variant === "v1") variant = "";
+      break;
+    case "aarch64":
+    case "arm64":
+      arch = "arm64";
+      if (variant === "8" || variant === "v8" || variant === "v8.0") variant = "";
+      else if (variant === "9" || variant === "9.0" || variant === "v9.0") variant = "v9";
+      break;
+    case "armhf":
+      arch = "arm";
+      variant = "v7";
+      break;
+    case "armel":
+      arch = "arm";
+      variant = "v6";
+      break;
+    case "arm":
+      if (variant === "" || variant === "7") variant = "v7";
+      else if (variant === "5" || variant === "6" || variant === "8") variant = "v" + variant;
+      break;
+  }
+  const out: Platform = { os, architecture: arch };
+  if (variant) out.variant = variant;
+  return out;
+}
+
+function formatPlatform(p: Platform): string {
+  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
+}
+
+function wrap(prefix: string, e: unknown): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (e instanceof SociError) {
+    const Cls = e.constructor as new (m: string, o?: ErrorOptions) => SociError;
+    return new Cls(`${prefix}: ${msg}`, { cause: e });
+  }
+  return new SociError(`${prefix}: ${msg}`, { cause: e });
+}

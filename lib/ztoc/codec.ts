@@ -1,0 +1,508 @@
+/**
+ * The zTOC flatbuffers codec (`soci-format.md` §3): {@link encodeZtoc}
+ * writes the exact bytes upstream's Go builder writes (§3.4), and
+ * {@link decodeZtoc} reads any valid layout with upstream's reading rules
+ * (§3.5).
+ *
+ * @module
+ */
+import { Builder } from "flatbuffers";
+import { BadInputError } from "../errors.ts";
+import { parseDigest } from "../oci/digest.ts";
+import type { CompressionAlgorithm, FileMetadata, Ztoc } from "./model.ts";
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const TWO_32 = 4294967296;
+
+/**
+ * The flatbuffers enum value of a compression algorithm name, or `null`
+ * when the field is not written at all (empty name, as upstream does).
+ */
+function algorithmToEnum(name: CompressionAlgorithm): number | null {
+  if (name === "") return null;
+  if (name === "gzip") return 1;
+  if (name === "uncompressed") return 2;
+  throw new BadInputError(`compression algorithm not defined in flatbuf: ${name}`);
+}
+
+/**
+ * The name readers give to a `compression_algorithm` enum value (`1` →
+ * `gzip`, `2` → `uncompressed`, anything else → `compressionalgorithm(<n>)`).
+ *
+ * @example
+ * ```ts
+ * import { algorithmName } from "./codec.ts";
+ * console.assert(algorithmName(1) === "gzip");
+ * console.assert(algorithmName(9) === "compressionalgorithm(9)");
+ * ```
+ */
+export function algorithmName(value: number): CompressionAlgorithm {
+  if (value === 1) return "gzip";
+  if (value === 2) return "uncompressed";
+  return `compressionalgorithm(${value})`;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const d = a[i] - b[i];
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && compareBytes(a, b) === 0;
+}
+
+/**
+ * PAX records in the order they are serialized: sorted by key bytes, and
+ * with duplicate keys collapsed to the last one (upstream keeps them in a
+ * Go map, so a key occurs once).
+ */
+function sortedXattrs(
+  xattrs: Array<[Uint8Array, Uint8Array]>,
+): Array<[Uint8Array, Uint8Array]> {
+  if (xattrs.length <= 1) return xattrs;
+  const sorted = xattrs.slice().sort((a, b) => compareBytes(a[0], b[0]));
+  const out: Array<[Uint8Array, Uint8Array]> = [];
+  for (const rec of sorted) {
+    const last = out.length - 1;
+    if (last >= 0 && sameBytes(out[last][0], rec[0])) out[last] = rec;
+    else out.push(rec);
+  }
+  return out;
+}
+
+/** Adds an int64 field the way the Go builder does (omitted when 0). */
+function addInt64(b: Builder, slot: number, value: number): void {
+  if (value === 0) return;
+  if (!Number.isInteger(value)) {
+    throw new BadInputError(`ztoc field value ${value} is not an integer`);
+  }
+  b.addFieldInt64(slot, BigInt(value), BigInt(0));
+}
+
+/** Encodes short text once; tar entries share few types and mod times. */
+class TextCache {
+  #map = new Map<string, Uint8Array>();
+  get(text: string): Uint8Array {
+    let bytes = this.#map.get(text);
+    if (bytes === undefined) {
+      bytes = encoder.encode(text);
+      if (this.#map.size > 4096) this.#map.clear();
+      this.#map.set(text, bytes);
+    }
+    return bytes;
+  }
+}
+
+function encodeEntry(b: Builder, me: FileMetadata, texts: TextCache): number {
+  const name = b.createString(me.name);
+  const type = b.createString(texts.get(me.type));
+  const linkname = b.createString(me.linkname);
+  const uname = b.createString(me.uname);
+  const gname = b.createString(me.gname);
+  const modTime = b.createString(texts.get(me.modTime));
+
+  const recs = sortedXattrs(me.xattrs);
+  const recOffsets = new Array<number>(recs.length);
+  for (let i = 0; i < recs.length; i++) {
+    const key = b.createString(recs[i][0]);
+    const value = b.createString(recs[i][1]);
+    b.startObject(2);
+    b.addFieldOffset(0, key, 0);
+    b.addFieldOffset(1, value, 0);
+    recOffsets[i] = b.endObject();
+  }
+  b.startVector(4, recs.length, 4);
+  for (let i = recs.length - 1; i >= 0; i--) b.addOffset(recOffsets[i]);
+  const xattrs = b.endVector();
+
+  b.startObject(14);
+  b.addFieldOffset(0, name, 0);
+  b.addFieldOffset(1, type, 0);
+  addInt64(b, 2, me.uncompressedOffset);
+  addInt64(b, 3, me.uncompressedSize);
+  b.addFieldOffset(4, linkname, 0);
+  addInt64(b, 5, me.mode);
+  b.addFieldInt32(6, me.uid | 0, 0);
+  b.addFieldInt32(7, me.gid | 0, 0);
+  b.addFieldOffset(8, uname, 0);
+  b.addFieldOffset(9, gname, 0);
+  b.addFieldOffset(10, modTime, 0);
+  addInt64(b, 11, me.devmajor);
+  addInt64(b, 12, me.devminor);
+  b.addFieldOffset(13, xattrs, 0);
+  return b.endObject();
+}
+
+function estimateSize(z: Ztoc): number {
+  let n = 1024 + z.checkpoints.length + z.spanDigests.length * 84;
+  for (const me of z.toc) {
+    n += 160 + me.name.length + me.linkname.length + me.uname.length + me.gname.length;
+    for (const [k, v] of me.xattrs) n += 32 + k.length + v.length;
+  }
+  return Math.min(n, 0x7fff0000);
+}
+
+/**
+ * Serializes a zTOC to the exact bytes upstream writes (`soci-format.md`
+ * §3.4): same build order, defaults omitted, PAX records sorted by key
+ * bytes, strings written as raw bytes. `compressionAlgorithm` `"gzip"` and
+ * `""` leave the enum field out; `"uncompressed"` writes 2; any other name
+ * is a BadInputError (`compression algorithm not defined in flatbuf: …`).
+ *
+ * @example
+ * ```ts
+ * import { encodeZtoc } from "./codec.ts";
+ * const bytes = encodeZtoc({
+ *   version: "0.9", buildToolIdentifier: "AWS SOCI CLI v0.2",
+ *   compressedArchiveSize: 0, uncompressedArchiveSize: 0, toc: [],
+ *   compressionAlgorithm: "gzip", maxSpanId: 0, spanDigests: [],
+ *   checkpoints: new Uint8Array(12),
+ * });
+ * console.assert(bytes.length > 0);
+ * ```
+ */
+export function encodeZtoc(z: Ztoc): Uint8Array {
+  const algorithm = algorithmToEnum(z.compressionAlgorithm);
+  const b = new Builder(estimateSize(z));
+  const texts = new TextCache();
+
+  const version = b.createString(encoder.encode(z.version));
+  const buildTool = b.createString(encoder.encode(z.buildToolIdentifier));
+
+  const toc = z.toc;
+  const entryOffsets = new Array<number>(toc.length);
+  for (let i = toc.length - 1; i >= 0; i--) entryOffsets[i] = encodeEntry(b, toc[i], texts);
+  b.startVector(4, toc.length, 4);
+  for (let i = toc.length - 1; i >= 0; i--) b.addOffset(entryOffsets[i]);
+  const metadata = b.endVector();
+  b.startObject(1);
+  b.addFieldOffset(0, metadata, 0);
+  const tocTable = b.endObject();
+
+  const checkpoints = b.createByteVector(z.checkpoints);
+  const digestOffsets = z.spanDigests.map((d) => b.createString(encoder.encode(d)));
+  b.startVector(4, digestOffsets.length, 4);
+  for (let i = digestOffsets.length - 1; i >= 0; i--) b.addOffset(digestOffsets[i]);
+  const spanDigests = b.endVector();
+
+  b.startObject(4);
+  b.addFieldInt32(1, z.maxSpanId | 0, 0);
+  b.addFieldOffset(2, spanDigests, 0);
+  b.addFieldOffset(3, checkpoints, 0);
+  if (algorithm !== null) b.addFieldInt8(0, algorithm, 1);
+  const compressionInfo = b.endObject();
+
+  b.startObject(6);
+  b.addFieldOffset(0, version, 0);
+  b.addFieldOffset(1, buildTool, 0);
+  b.addFieldOffset(4, tocTable, 0);
+  addInt64(b, 2, z.compressedArchiveSize);
+  addInt64(b, 3, z.uncompressedArchiveSize);
+  b.addFieldOffset(5, compressionInfo, 0);
+  const root = b.endObject();
+  b.finish(root);
+  return b.asUint8Array().slice();
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+class ParseError extends Error {}
+
+/**
+ * Bounds-checked flatbuffers accessors over a DataView. Position arithmetic
+ * is done modulo 2^32 like the Go runtime's `UOffsetT`, and every read
+ * outside the buffer raises a ParseError (Go panics there).
+ */
+class FbReader {
+  readonly bytes: Uint8Array;
+  readonly dv: DataView;
+  readonly len: number;
+  /** How many more PAX records the buffer can plausibly hold. */
+  budget: number;
+  constructor(bytes: Uint8Array) {
+    this.budget = bytes.byteLength >>> 2;
+    this.bytes = bytes;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.len = bytes.byteLength;
+  }
+  check(pos: number, size: number): void {
+    if (pos + size > this.len) {
+      throw new ParseError(
+        `offset ${pos} + ${size} is out of range (buffer length ${this.len})`,
+      );
+    }
+  }
+  i8(pos: number): number {
+    this.check(pos, 1);
+    return this.dv.getInt8(pos);
+  }
+  u16(pos: number): number {
+    this.check(pos, 2);
+    return this.dv.getUint16(pos, true);
+  }
+  u32(pos: number): number {
+    this.check(pos, 4);
+    return this.dv.getUint32(pos, true);
+  }
+  i32(pos: number): number {
+    this.check(pos, 4);
+    return this.dv.getInt32(pos, true);
+  }
+  i64(pos: number): number {
+    this.check(pos, 8);
+    return this.dv.getInt32(pos + 4, true) * TWO_32 + this.dv.getUint32(pos, true);
+  }
+  /** Position of the vtable of the table at `table`. */
+  vtable(table: number): number {
+    return (table - this.i32(table)) >>> 0;
+  }
+  /** Offset of field `id` inside the table (0 when absent). */
+  field(vt: number, id: number): number {
+    const slot = 4 + 2 * id;
+    if (slot >= this.u16(vt)) return 0;
+    return this.u16(vt + slot);
+  }
+  /** Follows the uoffset stored at `pos`. */
+  indirect(pos: number): number {
+    return (pos + this.u32(pos)) >>> 0;
+  }
+  /** A string or byte vector at field offset `off` of `table`, as a view. */
+  bytesAt(table: number, off: number): Uint8Array {
+    if (off === 0) return EMPTY;
+    const vec = this.indirect((table + off) >>> 0);
+    const n = this.u32(vec);
+    const start = vec + 4;
+    this.check(start, n);
+    return this.bytes.subarray(start, start + n);
+  }
+  /** Start (first element) and length of the vector at field offset `off`. */
+  vector(table: number, off: number, elemSize: number): [number, number] {
+    if (off === 0) return [0, 0];
+    const vec = this.indirect((table + off) >>> 0);
+    const n = this.u32(vec);
+    this.check(vec + 4, n * elemSize);
+    return [vec + 4, n];
+  }
+}
+
+/** Decodes text that is almost always ASCII without a TextDecoder call. */
+function text(bytes: Uint8Array): string {
+  const n = bytes.length;
+  if (n === 0) return "";
+  if (n <= 64) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      if (bytes[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  return decoder.decode(bytes);
+}
+
+function readEntry(r: FbReader, t: number): FileMetadata {
+  const vt = r.vtable(t);
+  const vtsize = r.u16(vt);
+  // Field offsets, 0 when the slot is absent.
+  const f = (id: number): number => {
+    const slot = 4 + 2 * id;
+    return slot < vtsize ? r.u16(vt + slot) : 0;
+  };
+  const i64 = (id: number): number => {
+    const o = f(id);
+    return o === 0 ? 0 : r.i64((t + o) >>> 0);
+  };
+  const u32 = (id: number): number => {
+    const o = f(id);
+    return o === 0 ? 0 : r.u32((t + o) >>> 0);
+  };
+  const xattrs: Array<[Uint8Array, Uint8Array]> = [];
+  const [xs, xn] = r.vector(t, f(13), 4);
+  // Each PAX record of a real zTOC has its own 4-byte slot; shared vectors
+  // could otherwise make a small crafted buffer decode to billions of records.
+  r.budget -= xn;
+  if (r.budget < 0) throw new ParseError("more PAX records than the buffer can hold");
+  for (let j = 0; j < xn; j++) {
+    const x = r.indirect(xs + 4 * j);
+    const xvt = r.vtable(x);
+    xattrs.push([r.bytesAt(x, r.field(xvt, 0)), r.bytesAt(x, r.field(xvt, 1))]);
+  }
+  return {
+    name: r.bytesAt(t, f(0)),
+    type: text(r.bytesAt(t, f(1))),
+    uncompressedOffset: i64(2),
+    uncompressedSize: i64(3),
+    linkname: r.bytesAt(t, f(4)),
+    mode: i64(5),
+    uid: u32(6),
+    gid: u32(7),
+    uname: r.bytesAt(t, f(8)),
+    gname: r.bytesAt(t, f(9)),
+    modTime: text(r.bytesAt(t, f(10))),
+    devmajor: i64(11),
+    devminor: i64(12),
+    xattrs,
+  };
+}
+
+function parse(bytes: Uint8Array): Ztoc {
+  const r = new FbReader(bytes);
+  const root = r.indirect(0);
+  const vt = r.vtable(root);
+  const f = (id: number) => r.field(vt, id);
+  const i64 = (id: number): number => {
+    const o = f(id);
+    return o === 0 ? 0 : r.i64((root + o) >>> 0);
+  };
+
+  const version = text(r.bytesAt(root, f(0)));
+  const buildToolIdentifier = text(r.bytesAt(root, f(1)));
+  const compressedArchiveSize = i64(2);
+  const uncompressedArchiveSize = i64(3);
+
+  const tocOff = f(4);
+  if (tocOff === 0) throw new ParseError("the toc table is missing");
+  const tocTable = r.indirect((root + tocOff) >>> 0);
+  const tocVt = r.vtable(tocTable);
+  const [ms, mn] = r.vector(tocTable, r.field(tocVt, 0), 4);
+  const toc = new Array<FileMetadata>(mn);
+  for (let i = 0; i < mn; i++) toc[i] = readEntry(r, r.indirect(ms + 4 * i));
+
+  const ciOff = f(5);
+  if (ciOff === 0) throw new ParseError("the compression_info table is missing");
+  const ci = r.indirect((root + ciOff) >>> 0);
+  const civt = r.vtable(ci);
+  const algoOff = r.field(civt, 0);
+  const compressionAlgorithm = algorithmName(algoOff === 0 ? 1 : r.i8((ci + algoOff) >>> 0));
+  const maxOff = r.field(civt, 1);
+  const maxSpanId = maxOff === 0 ? 0 : r.i32((ci + maxOff) >>> 0);
+  const [ds, dn] = r.vector(ci, r.field(civt, 2), 4);
+  const spanDigests = new Array<string>(dn);
+  for (let i = 0; i < dn; i++) {
+    const s = r.indirect(ds + 4 * i);
+    const n = r.u32(s);
+    r.check(s + 4, n);
+    spanDigests[i] = validDigestOrEmpty(text(bytes.subarray(s + 4, s + 4 + n)));
+  }
+  const checkpoints = r.bytesAt(ci, r.field(civt, 3));
+
+  return {
+    version,
+    buildToolIdentifier,
+    compressedArchiveSize,
+    uncompressedArchiveSize,
+    toc,
+    compressionAlgorithm,
+    maxSpanId,
+    spanDigests,
+    checkpoints,
+  };
+}
+
+function validDigestOrEmpty(text: string): string {
+  try {
+    return parseDigest(text);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Sorts TOC entries by `uncompressedOffset` (stable; returns the same array
+ * when it is already sorted, otherwise a sorted copy).
+ *
+ * @example
+ * ```ts
+ * import { sortTocByOffset } from "./codec.ts";
+ * import type { FileMetadata } from "./model.ts";
+ * const e = (o: number) => ({ uncompressedOffset: o }) as FileMetadata;
+ * console.assert(sortTocByOffset([e(1024), e(512)])[0].uncompressedOffset === 512);
+ * ```
+ */
+export function sortTocByOffset(toc: FileMetadata[]): FileMetadata[] {
+  for (let i = 1; i < toc.length; i++) {
+    if (toc[i].uncompressedOffset < toc[i - 1].uncompressedOffset) {
+      return toc.slice().sort((a, b) => a.uncompressedOffset - b.uncompressedOffset);
+    }
+  }
+  return toc;
+}
+
+/**
+ * The tar header offset of every entry of an offset-sorted TOC
+ * (`soci-format.md` §3.5): 0 for the first entry, then the previous entry's
+ * data end rounded up to 512. The header bytes of entry *i* are
+ * `[headerOffsets[i], toc[i].uncompressedOffset)`. Throws BadInputError
+ * `invalid toc entry` when a header offset would lie after its entry's data.
+ *
+ * @example
+ * ```ts
+ * import { tarHeaderOffsets } from "./codec.ts";
+ * import type { FileMetadata } from "./model.ts";
+ * const e = (o: number, s: number) =>
+ *   ({ uncompressedOffset: o, uncompressedSize: s }) as FileMetadata;
+ * const h = tarHeaderOffsets([e(512, 5), e(2048, 0)]);
+ * console.assert(h[0] === 0 && h[1] === 1024);
+ * ```
+ */
+export function tarHeaderOffsets(sortedToc: FileMetadata[]): number[] {
+  const out = new Array<number>(sortedToc.length);
+  let next = 0;
+  for (let i = 0; i < sortedToc.length; i++) {
+    const me = sortedToc[i];
+    if (next > me.uncompressedOffset) throw new BadInputError("invalid toc entry");
+    out[i] = next;
+    next = Math.ceil((me.uncompressedOffset + me.uncompressedSize) / 512) * 512;
+  }
+  return out;
+}
+
+/**
+ * Parses a zTOC blob with upstream's reading rules (`soci-format.md` §3.5).
+ * Any vtable layout is accepted; absent scalar/string/vector fields take
+ * their defaults, an absent `compression_algorithm` means `gzip`, unknown
+ * enum values become `compressionalgorithm(<n>)`, unparsable span digests
+ * become `""`. TOC entries come back sorted by `uncompressedOffset`.
+ *
+ * Byte fields (`name`, `linkname`, `uname`, `gname`, PAX records and
+ * `checkpoints`) are views into `bytes`, not copies. `modTime` is kept as
+ * the stored text.
+ *
+ * Errors (all BadInputError): `cannot unmarshal ztoc: <reason>` for bytes
+ * that are not a well-formed zTOC (including a missing `toc` or
+ * `compression_info` table, which upstream cannot load either), and
+ * `invalid toc entry` for overlapping entries.
+ *
+ * @example
+ * ```ts
+ * import { decodeZtoc, encodeZtoc } from "./codec.ts";
+ * const z = decodeZtoc(encodeZtoc({
+ *   version: "0.9", buildToolIdentifier: "t", compressedArchiveSize: 10,
+ *   uncompressedArchiveSize: 20, toc: [], compressionAlgorithm: "uncompressed",
+ *   maxSpanId: 0, spanDigests: [], checkpoints: new Uint8Array([1, 2]),
+ * }));
+ * console.assert(z.compressionAlgorithm === "uncompressed" && z.uncompressedArchiveSize === 20);
+ * ```
+ */
+export function decodeZtoc(bytes: Uint8Array): Ztoc {
+  let z: Ztoc;
+  try {
+    z = parse(bytes);
+  } catch (e) {
+    if (e instanceof BadInputError) throw e;
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new BadInputError(`cannot unmarshal ztoc: ${reason}`, { cause: e });
+  }
+  z.toc = sortTocByOffset(z.toc);
+  tarHeaderOffsets(z.toc);
+  return z;
+}

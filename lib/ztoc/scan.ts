@@ -1,0 +1,354 @@
+/**
+ * The one pass over a layer: the same compressed bytes feed the layer
+ * digest, the span digests, the inflater (checkpoints) and, through the
+ * inflater's output, the tar reader (TOC). No temp files, no second read;
+ * memory holds one input chunk, the inflater's buffers, the checkpoint
+ * windows and the TOC.
+ *
+ * The pass has two halves that can run on different threads: a
+ * {@link LayerDecoder} (inflate + tar, the CPU-heavy half) and a
+ * {@link LayerHasher} (layer and span digests). {@link scanLayer} runs both
+ * in the calling thread; `ScanPool` runs the decoder on a Worker.
+ *
+ * @module
+ */
+import { BadInputError } from "../errors.ts";
+import type { Checkpoint } from "../gzip/checkpoint.ts";
+import { CheckpointInflater } from "../gzip/inflater.ts";
+import { Sha256 } from "../oci/digest.ts";
+import type { TarEntry } from "../tar/entry.ts";
+import { BLOCK_SIZE, headerChecksums, isZeroBlock, parseOctal } from "../tar/header.ts";
+import { TarReader } from "../tar/reader.ts";
+
+/** How a layer's bytes are compressed, as far as a zTOC is concerned. */
+export type LayerCompression = "gzip" | "uncompressed";
+
+/** Options of {@link scanLayer}. */
+export interface ScanOptions {
+  /** `gzip` or `uncompressed` (tar); `detect` sniffs the first bytes. */
+  compression: LayerCompression | "detect";
+  /** Span size in uncompressed bytes (gzip) or layer bytes (tar). */
+  spanSize: number;
+  /** When given, the layer's sha256 must match (`sha256:<hex>`). */
+  expectedDigest?: string;
+  /** When given, the layer's byte size must match. */
+  expectedSize?: number;
+  /** Called with the number of compressed bytes consumed so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+/** Everything one pass learns about a layer. */
+export interface LayerScan {
+  compression: LayerCompression;
+  /** sha256 of the layer bytes. */
+  digest: string;
+  /** Layer size in bytes (compressed). */
+  size: number;
+  /** Tar end position (F§4.4). */
+  uncompressedSize: number;
+  spanSize: number;
+  /** gzip checkpoints (empty for tar layers). */
+  checkpoints: Checkpoint[];
+  /** `sha256:<hex>` of each span's compressed bytes. */
+  spanDigests: string[];
+  /** Tar entries in stream order. */
+  entries: TarEntry[];
+}
+
+/** Where a gzip span starts in the compressed bytes (a checkpoint's `in` and `bits`). */
+export interface SpanStart {
+  in: number;
+  bits: number;
+}
+
+/** Bytes needed to tell gzip from tar. */
+export const SNIFF_SIZE = 2 * BLOCK_SIZE;
+
+/**
+ * Detects the compression of a layer from its first bytes (up to
+ * {@link SNIFF_SIZE}): gzip magic, or a tar header with a valid checksum
+ * (or an empty tar), else a BadInputError.
+ *
+ * @example
+ * ```ts
+ * import { detectCompression } from "./scan.ts";
+ * console.assert(detectCompression(new Uint8Array([0x1f, 0x8b, 8, 0])) === "gzip");
+ * console.assert(detectCompression(new Uint8Array(1024)) === "uncompressed");
+ * ```
+ */
+export function detectCompression(head: Uint8Array): LayerCompression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head.length >= BLOCK_SIZE) {
+    if (isZeroBlock(head, 0)) return "uncompressed";
+    const stored = parseOctal(head, 148, 8);
+    const [unsigned, signed] = headerChecksums(head, 0);
+    if (stored === unsigned || stored === signed) return "uncompressed";
+  }
+  throw new BadInputError("data is neither gzip nor tar");
+}
+
+/**
+ * The decoding half of the pass: inflate (gzip) and read the tar. Reports,
+ * per chunk, the span starts (checkpoints) found in it.
+ */
+export class LayerDecoder {
+  readonly compression: LayerCompression;
+  readonly #entries: TarEntry[] = [];
+  readonly #tar = new TarReader((e) => this.#entries.push(e));
+  readonly #inflater: CheckpointInflater | undefined;
+  #found: SpanStart[] = [];
+
+  constructor(compression: LayerCompression, spanSize: number) {
+    this.compression = compression;
+    if (compression === "gzip") {
+      const tar = this.#tar;
+      this.#inflater = new CheckpointInflater(spanSize, {
+        data: (bytes) => {
+          if (!tar.done) tar.push(bytes);
+        },
+        checkpoint: (cp) => this.#found.push({ in: cp.in, bits: cp.bits }),
+      });
+    } else if (!(spanSize > 0)) {
+      throw new BadInputError("span size must be > 0 for uncompressed layers");
+    }
+  }
+
+  /** Decodes the next chunk; returns the span starts found inside it. */
+  push(chunk: Uint8Array): SpanStart[] {
+    if (this.#inflater === undefined) {
+      if (!this.#tar.done) this.#tar.push(chunk);
+      return [];
+    }
+    this.#found = [];
+    this.#inflater.push(chunk);
+    return this.#found;
+  }
+
+  /** Ends the stream: checks it is complete and returns the TOC and checkpoints. */
+  end(): { checkpoints: Checkpoint[]; uncompressedSize: number; entries: TarEntry[] } {
+    const checkpoints = this.#inflater?.end().checkpoints ?? [];
+    return { checkpoints, uncompressedSize: this.#tar.end(), entries: this.#entries };
+  }
+
+  /** Frees the inflater after a failure. */
+  free(): void {
+    this.#inflater?.free();
+  }
+}
+
+/**
+ * The hashing half of the pass: the layer digest and, given where spans
+ * start, the span digests (F§5.3: a span whose start is inside a byte also
+ * covers that byte; tar spans are fixed `spanSize` slices, F§5.6).
+ */
+export class LayerHasher {
+  readonly #layer = new Sha256();
+  readonly #gzip: boolean;
+  readonly #spanSize: number;
+  readonly digests: string[] = [];
+  #span: Sha256 | null = null;
+  #base = 0;
+  #lastByte = 0;
+
+  constructor(compression: LayerCompression, spanSize: number) {
+    this.#gzip = compression === "gzip";
+    this.#spanSize = spanSize;
+  }
+
+  /** Bytes hashed so far. */
+  get size(): number {
+    return this.#base;
+  }
+
+  /** Hashes the layer digest only (used while a failed layer is drained). */
+  pushLayerOnly(chunk: Uint8Array): void {
+    this.#layer.update(chunk);
+    this.#base += chunk.length;
+  }
+
+  /**
+   * Hashes the next chunk. For gzip, `starts` are the span starts with
+   * `in` in `(base, base + chunk.length]`, in order.
+   */
+  push(chunk: Uint8Array, starts: SpanStart[] = []): void {
+    this.#layer.update(chunk);
+    const base = this.#base;
+    if (this.#gzip) {
+      let at = 0;
+      for (const s of starts) {
+        const cut = s.in - base;
+        if (this.#span !== null) this.#span.update(chunk.subarray(at, cut));
+        at = cut;
+        this.#startSpan(s.bits !== 0 ? (cut > 0 ? chunk[cut - 1] : this.#lastByte) : undefined);
+      }
+      if (this.#span !== null) this.#span.update(chunk.subarray(at));
+    } else {
+      const size = this.#spanSize;
+      let pos = base;
+      const end = base + chunk.length;
+      while (pos < end) {
+        if (pos % size === 0) this.#startSpan();
+        const stop = Math.min(end, pos - (pos % size) + size);
+        this.#span!.update(chunk.subarray(pos - base, stop - base));
+        pos = stop;
+      }
+    }
+    if (chunk.length > 0) this.#lastByte = chunk[chunk.length - 1];
+    this.#base += chunk.length;
+  }
+
+  #startSpan(firstByte?: number): void {
+    if (this.#span !== null) this.digests.push(this.#span.digest());
+    this.#span = new Sha256();
+    if (firstByte !== undefined) this.#span.update(new Uint8Array([firstByte]));
+  }
+
+  /** The layer digest, its size and the span digests. */
+  end(): { digest: string; size: number; spanDigests: string[] } {
+    if (this.#span !== null) this.digests.push(this.#span.digest());
+    this.#span = null;
+    return { digest: this.#layer.digest(), size: this.#base, spanDigests: this.digests };
+  }
+}
+
+/**
+ * Checks a layer's digest and size against its descriptor; a mismatch is
+ * a BadInputError naming both digests.
+ */
+export function verifyLayer(
+  digest: string,
+  size: number,
+  options: Pick<ScanOptions, "expectedDigest" | "expectedSize">,
+): void {
+  if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
+    const sizes = options.expectedSize !== undefined && size !== options.expectedSize
+      ? ` (expected ${options.expectedSize} bytes, got ${size})`
+      : "";
+    throw new BadInputError(
+      `layer digest mismatch: expected ${options.expectedDigest}, got ${digest}${sizes}`,
+    );
+  }
+  if (options.expectedSize !== undefined && size !== options.expectedSize) {
+    throw new BadInputError(
+      `layer size mismatch: expected ${options.expectedSize} bytes, got ${size}`,
+    );
+  }
+}
+
+/**
+ * Re-chunks a byte stream so that the first chunk holds at least
+ * {@link SNIFF_SIZE} bytes (unless the stream is shorter) and returns the
+ * compression detected from it, or the error detection raised.
+ */
+export async function sniff(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  compression: ScanOptions["compression"],
+): Promise<{ compression: LayerCompression | Error; chunks: AsyncIterable<Uint8Array> }> {
+  const it = (Symbol.asyncIterator in chunks
+    ? (chunks as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    : (chunks as Iterable<Uint8Array>)[Symbol.iterator]()) as
+    | AsyncIterator<Uint8Array>
+    | Iterator<Uint8Array>;
+  const head: Uint8Array[] = [];
+  let headSize = 0;
+  let ended = false;
+  while (compression === "detect" && headSize < SNIFF_SIZE) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    head.push(r.value);
+    headSize += r.value.length;
+  }
+  let detected: LayerCompression | Error;
+  if (compression !== "detect") detected = compression;
+  else {
+    try {
+      detected = detectCompression(concat(head));
+    } catch (e) {
+      detected = e as Error;
+    }
+  }
+  async function* rest(): AsyncGenerator<Uint8Array> {
+    if (head.length > 0) yield concat(head);
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  return { compression: detected, chunks: rest() };
+}
+
+/**
+ * Reads a layer once, in the calling thread, and returns its digest,
+ * checkpoints, span digests and tar entries. A layer whose data is corrupt
+ * is still read to its end, so that a digest mismatch (the likelier cause)
+ * is what gets reported.
+ *
+ * @example
+ * ```ts
+ * import { scanLayer } from "./scan.ts";
+ * import { gzipSync } from "node:zlib";
+ * // an empty tar: two zero blocks
+ * const gz = gzipSync(new Uint8Array(1024));
+ * const scan = await scanLayer([gz], { compression: "detect", spanSize: 1 << 22 });
+ * console.assert(scan.compression === "gzip" && scan.uncompressedSize === 1024);
+ * console.assert(scan.entries.length === 0 && scan.spanDigests.length === 1);
+ * ```
+ */
+export async function scanLayer(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: ScanOptions,
+): Promise<LayerScan> {
+  const sniffed = await sniff(chunks, options.compression);
+  let failure: unknown = sniffed.compression instanceof Error ? sniffed.compression : undefined;
+  const compression = sniffed.compression instanceof Error
+    ? "uncompressed"
+    : sniffed.compression;
+  const hasher = new LayerHasher(compression, options.spanSize);
+  let decoder: LayerDecoder | undefined;
+  try {
+    if (failure === undefined) decoder = new LayerDecoder(compression, options.spanSize);
+  } catch (e) {
+    failure = e;
+  }
+  for await (const chunk of sniffed.chunks) {
+    if (chunk.length === 0) continue;
+    if (failure === undefined) {
+      try {
+        hasher.push(chunk, decoder!.push(chunk));
+      } catch (e) {
+        failure = e;
+        decoder!.free();
+        hasher.pushLayerOnly(chunk);
+      }
+    } else {
+      hasher.pushLayerOnly(chunk);
+    }
+    options.onProgress?.(hasher.size);
+  }
+  const { digest, size, spanDigests } = hasher.end();
+  try {
+    verifyLayer(digest, size, options);
+    if (failure !== undefined) throw failure;
+  } catch (e) {
+    decoder?.free();
+    throw e;
+  }
+  const decoded = decoder!.end();
+  return { compression, digest, size, spanSize: options.spanSize, spanDigests, ...decoded };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+/**
+ * Test helpers for the local store: a recursive listing of a directory
+ * (type, mode, size and sha256 of every entry) to compare trees before and
+ * after an operation, and sha256 through the `sha256sum` tool.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+/**
+ * One line per entry under `dir` (sorted): `path type mode [size sha256]`.
+ * Entries whose name matches `skip` are left out (with their subtree).
+ */
+export async function snapshotTree(dir: string, skip?: RegExp): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(rel: string): Promise<void> {
+    const abs = join(dir, rel);
+    for await (const e of Deno.readDir(abs)) {
+      if (skip?.test(e.name)) continue;
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      const info = await Deno.lstat(join(dir, p));
+      const mode = (info.mode! & 0o7777).toString(8);
+      if (info.isDirectory) {
+        out.push(`${p} dir ${mode}`);
+        await walk(p);
+      } else if (info.isFile) {
+        const bytes = await Deno.readFile(join(dir, p));
+        const hash = createHash("sha256").update(bytes).digest("hex");
+        out.push(`${p} file ${mode} ${info.size} ${hash}`);
+      } else {
+        out.push(`${p} other ${mode}`);
+      }
+    }
+  }
+  await walk("");
+  return out.sort();
+}
+
+/** `sha256:<hex>` of a file, computed by coreutils `sha256sum`. */
+export async function sha256sum(path: string): Promise<string> {
+  const { code, stdout } = await new Deno.Command("sha256sum", { args: [path] }).output();
+  if (code !== 0) throw new Error(`sha256sum ${path} failed`);
+  return "sha256:" + new TextDecoder().decode(stdout).split(" ")[0];
+}
+
+/** `sha256:<hex>` of bytes, computed by coreutils `sha256sum` (via a temp file). */
+export async function sha256sumBytes(bytes: Uint8Array): Promise<string> {
+  const f = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(f, bytes);
+    return await sha256sum(f);
+  } finally {
+    await Deno.remove(f);
+  }
+}
+
+/** Runs a command and returns its exit code and stdout/stderr bytes. */
+export async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
+  const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  return { code: o.code, stdout: o.stdout, stderr: new TextDecoder().decode(o.stderr) };
+}

@@ -1,0 +1,449 @@
+// Pushing v1 SOCI indexes: graph copy, fallback tag (real docker-registry
+// 2.8, which has no referrers API), races, faults, and the referrers-API
+// path (in-memory OCI 1.1 registry). Expected JSON is written by hand from
+// soci-format.md §7.8 and §11.2; other checks use skopeo and raw HTTP.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { RegistryClient } from "../lib/registry/client.ts";
+import {
+  existingIndexMessage,
+  listReferrers,
+  type PushEventKind,
+  pushIndex,
+} from "../lib/registry/push.ts";
+import type { Descriptor } from "../lib/oci/descriptor.ts";
+import { addToFallbackIndex } from "../lib/registry/referrers_fallback.ts";
+import { skopeoCopyToRegistry, skopeoInspectRaw, startRegistry } from "./helpers/registry.ts";
+import {
+  type LayoutImage,
+  makeOciLayout,
+  pseudoRandomBytes,
+} from "./helpers/registry_oci_layout.ts";
+import { startReferrersRegistry } from "./helpers/referrers_registry.ts";
+import { startFaultProxy } from "./helpers/fault_proxy.ts";
+
+const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const SOCI_V1 = "application/vnd.amazon.soci.index.v1+json";
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const EMPTY = enc.encode("{}");
+
+interface BuiltIndex {
+  desc: Descriptor;
+  bytes: Uint8Array;
+  blobs: Map<string, Uint8Array>;
+}
+
+/** A v1 SOCI index written by hand in Go's encoding (F§7.8): config {}, two random zTOCs. */
+function makeIndex(img: LayoutImage, seed: number): BuiltIndex {
+  const ztocs = img.layers.map((layer, i) => ({
+    bytes: pseudoRandomBytes(5000 + 1000 * i + seed, seed * 10 + i + 1),
+    layer,
+  }));
+  const layers = ztocs.map(({ bytes, layer }) =>
+    `{"mediaType":"application/octet-stream","digest":"${sha256(bytes)}","size":${bytes.length},` +
+    `"annotations":{"com.amazon.soci.image-layer-digest":"${layer.digest}",` +
+    `"com.amazon.soci.image-layer-mediaType":"${layer.mediaType}",` +
+    `"com.amazon.soci.span-size":"4194304"}}`
+  );
+  const json = `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}",` +
+    `"config":{"mediaType":"${SOCI_V1}","digest":"${sha256(EMPTY)}","size":2},` +
+    `"layers":[${layers.join(",")}],` +
+    `"subject":{"mediaType":"${OCI_MANIFEST}","digest":"${img.manifest.digest}","size":${img.manifest.size}},` +
+    `"annotations":{"com.amazon.soci.build-tool-identifier":"AWS SOCI CLI v0.2"}}`;
+  const bytes = enc.encode(json);
+  const blobs = new Map<string, Uint8Array>([[sha256(EMPTY), EMPTY], [sha256(bytes), bytes]]);
+  for (const z of ztocs) blobs.set(sha256(z.bytes), z.bytes);
+  return {
+    desc: { mediaType: OCI_MANIFEST, digest: sha256(bytes), size: bytes.length },
+    bytes,
+    blobs,
+  };
+}
+
+/** The fallback index bytes expected for these SOCI indexes, in order (F§11.2). */
+function expectedFallback(indexes: BuiltIndex[]): string {
+  const entries = indexes.map((i) =>
+    `{"mediaType":"${OCI_MANIFEST}","digest":"${i.desc.digest}","size":${i.desc.size},` +
+    `"annotations":{"com.amazon.soci.build-tool-identifier":"AWS SOCI CLI v0.2"},` +
+    `"artifactType":"${SOCI_V1}"}`
+  );
+  return `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",` +
+    `"manifests":[${entries.join(",")}]}`;
+}
+
+function getter(...sources: Map<string, Uint8Array>[]) {
+  return (d: Descriptor) => {
+    for (const s of sources) {
+      const b = s.get(d.digest);
+      if (b) return Promise.resolve(b);
+    }
+    return Promise.reject(new Error(`test store has no ${d.digest}`));
+  };
+}
+
+function imageBlobs(img: LayoutImage): Map<string, Uint8Array> {
+  return new Map([img.manifest, img.config, ...img.layers].map((b) => [b.digest, b.bytes]));
+}
+
+Deno.test("push v1 index to docker-registry 2.8: fallback tag, idempotence, supersede, races, faults", async (t) => {
+  const reg = await startRegistry();
+  const dir = await Deno.makeTempDir({ prefix: "soci-test-push-" });
+  try {
+    const img = await makeOciLayout(join(dir, "layout"), "v1", [
+      { "etc/os-release": enc.encode("ID=test\n") },
+      { "usr/lib/big": pseudoRandomBytes(200_000, 5) },
+    ]);
+    await skopeoCopyToRegistry(img.dir, "v1", `${reg.host}/small:v1`);
+    const client = new RegistryClient(reg.host, { plainHttp: true });
+    const tag = "sha256-" + img.manifest.digest.slice(7);
+    const idx = [1, 2, 3, 4, 5, 6].map((s) => makeIndex(img, s));
+
+    await t.step(
+      "first push: blobs uploaded, subject skipped, fallback tag lists the index",
+      async () => {
+        const events: [PushEventKind, string][] = [];
+        const result = await pushIndex(client, "small", idx[0].desc, getter(idx[0].blobs), {
+          concurrency: 2,
+          onEvent: (kind, d) => events.push([kind, d.digest]),
+        });
+        const ztocs = [...idx[0].blobs.keys()].filter((d) =>
+          d !== idx[0].desc.digest && d !== sha256(EMPTY)
+        );
+        assert.deepEqual(
+          events.filter(([k]) => k === "skipped"),
+          [["skipped", img.manifest.digest]],
+        );
+        assert.deepEqual(
+          events.filter(([k]) => k === "pushed").map(([, d]) => d).sort(),
+          [sha256(EMPTY), ...ztocs, idx[0].desc.digest].sort(),
+        );
+        assert.deepEqual(events.at(-1), ["pushed", idx[0].desc.digest], "root pushed last");
+        assert.deepEqual(events.at(-2), ["pushing", idx[0].desc.digest]);
+        assert.equal(result.alreadyPresent, false);
+        assert.equal(result.referrers, "tag");
+        assert.equal(result.fallbackTag, tag);
+        assert.equal(result.fallbackChanged, true);
+        assert.deepEqual(result.deleted, []);
+
+        const fallback = await skopeoInspectRaw(`${reg.host}/small:${tag}`);
+        assert.equal(dec.decode(fallback), expectedFallback([idx[0]]));
+        assert.equal(result.fallbackIndex?.digest, sha256(fallback));
+        assert.deepEqual(
+          await skopeoInspectRaw(`${reg.host}/small@${idx[0].desc.digest}`),
+          idx[0].bytes,
+        );
+        // Every blob is served with the right digest (raw HTTP, no client code).
+        for (const [digest, bytes] of idx[0].blobs) {
+          if (digest === idx[0].desc.digest) continue;
+          const res = await fetch(`${reg.url}/v2/small/blobs/${digest}`);
+          const got = new Uint8Array(await res.arrayBuffer());
+          assert.equal(res.status, 200);
+          assert.equal(sha256(got), digest);
+          assert.equal(got.length, bytes.length);
+        }
+      },
+    );
+
+    await t.step("second push of the same index uploads nothing", async () => {
+      const recorder = await startFaultProxy({ upstream: reg.url });
+      const c = new RegistryClient(recorder.host, { plainHttp: true });
+      try {
+        const events: [PushEventKind, string][] = [];
+        const result = await pushIndex(c, "small", idx[0].desc, getter(idx[0].blobs), {
+          onEvent: (kind, d) => events.push([kind, d.digest]),
+        });
+        assert.equal(result.alreadyPresent, true);
+        assert.deepEqual(result.pushed, []);
+        assert.deepEqual(events, [["skipped", idx[0].desc.digest]]);
+        assert.equal(result.fallbackChanged, false);
+        const writes = recorder.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD");
+        assert.deepEqual(writes, []);
+      } finally {
+        c.close();
+        await recorder.stop();
+      }
+    });
+
+    await t.step(
+      "second index: fallback lists both, superseded fallback index deleted",
+      async () => {
+        const oldFallback = sha256(enc.encode(expectedFallback([idx[0]])));
+        assert.ok(await client.headManifest("small", oldFallback));
+        const result = await pushIndex(client, "small", idx[1].desc, getter(idx[1].blobs));
+        assert.deepEqual(result.deleted, [oldFallback]);
+        const fallback = await skopeoInspectRaw(`${reg.host}/small:${tag}`);
+        assert.equal(dec.decode(fallback), expectedFallback([idx[0], idx[1]]));
+        assert.equal(await client.headManifest("small", oldFallback), undefined);
+        assert.deepEqual((await client.listTags("small")).sort(), [tag, "v1"].sort());
+        // The shared config blob was already there.
+        assert.ok(result.skipped.some((d) => d.digest === sha256(EMPTY)));
+      },
+    );
+
+    await t.step("listing referrers for --existing-index", async () => {
+      const found = await listReferrers(client, "small", img.manifest.digest, SOCI_V1);
+      assert.deepEqual(found.map((d) => d.digest), [idx[0].desc.digest, idx[1].desc.digest]);
+      assert.equal(existingIndexMessage(found), "multiple soci indices found in remote repository");
+      assert.deepEqual(await listReferrers(client, "small", img.manifest.digest, "other/type"), []);
+      assert.deepEqual(await listReferrers(client, "small", idx[0].desc.digest, SOCI_V1), []);
+      assert.equal(client.referrersSupport, "unsupported");
+    });
+
+    await t.step("two pushes racing in one process keep both referrers", async () => {
+      const a = new RegistryClient(reg.host, { plainHttp: true });
+      const b = new RegistryClient(reg.host, { plainHttp: true });
+      const [ra, rb] = await Promise.all([
+        pushIndex(a, "small", idx[2].desc, getter(idx[2].blobs)),
+        pushIndex(b, "small", idx[3].desc, getter(idx[3].blobs)),
+      ]);
+      a.close();
+      b.close();
+      const index = JSON.parse(dec.decode(await skopeoInspectRaw(`${reg.host}/small:${tag}`)));
+      assert.deepEqual(
+        index.manifests.map((d: Descriptor) => d.digest).sort(),
+        idx.slice(0, 4).map((i) => i.desc.digest).sort(),
+      );
+      for (const d of [...ra.deleted, ...rb.deleted]) {
+        assert.equal(await client.headManifest("small", d), undefined, `${d} deleted`);
+      }
+      assert.deepEqual((await client.listTags("small")).sort(), [tag, "v1"].sort());
+    });
+
+    await t.step("two pushes racing in two processes keep both referrers", async () => {
+      const blobsDir = join(dir, "blobs");
+      await Deno.mkdir(blobsDir);
+      for (const i of [idx[4], idx[5]]) {
+        for (const [d, b] of i.blobs) await Deno.writeFile(join(blobsDir, d.slice(7)), b);
+      }
+      const worker = new URL("./helpers/registry_push_worker.ts", import.meta.url).pathname;
+      const runs = [idx[4], idx[5]].map((i) =>
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            worker,
+            JSON.stringify({ host: reg.host, repo: "small", index: i.desc, blobsDir }),
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output()
+      );
+      const outs = await Promise.all(runs);
+      for (const o of outs) assert.equal(o.code, 0, dec.decode(o.stderr));
+      for (const o of outs) assert.equal(JSON.parse(dec.decode(o.stdout)).referrers, "tag");
+      const index = JSON.parse(dec.decode(await skopeoInspectRaw(`${reg.host}/small:${tag}`)));
+      assert.deepEqual(
+        index.manifests.map((d: Descriptor) => d.digest).sort(),
+        idx.map((i) => i.desc.digest).sort(),
+      );
+      for (const e of index.manifests) {
+        assert.equal(e.artifactType, SOCI_V1);
+        assert.deepEqual(e.annotations, {
+          "com.amazon.soci.build-tool-identifier": "AWS SOCI CLI v0.2",
+        });
+      }
+    });
+
+    await t.step("six concurrent fallback updates keep every referrer", async () => {
+      // Six referrer manifests (they must exist: the registry checks index children).
+      const entries: Descriptor[] = [];
+      assert.equal(await client.mountBlob("race", img.config.digest, "small"), true);
+      for (let i = 0; i < 6; i++) {
+        const m = enc.encode(
+          `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"${img.config.mediaType}",` +
+            `"digest":"${img.config.digest}","size":${img.config.size}},"layers":[],"annotations":{"n":"${i}"}}`,
+        );
+        await client.putManifest("race", sha256(m), m, OCI_MANIFEST);
+        entries.push({
+          mediaType: OCI_MANIFEST,
+          digest: sha256(m),
+          size: m.length,
+          artifactType: "x/y",
+        });
+      }
+      const results = await Promise.all(entries.map((e) => {
+        const c = new RegistryClient(reg.host, { plainHttp: true });
+        return addToFallbackIndex(c, "race", img.manifest.digest, e).finally(() => c.close());
+      }));
+      const index = JSON.parse(dec.decode(await skopeoInspectRaw(`${reg.host}/race:${tag}`)));
+      assert.deepEqual(
+        index.manifests.map((d: Descriptor) => d.digest).sort(),
+        entries.map((e) => e.digest).sort(),
+      );
+      for (const r of results) {
+        for (const d of r.deleted) assert.equal(await client.headManifest("race", d), undefined);
+      }
+      assert.deepEqual(await client.listTags("race"), [tag]);
+    });
+
+    await t.step("subject missing remotely: the image is copied first", async () => {
+      const events: [PushEventKind, string][] = [];
+      const result = await pushIndex(
+        client,
+        "fresh",
+        idx[0].desc,
+        getter(idx[0].blobs, imageBlobs(img)),
+        { onEvent: (kind, d) => events.push([kind, d.digest]) },
+      );
+      const pushed = events.filter(([k]) => k === "pushed").map(([, d]) => d);
+      for (const b of [img.config, ...img.layers]) {
+        assert.ok(pushed.indexOf(b.digest) < pushed.indexOf(img.manifest.digest));
+      }
+      assert.ok(pushed.indexOf(img.manifest.digest) < pushed.indexOf(idx[0].desc.digest));
+      assert.equal(result.referrers, "tag");
+      assert.deepEqual(
+        await skopeoInspectRaw(`${reg.host}/fresh@${img.manifest.digest}`),
+        img.manifest.bytes,
+      );
+      assert.equal(
+        dec.decode(await skopeoInspectRaw(`${reg.host}/fresh:${tag}`)),
+        expectedFallback([idx[0]]),
+      );
+    });
+
+    await t.step(
+      "faults: pushes through drops, 500s, 429s and cut bodies end correct",
+      async () => {
+        await skopeoCopyToRegistry(img.dir, "v1", `${reg.host}/faulty:v1`);
+        const proxy = await startFaultProxy({
+          upstream: reg.url,
+          seed: 7,
+          dropEveryNthConnection: 4,
+          errorRate: 0.15,
+          throttleRate: 0.05,
+          retryAfterSeconds: 0,
+          cutRate: 0.1,
+        });
+        const c = new RegistryClient(proxy.host, {
+          plainHttp: true,
+          retryDelayMs: 5,
+          maxRetries: 8,
+        });
+        try {
+          for (const i of [idx[0], idx[1]]) {
+            await pushIndex(c, "faulty", i.desc, getter(i.blobs), { fallback: { settleMs: 50 } });
+          }
+          assert.ok(
+            proxy.stats.errors + proxy.stats.throttled + proxy.stats.dropped > 2,
+            JSON.stringify(proxy.stats),
+          );
+        } finally {
+          c.close();
+          await proxy.stop();
+        }
+        assert.equal(
+          dec.decode(await skopeoInspectRaw(`${reg.host}/faulty:${tag}`)),
+          expectedFallback([idx[0], idx[1]]),
+        );
+        for (const i of [idx[0], idx[1]]) {
+          assert.deepEqual(await skopeoInspectRaw(`${reg.host}/faulty@${i.desc.digest}`), i.bytes);
+          for (const [d, b] of i.blobs) {
+            if (d === i.desc.digest) continue;
+            assert.deepEqual(await client.getBlob("faulty", { digest: d, size: b.length }), b);
+          }
+        }
+      },
+    );
+    client.close();
+  } finally {
+    await reg.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("push v1 index to an OCI 1.1 registry: referrers API, no fallback tag", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "soci-test-push-" });
+  try {
+    const img = await makeOciLayout(dir, "v1", [{ "a": enc.encode("a") }, {
+      "b": enc.encode("b"),
+    }]);
+    const i1 = makeIndex(img, 1);
+    const i2 = makeIndex(img, 2);
+    const tag = "sha256-" + img.manifest.digest.slice(7);
+    const seed = async (client: RegistryClient) => {
+      for (const b of [img.config, ...img.layers]) await client.uploadBlob("app", b, b.bytes);
+      await client.putManifest("app", "v1", img.manifest.bytes, img.manifest.mediaType);
+    };
+
+    await t.step("OCI-Subject honoured; listing with artifactType filter", async () => {
+      const fake = await startReferrersRegistry();
+      const client = new RegistryClient(fake.host, { plainHttp: true });
+      try {
+        await seed(client);
+        const result = await pushIndex(client, "app", i1.desc, getter(i1.blobs));
+        assert.equal(result.referrers, "api");
+        assert.equal(result.fallbackTag, undefined);
+        assert.equal(client.referrersSupport, "supported");
+        assert.deepEqual(fake.tags("app"), ["v1"]);
+        const found = await listReferrers(client, "app", img.manifest.digest, SOCI_V1);
+        assert.deepEqual(found, [{
+          mediaType: OCI_MANIFEST,
+          digest: i1.desc.digest,
+          size: i1.desc.size,
+          annotations: { "com.amazon.soci.build-tool-identifier": "AWS SOCI CLI v0.2" },
+          artifactType: SOCI_V1,
+        }]);
+        assert.equal(
+          existingIndexMessage(found),
+          `soci index found in remote repository with digest: ${i1.desc.digest}`,
+        );
+        assert.ok(
+          fake.requests.some((r) =>
+            r.path ===
+              `/v2/app/referrers/${img.manifest.digest}?artifactType=application%2Fvnd.amazon.soci.index.v1%2Bjson`
+          ),
+        );
+        assert.deepEqual(await listReferrers(client, "app", img.manifest.digest, "other/type"), []);
+        const again = await pushIndex(client, "app", i1.desc, getter(i1.blobs));
+        assert.equal(again.alreadyPresent, true);
+        assert.equal(again.referrers, "api");
+      } finally {
+        client.close();
+        await fake.stop();
+      }
+    });
+
+    await t.step(
+      "no OCI-Subject header but an API: the API is probed, no tag written",
+      async () => {
+        const fake = await startReferrersRegistry({ ociSubjectHeader: false });
+        const client = new RegistryClient(fake.host, { plainHttp: true });
+        try {
+          await seed(client);
+          const result = await pushIndex(client, "app", i1.desc, getter(i1.blobs));
+          assert.equal(result.referrers, "api");
+          assert.deepEqual(fake.tags("app"), ["v1"]);
+        } finally {
+          client.close();
+          await fake.stop();
+        }
+      },
+    );
+
+    await t.step("registry without the API: fallback tag on the fake too", async () => {
+      const fake = await startReferrersRegistry({ referrersApi: false });
+      const client = new RegistryClient(fake.host, { plainHttp: true });
+      try {
+        await seed(client);
+        await pushIndex(client, "app", i1.desc, getter(i1.blobs), { fallback: { settleMs: 20 } });
+        const r2 = await pushIndex(client, "app", i2.desc, getter(i2.blobs), {
+          fallback: { settleMs: 20 },
+        });
+        assert.equal(r2.referrers, "tag");
+        assert.equal(client.referrersSupport, "unsupported");
+        assert.deepEqual(fake.tags("app"), [tag, "v1"].sort());
+        const m = await client.getManifest("app", tag);
+        assert.equal(dec.decode(m.bytes), expectedFallback([i1, i2]));
+        assert.equal(fake.hasManifest("app", sha256(enc.encode(expectedFallback([i1])))), false);
+      } finally {
+        client.close();
+        await fake.stop();
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,761 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { BadInputError, NotFoundError, SociError } from "../lib/errors.ts";
+import { StoreSource } from "../lib/image/store_source.ts";
+import { type ArtifactRecord, ArtifactsDb } from "../lib/store/artifacts_db.ts";
+import { ContentStore } from "../lib/store/content_store.ts";
+import { artifactsDbPath, contentDir, ensureRoot, resolveRoot } from "../lib/store/root.ts";
+import { run, sha256sum, sha256sumBytes, snapshotTree } from "./helpers/store_tree.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
+const SOCI_V1 = "application/vnd.amazon.soci.index.v1+json";
+const EMPTY_INDEX =
+  '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}';
+const SKIP_DB = /^artifacts\.sqlite/;
+
+async function tempRoot(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "soci-store-test-" });
+}
+
+function hexOf(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function indexRecord(digest: string, size: number, manifest: string): ArtifactRecord {
+  return {
+    digest,
+    size,
+    location: manifest,
+    originalDigest: manifest,
+    imageDigest: manifest,
+    platform: "linux/amd64",
+    type: "soci_index",
+    mediaType: OCI_MANIFEST,
+    artifactType: SOCI_V1,
+    spanSize: 0,
+    createdAt: new Date(1_700_000_000_000),
+  };
+}
+
+function ztocRecord(digest: string, size: number, layer: string): ArtifactRecord {
+  return {
+    digest,
+    size,
+    location: layer,
+    originalDigest: layer,
+    imageDigest: "",
+    platform: "",
+    type: "soci_layer",
+    mediaType: "application/octet-stream",
+    artifactType: "",
+    spanSize: 4194304,
+    createdAt: new Date(1_700_000_000_000),
+  };
+}
+
+async function withEnv(vars: Record<string, string | undefined>, fn: () => void): Promise<void> {
+  const saved: Record<string, string | undefined> = {};
+  for (const k of Object.keys(vars)) saved[k] = Deno.env.get(k);
+  try {
+    for (const [k, v] of Object.entries(vars)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+    await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("resolveRoot: --root, then SOCI_ROOT, then XDG_DATA_HOME/soci, then ~/.local/share/soci", async () => {
+  await withEnv({ SOCI_ROOT: "/env/root", XDG_DATA_HOME: "/xdg", HOME: "/home/u" }, () => {
+    assert.equal(resolveRoot("/flag/root"), "/flag/root");
+    assert.equal(resolveRoot(), "/env/root");
+    assert.equal(resolveRoot(""), "/env/root");
+  });
+  await withEnv({ SOCI_ROOT: undefined, XDG_DATA_HOME: "/xdg", HOME: "/home/u" }, () => {
+    assert.equal(resolveRoot(), "/xdg/soci");
+  });
+  await withEnv({ SOCI_ROOT: undefined, XDG_DATA_HOME: undefined, HOME: "/home/u" }, () => {
+    assert.equal(resolveRoot(), "/home/u/.local/share/soci");
+  });
+  // A relative XDG_DATA_HOME is invalid per the XDG spec and ignored.
+  await withEnv({ SOCI_ROOT: undefined, XDG_DATA_HOME: "rel", HOME: "/home/u" }, () => {
+    assert.equal(resolveRoot(), "/home/u/.local/share/soci");
+  });
+  await withEnv({ SOCI_ROOT: undefined, XDG_DATA_HOME: undefined, HOME: undefined }, () => {
+    assert.throws(() => resolveRoot(), BadInputError);
+  });
+  assert.equal(contentDir("/r"), "/r/content");
+  assert.equal(artifactsDbPath("/r"), "/r/artifacts.sqlite");
+});
+
+Deno.test("ensureRoot: creates a missing root (parents too) with mode 0700, keeps an existing one (C§11.2 #10)", async () => {
+  const tmp = await tempRoot();
+  try {
+    // Parent exists (upstream case).
+    const a = join(tmp, "a");
+    await ensureRoot(a);
+    const ia = await Deno.stat(a);
+    assert.ok(ia.isDirectory);
+    assert.equal(ia.mode! & 0o777, 0o700);
+    // Parents missing too (our improvement).
+    const deep = join(tmp, "x", "y", "soci");
+    await ensureRoot(deep);
+    assert.ok((await Deno.stat(deep)).isDirectory);
+    // Already present: left alone, content and mode unchanged.
+    await Deno.chmod(a, 0o750);
+    await Deno.writeTextFile(join(a, "keep"), "k");
+    const before = await snapshotTree(tmp);
+    await ensureRoot(a);
+    assert.deepEqual(await snapshotTree(tmp), before);
+    assert.equal((await Deno.stat(a)).mode! & 0o777, 0o750);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("ensureRoot: a file in the way is a clear BadInputError", async () => {
+  const tmp = await tempRoot();
+  try {
+    const file = join(tmp, "file");
+    await Deno.writeTextFile(file, "x");
+    await assert.rejects(() => ensureRoot(file), (e: Error) => {
+      assert.ok(e instanceof BadInputError);
+      assert.equal(e.message, `soci root ${file}: it is not a directory`);
+      return true;
+    });
+    await assert.rejects(() => ensureRoot(join(file, "sub")), (e: Error) => {
+      assert.ok(e instanceof BadInputError);
+      assert.ok(
+        e.message.startsWith(`soci root ${join(file, "sub")}: cannot access it: Not a directory`),
+        e.message,
+      );
+      return true;
+    });
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("reading a missing store creates nothing", async () => {
+  const tmp = await tempRoot();
+  try {
+    const root = join(tmp, "root");
+    const store = ContentStore.open(root);
+    const d = "sha256:" + "a".repeat(64);
+    assert.equal(await store.has(d), false);
+    assert.deepEqual(await store.readIndexJson(), JSON.parse(EMPTY_INDEX));
+    assert.equal(await store.resolveTag("app"), undefined);
+    const listed = [];
+    for await (const b of store.listBlobs()) listed.push(b);
+    assert.deepEqual(listed, []);
+    await assert.rejects(() => store.readBlob(d), NotFoundError);
+    await assert.rejects(() => store.openBlob(d), NotFoundError);
+    await assert.rejects(() => store.readRange(d, 0, 1), NotFoundError);
+    const db = ArtifactsDb.open(artifactsDbPath(root), { readOnly: true });
+    assert.deepEqual(db.all(), []);
+    db.close();
+    // An empty transaction commits without writing anything either.
+    await store.begin().commit();
+    assert.equal(await exists(root), false);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("first commit writes an OCI layout: exact oci-layout and index.json, blobs 0444", async () => {
+  const root = await tempRoot();
+  try {
+    const store = ContentStore.open(root);
+    const bytes = enc.encode("hello soci\n");
+    const tx = store.begin();
+    const info = await tx.putBlob(bytes);
+    const expectedDigest = await sha256sumBytes(bytes);
+    assert.deepEqual(info, { digest: expectedDigest, size: 11 });
+    // Staged, not visible yet.
+    assert.equal(await store.has(info.digest), false);
+    const ingest = await Array.fromAsync(Deno.readDir(join(root, "content", "ingest")));
+    assert.equal(ingest.length, 1);
+    await tx.commit();
+
+    const c = join(root, "content");
+    assert.equal(await Deno.readTextFile(join(c, "oci-layout")), '{"imageLayoutVersion":"1.0.0"}');
+    assert.equal(await Deno.readTextFile(join(c, "index.json")), EMPTY_INDEX);
+    const path = join(c, "blobs", "sha256", expectedDigest.slice(7));
+    assert.equal(store.blobPath(info.digest), path);
+    assert.equal(await sha256sum(path), expectedDigest);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o444);
+    assert.equal(await exists(join(c, "ingest")), false, "staging is cleaned up");
+
+    assert.equal(await store.has(info.digest), true);
+    assert.deepEqual(await store.stat(info.digest), info);
+    assert.deepEqual(await store.readBlob(info.digest), bytes);
+    assert.deepEqual(await store.readRange(info.digest, 6, 10), enc.encode("soci"));
+    assert.deepEqual(await store.readRange(info.digest, 11, 11), new Uint8Array());
+    await assert.rejects(() => store.readRange(info.digest, 5, 12), BadInputError);
+    await assert.rejects(() => store.readRange(info.digest, 5, 4), BadInputError);
+    const streamed = new Uint8Array(
+      await new Response(await store.openBlob(info.digest)).arrayBuffer(),
+    );
+    assert.deepEqual(streamed, bytes);
+    assert.deepEqual(await Array.fromAsync(store.listBlobs()), [info]);
+    // The transaction is finished.
+    await assert.rejects(() => tx.putBlob(bytes), SociError);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("putBlob verifies the expected digest and size and stages nothing on mismatch", async () => {
+  const root = await tempRoot();
+  try {
+    const store = ContentStore.open(root);
+    const bytes = enc.encode("{}");
+    const digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    const tx = store.begin();
+    await assert.rejects(() => tx.putBlob(bytes, { digest, size: 3 }), (e: Error) => {
+      assert.ok(e instanceof BadInputError);
+      assert.equal(e.message, `blob ${digest}: size mismatch: expected 3 bytes, got 2`);
+      return true;
+    });
+    const wrong = "sha256:" + "0".repeat(64);
+    await assert.rejects(() => tx.putBlob(bytes, { digest: wrong, size: 2 }), (e: Error) => {
+      assert.ok(e instanceof BadInputError);
+      assert.equal(e.message, `blob digest mismatch: expected ${wrong}, got ${digest}`);
+      return true;
+    });
+    assert.equal(await exists(join(root, "content")), false);
+    assert.deepEqual(await tx.putBlob(bytes, { digest, size: 2 }), { digest, size: 2 });
+    await tx.commit();
+    assert.deepEqual(await store.readBlob(digest), bytes);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("index.json: SOCI index entries deduped by digest and removable; tags one per name", async () => {
+  const root = await tempRoot();
+  try {
+    const store = ContentStore.open(root);
+    let tx = store.begin();
+    const a = await tx.putBlob(enc.encode('{"a":1}'));
+    const b = await tx.putBlob(enc.encode('{"b":2}'));
+    const m = await tx.putBlob(enc.encode('{"m":3}'));
+    const ia = { mediaType: OCI_MANIFEST, ...a, artifactType: SOCI_V1, annotations: { x: "y" } };
+    tx.addIndexEntry(ia);
+    tx.addIndexEntry(ia);
+    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...b, artifactType: SOCI_V1 });
+    tx.tag("app", { mediaType: OCI_MANIFEST, ...m }, { "z.last": "1", "a.first": "<&>" });
+    await tx.commit();
+    const da = `{"mediaType":"${OCI_MANIFEST}","digest":"${a.digest}","size":7,` +
+      `"artifactType":"${SOCI_V1}"}`;
+    const db = `{"mediaType":"${OCI_MANIFEST}","digest":"${b.digest}","size":7,` +
+      `"artifactType":"${SOCI_V1}"}`;
+    const tagApp = `{"mediaType":"${OCI_MANIFEST}","digest":"${m.digest}","size":7,` +
+      `"annotations":{"a.first":"\\u003c\\u0026\\u003e","org.opencontainers.image.ref.name":"app",` +
+      `"z.last":"1"}}`;
+    const head = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"';
+    assert.equal(
+      await Deno.readTextFile(store.indexPath),
+      `${head},"manifests":[${da},${db},${tagApp}]}`,
+    );
+    assert.deepEqual(await store.resolveTag("app"), {
+      mediaType: OCI_MANIFEST,
+      digest: m.digest,
+      size: 7,
+      annotations: {
+        "a.first": "<&>",
+        "org.opencontainers.image.ref.name": "app",
+        "z.last": "1",
+      },
+    });
+
+    // Adding again in a later transaction does not duplicate; retag replaces in place.
+    tx = store.begin();
+    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...a, artifactType: SOCI_V1 });
+    tx.tag("app", { mediaType: OCI_MANIFEST, ...a });
+    tx.tag("other", { mediaType: OCI_MANIFEST, ...m });
+    await tx.commit();
+    const tagApp2 = `{"mediaType":"${OCI_MANIFEST}","digest":"${a.digest}","size":7,` +
+      `"annotations":{"org.opencontainers.image.ref.name":"app"}}`;
+    const tagOther = `{"mediaType":"${OCI_MANIFEST}","digest":"${m.digest}","size":7,` +
+      `"annotations":{"org.opencontainers.image.ref.name":"other"}}`;
+    assert.equal(
+      await Deno.readTextFile(store.indexPath),
+      `${head},"manifests":[${da},${db},${tagApp2},${tagOther}]}`,
+    );
+
+    // removeIndexEntry drops the SOCI entry but not a tag on the same digest; untag.
+    tx = store.begin();
+    tx.removeIndexEntry(a.digest);
+    tx.untag("other");
+    await tx.commit();
+    assert.equal(
+      await Deno.readTextFile(store.indexPath),
+      `${head},"manifests":[${db},${tagApp2}]}`,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("commit refuses DB rows, entries and tags for blobs that are not in the store", async () => {
+  const root = await tempRoot();
+  const db = ArtifactsDb.open(artifactsDbPath(root));
+  try {
+    const store = ContentStore.open(root);
+    let tx = store.begin({ db });
+    const present = await tx.putBlob(enc.encode("present"));
+    tx.putRecord(ztocRecord(present.digest, present.size, "sha256:" + "1".repeat(64)));
+    await tx.commit();
+    const before = await snapshotTree(root, SKIP_DB);
+    const rowsBefore = db.all();
+    const missing = "sha256:" + "e".repeat(64);
+    for (const edit of ["record", "entry", "tag"]) {
+      tx = store.begin({ db });
+      await tx.putBlob(enc.encode("new blob"));
+      if (edit === "record") tx.putRecord(ztocRecord(missing, 5, "sha256:" + "2".repeat(64)));
+      if (edit === "entry") tx.addIndexEntry({ mediaType: OCI_MANIFEST, digest: missing, size: 5 });
+      if (edit === "tag") tx.tag("x", { mediaType: OCI_MANIFEST, digest: missing, size: 5 });
+      await assert.rejects(() => tx.commit(), (e: Error) => {
+        assert.ok(e instanceof NotFoundError);
+        assert.equal(e.message, `cannot record ${missing}: the blob is not in the local store`);
+        return true;
+      });
+      assert.deepEqual(await snapshotTree(root, SKIP_DB), before, edit);
+      assert.deepEqual(db.all(), rowsBefore, edit);
+    }
+    // putRecord without a DB is a usage error of the API.
+    assert.throws(() => store.begin().putRecord(ztocRecord(present.digest, 7, "")), SociError);
+  } finally {
+    db.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("abort leaves the tree byte-identical (fresh root and existing store)", async () => {
+  const root = await tempRoot();
+  const db = ArtifactsDb.open(artifactsDbPath(root));
+  try {
+    const store = ContentStore.open(root);
+    // Fresh root: only the (empty) DB file exists.
+    let before = await snapshotTree(root, SKIP_DB);
+    let tx = store.begin({ db });
+    const x = await tx.putBlob(enc.encode("x"));
+    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...x, artifactType: SOCI_V1 });
+    tx.putRecord(indexRecord(x.digest, 1, x.digest));
+    await tx.abort();
+    assert.deepEqual(await snapshotTree(root, SKIP_DB), before);
+    assert.deepEqual(db.all(), []);
+
+    // Existing store.
+    tx = store.begin({ db });
+    const y = await tx.putBlob(enc.encode("y"));
+    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...y, artifactType: SOCI_V1 });
+    await tx.commit();
+    before = await snapshotTree(root, SKIP_DB);
+    {
+      await using tx2 = store.begin({ db });
+      await tx2.putBlob(enc.encode("z"));
+      await tx2.putBlob(enc.encode("y"));
+      tx2.tag("t", { mediaType: OCI_MANIFEST, ...y });
+      // leaving the block aborts
+    }
+    assert.deepEqual(await snapshotTree(root, SKIP_DB), before);
+  } finally {
+    db.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a commit that fails at any step leaves store and DB as they were", async () => {
+  const root = await tempRoot();
+  const db = ArtifactsDb.open(artifactsDbPath(root));
+  try {
+    const store = ContentStore.open(root);
+    let tx = store.begin({ db });
+    const old = await tx.putBlob(enc.encode("old blob"));
+    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...old, artifactType: SOCI_V1 });
+    tx.putRecord(indexRecord(old.digest, old.size, old.digest));
+    await tx.commit();
+    const before = await snapshotTree(root, SKIP_DB);
+    const rowsBefore = db.all();
+
+    for (const failAt of ["blobs", "index", "db"] as const) {
+      tx = store.begin({
+        db,
+        onStep: (step) => {
+          if (step === failAt) throw new Error(`injected failure at ${step}`);
+        },
+      });
+      const fresh = await tx.putBlob(enc.encode("new blob"));
+      await tx.putBlob(enc.encode("old blob")); // already stored: must survive the rollback
+      tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...fresh, artifactType: SOCI_V1 });
+      tx.removeIndexEntry(old.digest);
+      tx.tag("app", { mediaType: OCI_MANIFEST, ...fresh });
+      tx.putRecord(indexRecord(fresh.digest, fresh.size, old.digest));
+      tx.deleteRecord(old.digest);
+      await assert.rejects(() => tx.commit(), { message: `injected failure at ${failAt}` });
+      assert.deepEqual(await snapshotTree(root, SKIP_DB), before, failAt);
+      assert.deepEqual(db.all(), rowsBefore, failAt);
+    }
+  } finally {
+    db.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a failing first commit on an empty root leaves it empty", async () => {
+  const root = await tempRoot();
+  try {
+    const store = ContentStore.open(root);
+    const tx = store.begin({
+      onStep: (s) => {
+        if (s === "index") throw new Error("boom");
+      },
+    });
+    const b = await tx.putBlob(enc.encode("b"));
+    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...b, artifactType: SOCI_V1 });
+    await assert.rejects(() => tx.commit(), { message: "boom" });
+    assert.deepEqual(await snapshotTree(root), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("transactions committing at the same time in one process all land", async () => {
+  const root = await tempRoot();
+  const db = ArtifactsDb.open(artifactsDbPath(root));
+  try {
+    const store = ContentStore.open(root);
+    const work = Array.from({ length: 8 }, async (_, i) => {
+      const tx = store.begin({ db });
+      const b = await tx.putBlob(enc.encode(`blob ${i}`));
+      tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...b, artifactType: SOCI_V1 });
+      tx.putRecord(indexRecord(b.digest, b.size, b.digest));
+      await tx.commit();
+      return b.digest;
+    });
+    const digests = (await Promise.all(work)).sort();
+    const index = JSON.parse(await Deno.readTextFile(store.indexPath));
+    assert.deepEqual(index.manifests.map((d: { digest: string }) => d.digest).sort(), digests);
+    assert.deepEqual(db.all().map((r) => r.digest), digests);
+  } finally {
+    db.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("putBlob calls running at once in one transaction (same and different bytes)", async () => {
+  const root = await tempRoot();
+  try {
+    const store = ContentStore.open(root);
+    const tx = store.begin();
+    const texts = ["a", "b", "a", "c", "b", "a"];
+    const infos = await Promise.all(texts.map((t) => tx.putBlob(enc.encode(t))));
+    assert.deepEqual(
+      infos.map((i) => i.digest),
+      texts.map((t) => "sha256:" + hexOf(enc.encode(t))),
+    );
+    await tx.commit();
+    const listed = (await Array.fromAsync(store.listBlobs())).map((b) => b.digest);
+    assert.deepEqual(listed, [...new Set(infos.map((i) => i.digest))].sort());
+    assert.equal(await exists(join(root, "content", "ingest")), false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("two processes committing 50 transactions each on one root: everything lands", async () => {
+  const root = await tempRoot();
+  const writer = new URL("./helpers/store_writer.ts", import.meta.url).pathname;
+  const children: Deno.ChildProcess[] = [];
+  try {
+    for (const name of ["p1", "p2"]) {
+      children.push(
+        new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", writer, root, name, "50"],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn(),
+      );
+    }
+    const outs = await Promise.all(children.map((c) => c.output()));
+    for (const [i, o] of outs.entries()) {
+      assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+      assert.equal(dec.decode(o.stdout).trim(), `done p${i + 1}`);
+    }
+    // Expected content, computed independently of the store.
+    const expected = new Map<string, string>();
+    for (const name of ["p1", "p2"]) {
+      for (let i = 0; i < 50; i++) {
+        const text = JSON.stringify({ writer: name, n: i });
+        expected.set("sha256:" + hexOf(enc.encode(text)), text);
+      }
+    }
+    const raw = await Deno.readTextFile(join(root, "content", "index.json"));
+    const index = JSON.parse(raw); // valid JSON
+    assert.equal(index.schemaVersion, 2);
+    const untagged = index.manifests.filter((d: { annotations?: unknown }) => !d.annotations);
+    const tagged = index.manifests.filter((d: { annotations?: unknown }) => d.annotations);
+    assert.equal(untagged.length, 100);
+    assert.deepEqual(
+      new Set(untagged.map((d: { digest: string }) => d.digest)),
+      new Set(expected.keys()),
+    );
+    assert.deepEqual(
+      tagged.map((d: { annotations: Record<string, string> }) =>
+        d.annotations["org.opencontainers.image.ref.name"]
+      ).sort(),
+      ["p1", "p2"].flatMap((n) => [0, 10, 20, 30, 40].map((i) => `${n}-${i}`)).sort(),
+    );
+    for (const [digest, text] of expected) {
+      const path = join(root, "content", "blobs", "sha256", digest.slice(7));
+      assert.equal(await Deno.readTextFile(path), text);
+    }
+    assert.equal(
+      await Deno.readTextFile(
+        join(
+          root,
+          "content",
+          "blobs",
+          "sha256",
+          "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+        ),
+      ),
+      "{}",
+    );
+    const db = ArtifactsDb.open(artifactsDbPath(root), { readOnly: true });
+    try {
+      assert.deepEqual(db.all().map((r) => r.digest), [...expected.keys()].sort());
+    } finally {
+      db.close();
+    }
+    // Independent check of the DB with Python's sqlite3.
+    const py = await run("python3", [
+      "-c",
+      "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); " +
+      "print(c.execute('select count(*), count(distinct digest) from artifacts').fetchone()); " +
+      "print(c.execute('pragma integrity_check').fetchone()[0])",
+      artifactsDbPath(root),
+    ]);
+    assert.equal(py.code, 0, py.stderr);
+    assert.equal(dec.decode(py.stdout), "(100, 100)\nok\n");
+    assert.equal(await exists(join(root, "content", "ingest")), false);
+  } finally {
+    for (const c of children) {
+      try {
+        c.kill();
+      } catch {
+        // already exited
+      }
+    }
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** Stores a tiny image (config + manifest, no layers) and a SOCI index for it. */
+async function storeImageAndIndex(store: ContentStore, tagImage: boolean) {
+  const cfgBytes = enc.encode(
+    '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}',
+  );
+  const cfgDigest = "sha256:" + hexOf(cfgBytes);
+  const manBytes = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: OCI_CONFIG, digest: cfgDigest, size: cfgBytes.length },
+    layers: [],
+  }));
+  const manDigest = "sha256:" + hexOf(manBytes);
+  const ztoc = new Uint8Array([0x10, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  const ztocDigest = "sha256:" + hexOf(ztoc);
+  const idxBytes = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: {
+      mediaType: SOCI_V1,
+      digest: "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+      size: 2,
+    },
+    layers: [{
+      mediaType: "application/octet-stream",
+      digest: ztocDigest,
+      size: ztoc.length,
+      annotations: {
+        "com.amazon.soci.image-layer-digest": "sha256:" + "1".repeat(64),
+        "com.amazon.soci.image-layer-mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+        "com.amazon.soci.span-size": "4194304",
+      },
+    }],
+    subject: { mediaType: OCI_MANIFEST, digest: manDigest, size: manBytes.length },
+    annotations: { "com.amazon.soci.build-tool-identifier": "AWS SOCI CLI v0.2" },
+  }));
+  const tx = store.begin();
+  await tx.putBlob(cfgBytes, { digest: cfgDigest, size: cfgBytes.length });
+  await tx.putBlob(manBytes);
+  await tx.putBlob(enc.encode("{}"));
+  await tx.putBlob(ztoc);
+  const idx = await tx.putBlob(idxBytes);
+  tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...idx, artifactType: SOCI_V1 });
+  if (tagImage) {
+    tx.tag("app", { mediaType: OCI_MANIFEST, digest: manDigest, size: manBytes.length });
+  }
+  await tx.commit();
+  return { cfgDigest, manBytes, manDigest, ztocDigest, idxBytes, idxDigest: idx.digest };
+}
+
+Deno.test("skopeo reads a stored SOCI index and a tagged image manifest byte for byte", async () => {
+  const root = await tempRoot();
+  try {
+    const store = ContentStore.open(root);
+    const s = await storeImageAndIndex(store, false);
+    const layout = join(root, "content");
+    // skopeo 1.9.3 does not know `oci:DIR@digest`; with a single index.json entry
+    // `oci:DIR` selects it, which reads our index.json entry and blob as they are.
+    const raw = await run("skopeo", ["inspect", "--raw", `oci:${layout}`]);
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.deepEqual(raw.stdout, s.idxBytes);
+    assert.equal("sha256:" + hexOf(raw.stdout), s.idxDigest);
+
+    const tx = store.begin();
+    tx.tag("app", { mediaType: OCI_MANIFEST, digest: s.manDigest, size: s.manBytes.length });
+    await tx.commit();
+    const man = await run("skopeo", ["inspect", "--raw", `oci:${layout}:app`]);
+    assert.equal(man.code, 0, man.stderr);
+    assert.deepEqual(man.stdout, s.manBytes);
+    const info = await run("skopeo", ["inspect", `oci:${layout}:app`]);
+    assert.equal(info.code, 0, info.stderr);
+    const parsed = JSON.parse(dec.decode(info.stdout));
+    assert.equal(parsed.Digest, s.manDigest);
+    assert.equal(parsed.Architecture, "amd64");
+    assert.equal(parsed.Os, "linux");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("gc removes only unreachable blobs; index rm then gc drops the index and its image", async () => {
+  const root = await tempRoot();
+  const db = ArtifactsDb.open(artifactsDbPath(root));
+  try {
+    const store = ContentStore.open(root);
+    const s = await storeImageAndIndex(store, false);
+    const empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    let tx = store.begin({ db });
+    const orphan = await tx.putBlob(enc.encode("orphan"));
+    tx.putRecord(indexRecord(s.idxDigest, s.idxBytes.length, s.manDigest));
+    tx.putRecord(ztocRecord(s.ztocDigest, 12, "sha256:" + "1".repeat(64)));
+    await tx.commit();
+    assert.deepEqual(await store.gc(db), [orphan.digest]);
+    assert.deepEqual(await store.gc(db), []);
+
+    // `index rm`: entry and row go; gc then removes the index, its subject manifest,
+    // the manifest's config and `{}`; the zTOC keeps its DB row and stays.
+    tx = store.begin({ db });
+    tx.removeIndexEntry(s.idxDigest);
+    tx.deleteRecord(s.idxDigest);
+    await tx.commit();
+    const removed = await store.gc(db);
+    assert.deepEqual(removed, [s.idxDigest, s.manDigest, s.cfgDigest, empty].sort());
+    assert.deepEqual((await Array.fromAsync(store.listBlobs())).map((b) => b.digest), [
+      s.ztocDigest,
+    ]);
+    assert.equal(await Deno.readTextFile(store.indexPath), EMPTY_INDEX);
+  } finally {
+    db.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("gc keeps a tagged image and its config; removeBlob deletes one blob", async () => {
+  const root = await tempRoot();
+  const db = ArtifactsDb.open(artifactsDbPath(root));
+  try {
+    const store = ContentStore.open(root);
+    const s = await storeImageAndIndex(store, true);
+    const tx = store.begin({ db });
+    tx.removeIndexEntry(s.idxDigest);
+    await tx.commit();
+    const empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    assert.deepEqual(await store.gc(db), [s.idxDigest, s.ztocDigest, empty].sort());
+    assert.equal(await store.has(s.manDigest), true);
+    assert.equal(await store.has(s.cfgDigest), true);
+    assert.equal(await store.removeBlob(s.cfgDigest), true);
+    assert.equal(await store.removeBlob(s.cfgDigest), false);
+    assert.equal(await store.has(s.cfgDigest), false);
+  } finally {
+    db.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("StoreSource: bare name resolves through index.json; blobs verified; layers are not stored", async () => {
+  const root = await tempRoot();
+  try {
+    const store = ContentStore.open(root);
+    const s = await storeImageAndIndex(store, true);
+    const src = new StoreSource(store, "app");
+    assert.equal(src.reference, "app");
+    assert.equal(src.storeName, "app");
+    const target = await src.resolve();
+    assert.equal(target.digest, s.manDigest);
+    assert.deepEqual(await src.fetchBytes(target), s.manBytes);
+    assert.deepEqual(await src.readRange!(target, 0, 5), s.manBytes.subarray(0, 5));
+    const streamed = await new Response(await src.openBlob(target)).arrayBuffer();
+    assert.deepEqual(new Uint8Array(streamed), s.manBytes);
+    await assert.rejects(
+      () => src.fetchBytes({ ...target, size: target.size + 1 }),
+      BadInputError,
+    );
+    const layer = {
+      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+      digest: "sha256:" + "1".repeat(64),
+      size: 100,
+    };
+    await assert.rejects(() => src.openBlob(layer), (e: Error) => {
+      assert.ok(e instanceof NotFoundError);
+      assert.equal(
+        e.message,
+        `blob ${layer.digest} is not in the local store ` +
+          "(layers are not stored; give the image's original source)",
+      );
+      return true;
+    });
+    await assert.rejects(() => src.fetchBytes(layer), NotFoundError);
+    await assert.rejects(() => new StoreSource(store, "nope").resolve(), NotFoundError);
+
+    // A blob altered on disk is caught by fetchBytes.
+    const path = store.blobPath(s.manDigest);
+    await Deno.chmod(path, 0o644);
+    const altered = s.manBytes.slice();
+    altered[0] = 0x20;
+    await Deno.writeFile(path, altered);
+    await assert.rejects(() => src.fetchBytes(target), (e: Error) => {
+      assert.ok(e instanceof BadInputError);
+      assert.equal(
+        e.message,
+        `blob digest mismatch: expected ${s.manDigest}, got sha256:${hexOf(altered)}`,
+      );
+      return true;
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
