@@ -10,6 +10,7 @@
 export class SociError extends Error {
   /** Short machine-readable kind, stable across versions. */
   readonly kind: string = "soci";
+  /** An error with a one-line message; `options.cause` keeps the underlying error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -28,6 +29,7 @@ export class SociError extends Error {
  * ```
  */
 export class BadInputError extends SociError {
+  /** Always `bad-input`. */
   override readonly kind = "bad-input";
 }
 
@@ -42,6 +44,7 @@ export class BadInputError extends SociError {
  * ```
  */
 export class NotFoundError extends SociError {
+  /** Always `not-found`. */
   override readonly kind = "not-found";
 }
 
@@ -56,6 +59,7 @@ export class NotFoundError extends SociError {
  * ```
  */
 export class UnsupportedError extends SociError {
+  /** Always `unsupported`. */
   override readonly kind = "unsupported";
 }
 
@@ -71,11 +75,13 @@ export class UnsupportedError extends SociError {
  * ```
  */
 export class RegistryError extends SociError {
+  /** Always `registry`. */
   override readonly kind = "registry";
   /** HTTP status of the failing response, when there was one. */
   readonly status?: number;
   /** OCI error code (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, …), when the body had one. */
   readonly code?: string;
+  /** A registry error; `status` and `code` describe the failing response. */
   constructor(message: string, options?: ErrorOptions & { status?: number; code?: string }) {
     super(message, options);
     this.status = options?.status;
@@ -93,5 +99,29 @@ export class RegistryError extends SociError {
  * ```
  */
 export class UsageError extends SociError {
+  /** Always `usage`. */
   override readonly kind = "usage";
+}
+
+/**
+ * The same error with `prefix: ` before its message (same class when it is
+ * a SociError, else a SociError), the original kept as `cause`.
+ *
+ * @example
+ * ```ts
+ * import { BadInputError, withContext } from "./errors.ts";
+ * const e = withContext(new BadInputError("gzip data is corrupt"), "layer sha256:ab");
+ * console.assert(e instanceof BadInputError && e.message === "layer sha256:ab: gzip data is corrupt");
+ * ```
+ */
+export function withContext(e: unknown, prefix: string): Error {
+  const message = `${prefix}: ${e instanceof Error ? e.message : String(e)}`;
+  if (e instanceof RegistryError) {
+    return new RegistryError(message, { cause: e, status: e.status, code: e.code });
+  }
+  if (e instanceof SociError) {
+    const Kind = e.constructor as new (m: string, o?: ErrorOptions) => SociError;
+    return new Kind(message, { cause: e });
+  }
+  return new SociError(message, { cause: e });
 }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { BadInputError } from "./errors.ts";
+import { BadInputError, withContext } from "./errors.ts";
 import type { ImageSource } from "./image/source.ts";
 import { type SelectedManifest, selectManifest } from "./image/select.ts";
 import type { Descriptor, ImageManifest, Platform } from "./oci/descriptor.ts";
@@ -57,7 +57,9 @@ export interface Layer {
 
 /** A zTOC blob: its bytes and digest, and the decoded zTOC when at hand. */
 export interface ZtocBlob {
+  /** Digest of the zTOC blob. */
   digest: string;
+  /** Size of the zTOC blob in bytes. */
   size: number;
   /** The encoded zTOC (absent for a reused zTOC whose bytes were not loaded). */
   bytes?: Uint8Array;
@@ -69,6 +71,7 @@ export interface ZtocBlob {
 
 /** A layer and what the stages made of it so far. */
 export interface LayerResult {
+  /** The layer. */
   layer: Layer;
   /** Why this layer gets no zTOC (upstream's message), when it gets none. */
   skip?: string;
@@ -82,7 +85,8 @@ export interface LayerResult {
   descriptor?: Descriptor;
 }
 
-type Source<T> = AsyncIterable<T> | Iterable<T>;
+/** What a stage reads: an async or sync iterable. */
+export type StageInput<T> = AsyncIterable<T> | Iterable<T>;
 
 /** Options of {@link layers}. */
 export interface LayersOptions {
@@ -202,7 +206,7 @@ export interface SpansOptions {
  * ```
  */
 export async function* spans(
-  input: Source<LayerResult>,
+  input: StageInput<LayerResult>,
   options: SpansOptions = {},
 ): AsyncGenerator<LayerResult> {
   const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
@@ -238,7 +242,8 @@ export async function* spans(
       }
       return { ...r, scan };
     } catch (e) {
-      return { ...r, error: e as Error };
+      const digest = layer.descriptor.digest;
+      return { ...r, error: digest ? withContext(e, `layer ${digest}`) : e as Error };
     }
   };
 
@@ -285,7 +290,7 @@ export interface ZtocOptions {
  * ```
  */
 export async function* ztoc(
-  input: Source<LayerResult>,
+  input: StageInput<LayerResult>,
   options: ZtocOptions = {},
 ): AsyncGenerator<LayerResult> {
   const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
@@ -340,6 +345,7 @@ export interface IndexOptions {
 
 /** A built SOCI index. */
 export interface SociIndex {
+  /** The index manifest. */
   manifest: ImageManifest;
   /** The exact JSON bytes (Go encoding). */
   bytes: Uint8Array;
@@ -371,7 +377,7 @@ export interface SociIndex {
  * ```
  */
 export async function index(
-  input: Source<LayerResult>,
+  input: StageInput<LayerResult>,
   options: IndexOptions & { allowEmpty?: boolean } = {},
 ): Promise<SociIndex> {
   const results: LayerResult[] = [];
@@ -415,8 +421,11 @@ export async function index(
  * ```
  */
 export function pipe<A, B>(a: A, f: (a: A) => B): B;
+/** `pipe(a, f, g)` is `g(f(a))`. */
 export function pipe<A, B, C>(a: A, f: (a: A) => B, g: (b: B) => C): C;
+/** `pipe(a, f, g, h)` is `h(g(f(a)))`. */
 export function pipe<A, B, C, D>(a: A, f: (a: A) => B, g: (b: B) => C, h: (c: C) => D): D;
+/** `pipe(a, f, g, h, i)` is `i(h(g(f(a))))`. */
 export function pipe<A, B, C, D, E>(
   a: A,
   f: (a: A) => B,

@@ -66,6 +66,10 @@ Deno.test("parseDockerReference: accepted forms", () => {
     digest: d,
   });
   assert.equal(formatReference(parseDockerReference(`h:1/a:t@${d}`)), `h:1/a:t@${d}`);
+  assert.equal(
+    formatReference(parseDockerReference("docker.io/alpine:3")),
+    "docker.io/library/alpine:3",
+  );
 });
 
 Deno.test("parseDockerReference: rejected forms name the problem", () => {

@@ -397,6 +397,19 @@ Deno.test("push v1 index to an OCI 1.1 registry: referrers API, no fallback tag"
           ),
         );
         assert.deepEqual(await listReferrers(client, "app", img.manifest.digest, "other/type"), []);
+        const e = await listReferrers(client, "nope", img.manifest.digest, SOCI_V1).catch((e) => e);
+        assert.equal(
+          e.message,
+          `failed to fetch list of referrers: ${fake.host}: list referrers of nope@${img.manifest.digest}: ` +
+            "404 Not Found: NAME_UNKNOWN: repository name not known to registry",
+        );
+        // The subject is neither remote nor local: a clear error, nothing tagged.
+        const e2 = await pushIndex(client, "other", i1.desc, getter(i1.blobs)).catch((e) => e);
+        assert.equal(
+          e2.message,
+          `cannot push ${img.manifest.digest}: not in ${fake.host}/other and not readable locally: ` +
+            `test store has no ${img.manifest.digest}`,
+        );
         const again = await pushIndex(client, "app", i1.desc, getter(i1.blobs));
         assert.equal(again.alreadyPresent, true);
         assert.equal(again.referrers, "api");

@@ -23,7 +23,10 @@ export interface LocalStore {
  * Opens the store and DB under `--root`. Reading commands pass
  * `readOnly` so that nothing is created.
  */
-export function openLocalStore(ctx: CommandContext, options: { readOnly?: boolean } = {}): LocalStore {
+export function openLocalStore(
+  ctx: CommandContext,
+  options: { readOnly?: boolean } = {},
+): LocalStore {
   const root = resolveRoot(ctx.string("root") || undefined);
   const store = ContentStore.open(root);
   const db = ArtifactsDb.open(artifactsDbPath(root), { readOnly: options.readOnly });
@@ -38,7 +41,9 @@ export function openLocalStore(ctx: CommandContext, options: { readOnly?: boolea
 export function artifactRecord(db: ArtifactsDb, digest: string): ArtifactRecord {
   parseDigest(digest);
   const rec = db.get(digest);
-  if (rec === undefined) throw new NotFoundError(`couldn't retrieve artifact for ${digest}, not found`);
+  if (rec === undefined) {
+    throw new NotFoundError(`couldn't retrieve artifact for ${digest}, not found`);
+  }
   return rec;
 }
 

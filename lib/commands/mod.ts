@@ -5,7 +5,17 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { createCommand } from "./create.ts";
+import { indexCommand } from "./index_group.ts";
+import { pushCommand } from "./push.ts";
+import { rebuildDbCommand } from "./rebuild_db.ts";
 import { ztocCommand } from "./ztoc.ts";
 
 /** The top-level commands, in the order help lists them. */
-export const commands: Command[] = [ztocCommand];
+export const commands: Command[] = [
+  createCommand,
+  pushCommand,
+  indexCommand,
+  ztocCommand,
+  rebuildDbCommand,
+];

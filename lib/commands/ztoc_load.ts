@@ -10,7 +10,13 @@ import type { ArtifactRecord } from "../store/artifacts_db.ts";
 import { decodeZtoc } from "../ztoc/codec.ts";
 import type { Ztoc } from "../ztoc/model.ts";
 import type { CommandContext } from "./command.ts";
-import { artifactRecord, isFile, type LocalStore, notFileNorDigest, openLocalStore } from "./local_store.ts";
+import {
+  artifactRecord,
+  isFile,
+  type LocalStore,
+  notFileNorDigest,
+  openLocalStore,
+} from "./local_store.ts";
 
 /** A loaded zTOC and where it came from. */
 export interface LoadedZtoc {
@@ -24,7 +30,11 @@ export interface LoadedZtoc {
  * Loads `arg` as a zTOC file, else as the digest of a stored zTOC (index
  * digests are refused with upstream's message).
  */
-export async function loadZtoc(ctx: CommandContext, arg: string, local?: LocalStore): Promise<LoadedZtoc> {
+export async function loadZtoc(
+  ctx: CommandContext,
+  arg: string,
+  local?: LocalStore,
+): Promise<LoadedZtoc> {
   if (await isFile(arg)) {
     const bytes = await Deno.readFile(arg);
     return { ztoc: decodeZtoc(bytes), bytes };
@@ -52,7 +62,9 @@ export async function loadZtoc(ctx: CommandContext, arg: string, local?: LocalSt
       bytes = await l.store.readBlob(arg);
     } catch (e) {
       if (e instanceof NotFoundError) {
-        throw new NotFoundError(`ztoc ${arg} is recorded but its blob is missing (try "soci rebuild-db")`);
+        throw new NotFoundError(
+          `ztoc ${arg} is recorded but its blob is missing (try "soci rebuild-db")`,
+        );
       }
       throw e;
     }

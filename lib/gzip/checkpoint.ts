@@ -19,8 +19,12 @@ export const WINDOW_SIZE = 32768;
  *   at the front when `out < 32768`.
  */
 export interface Checkpoint {
+  /** First whole compressed byte after the boundary. */
   in: number;
+  /** Uncompressed offset of the boundary. */
   out: number;
+  /** Bits (0–7) of the byte at `in − 1` that belong to the span. */
   bits: number;
+  /** The 32 KiB of output before `out`, zero-padded at the front. */
   window: Uint8Array;
 }

@@ -34,6 +34,7 @@ export interface InflateSink {
 
 /** What the inflater saw once the stream ended. */
 export interface InflateSummary {
+  /** Every checkpoint, in stream order. */
   checkpoints: Checkpoint[];
   /** Compressed bytes consumed (the whole stream). */
   totalIn: number;
@@ -79,6 +80,7 @@ export class CheckpointInflater {
   #checkpoints: Checkpoint[] = [];
   #freed = false;
 
+  /** An inflater placing checkpoints every `spanSize` bytes of output, reporting to `sink`. */
   constructor(spanSize: number, sink: InflateSink) {
     if (!Number.isSafeInteger(spanSize) || spanSize < 0) {
       throw new BadInputError("span size must be >= 0");

@@ -60,6 +60,8 @@ export class RegistrySource implements ImageSource {
   #manifests = new Map<string, Uint8Array>();
 
   /**
+   * Parses the reference (a `BadInputError` when malformed); no request is made.
+   *
    * @param reference `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]` (the prefix is optional).
    * @param opts a client, or the options to make one.
    */

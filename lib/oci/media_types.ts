@@ -33,7 +33,8 @@ export const DOCKER_LAYER_ZSTD = "application/vnd.docker.image.rootfs.diff.tar.z
 /** Docker foreign uncompressed layer. */
 export const DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar";
 /** Docker foreign gzip layer. */
-export const DOCKER_FOREIGN_LAYER_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+export const DOCKER_FOREIGN_LAYER_GZIP =
+  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
 /** Artifact type (config media type) of a SOCI v1 index. */
 export const SOCI_INDEX_V1 = "application/vnd.amazon.soci.index.v1+json";

@@ -38,8 +38,9 @@ function bad(text: string, why: string): BadInputError {
 
 /**
  * Parses `HOST[:PORT]/REPO[:TAG|@DIGEST]` (an optional `docker://` prefix is
- * accepted and dropped). Throws {@link BadInputError} with a message naming
- * the reference and what is wrong with it.
+ * accepted and dropped; `docker.io/NAME` becomes `docker.io/library/NAME`).
+ * Throws {@link BadInputError} with a message naming the reference and what
+ * is wrong with it.
  *
  * @example
  * ```ts
@@ -91,7 +92,9 @@ export function parseDockerReference(text: string): DockerReference {
   if (registry.length + 1 + path.length > NAME_MAX) {
     throw bad(text, `repository name longer than ${NAME_MAX} characters`);
   }
-  const ref: DockerReference = { registry, repository: path };
+  // Docker Hub's official images live under `library/`.
+  const repository = registry === "docker.io" && !path.includes("/") ? `library/${path}` : path;
+  const ref: DockerReference = { registry, repository };
   if (tag !== undefined) ref.tag = tag;
   if (digest !== undefined) ref.digest = digest;
   return ref;

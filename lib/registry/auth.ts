@@ -138,6 +138,8 @@ export class Authenticator {
   #tokens = new Map<string, CachedToken>();
 
   /**
+   * Starts with no scheme known: the first 401 challenge decides.
+   *
    * @param host registry host, for error messages.
    * @param credentials what to authenticate with (none = anonymous).
    * @param fetchFn transport used to reach the token endpoint.

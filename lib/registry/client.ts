@@ -164,6 +164,8 @@ export class RegistryClient {
   #referrers: ReferrersSupport = "unknown";
 
   /**
+   * Makes a client; nothing is sent until the first request.
+   *
    * @param registry the host (`host[:port]`) of a reference.
    * @param opts transport, credentials and retry options.
    */

@@ -16,9 +16,13 @@ import { BadInputError, RegistryError } from "../errors.ts";
  * as is.
  */
 export interface Credentials {
+  /** User name (Basic auth and token endpoint). */
   username?: string;
+  /** Password (Basic auth and token endpoint). */
   password?: string;
+  /** OAuth2 refresh token (Docker `identitytoken`, helper username `<token>`). */
   identityToken?: string;
+  /** Bearer token sent as is (Docker `registrytoken`). */
   registryToken?: string;
 }
 

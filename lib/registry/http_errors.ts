@@ -8,7 +8,9 @@
 
 /** The first OCI error of a response body, if it has one. */
 export interface OciErrorInfo {
+  /** OCI error code, e.g. `MANIFEST_UNKNOWN`. */
   code?: string;
+  /** Its message, on one line (or the first line of a text body). */
   message?: string;
 }
 

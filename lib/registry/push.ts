@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { BadInputError, RegistryError } from "../errors.ts";
+import { BadInputError, NotFoundError, RegistryError, SociError } from "../errors.ts";
 import type { Descriptor, ImageIndex, ImageManifest } from "../oci/descriptor.ts";
 import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
 import { isIndexType, isManifestType, OCI_MANIFEST } from "../oci/media_types.ts";
@@ -130,7 +130,18 @@ export async function pushIndex(
   const done = new Map<string, Promise<boolean>>();
 
   const read = async (desc: Descriptor): Promise<Uint8Array> => {
-    const bytes = await getBlob(desc);
+    let bytes: Uint8Array;
+    try {
+      bytes = await getBlob(desc);
+    } catch (e) {
+      if (e instanceof SociError) throw e;
+      throw new NotFoundError(
+        `cannot push ${desc.digest}: not in ${client.registry}/${repo} and not readable locally: ${
+          (e as Error).message
+        }`,
+        { cause: e },
+      );
+    }
     if (bytes.length !== desc.size || digestOf(bytes, desc.digest) !== desc.digest) {
       throw new BadInputError(
         `local content for ${desc.digest} does not match its descriptor (size ${desc.size})`,

@@ -61,8 +61,9 @@ export function canDisableXattrs(toc: Iterable<FileMetadata>): boolean {
 
 /** What a zTOC descriptor in an index says about its layer. */
 export interface ZtocDescriptorInput {
-  /** The zTOC blob's digest and size. */
+  /** The zTOC blob's digest. */
   digest: string;
+  /** The zTOC blob's size in bytes. */
   size: number;
   /** The image layer the zTOC indexes. */
   layer: Descriptor;

@@ -24,15 +24,21 @@ export interface TarEntry {
   linkname: Uint8Array;
   /** Raw numeric mode field. */
   mode: number;
+  /** Owner user id (after PAX). */
   uid: number;
+  /** Owner group id (after PAX). */
   gid: number;
+  /** Owner user name (raw bytes; empty for V7). */
   uname: Uint8Array;
+  /** Owner group name (raw bytes; empty for V7). */
   gname: Uint8Array;
   /** Modification time: whole seconds since the Unix epoch. */
   mtimeSeconds: number;
   /** Nanoseconds part of the modification time (from a PAX fraction). */
   mtimeNanos: number;
+  /** Device major number (0 for V7). */
   devmajor: number;
+  /** Device minor number (0 for V7). */
   devminor: number;
   /** Every PAX record of the entry, in the order read (later duplicates replace earlier ones). */
   pax: Array<[key: Uint8Array, value: Uint8Array]>;

@@ -95,7 +95,9 @@ async function* verifiedSpans(
   read: RangeReader,
 ): AsyncGenerator<Uint8Array> {
   const ranges: Array<[number, number]> = [];
-  for (let i = first; i <= last; i++) ranges.push(zinfo.compressedRange(i, z.compressedArchiveSize));
+  for (let i = first; i <= last; i++) {
+    ranges.push(zinfo.compressedRange(i, z.compressedArchiveSize));
+  }
   const start = ranges[0][0];
   const end = ranges[ranges.length - 1][1];
   const hashes = ranges.map(() => new Sha256());

@@ -39,6 +39,7 @@ export interface ScanOptions {
 
 /** Everything one pass learns about a layer. */
 export interface LayerScan {
+  /** `gzip` or `uncompressed` (tar). */
   compression: LayerCompression;
   /** sha256 of the layer bytes. */
   digest: string;
@@ -46,6 +47,7 @@ export interface LayerScan {
   size: number;
   /** Tar end position (F§4.4). */
   uncompressedSize: number;
+  /** The span size used. */
   spanSize: number;
   /** gzip checkpoints (empty for tar layers). */
   checkpoints: Checkpoint[];
@@ -57,7 +59,9 @@ export interface LayerScan {
 
 /** Where a gzip span starts in the compressed bytes (a checkpoint's `in` and `bits`). */
 export interface SpanStart {
+  /** First whole compressed byte of the span. */
   in: number;
+  /** Bits of the byte before `in` that belong to the span. */
   bits: number;
 }
 
@@ -92,12 +96,14 @@ export function detectCompression(head: Uint8Array): LayerCompression {
  * per chunk, the span starts (checkpoints) found in it.
  */
 export class LayerDecoder {
+  /** The layer's compression. */
   readonly compression: LayerCompression;
   readonly #entries: TarEntry[] = [];
   readonly #tar = new TarReader((e) => this.#entries.push(e));
   readonly #inflater: CheckpointInflater | undefined;
   #found: SpanStart[] = [];
 
+  /** A decoder for a layer in `compression`, placing gzip checkpoints every `spanSize`. */
   constructor(compression: LayerCompression, spanSize: number) {
     this.compression = compression;
     if (compression === "gzip") {
@@ -145,11 +151,13 @@ export class LayerHasher {
   readonly #layer = new Sha256();
   readonly #gzip: boolean;
   readonly #spanSize: number;
+  /** Span digests so far, in span order. */
   readonly digests: string[] = [];
   #span: Sha256 | null = null;
   #base = 0;
   #lastByte = 0;
 
+  /** A hasher for a layer in `compression` with spans of `spanSize` (tar layers). */
   constructor(compression: LayerCompression, spanSize: number) {
     this.#gzip = compression === "gzip";
     this.#spanSize = spanSize;
@@ -244,11 +252,12 @@ export async function sniff(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   compression: ScanOptions["compression"],
 ): Promise<{ compression: LayerCompression | Error; chunks: AsyncIterable<Uint8Array> }> {
-  const it = (Symbol.asyncIterator in chunks
-    ? (chunks as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-    : (chunks as Iterable<Uint8Array>)[Symbol.iterator]()) as
-    | AsyncIterator<Uint8Array>
-    | Iterator<Uint8Array>;
+  const it =
+    (Symbol.asyncIterator in chunks
+      ? (chunks as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+      : (chunks as Iterable<Uint8Array>)[Symbol.iterator]()) as
+        | AsyncIterator<Uint8Array>
+        | Iterator<Uint8Array>;
   const head: Uint8Array[] = [];
   let headSize = 0;
   let ended = false;
@@ -305,9 +314,7 @@ export async function scanLayer(
 ): Promise<LayerScan> {
   const sniffed = await sniff(chunks, options.compression);
   let failure: unknown = sniffed.compression instanceof Error ? sniffed.compression : undefined;
-  const compression = sniffed.compression instanceof Error
-    ? "uncompressed"
-    : sniffed.compression;
+  const compression = sniffed.compression instanceof Error ? "uncompressed" : sniffed.compression;
   const hasher = new LayerHasher(compression, options.spanSize);
   let decoder: LayerDecoder | undefined;
   try {

@@ -100,6 +100,7 @@ export class ScanPool {
   #all: Worker[] = [];
   #waiting: Array<(w: Worker) => void> = [];
 
+  /** A pool of at most `size` workers (started when needed). */
   constructor(size: number) {
     this.size = Math.max(1, size);
   }
@@ -158,9 +159,7 @@ export class ScanPool {
     let failure: Error | undefined = sniffed.compression instanceof Error
       ? sniffed.compression
       : undefined;
-    const compression = sniffed.compression instanceof Error
-      ? "uncompressed"
-      : sniffed.compression;
+    const compression = sniffed.compression instanceof Error ? "uncompressed" : sniffed.compression;
     const hasher = new LayerHasher(compression, options.spanSize);
     const pending: Uint8Array[] = [];
     const onReply = (m: ScanResponse): void => {

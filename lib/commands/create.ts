@@ -1,0 +1,170 @@
+/**
+ * `soci create [flags] <image>`: builds v1 SOCI indexes for an image in an
+ * OCI layout, an OCI archive, a registry, or the local store.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { BadInputError, UsageError } from "../errors.ts";
+import { openImage, transportOf } from "../image/open.ts";
+import { formatPlatform } from "../oci/platform.ts";
+import type { Layer, LayerResult } from "../pipeline.ts";
+import { type CreatedIndex, createIndexes } from "../soci/create.ts";
+import { Progress, type ProgressTask } from "../ui/progress.ts";
+import type { Command } from "./command.ts";
+import {
+  allPlatformsFlag,
+  jsonFlag,
+  minLayerSizeFlag,
+  platformFlag,
+  platformFlags,
+  quietFlag,
+  registryFlags,
+  registryOptions,
+  sizeFlags,
+  spanSizeFlag,
+} from "./flags.ts";
+import { openLocalStore } from "./local_store.ts";
+
+/** The per-layer line upstream prints (`soci-cli.md` §4), or undefined. */
+export function layerLine(r: LayerResult): string | undefined {
+  if (r.skip !== undefined) return r.skip;
+  if (r.ztoc === undefined) return undefined;
+  return `layer ${r.layer.descriptor.digest} -> ztoc ${r.ztoc.digest}` +
+    (r.ztoc.reused ? " (already exists)" : "");
+}
+
+function layerJson(r: LayerResult) {
+  const d = r.layer.descriptor;
+  return {
+    digest: d.digest,
+    mediaType: d.mediaType,
+    size: d.size,
+    status: r.skip !== undefined ? "skipped" : r.ztoc?.reused ? "reused" : "built",
+    ...(r.skip !== undefined ? { reason: r.skip } : {}),
+    ...(r.ztoc ? { ztoc: r.ztoc.digest, ztocSize: r.ztoc.size } : {}),
+  };
+}
+
+/**
+ * What to record as the image's source: an absolute path for `oci:` and
+ * `oci-archive:` (so that it still works from another directory), `""` for
+ * an image already in the store (its tag is left alone).
+ */
+function sourceAnnotation(ref: string): string | undefined {
+  const t = transportOf(ref);
+  if (t === "store") return "";
+  if (t !== "oci" && t !== "oci-archive") return undefined;
+  const rest = ref.slice(t.length + 1);
+  return rest.startsWith("/") ? ref : `${t}:${resolve(rest)}`;
+}
+
+/** The `create` command. */
+export const createCommand: Command = {
+  name: "create",
+  usage: "build SOCI v1 indexes for an image",
+  argsUsage: "<image>",
+  description: "IMAGE is oci:DIR[:TAG], oci-archive:FILE[:TAG], docker://HOST/REPO[:TAG|@DIGEST] " +
+    "or the name of an image already in the local store. Layers are read once each, several at " +
+    "a time; the indexes, zTOCs and the image's manifests and config go to the local store " +
+    "(nothing of it is kept if the command fails), and the image is tagged there under its name.",
+  flags: [
+    spanSizeFlag,
+    minLayerSizeFlag,
+    {
+      name: "optimizations",
+      type: "strings",
+      usage: "optimizations to apply: xattr",
+      placeholder: "name",
+    },
+    { name: "force", aliases: ["f"], type: "bool", usage: "never reuse existing zTOCs" },
+    {
+      name: "allow-empty",
+      type: "bool",
+      usage: "write an index even when every layer is skipped",
+    },
+    platformFlag,
+    allPlatformsFlag,
+    jsonFlag,
+    { ...quietFlag, usage: "print only the index digests" },
+    ...registryFlags,
+  ],
+  permissions: "--allow-read --allow-write=<root> (--allow-net for docker://, " +
+    "--allow-env, --allow-run=docker-credential-* for registry credentials)",
+  async action(ctx) {
+    if (ctx.args.length === 0) throw new BadInputError("source image needs to be specified");
+    if (ctx.args.length > 1) throw new UsageError("please provide one image");
+    const ref = ctx.args[0];
+    const optimizations = ctx.strings("optimizations");
+    for (const o of optimizations) {
+      if (o !== "xattr") {
+        throw new BadInputError(`optimization ${o} is not a valid optimization [xattr]`);
+      }
+    }
+    const { spanSize, minLayerSize } = sizeFlags(ctx);
+    const platforms = platformFlags(ctx);
+    const json = ctx.bool("json");
+    const quiet = ctx.bool("quiet");
+    using local = openLocalStore(ctx);
+    const source = await openImage(ref, { store: local.store, registry: registryOptions(ctx) });
+    const progress = new Progress(ctx.out, { enabled: json || quiet ? false : undefined });
+    const tasks = new Map<Layer, ProgressTask>();
+    const skippedPlatforms: string[] = [];
+    let built: CreatedIndex[];
+    try {
+      built = await createIndexes(source, local.store, local.db, {
+        spanSize,
+        minLayerSize,
+        platforms,
+        force: ctx.bool("force"),
+        disableXattrs: optimizations.includes("xattr"),
+        allowEmpty: ctx.bool("allow-empty"),
+        sourceAnnotation: sourceAnnotation(ref),
+        onProgress: (layer, n) => {
+          let t = tasks.get(layer);
+          if (t === undefined) {
+            t = progress.task(layer.descriptor.digest, layer.descriptor.size);
+            tasks.set(layer, t);
+          }
+          t.set(n);
+        },
+        onLayer: (r) => {
+          for (const [layer, t] of tasks) {
+            if (layer.descriptor.digest === r.layer.descriptor.digest) t.complete();
+          }
+          const line = layerLine(r);
+          if (line !== undefined && !json && !quiet) ctx.out.line(line);
+        },
+        onPlatformSkipped: (p, reason) => {
+          skippedPlatforms.push(formatPlatform(p));
+          if (!json && !quiet) ctx.out.warn(`skipping platform ${formatPlatform(p)}: ${reason}`);
+        },
+      });
+    } finally {
+      progress.finish();
+      await source.close?.();
+    }
+    if (json) {
+      ctx.out.json({
+        image: source.storeName,
+        imageDigest: built[0]?.image.digest,
+        indexes: built.map((b) => ({
+          digest: b.index.descriptor.digest,
+          size: b.index.descriptor.size,
+          platform: formatPlatform(b.platform),
+          manifestDigest: b.manifest.digest,
+          layers: b.index.layers.map(layerJson),
+        })),
+        skippedPlatforms,
+      });
+      return;
+    }
+    for (const b of built) {
+      const n = b.index.manifest.layers.length;
+      ctx.out.line(
+        quiet ? b.index.descriptor.digest : `soci index ${b.index.descriptor.digest} for ` +
+          `${formatPlatform(b.platform)} (${n} ztoc${n === 1 ? "" : "s"})`,
+      );
+    }
+  },
+};

@@ -1,0 +1,24 @@
+/**
+ * `soci rebuild-db`: recreates the artifacts DB from the blobs of the local
+ * store (`soci-cli.md` §7).
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { rebuildDb } from "../store/rebuild.ts";
+import type { Command } from "./command.ts";
+import { openLocalStore } from "./local_store.ts";
+
+/** The `rebuild-db` command. */
+export const rebuildDbCommand: Command = {
+  name: "rebuild-db",
+  usage: "recreate the artifacts DB from the blobs of the local store",
+  description: "Drops records whose blob is gone and adds the v1 indexes found among the blobs, " +
+    "with their zTOCs. Prints nothing on success.",
+  permissions: "--allow-read=<root> --allow-write=<root>",
+  async action(ctx) {
+    if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
+    using local = openLocalStore(ctx);
+    await rebuildDb(local.store, local.db);
+  },
+};

@@ -1,0 +1,177 @@
+/**
+ * soci-deno: build, inspect and push SOCI (Seekable OCI) indexes for
+ * container images, byte-compatible with AWS soci-snapshotter, without a
+ * daemon, root or temp disk.
+ *
+ * The library is a set of stages over async iterables —
+ * `layers() → spans() → ztoc() → index()` — plus the image sources, the
+ * codecs and the local store they work with. Each stage is useful alone.
+ *
+ * @example Index an image in an OCI layout
+ * ```ts
+ * import { index, layers, OciLayoutSource, spans, ztoc } from "./mod.ts";
+ * const image = OciLayoutSource.fromReference("oci:./fixtures/sample-image:latest");
+ * const soci = await index(
+ *   ztoc(spans(layers(image, { minLayerSize: 0 }), { spanSize: 1 << 18 }), { spanSize: 1 << 18 }),
+ * );
+ * console.log(soci.descriptor.digest, soci.manifest.layers.length);
+ * ```
+ *
+ * @example Read one file out of a layer through its zTOC
+ * ```ts
+ * import { extractFile, fileLayer, findFile, readFileChunks, spans, ztoc } from "./mod.ts";
+ * const path = "fixtures/sample-image/blobs/sha256/" +
+ *   "db5df77dec8b7d533aed0cff4e6b58d4130d063b42d6d988c110fdbbb8e54d0b";
+ * for await (const r of ztoc(spans([{ layer: await fileLayer(path) }]))) {
+ *   const z = r.ztoc!.ztoc!;
+ *   const entry = findFile(z.toc, "app/main.js");
+ *   let n = 0;
+ *   for await (const part of extractFile(z, entry, (s, e) => readFileChunks(path, s, e))) {
+ *     n += part.length;
+ *   }
+ *   console.assert(n === entry.uncompressedSize);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  index,
+  type IndexOptions,
+  type Layer,
+  type LayerResult,
+  layers,
+  type LayersOptions,
+  manifestLayers,
+  pipe,
+  type SociIndex,
+  spans,
+  type SpansOptions,
+  type StageInput,
+  ztoc,
+  type ZtocBlob,
+  type ZtocOptions,
+} from "./lib/pipeline.ts";
+
+export type { ImageSource } from "./lib/image/source.ts";
+export { openImage, type OpenImageOptions, transportOf } from "./lib/image/open.ts";
+export { type LayoutFiles, LayoutImageSource } from "./lib/image/layout_core.ts";
+export { OciLayoutSource } from "./lib/image/oci_layout.ts";
+export { OciArchiveSource } from "./lib/image/oci_archive.ts";
+export { RegistrySource, type RegistrySourceOptions } from "./lib/image/registry_source.ts";
+export { StoreSource } from "./lib/image/store_source.ts";
+export { FILE_CHUNK, fileLayer, readFileChunks } from "./lib/image/file_layer.ts";
+export {
+  imagePlatforms,
+  readIndex,
+  readManifest,
+  type SelectedManifest,
+  selectManifest,
+} from "./lib/image/select.ts";
+
+export type { CompressionAlgorithm, FileMetadata, Ztoc } from "./lib/ztoc/model.ts";
+export { decodeZtoc, encodeZtoc } from "./lib/ztoc/codec.ts";
+export { buildZtoc, type BuildZtocOptions, fileMetadata } from "./lib/ztoc/builder.ts";
+export {
+  detectCompression,
+  type LayerCompression,
+  LayerDecoder,
+  LayerHasher,
+  type LayerScan,
+  scanLayer,
+  type ScanOptions,
+  type SpanStart,
+} from "./lib/ztoc/scan.ts";
+export { ScanPool } from "./lib/ztoc/scan_pool.ts";
+export { extractFile, findFile, type RangeReader } from "./lib/ztoc/extract.ts";
+export { tarMaxSpanId, validateZtoc, type Zinfo, zinfoOf } from "./lib/ztoc/spans.ts";
+export { formatZtocInfoJson, type ZtocFileInfo, type ZtocInfo, ztocInfo } from "./lib/ztoc/info.ts";
+
+export { type Checkpoint, WINDOW_SIZE } from "./lib/gzip/checkpoint.ts";
+export { CheckpointInflater, type InflateSink, type InflateSummary } from "./lib/gzip/inflater.ts";
+export { inflateFromCheckpoint } from "./lib/gzip/resume.ts";
+export { decodeGzipZinfo, encodeGzipZinfo, type GzipZinfo } from "./lib/gzip/zinfo.ts";
+export { decodeTarZinfo, encodeTarZinfo, type TarZinfo } from "./lib/gzip/tar_zinfo.ts";
+
+export type { TarEntry } from "./lib/tar/entry.ts";
+export { TarReader } from "./lib/tar/reader.ts";
+export { formatModTime } from "./lib/tar/mod_time.ts";
+
+export {
+  canDisableXattrs,
+  sociIndexManifest,
+  type SociIndexVersion,
+  ztocDescriptor,
+  type ZtocDescriptorInput,
+} from "./lib/soci/soci_index.ts";
+export {
+  ANNOTATION_SOURCE,
+  type CreatedIndex,
+  createIndexes,
+  type CreateOptions,
+} from "./lib/soci/create.ts";
+
+export {
+  type BlobInfo,
+  type CommitStep,
+  ContentStore,
+  StoreTransaction,
+  type TransactionOptions,
+} from "./lib/store/content_store.ts";
+export { type ArtifactRecord, ArtifactsDb, type ArtifactType } from "./lib/store/artifacts_db.ts";
+export { artifactsDbPath, contentDir, ensureRoot, resolveRoot } from "./lib/store/root.ts";
+export { rebuildDb, type RebuildOptions, type RebuildResult } from "./lib/store/rebuild.ts";
+
+export {
+  type FetchedManifest,
+  type PutManifestResult,
+  type ReferrersListing,
+  type ReferrersSupport,
+  RegistryClient,
+  type RegistryClientOptions,
+} from "./lib/registry/client.ts";
+export {
+  type CredentialOptions,
+  type Credentials,
+  resolveCredentials,
+} from "./lib/registry/credentials.ts";
+export {
+  type BlobGetter,
+  existingIndexMessage,
+  listReferrers,
+  type PushEventKind,
+  pushIndex,
+  type PushOptions,
+  type PushResult,
+} from "./lib/registry/push.ts";
+export type { FallbackOptions } from "./lib/registry/referrers_fallback.ts";
+
+export type { Descriptor, ImageIndex, ImageManifest, Platform } from "./lib/oci/descriptor.ts";
+export { digestHex, parseDigest, Sha256, sha256Digest } from "./lib/oci/digest.ts";
+export {
+  decodeIndex,
+  decodeManifest,
+  encodeIndex,
+  encodeManifest,
+  indentGoJson,
+} from "./lib/oci/go_json.ts";
+export {
+  dedupePlatforms,
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  parsePlatform,
+  platformMatches,
+} from "./lib/oci/platform.ts";
+export { type DockerReference, parseDockerReference } from "./lib/oci/reference.ts";
+export * from "./lib/oci/media_types.ts";
+export {
+  BadInputError,
+  NotFoundError,
+  RegistryError,
+  SociError,
+  UnsupportedError,
+  UsageError,
+  withContext,
+} from "./lib/errors.ts";
