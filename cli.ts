@@ -11,7 +11,8 @@
  * @module
  */
 import denoConfig from "./deno.json" with { type: "json" };
-import { BadInputError, SociError, UsageError } from "./lib/errors.ts";
+import { SociError, UsageError } from "./lib/errors.ts";
+import { ensureRoot, resolveRoot } from "./lib/store/root.ts";
 import { CommandLineError, helpText, parseCommandLine } from "./lib/commands/args.ts";
 import { type Command, createContext, type FlagSpec } from "./lib/commands/command.ts";
 import { commands as defaultCommands } from "./lib/commands/mod.ts";
@@ -73,26 +74,6 @@ function readEnv(name: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The default root: `$XDG_DATA_HOME/soci`, else `$HOME/.local/share/soci`. */
-function defaultRoot(env: (name: string) => string | undefined): string | undefined {
-  const xdg = env("XDG_DATA_HOME");
-  if (xdg && xdg.startsWith("/")) return xdg.replace(/\/+$/, "") + "/soci";
-  const home = env("HOME");
-  if (home) return home.replace(/\/+$/, "") + "/.local/share/soci";
-  return undefined;
-}
-
-/** C§1.3: create the root with mode 0700 if missing; `--root` given → a single mkdir. */
-async function ensureRoot(root: string, explicit: boolean): Promise<void> {
-  try {
-    await Deno.stat(root);
-    return;
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  await Deno.mkdir(root, { mode: 0o700, recursive: !explicit });
 }
 
 function isBrokenPipe(e: unknown): boolean {
@@ -171,8 +152,6 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     }
     if (!options.out && flags.quiet === true) out = new ConsoleOutput({ quiet: true });
 
-    const explicitRoot = flags.root !== "";
-    if (flags.root === "") flags.root = defaultRoot(env) ?? "";
     let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = flags.timeout as bigint;
@@ -201,12 +180,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
         ? cmd.needsRoot(ctx)
         : (cmd.needsRoot ?? true);
       if (needsRoot) {
-        if (flags.root === "") {
-          throw new BadInputError(
-            "cannot tell where the root directory is: give --root or set SOCI_ROOT",
-          );
-        }
-        await ensureRoot(flags.root as string, explicitRoot);
+        flags.root = resolveRoot(flags.root as string || undefined, env);
+        await ensureRoot(flags.root);
       }
       const run = Promise.resolve(cmd.action(ctx));
       run.catch(() => {}); // after a timeout, a late failure of the action is of no interest

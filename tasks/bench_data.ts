@@ -633,15 +633,19 @@ const PKG_TYPES = [
   "python",
   "python",
   "python",
+  "python",
   "clib",
   "clib",
   "bin",
   "bin",
+  "node",
   "node",
   "node",
   "doc",
+  "doc",
   "data",
   "logs",
+  "assets",
   "assets",
   "locale",
 ] as const;
@@ -869,9 +873,9 @@ class Planner {
       }
       case "data": {
         const root = `var/lib/${name}`;
-        for (let i = r.range(1, 4); i > 0; i--) {
+        for (let i = r.range(1, 3); i > 0; i--) {
           const f = `${root}/${ident(r)}.db`;
-          if (!this.file(f, "records", r.logNormal(600_000, 1.2, 4096, 12 << 20))) return false;
+          if (!this.file(f, "records", r.logNormal(250_000, 1.2, 4096, 12 << 20))) return false;
         }
         if (r.float() < 0.5) this.file(`${root}/journal`, "zeros", r.zipf(1 << 20));
         this.file(`etc/${name}.conf`, "json", r.zipf(3000));
@@ -906,7 +910,7 @@ class Planner {
             },
           );
         }
-        if (r.float() < 0.2) {
+        if (r.float() < 0.4) {
           this.file(`${root}/${ident(r)}.whl`, "random", r.logNormal(300_000, 1.2, 1000, 8 << 20), {
             magic: MAGICS.whl,
           });

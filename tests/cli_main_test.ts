@@ -23,7 +23,7 @@ interface Run {
 
 async function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", ...args],
+    args: ["run", "-A", "--quiet", "--config", repo + "deno.json", ...args],
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
@@ -197,7 +197,7 @@ Deno.test("cli: dispatch passes positionals and flags given anywhere; exit codes
 Deno.test("cli: a closed stdout pipe ends the process quietly (exit 141)", async () => {
   await withDriver(async (driver) => {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", driver, "flood"],
+      args: ["run", "-A", "--quiet", "--config", repo + "deno.json", driver, "flood"],
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
@@ -233,12 +233,17 @@ Deno.test("cli: the root directory is created (mode 0700) before an action (C§1
     Deno.chmodSync(root, 0o755);
     assert.equal((await run([driver, "--root", root, "touch"])).code, 0);
     assert.equal(Deno.statSync(root).mode! & 0o777, 0o755);
-    // --root given: a single mkdir, so a missing parent is an error
+    // missing parents are created too (upstream makes one level only)
     const deep = await run([driver, "--root", `${dir}/a/b`, "touch"]);
-    assert.equal(deep.code, 1);
-    assert.ok(deep.stderr.startsWith("soci: "), deep.stderr);
-    assert.ok(deep.stderr.includes(`${dir}/a/b`), deep.stderr);
-    assert.equal(deep.stderr.split("\n").length, 2, "one line");
+    assert.equal(deep.code, 0, deep.stderr);
+    assert.equal(Deno.statSync(`${dir}/a/b`).mode! & 0o777, 0o700);
+    // a root that cannot be a directory: one line naming it
+    Deno.writeTextFileSync(`${dir}/file`, "");
+    const bad = await run([driver, "--root", `${dir}/file`, "touch"]);
+    assert.equal(bad.code, 1);
+    assert.ok(bad.stderr.startsWith("soci: "), bad.stderr);
+    assert.ok(bad.stderr.includes(`${dir}/file`), bad.stderr);
+    assert.equal(bad.stderr.split("\n").length, 2, "one line");
     // SOCI_ROOT works like --root
     const viaEnv = await run([driver, "touch"], { SOCI_ROOT: `${dir}/env-root` });
     assert.equal(viaEnv.stdout, `root ${dir}/env-root\n`);

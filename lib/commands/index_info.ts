@@ -13,6 +13,7 @@ export const indexInfoCommand: Command = {
   name: "info",
   usage: "print a SOCI index of the local store",
   argsUsage: "<digest>",
+  needsRoot: false,
   permissions: "--allow-read=<root>",
   async action(ctx) {
     if (ctx.args.length !== 1) throw new UsageError("please provide an index digest");

@@ -56,6 +56,7 @@ export const pushCommand: Command = {
     },
     { ...quietFlag, usage: "print only the pushed index digests" },
   ],
+  needsRoot: false,
   permissions: "--allow-read --allow-write=<root> --allow-net=<registry> --allow-env " +
     "(--allow-run=docker-credential-* for credential helpers)",
   async action(ctx) {

@@ -31,6 +31,7 @@ export const ztocGetFileCommand: Command = {
       placeholder: "file",
     },
   ],
+  needsRoot: false,
   permissions: "--allow-read (--allow-net for layers in registries, --allow-write=<output>)",
   async action(ctx) {
     if (ctx.args.length !== 2) {

@@ -24,6 +24,7 @@ export const ztocInfoCommand: Command = {
     "upstream's JSON (version, build_tool, size, span_size, num_spans, num_files, " +
     "num_multi_span_files, files) followed by extra members.",
   flags: [jsonFlag],
+  needsRoot: false,
   permissions: "--allow-read=<ztoc-file or root>",
   async action(ctx) {
     if (ctx.args.length !== 1) throw new UsageError("please provide one zTOC file or digest");

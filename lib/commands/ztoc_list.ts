@@ -30,6 +30,7 @@ export const ztocListCommand: Command = {
     { ...quietFlag, usage: "print only the zTOC digests" },
     jsonFlag,
   ],
+  needsRoot: false,
   permissions: "--allow-read=<root>",
   async action(ctx) {
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);

@@ -21,13 +21,16 @@ import { BadInputError } from "../errors.ts";
  * console.assert(resolveRoot("/srv/soci") === "/srv/soci");
  * ```
  */
-export function resolveRoot(flag?: string): string {
+export function resolveRoot(
+  flag?: string,
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): string {
   if (flag) return flag;
-  const env = Deno.env.get("SOCI_ROOT");
-  if (env) return env;
-  const xdg = Deno.env.get("XDG_DATA_HOME");
+  const fromEnv = env("SOCI_ROOT");
+  if (fromEnv) return fromEnv;
+  const xdg = env("XDG_DATA_HOME");
   if (xdg && xdg.startsWith("/")) return join(xdg, "soci");
-  const home = Deno.env.get("HOME");
+  const home = env("HOME");
   if (home) return join(home, ".local", "share", "soci");
   throw new BadInputError(
     "cannot choose a soci root directory: give --root or set SOCI_ROOT, XDG_DATA_HOME or HOME",

@@ -241,3 +241,18 @@ export async function mapLimit<T, R>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+/** True when two byte arrays are equal (compared 8 bytes at a time where aligned). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let i = 0;
+  if (a.byteOffset % 8 === 0 && b.byteOffset % 8 === 0) {
+    const n = a.length >>> 3;
+    const wa = new BigUint64Array(a.buffer, a.byteOffset, n);
+    const wb = new BigUint64Array(b.buffer, b.byteOffset, n);
+    for (; i < n; i++) if (wa[i] !== wb[i]) return false;
+    i = n * 8;
+  }
+  for (; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
