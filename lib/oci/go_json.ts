@@ -48,6 +48,36 @@ function utf8SeqLen(b: Uint8Array, i: number): number {
   return 0;
 }
 
+/**
+ * Raw bytes as a string the way Go converts them to runes: every byte that
+ * is not part of a valid UTF-8 sequence becomes U+FFFD.
+ *
+ * @example
+ * ```ts
+ * import { goString } from "./go_json.ts";
+ * console.assert(goString(new Uint8Array([0x61, 0xff, 0x62])) === "a\ufffdb");
+ * ```
+ */
+export function goString(b: Uint8Array): string {
+  let out = "";
+  let seg = 0;
+  let i = 0;
+  while (i < b.length) {
+    if (b[i] < 0x80) {
+      i++;
+      continue;
+    }
+    const len = utf8SeqLen(b, i);
+    if (len > 0) {
+      i += len;
+      continue;
+    }
+    out += UTF8_DECODER.decode(b.subarray(seg, i)) + "\ufffd";
+    seg = ++i;
+  }
+  return out + UTF8_DECODER.decode(b.subarray(seg));
+}
+
 // ---------------------------------------------------------------------------
 // String escaping
 
@@ -1128,6 +1158,14 @@ function goNumber(n: number): string {
   return Object.is(n, -0) ? "-0" : String(n);
 }
 
+/** RFC 3339 with up to nanosecond digits, trailing zeros removed (Go `time.RFC3339Nano`, UTC). */
+function goTime(d: Date): string {
+  if (Number.isNaN(d.getTime())) throw new TypeError("marshalIndentGo: invalid Date");
+  const [main, frac] = d.toISOString().slice(0, -1).split(".");
+  const digits = (frac ?? "").replace(/0+$/, "");
+  return main + (digits ? "." + digits : "") + "Z";
+}
+
 function marshalValue(v: unknown, depth: number, seen: Set<object>): string {
   if (v === null || v === undefined) return "null";
   switch (typeof v) {
@@ -1146,6 +1184,7 @@ function marshalValue(v: unknown, depth: number, seen: Set<object>): string {
   }
   const obj = v as object;
   if (obj instanceof Uint8Array) return '"' + base64Encode(obj) + '"';
+  if (obj instanceof Date) return goQuote(goTime(obj));
   if (seen.has(obj)) throw new TypeError("marshalIndentGo: cyclic value");
   seen.add(obj);
   const pad = "\n" + "  ".repeat(depth + 1);
@@ -1158,7 +1197,12 @@ function marshalValue(v: unknown, depth: number, seen: Set<object>): string {
     }
   } else {
     const parts: string[] = [];
-    for (const [k, x] of Object.entries(obj)) {
+    // Go sorts map keys; objects keep their (struct-like) insertion order.
+    const entries = obj instanceof Map
+      ? [...obj.entries()].map(([k, x]) => [String(k), x] as [string, unknown])
+        .sort((a, b) => compareUtf8(a[0], b[0]))
+      : Object.entries(obj);
+    for (const [k, x] of entries) {
       if (x === undefined) continue;
       parts.push(pad + goQuote(k) + ": " + marshalValue(x, depth + 1, seen));
     }
@@ -1171,9 +1215,10 @@ function marshalValue(v: unknown, depth: number, seen: Set<object>): string {
 /**
  * Go's `json.MarshalIndent(v, "", "  ")` plus a trailing `"\n"`, for plain
  * values: objects keep insertion order (members whose value is `undefined`
- * are left out), strings get Go's escaping, numbers Go's float formatting,
- * `Uint8Array` becomes base64, `null`/`undefined` become `null`, empty
- * arrays and objects stay `[]`/`{}`.
+ * are left out) and `Map` keys are sorted (Go maps), strings get Go's
+ * escaping, numbers Go's float formatting, `Uint8Array` becomes base64,
+ * `Date` RFC 3339 with nanoseconds (Go `time.Time` in UTC),
+ * `null`/`undefined` become `null`, empty arrays and objects stay `[]`/`{}`.
  *
  * @example
  * ```ts

@@ -13,9 +13,7 @@ import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import {
   EMPTY_CONFIG_BYTES,
   EMPTY_CONFIG_DIGEST,
-  OCI_MANIFEST,
   SOCI_INDEX_V1,
-  ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
 import { dedupePlatforms, formatPlatform, hostPlatform } from "../oci/platform.ts";
 import {
@@ -28,7 +26,7 @@ import {
   ztoc,
   type ZtocBlob,
 } from "../pipeline.ts";
-import type { ArtifactsDb } from "../store/artifacts_db.ts";
+import { type ArtifactsDb, indexRecord, ztocRecord } from "../store/artifacts_db.ts";
 import type { ContentStore, StoreTransaction } from "../store/content_store.ts";
 
 /** Annotation on a tagged image in the store: where it was created from. */
@@ -157,19 +155,14 @@ export async function createIndexes(
       await tx.putBlob(EMPTY_CONFIG_BYTES, { digest: EMPTY_CONFIG_DIGEST, size: 2 });
       await tx.putBlob(soci.bytes, soci.descriptor);
       tx.addIndexEntry(soci.descriptor);
-      tx.putRecord({
-        digest: soci.descriptor.digest,
-        size: soci.descriptor.size,
-        location: manifest.descriptor.digest,
-        originalDigest: manifest.descriptor.digest,
-        imageDigest: target.digest,
-        platform: formatPlatform(platform),
-        type: "soci_index",
-        mediaType: OCI_MANIFEST,
-        artifactType: SOCI_INDEX_V1,
-        spanSize: 0,
-        createdAt: new Date(),
-      });
+      tx.putRecord(indexRecord(
+        soci.descriptor.digest,
+        soci.descriptor.size,
+        manifest.descriptor.digest,
+        target.digest,
+        formatPlatform(platform),
+        SOCI_INDEX_V1,
+      ));
       built.push({ platform, manifest: manifest.descriptor, image: target, index: soci });
     }
     await tx.commit();
@@ -195,19 +188,7 @@ async function reusable(
 async function recordZtoc(tx: StoreTransaction, r: LayerResult, spanSize: number): Promise<void> {
   const blob = r.ztoc!;
   await tx.putBlob(blob.bytes!, { digest: blob.digest, size: blob.size });
-  tx.putRecord({
-    digest: blob.digest,
-    size: blob.size,
-    location: r.layer.descriptor.digest,
-    originalDigest: r.layer.descriptor.digest,
-    imageDigest: "",
-    platform: "",
-    type: "soci_layer",
-    mediaType: ZTOC_MEDIA_TYPE,
-    artifactType: "",
-    spanSize,
-    createdAt: new Date(),
-  });
+  tx.putRecord(ztocRecord(blob.digest, blob.size, r.layer.descriptor.digest, spanSize));
 }
 
 /**

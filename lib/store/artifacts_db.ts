@@ -7,6 +7,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { SociError } from "../errors.ts";
+import { OCI_MANIFEST, ZTOC_MEDIA_TYPE } from "../oci/media_types.ts";
 
 /** Kind of an artifact row (F§9 `type`). */
 export type ArtifactType = "soci_index" | "soci_layer" | "soci_prefetch";
@@ -455,5 +456,74 @@ function toRecord(row: Row): ArtifactRecord {
     artifactType: String(row.artifact_type),
     spanSize: Number(row.span_size),
     createdAt: new Date(Number(row.created_at_us) / 1000),
+  };
+}
+
+/**
+ * The DB record of a zTOC (F§9: `soci_layer`, location and original digest
+ * = the layer digest).
+ *
+ * @example
+ * ```ts
+ * import { ztocRecord } from "./artifacts_db.ts";
+ * const r = ztocRecord("sha256:" + "a".repeat(64), 10, "sha256:" + "b".repeat(64), 4194304);
+ * console.assert(r.type === "soci_layer" && r.originalDigest === r.location);
+ * ```
+ */
+export function ztocRecord(
+  digest: string,
+  size: number,
+  layerDigest: string,
+  spanSize: number,
+  createdAt: Date = new Date(),
+): ArtifactRecord {
+  return {
+    digest,
+    size,
+    location: layerDigest,
+    originalDigest: layerDigest,
+    imageDigest: "",
+    platform: "",
+    type: "soci_layer",
+    mediaType: ZTOC_MEDIA_TYPE,
+    artifactType: "",
+    spanSize,
+    createdAt,
+  };
+}
+
+/**
+ * The DB record of a SOCI index (F§9: `soci_index`, location and original
+ * digest = the image manifest, image digest = the image's target).
+ *
+ * @example
+ * ```ts
+ * import { indexRecord } from "./artifacts_db.ts";
+ * const d = "sha256:" + "c".repeat(64);
+ * const r = indexRecord(d, 10, d, d, "linux/amd64", "application/vnd.amazon.soci.index.v1+json");
+ * console.assert(r.type === "soci_index" && r.spanSize === 0);
+ * ```
+ */
+export function indexRecord(
+  digest: string,
+  size: number,
+  manifestDigest: string,
+  imageDigest: string,
+  platform: string,
+  artifactType: string,
+  createdAt: Date = new Date(),
+): ArtifactRecord {
+  return {
+    digest,
+    size,
+    location: manifestDigest,
+    originalDigest: manifestDigest,
+    imageDigest,
+    platform,
+    type: "soci_index",
+    mediaType: OCI_MANIFEST,
+    artifactType,
+    spanSize: 0,
+    createdAt,
   };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { BadInputError, SociError } from "../errors.ts";
+import { formatPlatform, normalizePlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageManifest, Platform } from "../oci/descriptor.ts";
 import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
 import {
@@ -14,9 +15,8 @@ import {
   isIndexType,
   OCI_MANIFEST,
   SOCI_INDEX_V1,
-  ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
-import type { ArtifactRecord, ArtifactsDb } from "./artifacts_db.ts";
+import { type ArtifactRecord, type ArtifactsDb, indexRecord, ztocRecord } from "./artifacts_db.ts";
 import type { ContentStore } from "./content_store.ts";
 
 /** What {@linkcode rebuildDb} changed. */
@@ -129,37 +129,16 @@ async function discover(
     if (!index) continue;
     const subject = index.subject!;
     const { platform, imageDigest } = await ctx.lookup(subject);
-    rows.set(digest, {
+    rows.set(
       digest,
-      size,
-      location: subject.digest,
-      originalDigest: subject.digest,
-      imageDigest,
-      platform,
-      type: "soci_index",
-      mediaType: OCI_MANIFEST,
-      artifactType: SOCI_INDEX_V1,
-      spanSize: 0,
-      createdAt: now,
-    });
+      indexRecord(digest, size, subject.digest, imageDigest, platform, SOCI_INDEX_V1, now),
+    );
     for (const layer of index.layers) {
       const spanSize = parseSpanSize(layer);
       if (!blobs.has(layer.digest) || rows.has(layer.digest)) continue;
       if (db.get(layer.digest) !== undefined) continue;
       const layerDigest = layer.annotations?.[ANNOTATION_LAYER_DIGEST] ?? "";
-      rows.set(layer.digest, {
-        digest: layer.digest,
-        size: layer.size,
-        location: layerDigest,
-        originalDigest: layerDigest,
-        imageDigest: "",
-        platform: "",
-        type: "soci_layer",
-        mediaType: ZTOC_MEDIA_TYPE,
-        artifactType: "",
-        spanSize,
-        createdAt: now,
-      });
+      rows.set(layer.digest, ztocRecord(layer.digest, layer.size, layerDigest, spanSize, now));
     }
   }
   return [...rows.values()];
@@ -281,51 +260,6 @@ class SubjectInfo {
       return undefined;
     }
   }
-}
-
-/** containerd `platforms.Normalize` (os lowercased, arch/variant aliases). */
-function normalizePlatform(p: Platform): Platform {
-  let os = p.os.toLowerCase();
-  if (os === "macos") os = "darwin";
-  let arch = p.architecture.toLowerCase();
-  let variant = (p.variant ?? "").toLowerCase();
-  switch (arch) {
-    case "i386":
-      arch = "386";
-      variant = "";
-      break;
-    case "x86_64":
-    case "x86-64":
-    case "amd64":
-      arch = "amd64";
-      if (variant === "v1") variant = "";
-      break;
-    case "aarch64":
-    case "arm64":
-      arch = "arm64";
-      if (variant === "8" || variant === "v8" || variant === "v8.0") variant = "";
-      else if (variant === "9" || variant === "9.0" || variant === "v9.0") variant = "v9";
-      break;
-    case "armhf":
-      arch = "arm";
-      variant = "v7";
-      break;
-    case "armel":
-      arch = "arm";
-      variant = "v6";
-      break;
-    case "arm":
-      if (variant === "" || variant === "7") variant = "v7";
-      else if (variant === "5" || variant === "6" || variant === "8") variant = "v" + variant;
-      break;
-  }
-  const out: Platform = { os, architecture: arch };
-  if (variant) out.variant = variant;
-  return out;
-}
-
-function formatPlatform(p: Platform): string {
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
 }
 
 function wrap(prefix: string, e: unknown): Error {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { marshalIndent } from "./go_json.ts";
+import { marshalIndentGo } from "../oci/go_json.ts";
 
 /** A block of lines redrawn in place at the bottom of the terminal (see `progress.ts`). */
 export interface LiveRegion {
@@ -97,7 +97,7 @@ export class ConsoleOutput implements Output {
   }
 
   json(value: unknown): void {
-    this.line(marshalIndent(value));
+    this.line(marshalIndentGo(value).slice(0, -1));
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -198,7 +198,7 @@ export class MemoryOutput implements Output {
   }
 
   json(value: unknown): void {
-    this.line(marshalIndent(value));
+    this.line(marshalIndentGo(value).slice(0, -1));
   }
 
   write(bytes: Uint8Array): Promise<void> {

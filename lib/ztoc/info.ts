@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { goQuote, goString } from "../oci/go_json.ts";
 import { sortTocByOffset } from "./codec.ts";
 import type { Ztoc } from "./model.ts";
 import { zinfoOf } from "./spans.ts";
@@ -138,116 +139,10 @@ export function ztocInfo(z: Ztoc, size: number): ZtocInfo {
   };
 }
 
-const encoder = new TextEncoder();
-const HEX = "0123456789abcdef";
-
-/**
- * Length of the valid UTF-8 sequence starting at `i` (Go's `utf8` rules:
- * no overlongs, no surrogates, max U+10FFFF), or 0 when invalid.
- */
-function utf8Length(b: Uint8Array, i: number): number {
-  const c = b[i];
-  if (c < 0x80) return 1;
-  const n = b.length;
-  const cont = (k: number) => k < n && (b[k] & 0xc0) === 0x80;
-  if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
-  if (c >= 0xe0 && c <= 0xef) {
-    if (i + 1 >= n) return 0;
-    const c1 = b[i + 1];
-    const lo = c === 0xe0 ? 0xa0 : 0x80;
-    const hi = c === 0xed ? 0x9f : 0xbf;
-    if (c1 < lo || c1 > hi) return 0;
-    return cont(i + 2) ? 3 : 0;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    if (i + 1 >= n) return 0;
-    const c1 = b[i + 1];
-    const lo = c === 0xf0 ? 0x90 : 0x80;
-    const hi = c === 0xf4 ? 0x8f : 0xbf;
-    if (c1 < lo || c1 > hi) return 0;
-    return cont(i + 2) && cont(i + 3) ? 4 : 0;
-  }
-  return 0;
-}
-
-function codePoint(b: Uint8Array, i: number, len: number): number {
-  if (len === 2) return ((b[i] & 0x1f) << 6) | (b[i + 1] & 0x3f);
-  if (len === 3) return ((b[i] & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
-  return ((b[i] & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) |
-    (b[i + 3] & 0x3f);
-}
-
-/** Raw bytes as a string the way Go converts them: each invalid byte → U+FFFD. */
-function goString(b: Uint8Array): string {
-  let out = "";
-  let i = 0;
-  while (i < b.length) {
-    const len = utf8Length(b, i);
-    if (len === 0) {
-      out += "\ufffd";
-      i++;
-    } else if (len === 1) {
-      out += String.fromCharCode(b[i]);
-      i++;
-    } else {
-      out += String.fromCodePoint(codePoint(b, i, len));
-      i += len;
-    }
-  }
-  return out;
-}
-
-/**
- * A JSON string literal for raw bytes, exactly as Go's `encoding/json`
- * writes a Go string (HTML escaping on): `<`, `>`, `&`, U+2028, U+2029 as
- * `\u….`, control characters as `\b \f \n \r \t` or `\u00XX`, and every
- * byte that is not part of valid UTF-8 as `\ufffd`.
- *
- * @example
- * ```ts
- * import { goJsonString } from "./info.ts";
- * console.assert(goJsonString(new Uint8Array([0x61, 0x3c, 0xff])) === '"a\\u003c\\ufffd"');
- * console.assert(goJsonString("tab\there") === '"tab\\there"');
- * ```
- */
-export function goJsonString(value: Uint8Array | string): string {
-  const b = typeof value === "string" ? encoder.encode(value) : value;
-  let out = '"';
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i];
-    if (c < 0x80) {
-      if (c >= 0x20 && c !== 0x22 && c !== 0x5c && c !== 0x3c && c !== 0x3e && c !== 0x26) {
-        out += String.fromCharCode(c);
-      } else if (c === 0x22) out += '\\"';
-      else if (c === 0x5c) out += "\\\\";
-      else if (c === 0x08) out += "\\b";
-      else if (c === 0x0c) out += "\\f";
-      else if (c === 0x0a) out += "\\n";
-      else if (c === 0x0d) out += "\\r";
-      else if (c === 0x09) out += "\\t";
-      else out += "\\u00" + HEX[c >> 4] + HEX[c & 15];
-      i++;
-      continue;
-    }
-    const len = utf8Length(b, i);
-    if (len === 0) {
-      out += "\\ufffd";
-      i++;
-      continue;
-    }
-    const cp = codePoint(b, i, len);
-    if (cp === 0x2028 || cp === 0x2029) out += "\\u202" + (cp & 15);
-    else out += String.fromCodePoint(cp);
-    i += len;
-  }
-  return out + '"';
-}
-
 function jsonValue(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "number") return String(v);
-  return goJsonString(String(v));
+  return goQuote(String(v));
 }
 
 const FILE_KEYS = ["filename", "offset", "size", "type", "start_span", "end_span"] as const;
@@ -300,7 +195,7 @@ export function formatZtocInfoJson(info: ZtocInfo, options: { extras?: boolean }
     const parts: string[] = [];
     for (const f of info.files) {
       const members = FILE_KEYS.map((k) => {
-        const v = k === "filename" ? goJsonString(f.name ?? f.filename) : jsonValue(f[k]);
+        const v = k === "filename" ? goQuote(f.name ?? f.filename) : jsonValue(f[k]);
         return `      "${k}": ${v}`;
       });
       parts.push("    {\n" + members.join(",\n") + "\n    }");
