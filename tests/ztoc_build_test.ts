@@ -17,10 +17,10 @@ import {
   gzipSpanDigests,
   hex,
   mapLimit,
-  sameBytes,
   type OracleCheckpoint,
   parseZinfoBlob,
   randomBytes,
+  sameBytes,
   sh,
   soci,
   tarSpanDigests,
@@ -248,24 +248,23 @@ Deno.test("ztoc build: checkpoints equal the zlib oracle's blob for every gzip k
       "comment",
       "hcrc",
     ]);
-    const variants: Array<{ name: string; script: string; tarBytes: Uint8Array; in0?: number }> =
-      [
-        { name: "gzip-1", script: "gzip -n -1 -c layer.tar > gzip-1", tarBytes: tar, in0: 10 },
-        { name: "gzip-6", script: "gzip -n -6 -c layer.tar > gzip-6", tarBytes: tar, in0: 10 },
-        { name: "gzip-9", script: "gzip -n -9 -c layer.tar > gzip-9", tarBytes: tar, in0: 10 },
-        // FNAME: gzip stores "layer.tar\0" (10 bytes) after the 10-byte header.
-        { name: "gzip-fname", script: "gzip -c layer.tar > gzip-fname", tarBytes: tar, in0: 20 },
-        { name: "py-headers", script: "cp py.gz py-headers", tarBytes: tar, in0: hdr },
-        { name: "pigz", script: "pigz -n -b 128 -c layer.tar > pigz", tarBytes: tar, in0: 10 },
-        {
-          name: "members",
-          script: "for f in part0 empty part1 part2; do gzip -n -c $f > $f.gz; done; " +
-            "cat part0.gz empty.gz part1.gz part2.gz > members",
-          tarBytes: tar,
-          in0: 10,
-        },
-        { name: "stored", script: "gzip -n -1 -c random.tar > stored", tarBytes: rnd, in0: 10 },
-      ];
+    const variants: Array<{ name: string; script: string; tarBytes: Uint8Array; in0?: number }> = [
+      { name: "gzip-1", script: "gzip -n -1 -c layer.tar > gzip-1", tarBytes: tar, in0: 10 },
+      { name: "gzip-6", script: "gzip -n -6 -c layer.tar > gzip-6", tarBytes: tar, in0: 10 },
+      { name: "gzip-9", script: "gzip -n -9 -c layer.tar > gzip-9", tarBytes: tar, in0: 10 },
+      // FNAME: gzip stores "layer.tar\0" (10 bytes) after the 10-byte header.
+      { name: "gzip-fname", script: "gzip -c layer.tar > gzip-fname", tarBytes: tar, in0: 20 },
+      { name: "py-headers", script: "cp py.gz py-headers", tarBytes: tar, in0: hdr },
+      { name: "pigz", script: "pigz -n -b 128 -c layer.tar > pigz", tarBytes: tar, in0: 10 },
+      {
+        name: "members",
+        script: "for f in part0 empty part1 part2; do gzip -n -c $f > $f.gz; done; " +
+          "cat part0.gz empty.gz part1.gz part2.gz > members",
+        tarBytes: tar,
+        in0: 10,
+      },
+      { name: "stored", script: "gzip -n -1 -c random.tar > stored", tarBytes: rnd, in0: 10 },
+    ];
     for (const v of variants) await sh(v.script, dir);
     assert.equal(hdr, 10 + 2 + 100 + 10 + 12 + 2, "hand-written header length");
     // gzip -1 of random data is stored blocks: a few bytes per 64 KiB block more than the
@@ -340,7 +339,9 @@ Deno.test("ztoc build: inflating from every checkpoint yields the tar's bytes", 
       await t.step(`${name}, span ${spanSize}`, async () => {
         await sh(script, dir);
         const layer = await Deno.readFile(`${dir}/${name}`);
-        const z = decodeZtoc(await cliBuild(dir, `${dir}/${name}`, `${dir}/${name}.ztoc`, spanSize));
+        const z = decodeZtoc(
+          await cliBuild(dir, `${dir}/${name}`, `${dir}/${name}.ztoc`, spanSize),
+        );
         const { cps } = parseZinfoBlob(z.checkpoints);
         assert.ok(cps.length > 10, `${cps.length} checkpoints`);
         let crossedMembers = 0;

@@ -149,7 +149,9 @@ async function writeTree(root: string): Promise<Map<string, Uint8Array>> {
   for (let i = 0; i < 140; i++) {
     const dir = `d${i % 7}/s${i % 3}`;
     const kind = i % 4;
-    const n = kind === 0 ? randInt(rnd, 0, 600) : kind === 1
+    const n = kind === 0
+      ? randInt(rnd, 0, 600)
+      : kind === 1
       ? randInt(rnd, 1000, 40_000)
       : randInt(rnd, 40_000, 120_000);
     const data = i % 3 === 0 ? randomBytes(n, i) : textBytes(n, i);
@@ -216,7 +218,10 @@ Deno.test("extract: gzip headers with FEXTRA/FNAME/FCOMMENT/FHCRC, FEXTRA over t
   await withTempDir(async (dir) => {
     const entries: GoTarEntry[] = [];
     for (let i = 0; i < 12; i++) {
-      entries.push({ name: `f${i}`, data: i % 2 ? textBytes(i * 9000, i) : randomBytes(i * 4000, i) });
+      entries.push({
+        name: `f${i}`,
+        data: i % 2 ? textBytes(i * 9000, i) : randomBytes(i * 4000, i),
+      });
     }
     const tar = goTar(entries);
     await Deno.writeFile(`${dir}/l.tar`, tar);

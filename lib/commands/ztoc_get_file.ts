@@ -43,7 +43,7 @@ export const ztocGetFileCommand: Command = {
     const loaded = await loadZtoc(ctx, ztocArg, local);
     const entry = findFile(loaded.ztoc.toc, name);
     let read: RangeReader;
-    if (layerFile) read = (s, e) => readFileChunks(layerFile, s, e);
+    if (layerFile) read = (s, e) => readFileChunks(layerFile, s, e, { reuse: true });
     else if (loaded.record) read = await storedLayerReader(ctx, local, loaded.record);
     else throw new UsageError("give the layer the zTOC was built from with --layer <file>");
     const bytes = extractFile(loaded.ztoc, entry, read);

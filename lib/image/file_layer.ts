@@ -12,7 +12,10 @@ export const FILE_CHUNK = 1 << 20;
 
 /**
  * Reads a file from offset `start` (to `end`, or its end) in
- * {@link FILE_CHUNK} pieces, each a fresh buffer the consumer may keep.
+ * {@link FILE_CHUNK} pieces. Each piece is a fresh buffer the consumer may
+ * keep, unless `reuse` is set: then one buffer is read into again and again
+ * (no garbage per chunk), so a piece is only valid until the next is asked
+ * for.
  *
  * @example
  * ```ts
@@ -29,13 +32,16 @@ export async function* readFileChunks(
   path: string,
   start = 0,
   end = Infinity,
+  options: { reuse?: boolean } = {},
 ): AsyncGenerator<Uint8Array> {
   const file = await Deno.open(path);
   try {
     if (start > 0) await file.seek(start, Deno.SeekMode.Start);
     let left = end - start;
+    const shared = options.reuse ? new Uint8Array(Math.min(FILE_CHUNK, left)) : undefined;
     while (left > 0) {
-      const buf = new Uint8Array(Math.min(FILE_CHUNK, left));
+      const buf = shared?.subarray(0, Math.min(FILE_CHUNK, left)) ??
+        new Uint8Array(Math.min(FILE_CHUNK, left));
       const n = await file.read(buf);
       if (n === null) break;
       left -= n;
@@ -73,6 +79,6 @@ export async function fileLayer(path: string): Promise<Layer> {
     descriptor: { mediaType: "", digest: "", size },
     index: 0,
     compression: "detect",
-    open: () => Promise.resolve(readFileChunks(path)),
+    open: () => Promise.resolve(readFileChunks(path, 0, Infinity, { reuse: true })),
   };
 }

@@ -154,6 +154,9 @@ export class LayerHasher {
   /** Span digests so far, in span order. */
   readonly digests: string[] = [];
   #span: Sha256 | null = null;
+  /** Bytes fed to the layer digest. */
+  #size = 0;
+  /** Bytes fed to the span digests. */
   #base = 0;
   #lastByte = 0;
 
@@ -163,23 +166,22 @@ export class LayerHasher {
     this.#spanSize = spanSize;
   }
 
-  /** Bytes hashed so far. */
+  /** Bytes hashed into the layer digest so far. */
   get size(): number {
-    return this.#base;
+    return this.#size;
   }
 
-  /** Hashes the layer digest only (used while a failed layer is drained). */
-  pushLayerOnly(chunk: Uint8Array): void {
+  /** Hashes the next chunk into the layer digest. */
+  layer(chunk: Uint8Array): void {
     this.#layer.update(chunk);
-    this.#base += chunk.length;
+    this.#size += chunk.length;
   }
 
   /**
-   * Hashes the next chunk. For gzip, `starts` are the span starts with
-   * `in` in `(base, base + chunk.length]`, in order.
+   * Hashes the next chunk into the span digests. For gzip, `starts` are the
+   * span starts with `in` in `(base, base + chunk.length]`, in order.
    */
-  push(chunk: Uint8Array, starts: SpanStart[] = []): void {
-    this.#layer.update(chunk);
+  spans(chunk: Uint8Array, starts: SpanStart[] = []): void {
     const base = this.#base;
     if (this.#gzip) {
       let at = 0;
@@ -205,6 +207,12 @@ export class LayerHasher {
     this.#base += chunk.length;
   }
 
+  /** Hashes the next chunk into both the layer and the span digests. */
+  push(chunk: Uint8Array, starts: SpanStart[] = []): void {
+    this.layer(chunk);
+    this.spans(chunk, starts);
+  }
+
   #startSpan(firstByte?: number): void {
     if (this.#span !== null) this.digests.push(this.#span.digest());
     this.#span = new Sha256();
@@ -215,7 +223,7 @@ export class LayerHasher {
   end(): { digest: string; size: number; spanDigests: string[] } {
     if (this.#span !== null) this.digests.push(this.#span.digest());
     this.#span = null;
-    return { digest: this.#layer.digest(), size: this.#base, spanDigests: this.digests };
+    return { digest: this.#layer.digest(), size: this.#size, spanDigests: this.digests };
   }
 }
 
@@ -267,7 +275,8 @@ export async function sniff(
       ended = true;
       break;
     }
-    head.push(r.value);
+    // Kept across reads: copy, the source may reuse its buffer.
+    head.push(r.value.slice());
     headSize += r.value.length;
   }
   let detected: LayerCompression | Error;
@@ -281,6 +290,7 @@ export async function sniff(
   }
   async function* rest(): AsyncGenerator<Uint8Array> {
     if (head.length > 0) yield concat(head);
+    head.length = 0;
     if (ended) return;
     for (;;) {
       const r = await it.next();
@@ -330,10 +340,10 @@ export async function scanLayer(
       } catch (e) {
         failure = e;
         decoder!.free();
-        hasher.pushLayerOnly(chunk);
+        hasher.layer(chunk);
       }
     } else {
-      hasher.pushLayerOnly(chunk);
+      hasher.layer(chunk);
     }
     options.onProgress?.(hasher.size);
   }

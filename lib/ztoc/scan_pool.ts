@@ -33,7 +33,7 @@ export type ScanRequest =
 
 /** Messages from a scan worker. */
 export type ScanResponse =
-  | { type: "decoded"; starts: SpanStart[] }
+  | { type: "decoded"; starts: SpanStart[]; bytes: Uint8Array }
   | {
     type: "done";
     result: { checkpoints: Checkpoint[]; uncompressedSize: number; entries: TarEntry[] };
@@ -42,6 +42,8 @@ export type ScanResponse =
 
 /** Chunks posted to a worker and not yet answered. */
 const IN_FLIGHT = 4;
+/** Size of the buffers that carry layer bytes to a worker and back. */
+const CHUNK = 1 << 20;
 
 function rebuildError(kind: string, message: string): Error {
   switch (kind) {
@@ -99,6 +101,8 @@ export class ScanPool {
   #idle: Worker[] = [];
   #all: Worker[] = [];
   #waiting: Array<(w: Worker) => void> = [];
+  /** Buffers back from workers, ready for the next chunks. */
+  #free: ArrayBuffer[] = [];
 
   /** A pool of at most `size` workers (started when needed). */
   constructor(size: number) {
@@ -161,15 +165,20 @@ export class ScanPool {
       : undefined;
     const compression = sniffed.compression instanceof Error ? "uncompressed" : sniffed.compression;
     const hasher = new LayerHasher(compression, options.spanSize);
-    const pending: Uint8Array[] = [];
+    // Chunks travel to the worker and back (transferred, never copied by
+    // structured clone) in buffers of a small fixed set, so neither thread
+    // makes garbage per chunk. The layer digest is taken before a buffer
+    // leaves, the span digests when it comes back with its span starts.
+    let inFlight = 0;
     const onReply = (m: ScanResponse): void => {
       if (m.type === "decoded") {
-        hasher.push(pending.shift()!, m.starts);
+        inFlight--;
+        hasher.spans(m.bytes, m.starts);
+        this.#free.push(m.bytes.buffer as ArrayBuffer);
         options.onProgress?.(hasher.size);
       } else if (m.type === "error") {
         failure = rebuildError(m.kind, m.message);
         state.idle = true;
-        for (const c of pending.splice(0)) hasher.pushLayerOnly(c);
       }
     };
     if (failure === undefined) {
@@ -179,16 +188,17 @@ export class ScanPool {
       );
     }
     for await (const chunk of sniffed.chunks) {
-      if (chunk.length === 0) continue;
-      if (failure !== undefined) {
-        hasher.pushLayerOnly(chunk);
-        options.onProgress?.(hasher.size);
-        continue;
+      for (let off = 0; off < chunk.length; off += CHUNK) {
+        const piece = chunk.subarray(off, Math.min(chunk.length, off + CHUNK));
+        hasher.layer(piece);
+        if (failure !== undefined) continue;
+        const bytes = new Uint8Array(this.#free.pop() ?? new ArrayBuffer(CHUNK), 0, piece.length);
+        bytes.set(piece);
+        inFlight++;
+        worker.postMessage({ type: "chunk", bytes } satisfies ScanRequest, [bytes.buffer]);
+        while (failure === undefined && inFlight >= IN_FLIGHT) onReply(await replies.next());
       }
-      pending.push(chunk);
-      const copy = chunk.slice();
-      worker.postMessage({ type: "chunk", bytes: copy } satisfies ScanRequest, [copy.buffer]);
-      while (failure === undefined && pending.length >= IN_FLIGHT) onReply(await replies.next());
+      if (failure !== undefined) options.onProgress?.(hasher.size);
     }
     let decoded: Extract<ScanResponse, { type: "done" }>["result"] | undefined;
     if (failure === undefined) {

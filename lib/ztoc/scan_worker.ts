@@ -33,7 +33,12 @@ self.onmessage = (ev: MessageEvent<ScanRequest>) => {
         decoder = new LayerDecoder(msg.compression, msg.spanSize);
         break;
       case "chunk":
-        if (!failed) post({ type: "decoded", starts: decoder!.push(msg.bytes) });
+        // The buffer goes back to the main thread for the span digests and reuse.
+        if (!failed) {
+          post({ type: "decoded", starts: decoder!.push(msg.bytes), bytes: msg.bytes }, [
+            msg.bytes.buffer as ArrayBuffer,
+          ]);
+        }
         break;
       case "end":
         if (!failed) {

@@ -1,0 +1,438 @@
+/**
+ * Benchmarks of the CLI against `gzip -dc` of the same bytes, measured in
+ * the same run (design.md §6): `deno task bench [ztoc|create|registry]`.
+ *
+ * * `ztoc` (default): `soci ztoc build` of a generated 320 MiB layer vs
+ *   `gzip -dc layer > /dev/null`, interleaved, N rounds; medians, spread,
+ *   the ratio and the peak RSS of the `ztoc build` process.
+ * * `create`: `soci create --root <tmp> --min-layer-size 0 oci:<layout>:bench`
+ *   (an image of two generated layers, a fresh root each round) vs `gzip -dc`
+ *   of both layers one after the other.
+ * * `registry`: not yet.
+ *
+ * Times are wall-clock times of the whole process (Deno start-up included;
+ * it is measured separately as `soci --version`). Peak RSS is the
+ * `ru_maxrss` of the process as reported by `/usr/bin/time -f %M`. Layer
+ * files are read once before timing so that the page cache is warm.
+ *
+ * ```sh
+ * deno task bench                       # ztoc, 3 rounds
+ * deno task bench create --rounds 5
+ * deno task bench ztoc --size-mib 64 --json
+ * ```
+ *
+ * @module
+ */
+import {
+  DEFAULT_DIR,
+  ensureImage,
+  ensureLayer,
+  type LayerInfo,
+  parseArgs,
+  sizeArg,
+} from "./bench_data.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const CLI = `${ROOT}/cli.ts`;
+const MIB = 1048576;
+
+/** Goals printed next to the figures. */
+export const GOALS = {
+  ztoc: { ratio: 0.75, rssMiB: 150 },
+  create: { ratio: 0.5, rssMiB: 300 },
+} as const;
+
+/** One timed process run. */
+export interface Run {
+  /** Wall-clock seconds, spawn to exit. */
+  wall: number;
+  /** User and system CPU seconds (`/usr/bin/time`, 10 ms resolution). */
+  user: number;
+  sys: number;
+  /** Peak resident set size in KiB (`/usr/bin/time -f %M`: the process's ru_maxrss). */
+  rssKiB: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `cmd args…` under `/usr/bin/time -f "%e %U %S %M"` (written to a
+ * temp file, so the command's own stderr is kept apart) and times it.
+ *
+ * @example
+ * ```ts ignore
+ * import { timed } from "./bench.ts";
+ * const r = await timed("true", []);
+ * console.assert(r.code === 0 && r.rssKiB > 0);
+ * ```
+ */
+export async function timed(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; stdout?: boolean } = {},
+): Promise<Run> {
+  const tf = await Deno.makeTempFile({ prefix: "soci-bench-time-" });
+  try {
+    const t0 = performance.now();
+    const child = new Deno.Command("/usr/bin/time", {
+      args: ["-f", "%e %U %S %M", "-o", tf, cmd, ...args],
+      cwd: options.cwd ?? ROOT,
+      stdin: "null",
+      stdout: options.stdout ? "piped" : "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    }).spawn();
+    const out = await child.output();
+    const wall = (performance.now() - t0) / 1000;
+    // With a non-zero exit, time writes "Command exited with non-zero status N" first.
+    const line = (await Deno.readTextFile(tf)).trim().split("\n").pop() ?? "";
+    const [, user, sys, rss] = line.split(" ").map(Number);
+    const dec = new TextDecoder();
+    return {
+      wall,
+      user: user || 0,
+      sys: sys || 0,
+      rssKiB: rss || 0,
+      code: out.code,
+      stdout: options.stdout ? dec.decode(out.stdout) : "",
+      stderr: dec.decode(out.stderr),
+    };
+  } finally {
+    await Deno.remove(tf).catch(() => {});
+  }
+}
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Reads a file once so that its pages are in the page cache. */
+async function warm(path: string): Promise<void> {
+  const f = await Deno.open(path);
+  try {
+    const buf = new Uint8Array(4 * MIB);
+    while ((await f.read(buf)) !== null) {
+      // reading is the point
+    }
+  } finally {
+    f.close();
+  }
+}
+
+function loadavg(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+}
+
+function fail(what: string, r: Run): never {
+  throw new Error(`${what} failed (exit ${r.code}): ${r.stderr.trim().split("\n").pop()}`);
+}
+
+const deno = Deno.execPath();
+
+/** Figures of one measured command over the rounds. */
+interface Series {
+  label: string;
+  runs: Run[];
+}
+
+function fmtS(x: number): string {
+  return `${x.toFixed(2)} s`;
+}
+
+function summary(s: Series): string {
+  const walls = s.runs.map((r) => r.wall);
+  const cpu = s.runs.map((r) => r.user + r.sys);
+  const rss = Math.max(...s.runs.map((r) => r.rssKiB)) / 1024;
+  return `${s.label.padEnd(34)} ${fmtS(median(walls)).padStart(8)}   ` +
+    `${Math.min(...walls).toFixed(2)}–${Math.max(...walls).toFixed(2)} s   ` +
+    `cpu ${fmtS(median(cpu))}   peak RSS ${rss.toFixed(0)} MiB`;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? "OK" : "MISSED";
+}
+
+/** Result of a benchmark, as printed (and as `--json` output). */
+export interface BenchResult {
+  bench: string;
+  rounds: number;
+  input: Record<string, unknown>;
+  reference: { label: string; wall: number[]; median: number };
+  measured: { label: string; wall: number[]; median: number; peakRssMiB: number };
+  startup: { median: number };
+  ratio: { ofMedians: number; perRound: number[]; goal: number; ok: boolean };
+  rss: { peakMiB: number; goalMiB: number; ok: boolean; how: string };
+  loadavg: { before: string; after: string };
+}
+
+function report(
+  bench: string,
+  input: Record<string, unknown>,
+  ref: Series,
+  refPerRound: number[],
+  cmd: Series,
+  startup: Run[],
+  goal: { ratio: number; rssMiB: number },
+  before: string,
+  json: boolean,
+): BenchResult {
+  const cmdWalls = cmd.runs.map((r) => r.wall);
+  const perRound = cmdWalls.map((w, i) => w / refPerRound[i]);
+  const ofMedians = median(cmdWalls) / median(refPerRound);
+  const peak = Math.max(...cmd.runs.map((r) => r.rssKiB)) / 1024;
+  const result: BenchResult = {
+    bench,
+    rounds: cmdWalls.length,
+    input,
+    reference: { label: ref.label, wall: refPerRound, median: median(refPerRound) },
+    measured: { label: cmd.label, wall: cmdWalls, median: median(cmdWalls), peakRssMiB: peak },
+    startup: { median: median(startup.map((r) => r.wall)) },
+    ratio: { ofMedians, perRound, goal: goal.ratio, ok: ofMedians <= goal.ratio },
+    rss: {
+      peakMiB: peak,
+      goalMiB: goal.rssMiB,
+      ok: peak <= goal.rssMiB,
+      how: "/usr/bin/time -f %M (ru_maxrss of the process), max over rounds",
+    },
+    loadavg: { before, after: loadavg() },
+  };
+  if (json) {
+    console.log(JSON.stringify(result, null, 2));
+    return result;
+  }
+  console.log("");
+  console.log(`${"".padEnd(34)} ${"median".padStart(8)}   min–max`);
+  console.log(summary(ref));
+  console.log(summary(cmd));
+  console.log(summary({ label: "deno start-up (soci --version)", runs: startup }));
+  console.log("");
+  console.log(
+    `ratio ${bench}/gzip: ${ofMedians.toFixed(3)} (of medians; per round ` +
+      `${perRound.map((x) => x.toFixed(3)).join(" ")})   goal ≤ ${goal.ratio}   ` +
+      verdict(result.ratio.ok),
+  );
+  console.log(
+    `peak RSS of ${cmd.label.split(" ").slice(0, 3).join(" ")}: ${peak.toFixed(1)} MiB ` +
+      `(${result.rss.how})   goal ≤ ${goal.rssMiB} MiB   ${verdict(result.rss.ok)}`,
+  );
+  console.log(`load average: before ${before}, after ${result.loadavg.after} (2 cores, shared)`);
+  return result;
+}
+
+async function startupRuns(rounds: number): Promise<Run[]> {
+  const runs: Run[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const r = await timed(deno, ["run", "-A", CLI, "--version"], { stdout: true });
+    if (r.code !== 0) fail("soci --version", r);
+    runs.push(r);
+  }
+  return runs;
+}
+
+function describe(l: LayerInfo): string {
+  return `${l.path}\n  ${(l.size / MIB).toFixed(1)} MiB gzip, ${
+    (l.uncompressedSize / MIB).toFixed(1)
+  } MiB tar (ratio ${(l.uncompressedSize / l.size).toFixed(2)}), ${l.stats.files} files, ` +
+    `${l.stats.dirs} dirs, ${l.stats.symlinks} symlinks, seed ${l.seed}, ${l.digest}`;
+}
+
+interface Options {
+  rounds: number;
+  size: number;
+  seed: number;
+  dir: string;
+  json: boolean;
+}
+
+/** `ztoc`: `soci ztoc build` vs `gzip -dc` of one layer. */
+async function benchZtoc(o: Options): Promise<BenchResult> {
+  const log = (s: string) => console.error(s);
+  const layer = await ensureLayer({ seed: o.seed, size: o.size, dir: o.dir, log });
+  const small = await ensureLayer({ seed: 99, size: 256 * 1024, dir: o.dir });
+  if (!o.json) console.log(`layer: ${describe(layer)}`);
+  await warm(layer.path);
+  const tmp = await Deno.makeTempDir({ prefix: "soci-bench-" });
+  try {
+    const out = `${tmp}/out.ztoc`;
+    const build = (path: string) =>
+      timed(deno, ["run", "-A", CLI, "ztoc", "build", "-o", out, path], { stdout: true });
+    // Warm-up (module cache, WASM compile): a small layer, not timed.
+    const w = await build(small.path);
+    if (w.code !== 0) fail("soci ztoc build (warm-up)", w);
+    const before = loadavg();
+    const gz: Run[] = [];
+    const zt: Run[] = [];
+    const digests = new Set<string>();
+    for (let i = 0; i < o.rounds; i++) {
+      const steps = [
+        async () => {
+          const r = await timed("gzip", ["-dc", layer.path]);
+          if (r.code !== 0) fail("gzip -dc", r);
+          gz.push(r);
+        },
+        async () => {
+          const r = await build(layer.path);
+          if (r.code !== 0) fail("soci ztoc build", r);
+          digests.add(/ztoc (sha256:[0-9a-f]{64})/.exec(r.stdout)?.[1] ?? r.stdout);
+          zt.push(r);
+        },
+      ];
+      if (i % 2 === 1) steps.reverse();
+      for (const s of steps) await s();
+      if (!o.json) {
+        console.error(
+          `round ${i + 1}/${o.rounds}: gzip -dc ${fmtS(gz[i].wall)}, ztoc build ${
+            fmtS(zt[i].wall)
+          } (${(zt[i].rssKiB / 1024).toFixed(0)} MiB)`,
+        );
+      }
+    }
+    if (digests.size !== 1) throw new Error(`ztoc build gave different outputs: ${[...digests]}`);
+    if (!o.json) console.log(`ztoc: ${[...digests][0]}`);
+    const startup = await startupRuns(o.rounds);
+    return report(
+      "ztoc",
+      { layer: layer.path, size: layer.size, uncompressedSize: layer.uncompressedSize },
+      { label: "gzip -dc layer > /dev/null", runs: gz },
+      gz.map((r) => r.wall),
+      { label: "soci ztoc build -o tmp layer", runs: zt },
+      startup,
+      GOALS.ztoc,
+      before,
+      o.json,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/** `create`: `soci create` of a two-layer image vs `gzip -dc` of both layers. */
+async function benchCreate(o: Options): Promise<BenchResult | undefined> {
+  const log = (s: string) => console.error(s);
+  const create = async (ref: string): Promise<Run> => {
+    const root = await Deno.makeTempDir({ prefix: "soci-bench-root-" });
+    try {
+      return await timed(
+        deno,
+        ["run", "-A", CLI, "create", "--root", root, "--min-layer-size", "0", ref],
+        { stdout: true },
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  };
+  // Availability and warm-up on a small image first.
+  const small = await ensureImage({ size: 256 * 1024, dir: o.dir, seeds: [98, 99] });
+  const w = await create(`oci:${small.dir}:${small.tag}`);
+  if (w.code !== 0) {
+    if (/unknown command "create"/.test(w.stderr)) {
+      console.log("create: n/a: create not available");
+      return undefined;
+    }
+    fail("soci create (warm-up)", w);
+  }
+  const image = await ensureImage({ size: o.size, dir: o.dir, seeds: [o.seed, o.seed + 1], log });
+  const ref = `oci:${image.dir}:${image.tag}`;
+  if (!o.json) {
+    console.log(`image: ${ref} (manifest ${image.manifest})`);
+    for (const l of image.layers) console.log(`layer: ${describe(l)}`);
+  }
+  for (const l of image.layers) await warm(l.path);
+  const before = loadavg();
+  const gz: Run[] = [];
+  const gzRound: number[] = [];
+  const cr: Run[] = [];
+  for (let i = 0; i < o.rounds; i++) {
+    const steps = [
+      async () => {
+        let sum = 0;
+        for (const l of image.layers) {
+          const r = await timed("gzip", ["-dc", l.path]);
+          if (r.code !== 0) fail("gzip -dc", r);
+          sum += r.wall;
+          gz.push(r);
+        }
+        gzRound.push(sum);
+      },
+      async () => {
+        const r = await create(ref);
+        if (r.code !== 0) fail("soci create", r);
+        cr.push(r);
+      },
+    ];
+    if (i % 2 === 1) steps.reverse();
+    for (const s of steps) await s();
+    if (!o.json) {
+      console.error(
+        `round ${i + 1}/${o.rounds}: gzip -dc ×${image.layers.length} ${fmtS(gzRound[i])}, ` +
+          `create ${fmtS(cr[i].wall)} (${(cr[i].rssKiB / 1024).toFixed(0)} MiB)`,
+      );
+    }
+  }
+  const startup = await startupRuns(o.rounds);
+  // The reference row shows the per-round sums; CPU and RSS are per gzip process.
+  const refRuns = gzRound.map((wall, i) => {
+    const pair = gz.slice(i * image.layers.length, (i + 1) * image.layers.length);
+    return {
+      ...pair[0],
+      wall,
+      user: pair.reduce((n, r) => n + r.user, 0),
+      sys: pair.reduce((n, r) => n + r.sys, 0),
+      rssKiB: Math.max(...pair.map((r) => r.rssKiB)),
+    };
+  });
+  return report(
+    "create",
+    { image: ref, layers: image.layers.map((l) => ({ path: l.path, size: l.size })) },
+    { label: `gzip -dc of ${image.layers.length} layers, in turn`, runs: refRuns },
+    gzRound,
+    { label: "soci create --root tmp (2 layers)", runs: cr },
+    startup,
+    GOALS.create,
+    before,
+    o.json,
+  );
+}
+
+if (import.meta.main) {
+  const usage = "usage: deno task bench [ztoc|create|registry] [--rounds N] [--size-mib N] " +
+    "[--seed N] [--dir DIR] [--json]";
+  try {
+    const { positional, values } = parseArgs(Deno.args, {
+      rounds: "string",
+      "size-mib": "string",
+      seed: "string",
+      dir: "string",
+      json: "bool",
+      help: "bool",
+    });
+    if (values.help) {
+      console.log(usage);
+      Deno.exit(0);
+    }
+    const o: Options = {
+      rounds: Number(values.rounds ?? 3),
+      size: sizeArg(values),
+      seed: Number(values.seed ?? 1),
+      dir: (values.dir as string | undefined) ?? DEFAULT_DIR,
+      json: values.json === true,
+    };
+    if (!(o.rounds >= 1) || !Number.isInteger(o.rounds)) throw new Error("bad --rounds");
+    const what = positional[0] ?? "ztoc";
+    if (what === "ztoc") await benchZtoc(o);
+    else if (what === "create") await benchCreate(o);
+    else if (what === "registry") console.log("registry: not yet");
+    else throw new Error(usage);
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
