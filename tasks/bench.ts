@@ -61,7 +61,7 @@ export interface Run {
  * temp file, so the command's own stderr is kept apart) and times it.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { timed } from "./bench.ts";
  * const r = await timed("true", []);
  * console.assert(r.code === 0 && r.rssKiB > 0);

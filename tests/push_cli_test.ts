@@ -25,8 +25,8 @@ import {
   rawGet,
   type RawRegistry,
   runSoci,
-  sampleImage,
   type SampleImage,
+  sampleImage,
   sha256,
   skopeoCopySample,
   skopeoRaw,
@@ -214,7 +214,10 @@ Deno.test("push CLI → docker-registry 2.8: fallback tag, blobs, --existing-ind
       const uploaded = w.filter((x) => x.startsWith("PUT /v2/sample/blobs/uploads/")).map((x) =>
         decodeURIComponent(/[?&]digest=([^&]+)/.exec(x)![1])
       );
-      assert.deepEqual(uploaded.sort(), [EMPTY_CONFIG_DIGEST, ...A.ztocs.map((z) => z.digest)].sort());
+      assert.deepEqual(
+        uploaded.sort(),
+        [EMPTY_CONFIG_DIGEST, ...A.ztocs.map((z) => z.digest)].sort(),
+      );
       assert.equal(w.filter((x) => x.startsWith("POST /v2/sample/blobs/uploads/")).length, 3);
       assert.deepEqual(w.filter((x) => x.startsWith("PUT /v2/sample/manifests/")), [
         `PUT /v2/sample/manifests/${A.digest}`,
@@ -229,7 +232,11 @@ Deno.test("push CLI → docker-registry 2.8: fallback tag, blobs, --existing-ind
       assert.equal(r.stderr, "");
       assert.deepEqual(
         linesOf(r.stdout),
-        alreadyThereLines([CHECKING, `[WARN] ${found(A.digest)}: pushing index anyway`], A.digest, repo),
+        alreadyThereLines(
+          [CHECKING, `[WARN] ${found(A.digest)}: pushing index anyway`],
+          A.digest,
+          repo,
+        ),
       );
       assert.deepEqual(writes(proxy.requests.slice(mark)), []);
       assert.equal(await fallback(), expectedFallbackIndex([A]));
@@ -279,34 +286,40 @@ Deno.test("push CLI → docker-registry 2.8: fallback tag, blobs, --existing-ind
       );
     });
 
-    await t.step("item 24: allow -q pushes the newest index; the referrer count grows", async () => {
-      B = await createIndex(root, img, name, 65536);
-      assert.notEqual(B.digest, A.digest);
-      const r = await push("--existing-index", "allow", "-q");
-      assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${B.digest}\n`, ""]);
-      assert.equal(await fallback(), expectedFallbackIndex([A, B]));
-      // F§11.2 step 4: the superseded fallback index is deleted.
-      assert.equal(await manifestStatus(sha256(expectedFallbackIndex([A]))), 404);
-      await assertBlobsServed(raw, "sample", B, root);
-    });
+    await t.step(
+      "item 24: allow -q pushes the newest index; the referrer count grows",
+      async () => {
+        B = await createIndex(root, img, name, 65536);
+        assert.notEqual(B.digest, A.digest);
+        const r = await push("--existing-index", "allow", "-q");
+        assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${B.digest}\n`, ""]);
+        assert.equal(await fallback(), expectedFallbackIndex([A, B]));
+        // F§11.2 step 4: the superseded fallback index is deleted.
+        assert.equal(await manifestStatus(sha256(expectedFallbackIndex([A]))), 404);
+        await assertBlobsServed(raw, "sample", B, root);
+      },
+    );
 
-    await t.step("item 26: two remote indexes → warn says multiple, skip keeps the count", async () => {
-      const w = await push();
-      assert.equal(w.code, 0);
-      assert.deepEqual(
-        linesOf(w.stdout),
-        alreadyThereLines([CHECKING, `[WARN] ${MULTIPLE}: pushing index anyway`], B.digest, repo),
-      );
-      C = await createIndex(root, img, name, 131072);
-      const s = await push("--existing-index", "skip");
-      assert.deepEqual([s.code, s.stderr], [0, ""]);
-      assert.equal(
-        s.stdout,
-        `${CHECKING}\n${MULTIPLE}: skipping pushing artifacts for image manifest: ${M}\n`,
-      );
-      assert.equal(await fallback(), expectedFallbackIndex([A, B]));
-      assert.equal(await manifestStatus(C.digest), 404);
-    });
+    await t.step(
+      "item 26: two remote indexes → warn says multiple, skip keeps the count",
+      async () => {
+        const w = await push();
+        assert.equal(w.code, 0);
+        assert.deepEqual(
+          linesOf(w.stdout),
+          alreadyThereLines([CHECKING, `[WARN] ${MULTIPLE}: pushing index anyway`], B.digest, repo),
+        );
+        C = await createIndex(root, img, name, 131072);
+        const s = await push("--existing-index", "skip");
+        assert.deepEqual([s.code, s.stderr], [0, ""]);
+        assert.equal(
+          s.stdout,
+          `${CHECKING}\n${MULTIPLE}: skipping pushing artifacts for image manifest: ${M}\n`,
+        );
+        assert.equal(await fallback(), expectedFallbackIndex([A, B]));
+        assert.equal(await manifestStatus(C.digest), 404);
+      },
+    );
 
     await t.step("item 26: warn pushes anyway and the count grows", async () => {
       const r = await push();

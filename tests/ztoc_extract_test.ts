@@ -271,3 +271,15 @@ Deno.test("extract: pigz -b 128 layers give several spans and extract (C§11.1 i
     }
   });
 });
+
+Deno.test("extract: a file ending exactly on a span boundary also reads the next span (F§5.4)", async () => {
+  // Tar layer, span 4096: "a" has data [512, 12288), which ends where span 3 starts.
+  const a = randomBytes(12288 - 512, 8);
+  const b = textBytes(5000, 9);
+  const tar = goTar([{ name: "a", data: a }, { name: "b", data: b }]);
+  const z = await build(tar, 4096);
+  assert.equal(z.toc[0].uncompressedOffset + z.toc[0].uncompressedSize, 3 * 4096);
+  assert.deepEqual(expectedRange(z, 512, a.length), [0, 4 * 4096]);
+  await checkFile(z, tar, "a", a, "boundary");
+  await checkFile(z, tar, "b", b, "boundary");
+});

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BadInputError, RegistryError, withContext } from "../errors.ts";
+import { BadInputError, SociError, withContext } from "../errors.ts";
 import { selectManifest } from "../image/select.ts";
 import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
@@ -167,9 +167,7 @@ export const pushCommand: Command = {
             },
           );
         } catch (e) {
-          throw e instanceof RegistryError || e instanceof BadInputError
-            ? withContext(e, "error pushing graph to remote")
-            : e;
+          throw e instanceof SociError ? withContext(e, "error pushing graph to remote") : e;
         }
         for (const w of result.warnings) ctx.out.warn(`warning: ${w}`);
         if (result.alreadyPresent && result.fallbackChanged !== true) {

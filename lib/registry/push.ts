@@ -134,7 +134,9 @@ export async function pushIndex(
     try {
       bytes = await getBlob(desc);
     } catch (e) {
-      if (e instanceof SociError) throw e;
+      // A blob missing locally (NotFoundError) gets the context too: the
+      // registry lacks it as well, which is what the user must learn.
+      if (e instanceof SociError && !(e instanceof NotFoundError)) throw e;
       throw new NotFoundError(
         `cannot push ${desc.digest}: not in ${client.registry}/${repo} and not readable locally: ${
           (e as Error).message

@@ -81,6 +81,7 @@ export const SNIFF_SIZE = 2 * BLOCK_SIZE;
  * ```
  */
 export function detectCompression(head: Uint8Array): LayerCompression {
+  if (head.length === 0) throw new BadInputError("layer data is empty");
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
   if (head.length >= BLOCK_SIZE) {
     if (isZeroBlock(head, 0)) return "uncompressed";
@@ -102,6 +103,7 @@ export class LayerDecoder {
   readonly #tar = new TarReader((e) => this.#entries.push(e));
   readonly #inflater: CheckpointInflater | undefined;
   #found: SpanStart[] = [];
+  #tarError: unknown;
 
   /** A decoder for a layer in `compression`, placing gzip checkpoints every `spanSize`. */
   constructor(compression: LayerCompression, spanSize: number) {
@@ -110,7 +112,15 @@ export class LayerDecoder {
       const tar = this.#tar;
       this.#inflater = new CheckpointInflater(spanSize, {
         data: (bytes) => {
-          if (!tar.done) tar.push(bytes);
+          if (tar.done || this.#tarError !== undefined) return;
+          // A tar error inside a gzip layer is kept while inflating goes on:
+          // corrupt deflate data often yields garbage before zlib notices,
+          // and the gzip error is the one that names the real problem.
+          try {
+            tar.push(bytes);
+          } catch (e) {
+            this.#tarError = e;
+          }
         },
         checkpoint: (cp) => this.#found.push({ in: cp.in, bits: cp.bits }),
       });
@@ -133,6 +143,7 @@ export class LayerDecoder {
   /** Ends the stream: checks it is complete and returns the TOC and checkpoints. */
   end(): { checkpoints: Checkpoint[]; uncompressedSize: number; entries: TarEntry[] } {
     const checkpoints = this.#inflater?.end().checkpoints ?? [];
+    if (this.#tarError !== undefined) throw this.#tarError;
     return { checkpoints, uncompressedSize: this.#tar.end(), entries: this.#entries };
   }
 

@@ -15,6 +15,7 @@
  * | `odd` | gzip layer, then `…tar+zstd`, `…tar+foo` and a prefetch-typed descriptor |
  * | `docker` | Docker schema 2 manifest and config: `…rootfs.diff.tar.gzip` and `…rootfs.diff.tar` layers |
  * | `multi` | OCI index: linux/amd64 and linux/arm64/v8 manifests sharing a layer, plus an unknown/unknown child |
+ * | `sibling` | OCI manifest sharing its first layer with the manifests of `multi` |
  * | `xattr` | gzip layers: one with a `SCHILY.xattr.` PAX record, one with an opaque whiteout, one plain |
  * | `corrupt` | good gzip layer, then a gzip layer with damaged deflate data (its digest is right) |
  * | `mismatch` | gzip layer whose blob bytes differ from the descriptor digest (same size) |
@@ -28,7 +29,8 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { type GoTarEntry, goTar } from "./tar_go_writer.ts";
+import { goTar, type GoTarEntry } from "./tar_go_writer.ts";
+import { flatcToJson, TAR_ZINFO_FBS, ZTOC_FBS } from "./ztoc_flatc.ts";
 
 /** Media types, spelled out here (not imported from lib/) so the tests stay independent. */
 export const MT = {
@@ -268,6 +270,7 @@ export interface E2eImages {
     arm64: BuiltImage;
     unknown: BuiltImage;
   };
+  sibling: BuiltImage;
   xattr: BuiltImage;
   corrupt: BuiltImage;
   mismatch: BuiltImage & { actualDigest: string };
@@ -297,11 +300,15 @@ export async function buildE2eImages(dir: string): Promise<E2eImages> {
     ...bigFiles().map(([n, d]) => file(n, d)),
     { name: "app/link", typeflag: "2", linkname: "main.js", mode: 0o777 },
   ]);
-  const appTar = await b.tarLayer([
-    dirEntry("usr/"),
-    file("usr/share/doc/readme.txt", text(3000, 2)),
-    file("usr/share/doc/big.txt", text(150_000, 3)),
-  ], MT.ociTar, false);
+  const appTar = await b.tarLayer(
+    [
+      dirEntry("usr/"),
+      file("usr/share/doc/readme.txt", text(3000, 2)),
+      file("usr/share/doc/big.txt", text(150_000, 3)),
+    ],
+    MT.ociTar,
+    false,
+  );
   const app = await b.image([appSmall, appBig, appTar]);
   b.tag("app", app.manifest);
 
@@ -335,6 +342,10 @@ export async function buildE2eImages(dir: string): Promise<E2eImages> {
     { manifest: unknown.manifest, platform: { architecture: "unknown", os: "unknown" } },
   ]);
   b.tag("multi", multiIndex);
+
+  // sibling: shares the first layer of `multi`.
+  const sibling = await b.image([shared, await gz([file("sib/own.txt", "sibling\n")])]);
+  b.tag("sibling", sibling.manifest);
 
   // xattr: an xattr record, an opaque whiteout, nothing special.
   const withXattr = await gz([
@@ -398,6 +409,7 @@ export async function buildE2eImages(dir: string): Promise<E2eImages> {
     odd,
     docker,
     multi: { index: multiIndex, amd64, arm64, unknown },
+    sibling,
     xattr,
     corrupt,
     mismatch,
@@ -492,7 +504,9 @@ export function tempDir(prefix = "soci-create-e2e-"): Promise<string> {
 
 /** The host platform as containerd names it (`linux/amd64`, `linux/arm64`, …). */
 export function hostPlatform(): string {
-  const arch = Deno.build.arch === "x86_64" ? "amd64" : Deno.build.arch === "aarch64"
+  const arch = Deno.build.arch === "x86_64"
+    ? "amd64"
+    : Deno.build.arch === "aarch64"
     ? "arm64"
     : Deno.build.arch;
   return `linux/${arch}`;
@@ -557,19 +571,6 @@ export async function treeListing(dir: string, skip?: RegExp): Promise<string[]>
 }
 
 /**
- * Decodes a zTOC blob with Debian's `flatc` and the schema of F§3.2
- * (`ztoc_flatc.ts`): the fields the tests compare.
- */
-export interface FlatZtoc {
-  version: string;
-  build_tool_identifier: string;
-  compressed_archive_size: number;
-  uncompressed_archive_size: number;
-  toc: { metadata: Array<{ name: string; type: string; uncompressed_offset: number; uncompressed_size: number; xattrs?: Array<{ key: string; value: string }> }> };
-  compression_info: { compression_algorithm: string; max_span_id: number };
-}
-
-/**
  * The members of a tar stream as Python's `tarfile` reads them: name,
  * `offset_data`, size and type (`reg`, `dir`, `symlink`, `hardlink`, …).
  */
@@ -598,4 +599,208 @@ print(json.dumps(out))
   } finally {
     await Deno.remove(f);
   }
+}
+
+let shared: Promise<E2eImages> | undefined;
+
+/**
+ * The standard images, built once per test module in a temp dir that is
+ * removed when the module unloads.
+ */
+export function e2eImages(): Promise<E2eImages> {
+  shared ??= (async () => {
+    const dir = await tempDir("soci-e2e-images-");
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // already gone
+      }
+    });
+    return await buildE2eImages(dir);
+  })();
+  return shared;
+}
+
+/** Runs `fn` with a fresh root path (not created) inside a temp dir that is removed afterwards. */
+export async function withRoot<T>(fn: (root: string, scratch: string) => Promise<T>): Promise<T> {
+  const scratch = await tempDir();
+  try {
+    return await fn(join(scratch, "root"), scratch);
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+/** Path of a blob in the local store of `root`. */
+export function storeBlob(root: string, digest: string): string {
+  return join(root, "content", "blobs", "sha256", digest.slice("sha256:".length));
+}
+
+/** A zTOC as `flatc` decodes it (the members the tests use). */
+export interface FlatZtoc {
+  version: string;
+  build_tool_identifier: string;
+  compressed_archive_size: number;
+  uncompressed_archive_size: number;
+  toc: {
+    metadata: Array<{
+      name: string;
+      type: string;
+      uncompressed_offset: number;
+      uncompressed_size: number;
+    }>;
+  };
+  compression_info: {
+    compression_algorithm: string;
+    max_span_id: number;
+    checkpoints: number[];
+  };
+}
+
+/** A zTOC blob found in a store: digest and size by `sha256sum`/`stat`, content by `flatc`. */
+export interface StoredZtoc {
+  digest: string;
+  size: number;
+  ztoc: FlatZtoc;
+  /** Span size read from the zinfo (gzip header field, or TarZinfo `span_size`). */
+  spanSize: number;
+}
+
+/**
+ * Every zTOC blob of a root's store: blobs that are not JSON documents,
+ * decoded with `flatc` (schema of F§3.2).
+ */
+export async function storedZtocs(root: string): Promise<StoredZtoc[]> {
+  const dir = join(root, "content", "blobs", "sha256");
+  const out: StoredZtoc[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const path = join(dir, e.name);
+    const bytes = await Deno.readFile(path);
+    if (bytes[0] === 0x7b) continue; // a JSON document
+    const ztoc = await flatcToJson(ZTOC_FBS, bytes) as unknown as FlatZtoc;
+    const cps = Uint8Array.from(ztoc.compression_info.checkpoints);
+    let spanSize: number;
+    if (ztoc.compression_info.compression_algorithm === "Uncompressed") {
+      spanSize = Number((await flatcToJson(TAR_ZINFO_FBS, cps)).span_size);
+    } else {
+      spanSize = Number(new DataView(cps.buffer).getBigInt64(4, true));
+    }
+    out.push({ digest: await sha256sum(path), size: bytes.length, ztoc, spanSize });
+  }
+  return out;
+}
+
+/**
+ * The stored zTOC of `layer` built with `spanSize`: the one whose
+ * `compressed_archive_size` is the layer's size and whose TOC names are the
+ * layer's tar members as Python's `tarfile` lists them. Throws when there is
+ * not exactly one.
+ */
+export async function ztocOf(
+  zs: StoredZtoc[],
+  layer: BuiltLayer,
+  spanSize: number,
+): Promise<StoredZtoc> {
+  const names = (await pyTarMembers(layer.tar!)).map((m) => m.name);
+  const found = zs.filter((z) =>
+    z.spanSize === spanSize && z.ztoc.compressed_archive_size === layer.desc.size &&
+    JSON.stringify(z.ztoc.toc.metadata.map((m) => m.name)) === JSON.stringify(names)
+  );
+  if (found.length !== 1) {
+    throw new Error(`${found.length} stored zTOCs for layer ${layer.desc.digest} (${spanSize})`);
+  }
+  return found[0];
+}
+
+/** One zTOC descriptor of an expected SOCI index. */
+export interface ExpectedZtoc {
+  ztoc: { digest: string; size: number };
+  layer: Desc;
+  spanSize: number;
+  disableXattrs?: boolean;
+}
+
+/**
+ * The exact bytes of a v1 SOCI index written out by hand from F§7.1/§7.2
+ * (member order, sorted annotation keys, compact, no trailing newline).
+ */
+export function expectedIndexJson(subject: Desc, ztocs: ExpectedZtoc[]): string {
+  const layers = ztocs.map((z) =>
+    `{"mediaType":"application/octet-stream","digest":"${z.ztoc.digest}","size":${z.ztoc.size},` +
+    `"annotations":{` +
+    (z.disableXattrs ? `"com.amazon.soci.disable-xattrs":"true",` : "") +
+    `"com.amazon.soci.image-layer-digest":"${z.layer.digest}",` +
+    `"com.amazon.soci.image-layer-mediaType":"${z.layer.mediaType}",` +
+    `"com.amazon.soci.span-size":"${z.spanSize}"}}`
+  );
+  return `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+    `"config":{"mediaType":"application/vnd.amazon.soci.index.v1+json",` +
+    `"digest":"${EMPTY_CONFIG.digest}","size":2},` +
+    `"layers":[${layers.join(",")}],` +
+    `"subject":{"mediaType":"${subject.mediaType}","digest":"${subject.digest}",` +
+    `"size":${subject.size}},` +
+    `"annotations":{"com.amazon.soci.build-tool-identifier":"AWS SOCI CLI v0.2"}}`;
+}
+
+/**
+ * A table as Go's tabwriter prints it with upstream's settings when every
+ * line has the same number of tab-terminated cells: each cell padded with
+ * spaces to max(8, widest cell of its column + 4).
+ */
+export function goTable(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(8, ...rows.map((r) => [...r[c]].length + 4)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c], " ")).join("") + "\n").join(
+    "",
+  );
+}
+
+/** Parses `--json` output. */
+export function parseJson<T = unknown>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+/** stderr lines (without the final empty string). */
+export function lines(text: string): string[] {
+  const l = text.split("\n");
+  if (l[l.length - 1] === "") l.pop();
+  return l;
+}
+
+/** `sha256:<hex>` of bytes or text by coreutils `sha256sum` (fed on stdin). */
+export async function sha256sumOf(data: Uint8Array | string): Promise<string> {
+  const bytes = typeof data === "string" ? ENC.encode(data) : data;
+  return "sha256:" + (await toolOk("sha256sum", ["-"], bytes)).split(" ")[0];
+}
+
+/** Digest (`sha256sum`) and size (`stat`) of a file, as a descriptor with `mediaType`. */
+export async function describeFile(path: string, mediaType: string): Promise<Desc> {
+  return { mediaType, digest: await sha256sum(path), size: (await Deno.stat(path)).size };
+}
+
+/**
+ * A layer of a layout written by another tool (skopeo), as a
+ * {@link BuiltLayer}: its tar stream is the blob, through `gzip -dc` for
+ * gzip media types.
+ */
+export async function layerFromLayout(layout: string, desc: Desc): Promise<BuiltLayer> {
+  const path = join(layout, "blobs", "sha256", desc.digest.slice("sha256:".length));
+  const bytes = await Deno.readFile(path);
+  const tar = /gzip$/.test(desc.mediaType) ? (await tool("gzip", ["-dc"], bytes)).stdout : bytes;
+  return { desc, tar, files: new Map(), path };
+}
+
+/** The image a layout written by another tool tags `tag`: manifest descriptor and document. */
+export async function taggedManifest(
+  layout: string,
+  tag: string,
+): Promise<{ desc: Desc; doc: { mediaType?: string; layers: Desc[]; config: Desc } }> {
+  const index = JSON.parse(await Deno.readTextFile(join(layout, "index.json")));
+  const entry = index.manifests.find((m: { annotations?: Record<string, string> }) =>
+    m.annotations?.["org.opencontainers.image.ref.name"] === tag
+  );
+  if (!entry) throw new Error(`no ${tag} in ${layout}`);
+  const desc = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size };
+  const path = join(layout, "blobs", "sha256", desc.digest.slice("sha256:".length));
+  return { desc, doc: JSON.parse(await Deno.readTextFile(path)) };
 }

@@ -103,8 +103,15 @@ export interface RunSociOptions {
  */
 export async function runSoci(args: string[], opts: RunSociOptions = {}): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--config", join(REPO_ROOT, "deno.json"),
-      join(REPO_ROOT, "cli.ts"), ...args],
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      "--config",
+      join(REPO_ROOT, "deno.json"),
+      join(REPO_ROOT, "cli.ts"),
+      ...args,
+    ],
     env: {
       NO_COLOR: "1",
       DENO_NO_UPDATE_CHECK: "1",
@@ -302,8 +309,14 @@ export function closedPort(): number {
 /** `skopeo copy --preserve-digests` of the sample image into a registry, with extra flags. */
 export async function skopeoCopySample(dest: string, extra: string[]): Promise<void> {
   const out = await new Deno.Command("skopeo", {
-    args: ["copy", "--quiet", "--preserve-digests", ...extra, `oci:${SAMPLE_LAYOUT}:latest`,
-      `docker://${dest}`],
+    args: [
+      "copy",
+      "--quiet",
+      "--preserve-digests",
+      ...extra,
+      `oci:${SAMPLE_LAYOUT}:latest`,
+      `docker://${dest}`,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -1,0 +1,262 @@
+/**
+ * Where the time of `ztoc build` goes: times, in this process, each part of
+ * the one-pass scan of a generated layer (read, sha256, inflate, inflate +
+ * tar, `scanLayer`, `ScanPool(1).scan`, zTOC encoding), with `gzip -dc` of
+ * the same file as the reference; then the peak RSS of each part run alone
+ * in a fresh process (`/usr/bin/time -f %M`).
+ *
+ * ```sh
+ * deno run -A tasks/bench_profile.ts [--rounds 3] [--size-mib 320] [--seed 1] [--layer FILE]
+ * ```
+ *
+ * @module
+ */
+import { CheckpointInflater } from "../lib/gzip/inflater.ts";
+import { readFileChunks } from "../lib/image/file_layer.ts";
+import { DEFAULT_SPAN_SIZE } from "../lib/oci/media_types.ts";
+import { Sha256 } from "../lib/oci/digest.ts";
+import { TarReader } from "../lib/tar/reader.ts";
+import { buildZtoc } from "../lib/ztoc/builder.ts";
+import { encodeZtoc } from "../lib/ztoc/codec.ts";
+import { LayerDecoder, LayerHasher, type LayerScan, scanLayer } from "../lib/ztoc/scan.ts";
+import { ScanPool } from "../lib/ztoc/scan_pool.ts";
+import { median, timed } from "./bench.ts";
+import { DEFAULT_DIR, ensureLayer, parseArgs, sizeArg } from "./bench_data.ts";
+
+const SPAN = DEFAULT_SPAN_SIZE;
+const MIB = 1048576;
+
+async function readAll(path: string): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of readFileChunks(path)) chunks.push(c);
+  return chunks;
+}
+
+function inflateOnly(chunks: Uint8Array[]): number {
+  let out = 0;
+  const inf = new CheckpointInflater(SPAN, {
+    data: (b) => {
+      out += b.length;
+    },
+  });
+  for (const c of chunks) inf.push(c);
+  inf.end();
+  return out;
+}
+
+function inflateTar(chunks: Uint8Array[]): number {
+  let n = 0;
+  const tar = new TarReader(() => n++);
+  const inf = new CheckpointInflater(SPAN, {
+    data: (b) => {
+      if (!tar.done) tar.push(b);
+    },
+  });
+  for (const c of chunks) inf.push(c);
+  inf.end();
+  tar.end();
+  return n;
+}
+
+function sha(chunks: Uint8Array[]): string {
+  const h = new Sha256();
+  for (const c of chunks) h.update(c);
+  return h.digest();
+}
+
+/** Decodes once to learn the span starts of each chunk (input of the LayerHasher stage). */
+function spanStarts(chunks: Uint8Array[]) {
+  const d = new LayerDecoder("gzip", SPAN);
+  const starts = chunks.map((c) => d.push(c));
+  d.end();
+  return starts;
+}
+
+function hashSpans(chunks: Uint8Array[], starts: ReturnType<typeof spanStarts>): number {
+  const h = new LayerHasher("gzip", SPAN);
+  for (let i = 0; i < chunks.length; i++) h.push(chunks[i], starts[i]);
+  return h.end().spanDigests.length;
+}
+
+async function poolScan(path: string): Promise<LayerScan> {
+  const pool = new ScanPool(1);
+  try {
+    return await pool.scan(readFileChunks(path), { compression: "detect", spanSize: SPAN });
+  } finally {
+    pool.close();
+  }
+}
+
+async function nativeInflate(path: string): Promise<number> {
+  const f = await Deno.open(path);
+  let n = 0;
+  const reader = f.readable.pipeThrough(new DecompressionStream("gzip")).getReader();
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    n += r.value.length;
+  }
+  return n;
+}
+
+/** One part of the pass, run alone in a child process for its peak RSS. */
+async function child(part: string, path: string): Promise<void> {
+  const opts = { compression: "detect" as const, spanSize: SPAN };
+  switch (part) {
+    case "idle":
+      return;
+    case "read":
+      for await (const _ of readFileChunks(path)) {
+        // read only
+      }
+      return;
+    case "inflate": {
+      let out = 0;
+      const inf = new CheckpointInflater(SPAN, {
+        data: (b) => {
+          out += b.length;
+        },
+      });
+      for await (const c of readFileChunks(path)) inf.push(c);
+      inf.end();
+      return;
+    }
+    case "scan":
+      await scanLayer(readFileChunks(path), opts);
+      return;
+    case "pool":
+      await poolScan(path);
+      return;
+    case "pool+encode": {
+      const scan = await poolScan(path);
+      encodeZtoc(buildZtoc(scan));
+      return;
+    }
+    default:
+      throw new Error(`unknown part ${part}`);
+  }
+}
+
+interface Stage {
+  name: string;
+  run: () => unknown | Promise<unknown>;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs(Deno.args, {
+    rounds: "string",
+    "size-mib": "string",
+    seed: "string",
+    dir: "string",
+    layer: "string",
+    child: "string",
+  });
+  if (typeof values.child === "string") {
+    await child(values.child, values.layer as string);
+    return;
+  }
+  const rounds = Number(values.rounds ?? 3);
+  let path = values.layer as string | undefined;
+  if (path === undefined) {
+    const info = await ensureLayer({
+      seed: Number(values.seed ?? 1),
+      size: sizeArg(values),
+      dir: (values.dir as string | undefined) ?? DEFAULT_DIR,
+      log: (s) => console.error(s),
+    });
+    path = info.path;
+  }
+  const layer = path;
+  const size = (await Deno.stat(layer)).size;
+  const chunks = await readAll(layer); // also warms the page cache
+  const starts = spanStarts(chunks);
+  const tarSize = inflateOnly(chunks);
+  let scan: LayerScan | undefined;
+  console.log(
+    `layer ${layer}: ${(size / MIB).toFixed(1)} MiB gzip, ${(tarSize / MIB).toFixed(1)} MiB ` +
+      `tar, ${chunks.length} chunks, ${starts.flat().length} spans; ${rounds} rounds, ` +
+      `load average ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}`,
+  );
+
+  const stages: Stage[] = [
+    {
+      name: "gzip -dc > /dev/null (reference, subprocess)",
+      run: async () => {
+        const r = await timed("gzip", ["-dc", layer]);
+        if (r.code !== 0) throw new Error("gzip -dc failed");
+      },
+    },
+    { name: "read file, 1 MiB chunks (readFileChunks)", run: () => readAll(layer) },
+    { name: "sha256 of the layer (in memory)", run: () => sha(chunks) },
+    { name: "LayerHasher: layer + span digests (in memory)", run: () => hashSpans(chunks, starts) },
+    { name: "inflate alone (CheckpointInflater, no-op sink)", run: () => inflateOnly(chunks) },
+    { name: "inflate + TarReader (in memory)", run: () => inflateTar(chunks) },
+    {
+      name: "scanLayer (in memory, one thread)",
+      run: () => scanLayer(chunks, { compression: "detect", spanSize: SPAN }),
+    },
+    {
+      name: "scanLayer (from file, one thread)",
+      run: async () => {
+        scan = await scanLayer(readFileChunks(layer), { compression: "detect", spanSize: SPAN });
+      },
+    },
+    { name: "ScanPool(1).scan (from file, worker)", run: () => poolScan(layer) },
+    { name: "buildZtoc + encodeZtoc (after the scan)", run: () => encodeZtoc(buildZtoc(scan!)) },
+    { name: "DecompressionStream gzip (native, from file)", run: () => nativeInflate(layer) },
+  ];
+
+  const times: number[][] = stages.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < stages.length; i++) {
+      const t0 = performance.now();
+      await stages[i].run();
+      times[i].push((performance.now() - t0) / 1000);
+    }
+    console.error(`round ${round + 1}/${rounds} done`);
+  }
+  const ref = median(times[0]);
+  console.log("");
+  console.log(
+    `${"stage".padEnd(48)} ${"median".padStart(8)}  ${"min–max".padEnd(11)}  ` +
+      `${"MB/s in".padStart(7)}  ${"/gzip".padStart(5)}`,
+  );
+  for (let i = 0; i < stages.length; i++) {
+    const m = median(times[i]);
+    console.log(
+      `${stages[i].name.padEnd(48)} ${m.toFixed(3).padStart(6)} s  ` +
+        `${Math.min(...times[i]).toFixed(2)}–${Math.max(...times[i]).toFixed(2)} s  ` +
+        `${(size / 1e6 / m).toFixed(0).padStart(7)}  ${(m / ref).toFixed(2).padStart(5)}`,
+    );
+  }
+
+  // Peak RSS of each part alone, in a fresh process.
+  console.log("");
+  console.log("peak RSS of each part alone (fresh `deno run` process, /usr/bin/time -f %M):");
+  const self = new URL(import.meta.url).pathname;
+  for (const part of ["idle", "read", "inflate", "scan", "pool", "pool+encode"]) {
+    const r = await timed(Deno.execPath(), [
+      "run",
+      "-A",
+      self,
+      "--child",
+      part,
+      "--layer",
+      layer,
+    ]);
+    if (r.code !== 0) throw new Error(`child ${part} failed: ${r.stderr.trim()}`);
+    console.log(
+      `  ${part.padEnd(12)} ${(r.rssKiB / 1024).toFixed(0).padStart(5)} MiB   ` +
+        `${r.wall.toFixed(2)} s wall, ${(r.user + r.sys).toFixed(2)} s cpu`,
+    );
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench_profile: ${(e as Error).stack ?? e}`);
+    Deno.exit(1);
+  }
+}
