@@ -23,6 +23,7 @@ import {
   rawGet,
   type RawRegistry,
   runSoci,
+  SAMPLE_LAYOUT,
   type SampleImage,
   sampleImage,
   sha256,
@@ -133,7 +134,7 @@ Deno.test("create docker:// and push via CLI, htpasswd + TLS: --user, docker con
         "-q",
         "--min-layer-size",
         "0",
-        `oci:${join(Deno.cwd(), "fixtures", "sample-image")}:latest`,
+        `oci:${SAMPLE_LAYOUT}:latest`,
       ]),
     );
     const expectedBytes = await Deno.readFile(blobPath(layoutRoot, expected));
@@ -389,7 +390,7 @@ Deno.test("create docker:// and push via CLI through faults; unreachable and mis
         "-q",
         "--min-layer-size",
         "0",
-        `oci:${join(Deno.cwd(), "fixtures", "sample-image")}:latest`,
+        `oci:${SAMPLE_LAYOUT}:latest`,
       ]);
       assert.equal(indexDigestOf(fromLayout), expected);
     });
@@ -421,7 +422,6 @@ Deno.test("create docker:// and push via CLI through faults; unreachable and mis
         linesOf(p.stdout).includes(`successfully pushed artifact with digest: ${expected}`),
       );
       const s = proxy.stats;
-      console.error("STATS", JSON.stringify(s), proxy.requests.length);
       assert.ok(s.dropped > 0 && s.errors > 0 && s.throttled > 0 && s.cut > 0, JSON.stringify(s));
       const bytes = await Deno.readFile(blobPath(rootDirect, expected));
       assert.deepEqual(

@@ -25,7 +25,9 @@ export async function namesByDigest(store: ContentStore): Promise<Map<string, st
 
 /**
  * The manifest digests of a stored image, for the given platforms or all
- * of its platforms (upstream's `--ref` semantics).
+ * of its platforms (upstream's `--ref` semantics). Without `platforms`,
+ * platforms whose manifest is not in the store are left out: `create` stores
+ * only the manifests of the platforms it indexed, so those have no indexes.
  */
 export async function imageManifests(
   store: ContentStore,
@@ -41,6 +43,8 @@ export async function imageManifests(
       manifests.push((await selectManifest(source, target, p)).descriptor.digest);
     } catch (e) {
       if (e instanceof NotFoundError) {
+        // A platform the image lists (so its child exists) whose manifest was never stored.
+        if (platforms === undefined) continue;
         throw new NotFoundError(`image manifest for platform ${formatPlatform(p)}: not found`);
       }
       throw e;

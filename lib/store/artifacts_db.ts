@@ -148,7 +148,17 @@ export class ArtifactsDb {
           exists = false;
         }
         if (exists) {
-          const db = new DatabaseSync(path, { readOnly: true });
+          // A WAL database read through a read-only connection leaves its
+          // -wal and -shm files behind (only a writer may remove them), so
+          // open it writable when we may, and forbid writes ourselves
+          // (query_only): closing then leaves the root as it was.
+          let db: DatabaseSync;
+          try {
+            db = new DatabaseSync(path);
+            db.exec("PRAGMA query_only = 1");
+          } catch {
+            db = new DatabaseSync(path, { readOnly: true });
+          }
           db.exec(`PRAGMA busy_timeout = ${timeout}`);
           const version = userVersion(db);
           if (version > ARTIFACTS_DB_SCHEMA_VERSION) {

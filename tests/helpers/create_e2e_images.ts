@@ -20,10 +20,12 @@
  * | `corrupt` | good gzip layer, then a gzip layer with damaged deflate data (its digest is right) |
  * | `mismatch` | gzip layer whose blob bytes differ from the descriptor digest (same size) |
  * | `short` | gzip layer whose descriptor size is one byte more than the blob |
- * | `nonlayer` | gzip layer, then a descriptor of type `application/octet-stream` |
+ * | `nonlayer` | gzip layer, then descriptors of types `""`, OCI manifest, `application/octet-stream` |
  * | `badprefix` | gzip layer, then the bare prefix `application/vnd.oci.image.layer.` |
  * | `global` | gzip layer holding a PAX global header (`g`) |
  * | `noblob` | gzip layer, then a layer whose blob file is missing |
+ * | `noplat` | OCI index whose first child has no `platform` |
+ * | `members` | one gzip layer made of two gzip members (the tar split between entries) |
  *
  * @module
  */
@@ -141,8 +143,12 @@ export async function gzipN(data: Uint8Array): Promise<Uint8Array> {
 }
 
 /** A regular-file tar entry. */
-export function file(name: string, data: Uint8Array | string, extra: Partial<GoTarEntry> = {}) {
-  return { name, data: typeof data === "string" ? ENC.encode(data) : data, ...extra };
+export function file(
+  name: string,
+  data: Uint8Array | string,
+  extra: Partial<GoTarEntry> = {},
+): GoTarEntry & { name: string; data: Uint8Array } {
+  return { ...extra, name, data: typeof data === "string" ? ENC.encode(data) : data };
 }
 
 /** A directory tar entry. */
@@ -227,12 +233,14 @@ export class LayoutBuilder {
     return { manifest, manifestBytes, config, layers };
   }
 
-  /** An OCI image index over `children` (each with its platform). */
-  async index(children: Array<{ manifest: Desc; platform: Plat }>): Promise<Desc> {
+  /** An OCI image index over `children` (each with its platform, unless left out). */
+  async index(children: Array<{ manifest: Desc; platform?: Plat }>): Promise<Desc> {
     const doc = {
       schemaVersion: 2,
       mediaType: MT.ociIndex,
-      manifests: children.map((c) => ({ ...c.manifest, platform: c.platform })),
+      manifests: children.map((c) =>
+        c.platform ? { ...c.manifest, platform: c.platform } : c.manifest
+      ),
     };
     return await this.blob(ENC.encode(JSON.stringify(doc)), MT.ociIndex);
   }
@@ -279,6 +287,7 @@ export interface E2eImages {
   badprefix: BuiltImage;
   global: BuiltImage;
   noblob: BuiltImage;
+  members: BuiltImage;
 }
 
 /** Files of the large layer of `app`: several incompressible files (≈ 1.2 MB in all). */
@@ -380,7 +389,12 @@ export async function buildE2eImages(dir: string): Promise<E2eImages> {
 
   // nonlayer / badprefix: a descriptor that is not a layer / has no known compression.
   const nl = await gz([file("nl.txt", "nl\n")]);
-  const nonlayer = await b.image([nl, await b.rawLayer(noise(100, 11), MT.octet)]);
+  const nonlayer = await b.image([
+    nl,
+    await b.rawLayer(noise(100, 13), ""),
+    await b.rawLayer(noise(100, 14), MT.ociManifest),
+    await b.rawLayer(noise(100, 11), MT.octet),
+  ]);
   b.tag("nonlayer", nonlayer.manifest);
   const bp = await gz([file("bp.txt", "bp\n")]);
   const badprefix = await b.image([bp, await b.rawLayer(noise(100, 12), MT.ociBarePrefix)]);
@@ -401,6 +415,31 @@ export async function buildE2eImages(dir: string): Promise<E2eImages> {
   const noblob = await b.image([nb, gone]);
   b.tag("noblob", noblob.manifest);
 
+  // noplat: an index whose first child has no platform.
+  const noplat = await b.index([
+    { manifest: arm64.manifest },
+    { manifest: amd64.manifest, platform: { architecture: "amd64", os: "linux" } },
+  ]);
+  b.tag("noplat", noplat);
+
+  // members: one layer made of two gzip members (the tar split at a header), like eStargz.
+  const memberEntries = [
+    file("m/one.txt", text(40_000, 20)),
+    file("m/two.txt", text(50_000, 21)),
+    file("m/three.txt", "three\n"),
+  ];
+  const memberTar = goTar(memberEntries);
+  const cut = 512 + Math.ceil(40_000 / 512) * 512; // the header of m/two.txt
+  const membersBytes = new Uint8Array([
+    ...await gzipN(memberTar.subarray(0, cut)),
+    ...await gzipN(memberTar.subarray(cut)),
+  ]);
+  const membersLayer = await b.rawLayer(membersBytes, MT.ociGzip);
+  membersLayer.tar = memberTar;
+  for (const e of memberEntries) membersLayer.files.set(e.name, e.data);
+  const members = await b.image([membersLayer]);
+  b.tag("members", members.manifest);
+
   await b.save();
   return {
     layout: b.dir,
@@ -418,6 +457,7 @@ export async function buildE2eImages(dir: string): Promise<E2eImages> {
     badprefix,
     global,
     noblob,
+    members,
   };
 }
 
