@@ -220,7 +220,7 @@ function report(
       verdict(result.ratio.ok),
   );
   console.log(
-    `peak RSS of ${cmd.label.split(" ").slice(0, 3).join(" ")}: ${peak.toFixed(1)} MiB ` +
+    `peak RSS of soci ${bench}: ${peak.toFixed(1)} MiB ` +
       `(${result.rss.how})   goal ≤ ${goal.rssMiB} MiB   ${verdict(result.rss.ok)}`,
   );
   console.log(`load average: before ${before}, after ${result.loadavg.after} (2 cores, shared)`);

@@ -32,6 +32,7 @@ import {
   withRoot,
   ztocOf,
 } from "./helpers/create_e2e_images.ts";
+import { parseZinfoBlob } from "./helpers/ztoc_e2e_tools.ts";
 
 const IMG = await e2eImages();
 const L = IMG.layout;
@@ -80,6 +81,8 @@ Deno.test("create: multi-layer image (small gzip, large gzip, tar) → index byt
     const r = await soci(root, ["create", "--min-layer-size", "0", `oci:${L}:app`]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");
+    // C§1.3 / C§11.2 item 10: the missing root is created with mode 0700.
+    assert.equal((await Deno.stat(root)).mode! & 0o777, 0o700);
 
     const [l0, l1, l2] = await Promise.all(IMG.app.layers.map(fileDesc));
     const m = await manifestDesc(IMG.app);
@@ -354,9 +357,30 @@ Deno.test("create: multi-platform index — --all-platforms, --platform (repeate
       }
     });
 
+    await t.step(
+      "duplicate platforms, also denormalized ones, give one index (C§11.2 item 11)",
+      async () => {
+        const r = await sociOk(root, [
+          ...base,
+          "-p",
+          "linux/amd64",
+          "-p",
+          "linux/x86_64",
+          "-p",
+          "linux/amd64",
+          ref,
+        ]);
+        assert.deepEqual(indexLines(r.stdout).map((x) => x.digest), [amdIdx]);
+      },
+    );
+
     await t.step("default: the host platform", async () => {
       const r = await soci(root, [...base, ref]);
-      const want = HOST === "linux/amd64" ? amdIdx : HOST === "linux/arm64" ? armIdx : undefined;
+      const want = HOST === "linux/amd64"
+        ? amdIdx
+        : HOST.startsWith("linux/arm64")
+        ? armIdx
+        : undefined;
       if (want === undefined) {
         assert.equal(r.code, 1); // no child for this host
       } else {
@@ -493,6 +517,12 @@ Deno.test("create: zTOC reuse — 'already exists' once per layer on the second 
     const r3 = await sociOk(root, ["create", "--force", ...args.slice(1)]);
     assert.deepEqual(pairs(r3.stdout), p1);
     assert.deepEqual(indexLines(r3.stdout), indexLines(r1.stdout));
+
+    // A DB row whose zTOC blob is gone is not reused: the zTOC is built and stored again.
+    await Deno.remove(storeBlob(root, p1[1].ztoc));
+    const rebuilt = await sociOk(root, args);
+    assert.deepEqual(pairs(rebuilt.stdout).map((p) => p.reused), [true, false, true]);
+    assert.equal(await sha256sum(storeBlob(root, p1[1].ztoc)), p1[1].ztoc);
 
     const small = ["create", "--span-size", "65536", ...args.slice(1)];
     const r4 = await sociOk(root, small);
@@ -783,10 +813,14 @@ Deno.test("create: bad input gives one clear line and leaves the root as it was"
       });
     });
     await t.step("F§7.3 rule 2 and the unrecognised bare prefix; a PAX global header", async () => {
-      await fails(
-        `oci:${L}:nonlayer`,
-        (l) => assert.equal(l, `${building}not a layer mediaType: application/octet-stream`),
-      );
+      // Every failing layer is reported, in layer order, joined with "; ".
+      await fails(`oci:${L}:nonlayer`, (l) =>
+        assert.equal(
+          l,
+          `${building}not a layer mediaType: ; ` +
+            `not a layer mediaType: application/vnd.oci.image.manifest.v1+json; ` +
+            `not a layer mediaType: application/octet-stream`,
+        ));
       await fails(`oci:${L}:badprefix`, (l) =>
         assert.equal(
           l,
@@ -797,6 +831,13 @@ Deno.test("create: bad input gives one clear line and leaves the root as it was"
         assert.ok(l.startsWith(building), l);
         assert.ok(l.endsWith("unsupported input tar entry 'g'"), l);
       });
+    });
+    await t.step("an index child without a platform (F§7.6)", async () => {
+      await fails(
+        `oci:${L}:noplat`,
+        (l) => assert.equal(l, "soci: manifest should have proper platform"),
+        ["-p", "linux/amd64"],
+      );
     });
     await t.step("a layer blob missing from the layout", async () => {
       const gone = IMG.noblob.layers[1].desc.digest;
@@ -955,5 +996,50 @@ Deno.test("create: skopeo copies an image into an oci: layout, we index it, skop
     assert.equal(sociRaw.code, 0, sociRaw.stderr);
     assert.equal(await sha256sumOf(sociRaw.stdout), idx);
     assert.equal(JSON.parse(DEC.decode(sociRaw.stdout)).subject.digest, desc.digest);
+  });
+});
+
+Deno.test("create: a layer of two gzip members (eStargz-like) gets a zTOC and get-file reads both members (C§11.3 item 21)", async () => {
+  await withRoot(async (root) => {
+    const layer = IMG.members.layers[0];
+    // Member sizes (compressed) and outputs (uncompressed), by Python's zlib.
+    const members = await python(
+      String.raw`
+import json, sys, zlib
+data = open(sys.argv[1], "rb").read()
+out = []
+while data:
+    d = zlib.decompressobj(31)
+    n = len(d.decompress(data))
+    out.append([len(data) - len(d.unused_data), n])
+    data = d.unused_data
+print(json.dumps(out))
+`,
+      layer.path,
+    ) as Array<[number, number]>;
+    assert.equal(members.length, 2);
+    const r = await sociOk(root, [
+      "create",
+      "--min-layer-size",
+      "0",
+      "--span-size",
+      "16384",
+      `oci:${L}:members`,
+    ]);
+    assert.deepEqual(indexLines(r.stdout).map((x) => x.n), [1]);
+    const z = await ztocOf(await storedZtocs(root), layer, 16384);
+    assert.equal(z.ztoc.uncompressed_archive_size, layer.tar!.length);
+    // Each member is one deflate block here, so the only checkpoints are the two member
+    // starts (F§5.2): after the 10-byte headers of `gzip -n`.
+    const cps = parseZinfoBlob(Uint8Array.from(z.ztoc.compression_info.checkpoints)).cps;
+    assert.deepEqual(cps.map((c) => [c.in, c.out, c.bits]), [
+      [10, 0, 0],
+      [members[0][0] + 10, members[0][1], 0],
+    ]);
+    for (const [name, data] of layer.files) {
+      const got = await soci(root, ["ztoc", "get-file", z.digest, name]);
+      assert.equal(got.code, 0, got.stderr);
+      assert.deepEqual(got.stdoutBytes, data, name);
+    }
   });
 });

@@ -163,7 +163,7 @@ Deno.test("index list: newest first, --json members from the stored blobs, table
   // The table (C§8.1): one row per index and image name; CREATED is "<duration> ago".
   const table = await sociOk(ROOT, ["index", "ls"]);
   const created = lines(table.stdout).slice(1).map((l) => l.trimEnd().split(/ {2,}/).pop()!);
-  for (const c of created) assert.match(c, /^\d+s ago$/);
+  for (const c of created) assert.match(c, /^(\d+h)?(\d+m)?\d+s ago$/);
   const names: Record<string, string> = {
     [idx.app64]: "app",
     [idx.sibling]: "sibling",

@@ -29,8 +29,22 @@ export function openLocalStore(
 ): LocalStore {
   const root = resolveRoot(ctx.string("root") || undefined);
   const store = ContentStore.open(root);
-  const db = ArtifactsDb.open(artifactsDbPath(root), { readOnly: options.readOnly });
-  return { root, store, db, [Symbol.dispose]: () => db.close() };
+  const path = artifactsDbPath(root);
+  const existed = exists(path);
+  const db = ArtifactsDb.open(path, { readOnly: options.readOnly });
+  const dispose = () => {
+    // A command that failed on a fresh root leaves no empty DB behind.
+    const empty = !existed && !options.readOnly && db.all().length === 0;
+    db.close();
+    if (empty) {
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+        try {
+          Deno.removeSync(f);
+        } catch { /* not there */ }
+      }
+    }
+  };
+  return { root, store, db, [Symbol.dispose]: dispose };
 }
 
 /**
@@ -45,6 +59,15 @@ export function artifactRecord(db: ArtifactsDb, digest: string): ArtifactRecord 
     throw new NotFoundError(`couldn't retrieve artifact for ${digest}, not found`);
   }
   return rec;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** True when `arg` names an existing file. */

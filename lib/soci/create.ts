@@ -10,11 +10,7 @@ import { NotFoundError } from "../errors.ts";
 import { imagePlatforms, type SelectedManifest, selectManifest } from "../image/select.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
-import {
-  EMPTY_CONFIG_BYTES,
-  EMPTY_CONFIG_DIGEST,
-  SOCI_INDEX_V1,
-} from "../oci/media_types.ts";
+import { EMPTY_CONFIG_BYTES, EMPTY_CONFIG_DIGEST, SOCI_INDEX_V1 } from "../oci/media_types.ts";
 import { dedupePlatforms, formatPlatform, hostPlatform } from "../oci/platform.ts";
 import {
   index,
@@ -121,7 +117,13 @@ export async function createIndexes(
   try {
     await storeImage(tx, source, target, selected.map((s) => s.manifest), options);
     const built: CreatedIndex[] = [];
-    const written = new Set<string>();
+    // zTOCs built by this run, by layer digest: a layer shared by several
+    // platforms is read once (and reported as already existing afterwards).
+    const builtHere = new Map<string, ZtocBlob>();
+    const existing = options.force ? undefined : async (layer: Layer) => {
+      const here = builtHere.get(layer.descriptor.digest);
+      return here ? { ...here, reused: true } : await reusable(store, db, layer, spanSize);
+    };
     for (const { platform, manifest } of selected) {
       const soci = await index(
         ztoc(
@@ -129,7 +131,7 @@ export async function createIndexes(
             spanSize,
             concurrency: options.concurrency,
             onProgress: options.onProgress,
-            existing: options.force ? undefined : (layer) => reusable(store, db, layer, spanSize),
+            existing,
           }),
           {
             spanSize,
@@ -141,11 +143,13 @@ export async function createIndexes(
           subject: manifest.descriptor,
           allowEmpty: options.allowEmpty,
           onLayer: async (r) => {
-            if (r.ztoc && !r.ztoc.reused && !written.has(r.ztoc.digest)) {
-              written.add(r.ztoc.digest);
+            if (r.ztoc && !r.ztoc.reused && !builtHere.has(r.layer.descriptor.digest)) {
               await recordZtoc(tx, r, spanSize);
-              // The bytes are staged on disk now; do not hold them in memory.
+              // The bytes are staged on disk now: keep them only when the
+              // xattr optimization may need to read the TOC again.
+              const keep = options.disableXattrs ? r.ztoc : {};
               r.ztoc = { ...r.ztoc, bytes: undefined, ztoc: undefined };
+              builtHere.set(r.layer.descriptor.digest, { ...r.ztoc, ...keep });
             }
             r.scan = undefined;
             options.onLayer?.(r, platform);

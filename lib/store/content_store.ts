@@ -681,7 +681,12 @@ export class StoreTransaction {
         await Deno.mkdir(dir, { mode: 0o700 });
         break;
       } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound) || attempt >= 5) throw e;
+        if (!(e instanceof Deno.errors.NotFound) || attempt >= 5) {
+          throw new SociError(
+            `cannot write to the local store ${this.#store.dir}: ${(e as Error).message}`,
+            { cause: e },
+          );
+        }
       }
     }
     this.#createdContentDir = !contentExisted;

@@ -243,6 +243,7 @@ class SubjectInfo {
       }
     }
     const platform = listed ?? await this.#configPlatform(subject);
+    // Normalized, as containerd's image platforms are upstream.
     return { platform: platform ? formatPlatform(normalizePlatform(platform)) : "", imageDigest };
   }
 

@@ -542,14 +542,14 @@ export function tempDir(prefix = "soci-create-e2e-"): Promise<string> {
   return Deno.makeTempDir({ prefix });
 }
 
-/** The host platform as containerd names it (`linux/amd64`, `linux/arm64`, …). */
+/**
+ * The host platform `create` defaults to (F§7.6): `linux/<GOARCH>`, plus the
+ * CPU variant on ARM (`linux/arm64/v8`).
+ */
 export function hostPlatform(): string {
-  const arch = Deno.build.arch === "x86_64"
-    ? "amd64"
-    : Deno.build.arch === "aarch64"
-    ? "arm64"
-    : Deno.build.arch;
-  return `linux/${arch}`;
+  if (Deno.build.arch === "x86_64") return "linux/amd64";
+  if (Deno.build.arch === "aarch64") return "linux/arm64/v8";
+  return `linux/${Deno.build.arch}`;
 }
 
 /**
