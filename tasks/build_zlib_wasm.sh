@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Builds lib/gzip/zlib.wasm: zlib's inflate, compiled to WebAssembly from
-# Debian's zlib source, with the small C surface in tasks/zlib_shim.c.
+# Debian's zlib source, with the small C surface in tasks/zlib_shim.c and
+# one patch, tasks/zlib_inffast_wide.patch, that speeds up inflate_fast
+# without changing what it decodes (a 64-bit bit buffer refilled 8 bytes at
+# a time, and 8-byte steps for matches at least 8 bytes back): about 25%
+# faster in WASM. Checkpoints and output are unchanged (tests compare both
+# with system zlib).
 #
 # Needs (Debian bookworm): clang lld wasi-libc libclang-rt-14-dev-wasm32
 #   apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32
@@ -25,6 +30,7 @@ fi
 echo "$want  $orig" | sha256sum -c --quiet
 rm -rf zlib-1.2.13.dfsg && tar xjf "$orig"
 src=zlib-1.2.13.dfsg
+patch -s -d "$src" -p1 <"$root/tasks/zlib_inffast_wide.patch"
 exports=(malloc free zs_new zs_reset zs_set_in zs_set_out zs_avail_in zs_avail_out
   zs_data_type zs_inflate zs_prime zs_set_dict zs_msg zs_free)
 flags=()

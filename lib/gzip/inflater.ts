@@ -18,6 +18,7 @@ import {
   Z_DATA_ERROR,
   Z_MEM_ERROR,
   Z_NEED_DICT,
+  Z_NO_FLUSH,
   Z_STREAM_END,
 } from "./zlib.ts";
 
@@ -67,7 +68,8 @@ export class CheckpointInflater {
   readonly #spanSize: number;
   readonly #sink: InflateSink;
   readonly #stream = new InflateStream(WBITS_GZIP);
-  readonly #input = new WasmBuffer(INPUT_SIZE);
+  // 8 bytes of slack: the patched inflate_fast may read a little past its input.
+  readonly #input = new WasmBuffer(INPUT_SIZE + 8);
   readonly #output = new WasmBuffer(OUTPUT_SIZE);
   /** Write position in the output buffer; the 32 KiB before it are the window. */
   #pos = WINDOW_SIZE;
@@ -120,9 +122,20 @@ export class CheckpointInflater {
         s.reset(WBITS_GZIP);
         this.#between = false;
       }
-      const room = OUTPUT_SIZE - this.#pos;
+      // Until the output is within one byte of where a checkpoint may first
+      // be placed (more than spanSize bytes after the last), no block
+      // boundary can qualify: inflate without stopping at them, but never
+      // past that point. Long calls are faster (zlib refers back into its
+      // own window less often and copies it less).
+      let room = OUTPUT_SIZE - this.#pos;
+      let flush = Z_BLOCK;
+      const before = this.#last + spanSize - this.#totalOut; // bytes allowed without a stop
+      if (this.#totalOut > 0 && before > 0) {
+        flush = Z_NO_FLUSH;
+        if (before < room) room = before;
+      }
       s.setOutput(out.ptr + this.#pos, room);
-      const ret = s.inflate(Z_BLOCK);
+      const ret = s.inflate(flush);
       const nowIn = s.availIn;
       const produced = room - s.availOut;
       this.#totalIn += availIn - nowIn;

@@ -52,7 +52,8 @@ export async function* inflateFromCheckpoint(
 ): AsyncGenerator<Uint8Array> {
   if (length <= 0) return;
   const stream = new InflateStream(WBITS_RAW);
-  const input = new WasmBuffer(IN_SIZE);
+  // 8 bytes of slack: the patched inflate_fast may read a little past its input.
+  const input = new WasmBuffer(IN_SIZE + 8);
   const output = new WasmBuffer(OUT_SIZE);
   let started = false;
   // Prime the bits of the byte before `in`, then install the window, as zran does.
