@@ -252,7 +252,14 @@ export async function* spans(
       window.push(scanOne(r));
       if (window.length >= limit) yield await window.shift()!;
     }
-    while (window.length > 0) yield await window.shift()!;
+    while (window.length > 1) yield await window.shift()!;
+    if (window.length === 1) {
+      // Stop the workers before the last result is handed on, so that what
+      // follows (encoding the zTOC) does not run beside idle workers' memory.
+      const last = await window.shift()!;
+      pool?.close();
+      yield last;
+    }
   } finally {
     // Let scans still running finish before the workers go away.
     await Promise.allSettled(window);
