@@ -136,7 +136,7 @@ export function* manifestLayers(
       index,
       compression: "uncompressed",
       image: selected,
-      open: async () => (await image.openBlob(d)) as AsyncIterable<Uint8Array>,
+      open: async () => image.readChunks?.(d) ?? (await image.openBlob(d)),
     };
     if (!isLayerMediaType(d.mediaType)) {
       yield { layer, error: new BadInputError(`not a layer mediaType: ${d.mediaType}`) };

@@ -8,7 +8,9 @@
  * * `create`: `soci create --root <tmp> --min-layer-size 0 oci:<layout>:bench`
  *   (an image of two generated layers, a fresh root each round) vs `gzip -dc`
  *   of both layers one after the other.
- * * `registry`: not yet.
+ * * `registry`: `create docker://…` of the same two-layer image served by
+ *   Debian's docker-registry on loopback, against `create oci:…` (goal
+ *   ≤ 1.15×), with the bytes each writes to disk (no layer bytes).
  *
  * Times are wall-clock times of the whole process (Deno start-up included;
  * it is measured separately as `soci --version`). Peak RSS is the
@@ -51,6 +53,8 @@ export interface Run {
   sys: number;
   /** Peak resident set size in KiB (`/usr/bin/time -f %M`: the process's ru_maxrss). */
   rssKiB: number;
+  /** Bytes the process wrote to file systems (`/usr/bin/time -f %O`, 512-byte blocks). */
+  writtenBytes: number;
   code: number;
   stdout: string;
   stderr: string;
@@ -76,7 +80,7 @@ export async function timed(
   try {
     const t0 = performance.now();
     const child = new Deno.Command("/usr/bin/time", {
-      args: ["-f", "%e %U %S %M", "-o", tf, cmd, ...args],
+      args: ["-f", "%e %U %S %M %O", "-o", tf, cmd, ...args],
       cwd: options.cwd ?? ROOT,
       stdin: "null",
       stdout: options.stdout ? "piped" : "null",
@@ -87,13 +91,14 @@ export async function timed(
     const wall = (performance.now() - t0) / 1000;
     // With a non-zero exit, time writes "Command exited with non-zero status N" first.
     const line = (await Deno.readTextFile(tf)).trim().split("\n").pop() ?? "";
-    const [, user, sys, rss] = line.split(" ").map(Number);
+    const [, user, sys, rss, outBlocks] = line.split(" ").map(Number);
     const dec = new TextDecoder();
     return {
       wall,
       user: user || 0,
       sys: sys || 0,
       rssKiB: rss || 0,
+      writtenBytes: (outBlocks || 0) * 512,
       code: out.code,
       stdout: options.stdout ? dec.decode(out.stdout) : "",
       stderr: dec.decode(out.stderr),
@@ -402,6 +407,148 @@ async function benchCreate(o: Options): Promise<BenchResult | undefined> {
   );
 }
 
+/** Starts Debian's docker-registry on a free loopback port; returns its address and a stop. */
+async function startRegistry(): Promise<{ host: string; stop: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "soci-bench-registry-" });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const host = `127.0.0.1:${port}`;
+  await Deno.writeTextFile(
+    `${dir}/config.yml`,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n` +
+      `http:\n  addr: ${host}\n`,
+  );
+  const child = new Deno.Command("/usr/bin/docker-registry", {
+    args: ["serve", `${dir}/config.yml`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0;; i++) {
+    try {
+      const r = await fetch(`http://${host}/v2/`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (i > 500) throw new Error("docker-registry did not start");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    host,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** `create docker://…` against `create oci:…` of the same image (issue 4's goal: ≤ 1.15×). */
+async function benchRegistry(o: Options): Promise<void> {
+  const log = (s: string) => console.error(s);
+  const image = await ensureImage({ size: o.size, dir: o.dir, seeds: [o.seed, o.seed + 1], log });
+  const registry = await startRegistry();
+  try {
+    const remote = `${registry.host}/bench/app:bench`;
+    const copy = await timed("skopeo", [
+      "copy",
+      "--quiet",
+      "--dest-tls-verify=false",
+      "--preserve-digests",
+      `oci:${image.dir}:${image.tag}`,
+      `docker://${remote}`,
+    ]);
+    if (copy.code !== 0) fail("skopeo copy", copy);
+    for (const l of image.layers) await warm(l.path);
+    const create = async (ref: string, extra: string[]): Promise<Run> => {
+      const root = await Deno.makeTempDir({ prefix: "soci-bench-root-" });
+      try {
+        const r = await timed(deno, [
+          "run",
+          "-A",
+          CLI,
+          "create",
+          "--root",
+          root,
+          "--min-layer-size",
+          "0",
+          "-q",
+          ...extra,
+          ref,
+        ], { stdout: true });
+        if (r.code !== 0) fail(`soci create ${ref}`, r);
+        return r;
+      } finally {
+        await Deno.remove(root, { recursive: true }).catch(() => {});
+      }
+    };
+    const local = `oci:${image.dir}:${image.tag}`;
+    await create(local, []); // warm-up of both paths
+    await create(`docker://${remote}`, ["--plain-http"]);
+    const before = loadavg();
+    const fromLayout: Run[] = [];
+    const fromRegistry: Run[] = [];
+    for (let i = 0; i < o.rounds; i++) {
+      const steps = [
+        async () => fromLayout.push(await create(local, [])),
+        async () => fromRegistry.push(await create(`docker://${remote}`, ["--plain-http"])),
+      ];
+      if (i % 2 === 1) steps.reverse();
+      for (const s of steps) await s();
+      if (!o.json) {
+        log(
+          `round ${i + 1}/${o.rounds}: create oci: ${fmtS(fromLayout[i].wall)}, ` +
+            `create docker:// ${fmtS(fromRegistry[i].wall)}`,
+        );
+      }
+    }
+    const same = new Set([...fromLayout, ...fromRegistry].map((r) => r.stdout.trim())).size === 1;
+    const ratio = median(fromRegistry.map((r) => r.wall)) / median(fromLayout.map((r) => r.wall));
+    const layerBytes = image.layers.reduce((n, l) => n + l.size, 0);
+    const written = Math.max(...fromRegistry.map((r) => r.writtenBytes));
+    const result = {
+      bench: "registry",
+      image: { layout: local, registry: `docker://${remote}`, layerBytes },
+      createOci: {
+        wall: fromLayout.map((r) => r.wall),
+        peakRssMiB: Math.max(...fromLayout.map((r) => r.rssKiB)) / 1024,
+      },
+      createDocker: {
+        wall: fromRegistry.map((r) => r.wall),
+        peakRssMiB: Math.max(...fromRegistry.map((r) => r.rssKiB)) / 1024,
+        maxWrittenBytes: written,
+      },
+      sameIndexDigest: same,
+      ratio: { ofMedians: ratio, goal: 1.15, ok: ratio <= 1.15 },
+      noLayerBytesOnDisk: written < layerBytes / 10,
+      loadavg: { before, after: loadavg() },
+    };
+    if (o.json) {
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
+    console.log("");
+    console.log(summary({ label: "soci create oci:… (2 layers)", runs: fromLayout }));
+    console.log(summary({ label: "soci create docker://… (2 layers)", runs: fromRegistry }));
+    console.log("");
+    console.log(
+      `ratio docker/oci: ${ratio.toFixed(3)} (of medians)   goal ≤ 1.15   ${
+        verdict(result.ratio.ok)
+      }`,
+    );
+    console.log(`same index digest from both sources: ${same ? "yes" : "NO"}`);
+    console.log(
+      `written to disk by create docker://: ${(written / 1048576).toFixed(1)} MiB at most ` +
+        `(layers: ${(layerBytes / 1048576).toFixed(1)} MiB; /usr/bin/time -f %O)   ` +
+        verdict(result.noLayerBytesOnDisk),
+    );
+    console.log(`load average: before ${before}, after ${result.loadavg.after} (2 cores, shared)`);
+  } finally {
+    await registry.stop();
+  }
+}
+
 if (import.meta.main) {
   const usage = "usage: deno task bench [ztoc|create|registry] [--rounds N] [--size-mib N] " +
     "[--seed N] [--dir DIR] [--json]";
@@ -429,7 +576,7 @@ if (import.meta.main) {
     const what = positional[0] ?? "ztoc";
     if (what === "ztoc") await benchZtoc(o);
     else if (what === "create") await benchCreate(o);
-    else if (what === "registry") console.log("registry: not yet");
+    else if (what === "registry") await benchRegistry(o);
     else throw new Error(usage);
   } catch (e) {
     console.error(`bench: ${(e as Error).message}`);

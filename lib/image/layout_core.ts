@@ -13,6 +13,7 @@ import type { Descriptor, ImageIndex } from "../oci/descriptor.ts";
 import { parseDigest } from "../oci/digest.ts";
 import { decodeIndex } from "../oci/go_json.ts";
 import { ANNOTATION_REF_NAME } from "../oci/media_types.ts";
+import { readFileChunks } from "./file_layer.ts";
 import type { ImageSource } from "./source.ts";
 
 /** Chunk size of blob streams (within the 64 KiB–1 MiB range). */
@@ -34,6 +35,8 @@ export interface LayoutFiles {
   read(path: string, start: number, end: number): Promise<Uint8Array>;
   /** Streams bytes `[start, end)` of a file known to exist. */
   stream(path: string, start: number, end: number): Promise<ReadableStream<Uint8Array>>;
+  /** The file on disk that holds a layout file, and where in it (archives). */
+  locate(path: string): Promise<{ file: string; offset: number }>;
 }
 
 /**
@@ -292,6 +295,13 @@ export class LayoutImageSource implements ImageSource {
   async openBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
     const { path, size } = await this.#blobSize(desc);
     return this.#files.stream(path, 0, size);
+  }
+
+  /** Streams a blob into one reused buffer (each chunk valid until the next). */
+  async *readChunks(desc: Descriptor): AsyncGenerator<Uint8Array> {
+    const { path, size } = await this.#blobSize(desc);
+    const { file, offset } = await this.#files.locate(path);
+    yield* readFileChunks(file, offset, offset + size, { reuse: true });
   }
 
   /** Reads bytes `[start, end)` of a blob. */

@@ -237,6 +237,11 @@ class TarFiles implements LayoutFiles {
     const m = this.#member(path)!;
     return fileRangeStream(this.file, m.offset + start, end - start);
   }
+
+  async locate(path: string): Promise<{ file: string; offset: number }> {
+    await this.open();
+    return { file: this.file, offset: this.#member(path)!.offset };
+  }
 }
 
 /**

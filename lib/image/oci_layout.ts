@@ -54,6 +54,10 @@ class DirFiles implements LayoutFiles {
   stream(path: string, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
     return Promise.resolve(fileRangeStream(join(this.dir, path), start, end - start));
   }
+
+  locate(path: string): Promise<{ file: string; offset: number }> {
+    return Promise.resolve({ file: join(this.dir, path), offset: 0 });
+  }
 }
 
 /**

@@ -161,6 +161,17 @@ export class RegistrySource implements ImageSource {
     }
   }
 
+  /** Streams a blob straight from the response body (resumed when the connection drops). */
+  async *readChunks(desc: Descriptor): AsyncGenerator<Uint8Array> {
+    let chunks: AsyncGenerator<Uint8Array>;
+    try {
+      chunks = await this.client.blobChunks(this.repository, desc.digest, { size: desc.size });
+    } catch (e) {
+      throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);
+    }
+    yield* chunks;
+  }
+
   /** Bytes `[start, end)` of a blob through an HTTP `Range` request. */
   async readRange(desc: Descriptor, start: number, end: number): Promise<Uint8Array> {
     try {

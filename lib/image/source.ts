@@ -34,6 +34,12 @@ export interface ImageSource {
    */
   openBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
   /**
+   * Streams a blob into buffers the source reuses (no garbage per chunk):
+   * each chunk is only valid until the next is asked for. Local sources
+   * offer it; the layer pipeline prefers it to `openBlob`.
+   */
+  readChunks?(desc: Descriptor): AsyncIterable<Uint8Array>;
+  /**
    * Reads bytes `[start, end)` of a blob, when the source can seek or
    * range-request. Sources that cannot leave it undefined.
    */

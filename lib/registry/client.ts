@@ -404,6 +404,19 @@ export class RegistryClient {
     digest: string,
     opts: { size?: number; offset?: number } = {},
   ): Promise<ReadableStream<Uint8Array>> {
+    return ReadableStream.from(await this.blobChunks(repo, digest, opts));
+  }
+
+  /**
+   * {@link RegistryClient.openBlob} as an async generator (no stream layer
+   * of its own between the response body and the consumer). The request is
+   * made before this resolves, so a missing blob fails here.
+   */
+  async blobChunks(
+    repo: string,
+    digest: string,
+    opts: { size?: number; offset?: number } = {},
+  ): Promise<AsyncGenerator<Uint8Array>> {
     const action = `get blob ${repo}@${digest}`;
     const open = (from: number) =>
       this.#retrying(action, async () => {
@@ -419,9 +432,11 @@ export class RegistryClient {
     let received = opts.offset ?? 0;
     const total = opts.size;
     let reader = await open(received);
-    let failures = 0;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    return (async function* () {
+      let failures = 0;
+      try {
         for (;;) {
           let problem: unknown;
           try {
@@ -430,53 +445,35 @@ export class RegistryClient {
               received += value.length;
               if (total !== undefined && received > total) {
                 throw new BadInputError(
-                  `${this.registry}: blob ${repo}@${digest} is larger than its size ${total}`,
+                  `${self.registry}: blob ${repo}@${digest} is larger than its size ${total}`,
                 );
               }
-              controller.enqueue(value);
-              return;
+              yield value;
+              continue;
             }
-            if (total === undefined || received >= total) {
-              controller.close();
-              return;
-            }
+            if (total === undefined || received >= total) return;
             problem = new Error(`connection closed at byte ${received} of ${total}`);
           } catch (e) {
-            if (e instanceof BadInputError || e instanceof RegistryError) {
-              controller.error(e);
-              return;
-            }
+            if (e instanceof BadInputError || e instanceof RegistryError) throw e;
             problem = e;
           }
-          if (this.#expired()) {
-            controller.error(this.#timeoutError(action));
-            return;
-          }
+          if (self.#expired()) throw self.#timeoutError(action);
           failures++;
-          if (failures > this.#policy.maxRetries) {
-            controller.error(
-              new RegistryError(
-                `${this.registry}: ${action}: download failed at byte ${received}: ${
-                  networkReason(problem, !!this.#opts.plainHttp)
-                }`,
-              ),
+          if (failures > self.#policy.maxRetries) {
+            throw new RegistryError(
+              `${self.registry}: ${action}: download failed at byte ${received}: ${
+                networkReason(problem, !!self.#opts.plainHttp)
+              }`,
             );
-            return;
           }
-          this.#debug(`http retry ${action} from byte ${received}`);
-          await this.#pause(backoffDelayMs(failures, undefined, this.#policy), action);
-          try {
-            reader = await open(received);
-          } catch (e) {
-            controller.error(e);
-            return;
-          }
+          self.#debug(`http retry ${action} from byte ${received}`);
+          await self.#pause(backoffDelayMs(failures, undefined, self.#policy), action);
+          reader = await open(received);
         }
-      },
-      cancel: async (reason) => {
-        await reader.cancel(reason).catch(() => {});
-      },
-    });
+      } finally {
+        await reader.cancel().catch(() => {});
+      }
+    })();
   }
 
   /** Reads bytes `[start, end)` of a blob with a `Range` request. */

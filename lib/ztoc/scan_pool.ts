@@ -187,19 +187,35 @@ export class ScanPool {
         { type: "start", compression, spanSize: options.spanSize } satisfies ScanRequest,
       );
     }
+    // Small source chunks (HTTP bodies) are gathered into whole buffers first.
+    let fill: Uint8Array | undefined;
+    let filled = 0;
+    const send = async (): Promise<void> => {
+      const bytes = fill!.subarray(0, filled);
+      fill = undefined;
+      filled = 0;
+      inFlight++;
+      worker.postMessage({ type: "chunk", bytes } satisfies ScanRequest, [
+        bytes.buffer as ArrayBuffer,
+      ]);
+      while (failure === undefined && inFlight >= IN_FLIGHT) onReply(await replies.next());
+    };
     for await (const chunk of sniffed.chunks) {
-      for (let off = 0; off < chunk.length; off += CHUNK) {
-        const piece = chunk.subarray(off, Math.min(chunk.length, off + CHUNK));
-        hasher.layer(piece);
-        if (failure !== undefined) continue;
-        const bytes = new Uint8Array(this.#free.pop() ?? new ArrayBuffer(CHUNK), 0, piece.length);
-        bytes.set(piece);
-        inFlight++;
-        worker.postMessage({ type: "chunk", bytes } satisfies ScanRequest, [bytes.buffer]);
-        while (failure === undefined && inFlight >= IN_FLIGHT) onReply(await replies.next());
+      hasher.layer(chunk);
+      if (failure !== undefined) {
+        options.onProgress?.(hasher.size);
+        continue;
       }
-      if (failure !== undefined) options.onProgress?.(hasher.size);
+      for (let off = 0; off < chunk.length && failure === undefined;) {
+        fill ??= new Uint8Array(this.#free.pop() ?? new ArrayBuffer(CHUNK));
+        const n = Math.min(CHUNK - filled, chunk.length - off);
+        fill.set(chunk.subarray(off, off + n), filled);
+        filled += n;
+        off += n;
+        if (filled === CHUNK) await send();
+      }
     }
+    if (failure === undefined && filled > 0) await send();
     let decoded: Extract<ScanResponse, { type: "done" }>["result"] | undefined;
     if (failure === undefined) {
       worker.postMessage({ type: "end" } satisfies ScanRequest);
