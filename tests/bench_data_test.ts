@@ -9,7 +9,13 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { ensureImage, ensureLayer, type LayerStats, tarChunks, tarHeader } from "./bench_data.ts";
+import {
+  ensureImage,
+  ensureLayer,
+  type LayerStats,
+  tarChunks,
+  tarHeader,
+} from "../tasks/bench_data.ts";
 
 async function run(
   cmd: string,
