@@ -3,7 +3,7 @@
  * Python's `tarfile` and GNU tar read the tar, `gzip`/`sha256sum` check the
  * layer file and its digests, `skopeo` reads and copies the image layout.
  *
- * Run: `deno test -A tasks/bench_data_test.ts`
+ * Run: `deno test -A tests/bench_data_test.ts`
  *
  * @module
  */
