@@ -19,6 +19,9 @@ import { commands as defaultCommands } from "./lib/commands/mod.ts";
 import { formatDuration } from "./lib/ui/duration.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
 
+/** How long an aborted action (`--timeout`) may take to stop cleanly. */
+const GRACE_MS = 5000;
+
 /** The package version, from `deno.json`. */
 export const VERSION: string = denoConfig.version;
 
@@ -154,6 +157,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
 
     let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let grace: ReturnType<typeof setTimeout> | undefined;
     const timeout = flags.timeout as bigint;
     // (setTimeout cannot wait longer than 2^31-1 ms, about 24.8 days: treat that as no limit)
     if (timeout > 0n && timeout <= 2_147_483_647n * 1_000_000n) {
@@ -179,20 +183,35 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       const needsRoot = typeof cmd.needsRoot === "function"
         ? cmd.needsRoot(ctx)
         : (cmd.needsRoot ?? true);
+      // Every action sees the resolved root; only those that need it create
+      // it (or fail here when there is none to be had).
       if (needsRoot) {
         flags.root = resolveRoot(flags.root as string || undefined, env);
         await ensureRoot(flags.root);
+      } else {
+        try {
+          flags.root = resolveRoot(flags.root as string || undefined, env);
+        } catch {
+          // left empty: a command that reads the store reports it then
+        }
       }
+      // On --timeout the signal aborts; the action stops at its next check
+      // and cleans up (a store transaction is abandoned, never cut halfway).
+      // The process waits for that, for up to GRACE_MS, rather than exiting
+      // under it.
       const run = Promise.resolve(cmd.action(ctx));
-      run.catch(() => {}); // after a timeout, a late failure of the action is of no interest
       let result: void | number;
       if (controller) {
         const signal = controller.signal;
+        run.catch(() => {}); // a failure after the grace period is of no interest
         result = await Promise.race([
           run,
           new Promise<never>((_, reject) => {
-            if (signal.aborted) reject(signal.reason);
-            signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+            const late = () => {
+              grace = setTimeout(() => reject(signal.reason), GRACE_MS);
+            };
+            if (signal.aborted) late();
+            else signal.addEventListener("abort", late, { once: true });
           }),
         ]);
       } else {
@@ -201,6 +220,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       return typeof result === "number" ? result : 0;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
+      if (grace !== undefined) clearTimeout(grace);
     }
   } catch (e) {
     if (isBrokenPipe(e)) return 141;

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { BadInputError, withContext } from "./errors.ts";
+import { BadInputError, SociError, withContext } from "./errors.ts";
 import type { ImageSource } from "./image/source.ts";
 import { type SelectedManifest, selectManifest } from "./image/select.ts";
 import type { Descriptor, ImageManifest, Platform } from "./oci/descriptor.ts";
@@ -36,7 +36,7 @@ import {
   ztocDescriptor,
 } from "./soci/soci_index.ts";
 import { buildZtoc } from "./ztoc/builder.ts";
-import { encodeZtoc } from "./ztoc/codec.ts";
+import { decodeZtoc, encodeZtoc } from "./ztoc/codec.ts";
 import type { Ztoc } from "./ztoc/model.ts";
 import { type LayerCompression, type LayerScan, scanLayer } from "./ztoc/scan.ts";
 import { ScanPool } from "./ztoc/scan_pool.ts";
@@ -88,6 +88,14 @@ export interface LayerResult {
 /** What a stage reads: an async or sync iterable. */
 export type StageInput<T> = AsyncIterable<T> | Iterable<T>;
 
+/** A stage waiting for its input (`spans(options)`, `ztoc()`), for {@link pipe}. */
+export type Stage = (input: StageInput<LayerResult>) => AsyncGenerator<LayerResult>;
+
+function isIterable(x: unknown): x is StageInput<LayerResult> {
+  return typeof x === "object" && x !== null &&
+    (Symbol.asyncIterator in x || Symbol.iterator in x);
+}
+
 /** Options of {@link layers}. */
 export interface LayersOptions {
   /** Platform whose manifest is used; default the host's. */
@@ -102,17 +110,35 @@ export interface LayersOptions {
  * descriptor that is not a layer fails, small layers and layers in an
  * unsupported compression (zstd) are skipped with upstream's message.
  *
+ * Called with options only, it returns the stage for {@link pipe}.
+ *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { layers } from "./pipeline.ts";
  * import { OciLayoutSource } from "./image/oci_layout.ts";
- * const image = await OciLayoutSource.open("oci:./fixtures/sample-image:latest");
- * for await (const l of layers(image, { minLayerSize: 0 })) {
- *   console.log(l.layer.descriptor.digest, l.skip ?? "indexed");
- * }
+ * const image = OciLayoutSource.fromReference("oci:./fixtures/sample-image:latest");
+ * const seen = [];
+ * for await (const l of layers(image, { minLayerSize: 100_000 })) seen.push(l.skip ?? "indexed");
+ * assert.equal(seen[0], "indexed");
+ * assert.match(seen[1], /^ztoc skipped - layer sha256:\w+ \(.*\) size \d+ is less than/);
  * ```
  */
-export async function* layers(
+export function layers(options?: LayersOptions): (image: ImageSource) => AsyncGenerator<
+  LayerResult
+>;
+export function layers(image: ImageSource, options?: LayersOptions): AsyncGenerator<LayerResult>;
+export function layers(
+  a?: ImageSource | LayersOptions,
+  b?: LayersOptions,
+): AsyncGenerator<LayerResult> | ((image: ImageSource) => AsyncGenerator<LayerResult>) {
+  if (a === undefined || !("resolve" in a)) {
+    return (image) => layersOf(image, a as LayersOptions | undefined);
+  }
+  return layersOf(a, b);
+}
+
+async function* layersOf(
   image: ImageSource,
   options: LayersOptions = {},
 ): AsyncGenerator<LayerResult> {
@@ -121,7 +147,24 @@ export async function* layers(
   yield* manifestLayers(image, selected, options.minLayerSize ?? DEFAULT_MIN_LAYER_SIZE);
 }
 
-/** The layers of an already selected manifest ({@link layers} without resolving). */
+/**
+ * The layers of an already selected manifest ({@link layers} without
+ * resolving the image again).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { manifestLayers } from "./pipeline.ts";
+ * import { OciLayoutSource } from "./image/oci_layout.ts";
+ * import { selectManifest } from "./image/select.ts";
+ * const image = OciLayoutSource.fromReference("oci:./fixtures/sample-image:latest");
+ * const selected = await selectManifest(image, await image.resolve(), {
+ *   os: "linux",
+ *   architecture: "amd64",
+ * });
+ * assert.equal([...manifestLayers(image, selected, 0)].length, 2);
+ * ```
+ */
 export function* manifestLayers(
   image: ImageSource,
   selected: SelectedManifest,
@@ -185,6 +228,8 @@ export interface SpansOptions {
   onProgress?: (layer: Layer, bytes: number) => void;
   /** An existing zTOC to reuse instead of scanning (looked up before a layer is read). */
   existing?: (layer: Layer) => Promise<ZtocBlob | undefined>;
+  /** Stops every scan; the stage then fails with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -194,24 +239,41 @@ export interface SpansOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileLayer } from "./image/file_layer.ts";
  * import { spans } from "./pipeline.ts";
  * import { gzipSync } from "node:zlib";
  * const path = await Deno.makeTempFile();
  * await Deno.writeFile(path, gzipSync(new Uint8Array(1024)));
  * for await (const r of spans([{ layer: await fileLayer(path) }], { concurrency: 0 })) {
- *   console.assert(r.scan?.compression === "gzip" && r.scan.uncompressedSize === 1024);
+ *   assert.equal(r.scan?.compression, "gzip");
+ *   assert.equal(r.scan?.uncompressedSize, 1024);
  * }
  * await Deno.remove(path);
  * ```
  */
-export async function* spans(
+export function spans(options?: SpansOptions): Stage;
+export function spans(input: StageInput<LayerResult>, options?: SpansOptions): AsyncGenerator<
+  LayerResult
+>;
+export function spans(
+  a?: StageInput<LayerResult> | SpansOptions,
+  b?: SpansOptions,
+): AsyncGenerator<LayerResult> | Stage {
+  if (!isIterable(a)) return (input) => spansOf(input, a);
+  return spansOf(a, b);
+}
+
+async function* spansOf(
   input: StageInput<LayerResult>,
   options: SpansOptions = {},
 ): AsyncGenerator<LayerResult> {
   const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
   const concurrency = options.concurrency ?? navigator.hardwareConcurrency ?? 2;
   const pool = concurrency > 0 ? new ScanPool(concurrency) : undefined;
+  // Stops the scans still running when the consumer leaves early.
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
   const window: Promise<LayerResult>[] = [];
   const limit = Math.max(1, concurrency);
 
@@ -228,6 +290,7 @@ export async function* spans(
         expectedDigest: d.digest || undefined,
         expectedSize: d.digest ? d.size : undefined,
         onProgress: options.onProgress && ((n: number) => options.onProgress!(layer, n)),
+        signal,
       };
       const chunks = await layer.open();
       const scan = pool
@@ -242,6 +305,8 @@ export async function* spans(
       }
       return { ...r, scan };
     } catch (e) {
+      // Stopped from outside: that is the stage's failure, not the layer's.
+      if (options.signal?.aborted) throw options.signal.reason;
       const digest = layer.descriptor.digest;
       return { ...r, error: digest ? withContext(e, `layer ${digest}`) : e as Error };
     }
@@ -249,6 +314,7 @@ export async function* spans(
 
   try {
     for await (const r of input) {
+      options.signal?.throwIfAborted();
       window.push(scanOne(r));
       if (window.length >= limit) yield await window.shift()!;
     }
@@ -261,9 +327,11 @@ export async function* spans(
       yield last;
     }
   } finally {
-    // Let scans still running finish before the workers go away.
-    await Promise.allSettled(window);
+    // Left early (the consumer stopped or failed): stop reading, let the
+    // scans still running end, then stop the workers.
+    abort.abort(new SociError("scan stopped"));
     pool?.close();
+    await Promise.allSettled(window);
   }
 }
 
@@ -271,7 +339,10 @@ export async function* spans(
 export interface ZtocOptions {
   /** Build tool identifier written into each zTOC; default `AWS SOCI CLI v0.2`. */
   buildToolIdentifier?: string;
-  /** Span size recorded in descriptors; default 4 MiB (must match `spans()`). */
+  /**
+   * Span size recorded in the descriptors of reused zTOCs (the span size
+   * they were looked up with); scanned layers record their own. Default 4 MiB.
+   */
   spanSize?: number;
   /** The `xattr` optimization (F§7.5): mark zTOCs without xattrs. */
   disableXattrs?: boolean;
@@ -285,22 +356,35 @@ export interface ZtocOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileLayer } from "./image/file_layer.ts";
  * import { spans, ztoc } from "./pipeline.ts";
  * import { gzipSync } from "node:zlib";
  * const path = await Deno.makeTempFile();
  * await Deno.writeFile(path, gzipSync(new Uint8Array(1024)));
  * for await (const r of ztoc(spans([{ layer: await fileLayer(path) }], { concurrency: 0 }))) {
- *   console.assert(r.ztoc?.digest.startsWith("sha256:") && r.ztoc.size === r.ztoc.bytes?.length);
+ *   assert.match(r.ztoc!.digest, /^sha256:[0-9a-f]{64}$/);
+ *   assert.equal(r.ztoc!.size, r.ztoc!.bytes?.length);
  * }
  * await Deno.remove(path);
  * ```
  */
-export async function* ztoc(
+export function ztoc(options?: ZtocOptions): Stage;
+export function ztoc(input: StageInput<LayerResult>, options?: ZtocOptions): AsyncGenerator<
+  LayerResult
+>;
+export function ztoc(
+  a?: StageInput<LayerResult> | ZtocOptions,
+  b?: ZtocOptions,
+): AsyncGenerator<LayerResult> | Stage {
+  if (!isIterable(a)) return (input) => ztocOf(input, a);
+  return ztocOf(a, b);
+}
+
+async function* ztocOf(
   input: StageInput<LayerResult>,
   options: ZtocOptions = {},
 ): AsyncGenerator<LayerResult> {
-  const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
   for await (const r of input) {
     if (r.skip !== undefined || r.error !== undefined) {
       yield r;
@@ -318,7 +402,6 @@ export async function* ztoc(
       if (options.disableXattrs) {
         let z = blob.ztoc;
         if (z === undefined) {
-          const { decodeZtoc } = await import("./ztoc/codec.ts");
           const bytes = blob.bytes ?? await options.loadZtoc!(blob);
           z = decodeZtoc(bytes);
         }
@@ -328,7 +411,8 @@ export async function* ztoc(
         digest: blob.digest,
         size: blob.size,
         layer: r.layer.descriptor,
-        spanSize,
+        // The span size the layer was scanned with; for a reused zTOC, the one asked for.
+        spanSize: r.scan?.spanSize ?? options.spanSize ?? DEFAULT_SPAN_SIZE,
         disableXattrs: disable,
       });
       yield { layer: r.layer, ztoc: blob, descriptor };
@@ -348,6 +432,8 @@ export interface IndexOptions {
   prefetch?: Descriptor[];
   /** Called for every layer result, in order (progress lines, stores). */
   onLayer?: (r: LayerResult) => void | Promise<void>;
+  /** Write an index even when no layer got a zTOC. */
+  allowEmpty?: boolean;
 }
 
 /** A built SOCI index. */
@@ -370,6 +456,7 @@ export interface SociIndex {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileLayer } from "./image/file_layer.ts";
  * import { index, spans, ztoc } from "./pipeline.ts";
  * import { gzipSync } from "node:zlib";
@@ -379,13 +466,26 @@ export interface SociIndex {
  *   digest: "sha256:" + "0".repeat(64), size: 2 };
  * const soci = await index(ztoc(spans([{ layer: await fileLayer(path) }], { concurrency: 0 })),
  *   { subject });
- * console.assert(soci.manifest.layers.length === 1 && soci.manifest.subject?.size === 2);
+ * assert.equal(soci.manifest.layers.length, 1);
+ * assert.deepEqual(soci.manifest.subject, subject);
  * await Deno.remove(path);
  * ```
  */
-export async function index(
+export function index(
+  options?: IndexOptions,
+): (input: StageInput<LayerResult>) => Promise<SociIndex>;
+export function index(input: StageInput<LayerResult>, options?: IndexOptions): Promise<SociIndex>;
+export function index(
+  a?: StageInput<LayerResult> | IndexOptions,
+  b?: IndexOptions,
+): Promise<SociIndex> | ((input: StageInput<LayerResult>) => Promise<SociIndex>) {
+  if (!isIterable(a)) return (input) => indexOf(input, a);
+  return indexOf(a, b);
+}
+
+async function indexOf(
   input: StageInput<LayerResult>,
-  options: IndexOptions & { allowEmpty?: boolean } = {},
+  options: IndexOptions = {},
 ): Promise<SociIndex> {
   const results: LayerResult[] = [];
   for await (const r of input) {
@@ -419,12 +519,25 @@ export async function index(
 }
 
 /**
- * Chains stages: `pipe(image, f, g, h)` is `h(g(f(image)))`.
+ * Chains stages: `pipe(image, f, g, h)` is `h(g(f(image)))`. Every stage
+ * called with its options only (`layers(opts)`, `spans(opts)`, `ztoc()`,
+ * `index(opts)`) returns the function `pipe` needs.
  *
  * @example
  * ```ts
- * import { pipe } from "./pipeline.ts";
- * console.assert(pipe(2, (x: number) => x + 1, (x: number) => x * 10) === 30);
+ * import assert from "node:assert/strict";
+ * import { index, layers, pipe, spans, ztoc } from "./pipeline.ts";
+ * import { OciLayoutSource } from "./image/oci_layout.ts";
+ * const image = OciLayoutSource.fromReference("oci:./fixtures/sample-image:latest");
+ * const soci = await pipe(
+ *   image,
+ *   layers({ minLayerSize: 0 }),
+ *   spans({ spanSize: 1 << 18 }),
+ *   ztoc(),
+ *   index(),
+ * );
+ * assert.equal(soci.manifest.layers.length, 2);
+ * assert.equal(soci.manifest.layers[0].annotations?.["com.amazon.soci.span-size"], "262144");
  * ```
  */
 export function pipe<A, B>(a: A, f: (a: A) => B): B;

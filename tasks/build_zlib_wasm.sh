@@ -14,7 +14,12 @@
 # The build is reproducible: running it twice gives the same bytes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-work=${WORK:-$(mktemp -d)}
+if [ -n "${WORK:-}" ]; then
+  work=$WORK
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 orig=zlib_1.2.13.dfsg.orig.tar.bz2
 want=71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1
 mirror=${DEBIAN_SOURCE_MIRROR:-http://deb.debian.org/debian}

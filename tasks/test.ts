@@ -13,16 +13,31 @@ let passed = 0;
 let failed = 0;
 const failures: string[] = [];
 
+/** Lines `console.assert` printed: a doc example whose assertion did not hold. */
+let assertionsFailed = 0;
+
+async function pump(from: ReadableStream<Uint8Array>, to: typeof Deno.stdout): Promise<void> {
+  const dec = new TextDecoder();
+  let rest = "";
+  for await (const chunk of from) {
+    await to.write(chunk);
+    const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
+    rest = lines.pop()!;
+    for (const l of lines) if (l.includes("Assertion failed")) assertionsFailed++;
+  }
+  if (rest.includes("Assertion failed")) assertionsFailed++;
+}
+
 async function run(name: string, args: string[]): Promise<boolean> {
   const t0 = performance.now();
   const p = new Deno.Command(Deno.execPath(), {
     args,
     cwd: root,
     env,
-    stdout: "inherit",
-    stderr: "inherit",
-  })
-    .spawn();
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await Promise.all([pump(p.stdout, Deno.stdout), pump(p.stderr, Deno.stderr)]);
   const { code } = await p.status;
   console.log(
     `== ${name}: ${code === 0 ? "ok" : `failed (exit ${code})`} in ${
@@ -68,17 +83,26 @@ try {
 await Deno.remove(junit).catch(() => {});
 const cases = [...xml.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)];
 let testsFailed = 0;
+let skipped = 0;
 for (const c of cases) {
   const body = c[2] ?? "";
-  if (/<(failure|error)\b/.test(body)) {
+  if (/<skipped\b/.test(body)) skipped++;
+  else if (/<(failure|error)\b/.test(body)) {
     testsFailed++;
     const name = /name="([^"]*)"/.exec(c[0])?.[1] ?? "?";
     failures.push(name);
   }
 }
-const testsPassed = cases.length - testsFailed;
+// A skipped (ignored) test is not a passed one; an example whose
+// console.assert failed only printed "Assertion failed": count it failed.
+const testsPassed = cases.length - testsFailed - skipped;
 passed += testsPassed;
 failed += testsFailed;
+if (assertionsFailed > 0) {
+  failed += assertionsFailed;
+  failures.push(`${assertionsFailed} console.assert failure(s) (see "Assertion failed" above)`);
+}
+if (skipped > 0) console.log(`${skipped} skipped (not counted as passed)`);
 if (!testsOk && testsFailed === 0) {
   // deno test failed without a failing test case (type error, crash, leak)
   failed++;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { SociError } from "../lib/errors.ts";
 import { type ArtifactRecord, ArtifactsDb } from "../lib/store/artifacts_db.ts";
 import { artifactsDbPath } from "../lib/store/root.ts";
-import { run } from "./helpers/store_tree.ts";
+import { lockPath, run } from "./helpers/store_tree.ts";
 
 const dec = new TextDecoder();
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -240,6 +240,103 @@ Deno.test("read-only: a missing DB is empty and no file is created; writes are r
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function names(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+}
+
+Deno.test("create lazy: no file until the first write; reads see a file another connection made", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "soci-db-test-" });
+  try {
+    const path = join(dir, "artifacts.sqlite");
+    const lazy = ArtifactsDb.open(path, { create: "lazy" });
+    try {
+      assert.equal(lazy.readOnly, false);
+      assert.deepEqual(lazy.all(), []);
+      assert.equal(lazy.findZtoc(d("1"), 4194304), undefined);
+      assert.equal(lazy.delete(d("a")), false);
+      assert.throws(() => lazy.put({ ...idx(d("a"), d("1"), 1), size: -1 }), SociError);
+      assert.deepEqual(await names(dir), []);
+
+      // Another connection (another process) creates the file: reads now see its rows.
+      const other = ArtifactsDb.open(path);
+      other.put(ztoc(d("b"), d("2"), 4194304));
+      other.close();
+      assert.deepEqual(lazy.all().map((r) => r.digest), [d("b")]);
+      lazy.put(idx(d("a"), d("1"), 1));
+      assert.deepEqual(lazy.all().map((r) => r.digest), [d("a"), d("b")]);
+    } finally {
+      lazy.close();
+    }
+
+    // The first write creates the file (0600, WAL, schema 1); a transaction counts as a write.
+    const dir2 = join(dir, "second");
+    await Deno.mkdir(dir2);
+    const path2 = join(dir2, "artifacts.sqlite");
+    const db2 = ArtifactsDb.open(path2, { create: "lazy" });
+    try {
+      assert.deepEqual(await names(dir2), []);
+      db2.transaction(() => db2.put(ztoc(d("c"), d("3"), 65536)));
+      assert.equal((await Deno.stat(path2)).mode! & 0o777, 0o600);
+      assert.deepEqual(db2.all().map((r) => r.digest), [d("c")]);
+    } finally {
+      db2.close();
+    }
+    assert.equal(
+      await python(
+        path2,
+        "print(c.execute('pragma journal_mode').fetchone()[0])\n" +
+          "print(c.execute('pragma user_version').fetchone()[0])\n" +
+          "print(c.execute('select digest, span_size from artifacts').fetchall())",
+      ),
+      `wal\n1\n[('${d("c")}', 65536)]\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("read-only on a DB we may not write leaves no -wal/-shm behind (file, then directory)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "soci-db-test-" });
+  const dir = join(tmp, "a?b%41#c"); // a name that needs escaping in a file: URI
+  await Deno.mkdir(dir);
+  const path = join(dir, "artifacts.sqlite");
+  const rw = ArtifactsDb.open(path);
+  rw.put(idx(d("a"), d("1"), 1));
+  rw.close();
+  assert.deepEqual(await names(dir), ["artifacts.sqlite"]);
+  const read = () => {
+    const ro = ArtifactsDb.open(path, { readOnly: true });
+    try {
+      assert.equal(ro.readOnly, true);
+      assert.deepEqual(ro.all().map((r) => r.digest), [d("a")]);
+      assert.equal(ro.get(d("a"))?.size, 1000);
+      assert.throws(() => ro.put(idx(d("b"), d("1"), 1)), SociError);
+    } finally {
+      ro.close();
+    }
+  };
+  try {
+    for (const locked of [path, dir]) {
+      const unlock = await lockPath(locked);
+      if (unlock === undefined) {
+        console.warn(`cannot make ${locked} unwritable here: skipped`);
+        continue;
+      }
+      try {
+        read();
+        assert.deepEqual(await names(dir), ["artifacts.sqlite"], locked);
+      } finally {
+        await unlock();
+      }
+    }
+    // Writable, it is read through a query_only connection, which also leaves nothing.
+    read();
+    assert.deepEqual(await names(dir), ["artifacts.sqlite"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });
 

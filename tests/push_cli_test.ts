@@ -274,6 +274,60 @@ Deno.test("push CLI → docker-registry 2.8: fallback tag, blobs, --existing-ind
       assert.deepEqual(linesOf(r.stdout), alreadyThereLines([], A.digest, repo));
       // No referrers listing before the push: the first request checks the index itself.
       assert.equal(proxy.requests[mark]?.path, `/v2/sample/manifests/${A.digest}`);
+      // The referrers API is probed (404), then the fallback tag is read once.
+      const after = proxy.requests.slice(mark);
+      assert.deepEqual(
+        after.filter((q) => q.path.startsWith("/v2/sample/referrers/")).map((q) => q.method),
+        ["GET"],
+      );
+      assert.deepEqual(
+        after.filter((q) => q.path === `/v2/sample/manifests/${tag}`).map((q) => q.method),
+        ["GET"],
+      );
+    });
+
+    await t.step("HOST/REPO and docker://HOST/REPO name the image stored as :latest", async () => {
+      for (const n of [repo, `docker://${repo}`, `docker://${name}`]) {
+        const r = await runSoci([
+          "--root",
+          root,
+          "push",
+          "--plain-http",
+          "--existing-index",
+          "allow",
+          "-q",
+          n,
+        ]);
+        assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${A.digest}\n`, ""], n);
+      }
+    });
+
+    await t.step("--max-concurrent-uploads above Go's int max: upstream's warning", async () => {
+      const skipped = `${CHECKING}\n${found(A.digest)}: skipping pushing artifacts for image ` +
+        `manifest: ${M}\n`;
+      const overflow = (n: string) =>
+        `warning: overflow for setting --max-concurrent-uploads=${n}; defaulting to 3`;
+      for (const n of ["9223372036854775808", "18446744073709551615"]) {
+        const r = await push("--max-concurrent-uploads", n, "--existing-index", "skip");
+        // Printf without a newline, as upstream does.
+        assert.deepEqual([r.code, r.stdout, r.stderr], [0, overflow(n) + skipped, ""]);
+        const q = await push("-q", "--max-concurrent-uploads", n, "--existing-index", "skip");
+        assert.deepEqual([q.code, q.stdout, q.stderr], [0, "", ""]);
+      }
+      // 2^63-1 itself is accepted; 0 means the default.
+      for (const n of ["9223372036854775807", "2147483648", "0"]) {
+        const r = await push("--max-concurrent-uploads", n, "--existing-index", "skip");
+        assert.deepEqual([r.code, r.stdout, r.stderr], [0, skipped, ""], n);
+      }
+    });
+
+    await t.step("help: push reads the store and talks to the registry only", async () => {
+      const perms = "--allow-read --allow-env --allow-net=<registry> " +
+        "(--allow-run=docker-credential-<name> for credential helpers)";
+      const h = await runSoci(["push", "--help"]);
+      assert.equal(h.code, 0);
+      const lines = linesOf(h.stdout);
+      assert.equal(lines[lines.indexOf("PERMISSIONS:") + 1]?.trim(), perms, h.stdout);
     });
 
     await t.step("bad --existing-index value: upstream's message", async () => {

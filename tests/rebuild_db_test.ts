@@ -81,8 +81,8 @@ Deno.test("rebuild-db drops rows whose blob is gone (index and zTOC)", async () 
   await withStore(async (store, db) => {
     const fx = await buildFixture(store, db);
     const { S2, Z2 } = fx.blobs;
-    await store.removeBlob(S2.digest);
-    await store.removeBlob(Z2.digest);
+    await Deno.remove(store.blobPath(S2.digest));
+    await Deno.remove(store.blobPath(Z2.digest));
     const result = await rebuildDb(store, db);
     assert.deepEqual(result, { removed: [S2.digest, Z2.digest].sort(), added: [] });
     assert.deepEqual(
@@ -212,4 +212,40 @@ Deno.test("rebuild-db: span size absent = 0; prefetch descriptors recorded as so
     ].sort((a, b) => a.digest < b.digest ? -1 : 1);
     assert.deepEqual(db.all(), expected);
   });
+});
+
+Deno.test("rebuild-db: the bad span size is quoted like Go's %q (control characters as \\x..)", async () => {
+  await withStore(async (store, db) => {
+    const z = ztocBytes(4);
+    const subject = blob('{"schemaVersion":2}');
+    // Go: strconv.Quote("4\x01\x7fé\u2028") == `"4\x01\x7fé\u2028"` (JSON would give \u0001).
+    const bad = sociIndex([ztocDesc(z, layerDigest(4), "4\x01\x7f\u00e9\u2028")], subject);
+    const tx = store.begin({ db });
+    for (const b of [z, subject, bad]) await tx.putBlob(b.bytes);
+    await tx.commit();
+    await assert.rejects(() => rebuildDb(store, db), {
+      message: "failed to add new artifacts to db: failed to parse span size from annotations " +
+        `for layer  ${z.digest}: strconv.ParseInt: parsing "4\\x01\\x7f\u00e9\\u2028": ` +
+        "invalid syntax",
+    });
+  });
+});
+
+Deno.test("rebuild-db with nothing to change does not create a lazily created DB", async () => {
+  const root = await Deno.makeTempDir({ prefix: "soci-rebuild-test-" });
+  try {
+    const store = ContentStore.open(root);
+    const tx = store.begin();
+    await tx.putBlob(ztocBytes(5).bytes); // a blob, but no index
+    await tx.commit();
+    const db = ArtifactsDb.open(artifactsDbPath(root), { create: "lazy" });
+    try {
+      assert.deepEqual(await rebuildDb(store, db), { removed: [], added: [] });
+    } finally {
+      db.close();
+    }
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(root))).map((e) => e.name), ["content"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

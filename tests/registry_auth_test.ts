@@ -347,3 +347,57 @@ Deno.test("Bearer token flow, scopes, refresh tokens and cross-origin redirects"
     await fake.stop();
   }
 });
+
+Deno.test("docker config that is not JSON: where, never what", async () => {
+  const configDir = await Deno.makeTempDir({ prefix: "soci-test-auth-" });
+  try {
+    const path = join(configDir, "config.json");
+    // A password left unquoted: JSON.parse's own message would quote it.
+    // The first bad character is the "S" of line 3, column 25 (counted by hand:
+    // 4 spaces, `"h:1"` 5-9, `:` 10, ` ` 11, `{` 12, `"password"` 13-22, `:` 23, ` ` 24).
+    await Deno.writeTextFile(
+      path,
+      '{\n  "auths": {\n    "h:1": {"password": S3cretLeak-77},\n    "x": {}\n  }\n}\n',
+    );
+    const e = await rejects(resolveCredentials("h:1", { configDir }));
+    assert.equal(e.message, `docker config ${path} is not valid JSON (line 3, column 25)`);
+    assert.ok(!String(e.stack).includes("S3cretLeak"), String(e.stack));
+    // Cut short inside a string: just past the end of its 44 characters (10 + 8 + 9 + 17).
+    await Deno.writeTextFile(path, '{"auths": {"h:1": {"auth": "dTpTM2NyZXRMZWFr');
+    const e2 = await rejects(resolveCredentials("h:1", { configDir }));
+    assert.equal(e2.message, `docker config ${path} is not valid JSON (line 1, column 45)`);
+    assert.ok(!e2.message.includes("dTpTM2NyZXRMZWFr"));
+  } finally {
+    await Deno.remove(configDir, { recursive: true });
+  }
+});
+
+Deno.test("credential helper that exits without reading its input: a RegistryError naming it", async () => {
+  const bin = await Deno.makeTempDir({ prefix: "soci-test-helper-" });
+  try {
+    await Deno.writeTextFile(join(bin, "docker-credential-quit"), "#!/bin/sh\nexit 1\n");
+    await Deno.writeTextFile(
+      join(bin, "docker-credential-leaky"),
+      `#!/bin/sh\nprintf '{"Username":"${USER}","Secret":"${PASS}"}\\n'\nexit 3\n`,
+    );
+    for (const f of ["quit", "leaky"]) await Deno.chmod(join(bin, `docker-credential-${f}`), 0o755);
+    await Deno.writeTextFile(
+      join(bin, "config.json"),
+      JSON.stringify({ credHelpers: { "h:1": "quit", "h:2": "leaky" } }),
+    );
+    await withPath(bin, async () => {
+      // The helper often exits before its stdin is written (a broken pipe):
+      // asked many times, every answer must be the same clear error.
+      for (let i = 0; i < 40; i++) {
+        const e = await rejects(resolveCredentials("h:1", { configDir: bin }));
+        assert.ok(e instanceof RegistryError, String(e));
+        assert.equal(e.message, "credential helper docker-credential-quit failed for h:1 (exit 1)");
+      }
+      // A failing helper's output is left out when it may hold the secret.
+      const e = await rejects(resolveCredentials("h:2", { configDir: bin }));
+      assert.equal(e.message, "credential helper docker-credential-leaky failed for h:2 (exit 3)");
+    });
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+});

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
+import { startReferrersRegistry } from "./helpers/referrers_registry.ts";
 import { snapshotTree } from "./helpers/store_tree.ts";
 import {
   type CliResult,
@@ -542,3 +543,108 @@ async function copyTree(src: string, dst: string): Promise<void> {
   const out = await new Deno.Command("cp", { args: ["-a", src, dst], stderr: "piped" }).output();
   if (out.code !== 0) throw new Error(`cp failed: ${dec.decode(out.stderr)}`);
 }
+
+Deno.test("CLI secrets: CDN redirect tokens in --debug, passwords in references, helpers that exit at once", async (t) => {
+  const CDN_SECRET = "CdnS1gn4ture-9b7e";
+  const fake = await startReferrersRegistry({
+    referrersApi: false,
+    redirectBlobs: true,
+    redirectQuery: `verify=1700000000-${CDN_SECRET}&expires=1700000000`,
+  });
+  const work = await Deno.makeTempDir({ prefix: "soci-e2e-secrets-" });
+  try {
+    await skopeoCopySample(`${fake.host}/app:latest`, ["--dest-tls-verify=false"]);
+
+    await t.step(
+      "--debug create follows blob redirects; the verify= token is redacted",
+      async () => {
+        const r = await runSoci([
+          "--debug",
+          "--root",
+          join(work, "root-debug"),
+          "create",
+          "--plain-http",
+          "--min-layer-size",
+          "0",
+          `docker://${fake.host}/app:latest`,
+        ]);
+        assert.deepEqual([r.code, r.stderr], [0, ""], r.stdout);
+        // The redirects really carried the token to the blob host...
+        assert.ok(fake.blobHostRequests.length >= 2);
+        assert.ok(
+          fake.blobHostRequests.every((q) => q.path.includes(`verify=1700000000-${CDN_SECRET}`)),
+        );
+        // ...and the trace shows where they went without it.
+        const cdn = linesOf(r.stdout).filter((l) =>
+          /^http req GET http:\/\/[^/]+\/store\//.test(l)
+        );
+        assert.equal(cdn.length, fake.blobHostRequests.length, r.stdout);
+        for (const l of cdn) {
+          assert.match(
+            l,
+            /^http req GET http:\/\/127\.0\.0\.1:\d+\/store\/sha256:[0-9a-f]{64}\?verify=REDACTED&expires=REDACTED$/,
+          );
+        }
+        assert.ok(!r.stdout.includes(CDN_SECRET), "CDN token leaked");
+      },
+    );
+
+    await t.step("a password in the image reference is refused and never printed", async () => {
+      const secret = "Ref-pw-31c8e0d2";
+      const root = join(work, "root-refs");
+      const runs = [
+        ["create", "--plain-http", `docker://alice:${secret}@${fake.host}/app:latest`],
+        ["push", "--plain-http", `alice:${secret}@${fake.host}/app:latest`],
+        ["push", "--plain-http", `docker://alice:${secret}@${fake.host}/app`],
+      ];
+      for (const args of runs) {
+        for (const debug of [[], ["--debug"]]) {
+          const r = await runSoci([...debug, "--root", root, ...args]);
+          assert.equal(r.code, 1, r.stdout + r.stderr);
+          assert.equal(r.stdout, "");
+          const message = "credentials in image references are not supported; use --user";
+          if (debug.length === 0) assert.equal(r.stderr, `soci: ${message}\n`);
+          else assert.ok(r.stderr.includes(message), r.stderr); // a stack trace
+
+          assert.ok(!r.stderr.includes(secret), `password leaked: ${r.stderr}`);
+        }
+      }
+      // Nothing was asked of the registry with or without the credentials.
+      assert.ok(fake.requests.every((q) => q.authorization === null));
+    });
+
+    await t.step(
+      "a credential helper that exits without reading stdin: one clear line",
+      async () => {
+        const bin = join(work, "bin-quit");
+        await Deno.mkdir(bin);
+        await Deno.writeTextFile(join(bin, "docker-credential-quit"), "#!/bin/sh\nexit 1\n");
+        await Deno.chmod(join(bin, "docker-credential-quit"), 0o755);
+        const dir = await writeDockerConfig(join(work, "dc-quit"), {
+          credHelpers: { [fake.host]: "quit" },
+        });
+        const r = await runSoci(
+          [
+            "--root",
+            join(work, "root-quit"),
+            "create",
+            "--plain-http",
+            `docker://${fake.host}/app:latest`,
+          ],
+          { env: { DOCKER_CONFIG: dir, PATH: `${bin}:${Deno.env.get("PATH")}` } },
+        );
+        assertOneLineFailure(
+          r,
+          new RegExp(
+            `^soci: credential helper docker-credential-quit failed for ${
+              fake.host.replaceAll(".", "\\.")
+            } \\(exit 1\\)$`,
+          ),
+        );
+      },
+    );
+  } finally {
+    await fake.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});

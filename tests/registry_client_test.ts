@@ -9,6 +9,7 @@ import { RegistryClient } from "../lib/registry/client.ts";
 import { RegistrySource } from "../lib/image/registry_source.ts";
 import { backoffDelayMs, parseRetryAfter } from "../lib/registry/retry.ts";
 import { parseWwwAuthenticate } from "../lib/registry/auth.ts";
+import { redactUrl } from "../lib/registry/http_errors.ts";
 import { skopeoCopyToRegistry, skopeoInspectRaw, startRegistry } from "./helpers/registry.ts";
 import { makeOciLayout, pseudoRandomBytes } from "./helpers/registry_oci_layout.ts";
 import { startReferrersRegistry } from "./helpers/referrers_registry.ts";
@@ -100,6 +101,59 @@ Deno.test("parseDockerReference: rejected forms name the problem", () => {
     assert.ok(e.message.includes(part), `${text}: ${e.message}`);
     assert.ok(!e.message.includes("\n"));
   }
+});
+
+Deno.test("parseDockerReference: credentials are refused without being repeated", () => {
+  const d = "sha256:" + "cd".repeat(32);
+  for (
+    const text of [
+      "alice:S3cret@host/x:1",
+      "docker://alice:S3cret@host:5000/team/x",
+      "alice:S3cret@host:5000/x@" + d,
+      "alice:S3cret@host",
+      "alice:S3cret@host:5000",
+      "https://alice:S3cret@host/x",
+      "S3cret@host/x",
+    ]
+  ) {
+    const e = (() => {
+      try {
+        parseDockerReference(text);
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error(`accepted ${text}`);
+    })();
+    assert.ok(e instanceof BadInputError, text);
+    assert.equal(
+      e.message,
+      "credentials in image references are not supported; use --user",
+      text,
+    );
+  }
+  // A digest right after a host-less name is still "missing registry host".
+  assert.throws(() => parseDockerReference(`alpine@${d}`), /missing registry host/);
+  assert.deepEqual(parseDockerReference(`h:1/a@${d}`), {
+    registry: "h:1",
+    repository: "a",
+    digest: d,
+  });
+});
+
+Deno.test("redactUrl keeps only allow-listed query values", () => {
+  assert.equal(
+    redactUrl(
+      "https://u:pw@cdn.example/b/x?verify=1690000000-AbCd%2Bsig&digest=sha256%3Aab&n=10&last=t" +
+        "&jwt=eyJ.x.y&hmac=ff00&_state=abc&X-Amz-Signature=s1&X-Amz-Date=20240101T000000Z" +
+        "&artifactType=a%2Fb&mount=sha256%3Acd&from=team%2Fapp&service=reg&scope=repository%3Aa%3Apull" +
+        "&account=alice#frag",
+    ),
+    "https://cdn.example/b/x?verify=REDACTED&digest=sha256%3Aab&n=10&last=t" +
+      "&jwt=REDACTED&hmac=REDACTED&_state=REDACTED&X-Amz-Signature=REDACTED" +
+      "&X-Amz-Date=20240101T000000Z&artifactType=a%2Fb&mount=sha256%3Acd&from=team%2Fapp" +
+      "&service=reg&scope=repository%3Aa%3Apull&account=REDACTED",
+  );
+  assert.equal(redactUrl("http://h/v2/"), "http://h/v2/");
 });
 
 Deno.test("retry and auth header parsing", () => {
@@ -488,34 +542,126 @@ Deno.test("fault proxy: pulls and uploads through drops, 500s, 429s and cut bodi
   }
 });
 
-Deno.test("referrers listing: API with server-side filter, pagination of tags", async () => {
-  const fake = await startReferrersRegistry({ tagsPageSize: 2 });
-  const client = new RegistryClient(fake.host, { plainHttp: true });
-  try {
-    const cfg = enc.encode("{}");
-    await client.uploadBlob("r", { digest: sha256(cfg), size: 2 }, cfg);
-    const subject = enc.encode(JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {
-        mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: sha256(cfg),
-        size: 2,
-      },
-      layers: [],
-    }));
-    for (const t of ["a", "b", "c", "d", "e"]) {
-      await client.putManifest("r", t, subject, "application/vnd.oci.image.manifest.v1+json");
+Deno.test("referrers listing: server- or client-side filtering, Link pagination; tags pages", async (t) => {
+  const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+  const cfg = enc.encode("{}");
+  const subject = enc.encode(
+    `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":` +
+      `"application/vnd.oci.image.config.v1+json","digest":"${sha256(cfg)}","size":2},"layers":[]}`,
+  );
+  // Five referrers of two artifact types, interleaved: x/y, a/b, x/y, a/b, x/y.
+  const types = ["x/y", "a/b", "x/y", "a/b", "x/y"];
+  const referrers = types.map((type, i) =>
+    enc.encode(
+      `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","artifactType":"${type}",` +
+        `"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"${
+          sha256(cfg)
+        }","size":2},` +
+        `"layers":[],"subject":{"mediaType":"${OCI_MANIFEST}","digest":"${
+          sha256(subject)
+        }","size":${subject.length}},"annotations":{"n":"${i}"}}`,
+    )
+  );
+  // What the referrers API lists for each (OCI distribution spec: descriptor + artifactType + annotations).
+  const expected = referrers.map((bytes, i) => ({
+    mediaType: OCI_MANIFEST,
+    digest: sha256(bytes),
+    size: bytes.length,
+    annotations: { n: String(i) },
+    artifactType: types[i],
+  }));
+  const xy = [expected[0], expected[2], expected[4]];
+  const modes = ["header", "annotation", "none"] as const;
+  for (const mode of modes) {
+    for (const pageSize of [0, 2]) {
+      await t.step(`filter ${mode}, page size ${pageSize || "all"}`, async () => {
+        const fake = await startReferrersRegistry({
+          referrersFilter: mode,
+          referrersPageSize: pageSize,
+        });
+        const client = new RegistryClient(fake.host, { plainHttp: true });
+        try {
+          await client.uploadBlob("r", { digest: sha256(cfg), size: 2 }, cfg);
+          await client.putManifest("r", sha256(subject), subject, OCI_MANIFEST);
+          for (const m of referrers) await client.putManifest("r", sha256(m), m, OCI_MANIFEST);
+          const pages = () =>
+            fake.requests.filter((r) => r.path.startsWith(`/v2/r/referrers/`)).length;
+
+          const listing = await client.listReferrers("r", sha256(subject), "x/y");
+          assert.deepEqual(listing, { manifests: xy, via: "api" });
+          assert.equal(client.referrersSupport, "supported");
+          // Pages: the server lists 3 (filtered) or 5 (not filtered) entries.
+          const listed = mode === "none" ? 5 : 3;
+          assert.equal(pages(), pageSize ? Math.ceil(listed / pageSize) : 1);
+
+          const before = pages();
+          const all = await client.listReferrers("r", sha256(subject));
+          assert.deepEqual(all, { manifests: expected, via: "api" });
+          assert.equal(pages() - before, pageSize ? 3 : 1);
+
+          assert.deepEqual(await client.listReferrers("r", sha256(subject), "none/such"), {
+            manifests: [],
+            via: "api",
+          });
+          const e = await rejects(client.listReferrers("nope", sha256(subject)));
+          assert.ok(e instanceof RegistryError && e.code === "NAME_UNKNOWN", String(e));
+        } finally {
+          client.close();
+          await fake.stop();
+        }
+      });
     }
-    assert.deepEqual(await client.listTags("r"), ["a", "b", "c", "d", "e"]);
-    assert.ok(fake.requests.filter((r) => r.path.startsWith("/v2/r/tags/list")).length === 3);
-    const listing = await client.listReferrers("r", sha256(subject), "x/y");
-    assert.deepEqual(listing, { manifests: [], via: "api" });
-    assert.equal(client.referrersSupport, "supported");
-    const e = await rejects(client.listReferrers("nope", sha256(subject)));
-    assert.ok(e instanceof RegistryError && e.code === "NAME_UNKNOWN", String(e));
+  }
+
+  await t.step("tags list follows Link pages", async () => {
+    const fake = await startReferrersRegistry({ tagsPageSize: 2 });
+    const client = new RegistryClient(fake.host, { plainHttp: true });
+    try {
+      await client.uploadBlob("r", { digest: sha256(cfg), size: 2 }, cfg);
+      for (const t of ["a", "b", "c", "d", "e"]) {
+        await client.putManifest("r", t, subject, OCI_MANIFEST);
+      }
+      assert.deepEqual(await client.listTags("r"), ["a", "b", "c", "d", "e"]);
+      assert.equal(fake.requests.filter((r) => r.path.startsWith("/v2/r/tags/list")).length, 3);
+    } finally {
+      client.close();
+      await fake.stop();
+    }
+  });
+});
+
+Deno.test("blob stream: more cuts than maxRetries, each after progress, still completes", async () => {
+  const fake = await startReferrersRegistry();
+  // Every blob GET is cut half way: each resume (Range from where it
+  // stopped) gets half of what is left, so ~17 cuts for 128 KiB.
+  const proxy = await startFaultProxy({
+    upstream: fake.url,
+    cutRate: 1,
+    faultable: (method, path) => method === "GET" && path.includes("/blobs/"),
+  });
+  const blob = pseudoRandomBytes(128 * 1024, 77);
+  const d = sha256(blob);
+  const debug: string[] = [];
+  const client = new RegistryClient(proxy.host, {
+    plainHttp: true,
+    maxRetries: 2,
+    retryDelayMs: 1,
+    debug: (l) => debug.push(l),
+  });
+  try {
+    await client.uploadBlob("r", { digest: d, size: blob.length }, blob);
+    const got = await collect(await client.openBlob("r", d, { size: blob.length }));
+    assert.equal(got.bytes.length, blob.length);
+    assert.equal(sha256(got.bytes), d);
+    assert.ok(proxy.stats.cut > 2 * 3, JSON.stringify(proxy.stats));
+    const resumes = debug.filter((l) => /^http retry get blob r@.* from byte [1-9]/.test(l));
+    assert.equal(resumes.length, proxy.stats.cut, debug.join("\n"));
+    // Each resume asked for the rest from where the previous response stopped.
+    const ranges = proxy.requests.filter((r) => r.method === "GET").length;
+    assert.equal(ranges, proxy.stats.cut + 1);
   } finally {
     client.close();
+    await proxy.stop();
     await fake.stop();
   }
 });

@@ -442,6 +442,12 @@ Deno.test("push v1 index to an OCI 1.1 registry: referrers API, no fallback tag"
       try {
         await seed(client);
         await pushIndex(client, "app", i1.desc, getter(i1.blobs), { fallback: { settleMs: 20 } });
+        // The tag is read once to merge and once to confirm (no extra read by the API probe).
+        assert.equal(
+          fake.requests.filter((r) => r.method === "GET" && r.path === `/v2/app/manifests/${tag}`)
+            .length,
+          2,
+        );
         const r2 = await pushIndex(client, "app", i2.desc, getter(i2.blobs), {
           fallback: { settleMs: 20 },
         });
@@ -456,6 +462,219 @@ Deno.test("push v1 index to an OCI 1.1 registry: referrers API, no fallback tag"
         await fake.stop();
       }
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * A pass-through proxy to `upstream` (recording every request) whose `hook`
+ * may answer a request itself or act before it is forwarded.
+ */
+function startInterceptor(
+  upstream: string,
+  hook: (method: string, path: string, body?: Uint8Array) => Promise<Response | undefined>,
+) {
+  const seen: { method: string; path: string; body?: Uint8Array }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const u = new URL(req.url);
+    const path = u.pathname + u.search;
+    const body = req.method === "GET" || req.method === "HEAD"
+      ? undefined
+      : new Uint8Array(await req.arrayBuffer());
+    seen.push({ method: req.method, path, body });
+    const own = await hook(req.method, path, body);
+    if (own) return own;
+    const headers = new Headers(req.headers);
+    headers.delete("host");
+    const res = await fetch(upstream + path, {
+      method: req.method,
+      headers,
+      body,
+      redirect: "manual",
+    });
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  });
+  return { host: `127.0.0.1:${server.addr.port}`, seen, stop: () => server.shutdown() };
+}
+
+/** A subject manifest and `n` referrer manifests of type x/y in `repo` of `client`'s registry. */
+async function seedReferrers(client: RegistryClient, repo: string, n: number) {
+  await client.uploadBlob(repo, { digest: sha256(EMPTY), size: 2 }, EMPTY);
+  const subject = enc.encode(
+    `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"x",` +
+      `"digest":"${sha256(EMPTY)}","size":2},"layers":[]}`,
+  );
+  await client.putManifest(repo, sha256(subject), subject, OCI_MANIFEST);
+  const entries: Descriptor[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = enc.encode(
+      `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"x",` +
+        `"digest":"${sha256(EMPTY)}","size":2},"layers":[],"annotations":{"n":"${i}"}}`,
+    );
+    await client.putManifest(repo, sha256(m), m, OCI_MANIFEST);
+    entries.push({
+      mediaType: OCI_MANIFEST,
+      digest: sha256(m),
+      size: m.length,
+      artifactType: "x/y",
+    });
+  }
+  return { subject: sha256(subject), entries };
+}
+
+/** The fallback index listing `entries` in order, in Go's encoding (F§11.2), by hand. */
+function fallbackOf(entries: Descriptor[]): string {
+  return `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
+    entries.map((e) =>
+      `{"mediaType":"${e.mediaType}","digest":"${e.digest}","size":${e.size},"artifactType":"${e.artifactType}"}`
+    ).join(",") + "]}";
+}
+
+Deno.test("fallback tag race: a throttled tag PUT is redone from a fresh read, not re-sent", async () => {
+  const fake = await startReferrersRegistry({ referrersApi: false });
+  const c0 = new RegistryClient(fake.host, { plainHttp: true });
+  const { subject, entries } = await seedReferrers(c0, "r", 2);
+  const tag = "sha256-" + subject.slice(7);
+  // Pusher A's first PUT of the tag gets 429 + Retry-After: 1.
+  let throttled = false;
+  const proxy = startInterceptor(fake.url, (method, path) => {
+    if (method === "PUT" && path === `/v2/r/manifests/${tag}` && !throttled) {
+      throttled = true;
+      return Promise.resolve(
+        new Response('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}', {
+          status: 429,
+          headers: { "retry-after": "1", "content-type": "application/json" },
+        }),
+      );
+    }
+    return Promise.resolve(undefined);
+  });
+  const a = new RegistryClient(proxy.host, { plainHttp: true });
+  const b = new RegistryClient(fake.host, { plainHttp: true });
+  try {
+    const pA = addToFallbackIndex(a, "r", subject, entries[0]);
+    await new Promise((r) => setTimeout(r, 30));
+    // B reads (no tag yet), writes [B], and confirms it well before A's retry.
+    const rb = await addToFallbackIndex(b, "r", subject, entries[1]);
+    assert.equal(rb.index.digest, sha256(enc.encode(fallbackOf([entries[1]]))));
+    const ra = await pA;
+    const final = await c0.getManifest("r", tag);
+    assert.equal(dec.decode(final.bytes), fallbackOf([entries[1], entries[0]]));
+    assert.equal(ra.index.digest, final.digest);
+    // A wrote twice: the throttled [A], then [B, A] merged from a new read.
+    const puts = proxy.seen.filter((q) =>
+      q.method === "PUT" && q.path === `/v2/r/manifests/${tag}`
+    );
+    assert.deepEqual(puts.map((q) => dec.decode(q.body)), [
+      fallbackOf([entries[0]]),
+      fallbackOf([entries[1], entries[0]]),
+    ]);
+    assert.deepEqual(ra.deleted, [rb.index.digest]);
+    assert.deepEqual(fake.tags("r"), [tag]);
+  } finally {
+    for (const c of [c0, a, b]) c.close();
+    await proxy.stop();
+    await fake.stop();
+  }
+});
+
+Deno.test("fallback tag: an index re-tagged between the check and its DELETE is repaired", async () => {
+  const fake = await startReferrersRegistry({ referrersApi: false });
+  const c0 = new RegistryClient(fake.host, { plainHttp: true });
+  const { subject, entries } = await seedReferrers(c0, "r", 2);
+  const tag = "sha256-" + subject.slice(7);
+  const old = sha256(enc.encode(fallbackOf([entries[0]])));
+  // A concurrent pusher writing a byte-identical index lands right between
+  // this process' HEAD of the tag and its DELETE of the superseded index.
+  const proxy = startInterceptor(fake.url, async (method, path) => {
+    if (method === "DELETE" && path === `/v2/r/manifests/${old}`) {
+      const bytes = await fetch(`${fake.url}/v2/r/manifests/${old}`).then((r) => r.bytes());
+      const put = await fetch(`${fake.url}/v2/r/manifests/${tag}`, {
+        method: "PUT",
+        headers: { "content-type": "application/vnd.oci.image.index.v1+json" },
+        body: bytes,
+      });
+      await put.body?.cancel();
+    }
+    return undefined;
+  });
+  const a = new RegistryClient(proxy.host, { plainHttp: true });
+  try {
+    const first = await addToFallbackIndex(c0, "r", subject, entries[0], { settleMs: 10 });
+    assert.equal(first.index.digest, old);
+    const r = await addToFallbackIndex(a, "r", subject, entries[1], { settleMs: 10 });
+    // The DELETE took the tag with it; the update wrote it again.
+    assert.deepEqual(r.deleted, [old]);
+    assert.equal(fake.hasManifest("r", old), false);
+    const expected = fallbackOf([entries[0], entries[1]]);
+    const final = await c0.getManifest("r", tag);
+    assert.equal(dec.decode(final.bytes), expected);
+    assert.equal(r.index.digest, sha256(enc.encode(expected)));
+    assert.deepEqual(fake.tags("r"), [tag]);
+  } finally {
+    for (const c of [c0, a]) c.close();
+    await proxy.stop();
+    await fake.stop();
+  }
+});
+
+Deno.test("pushIndex: a failed upload stops its siblings; nothing runs after the rejection", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "soci-test-push-" });
+  try {
+    const img = await makeOciLayout(dir, "v1", [{ a: enc.encode("a") }, { b: enc.encode("b") }]);
+    const idx = makeIndex(img, 3);
+    const doc = JSON.parse(dec.decode(idx.bytes));
+    const [z1, z2] = doc.layers.map((l: Descriptor) => l.digest);
+    const seed = async (client: RegistryClient) => {
+      for (const b of [img.config, ...img.layers]) await client.uploadBlob("app", b, b.bytes);
+      await client.putManifest("app", "v1", img.manifest.bytes, img.manifest.mediaType);
+    };
+    const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    for (const [concurrency, z1Delay, z2Delay] of [[1, 0, 0], [2, 50, 300]]) {
+      await t.step(`concurrency ${concurrency}`, async () => {
+        const fake = await startReferrersRegistry();
+        const client = new RegistryClient(fake.host, { plainHttp: true });
+        try {
+          await seed(client);
+          const events: [PushEventKind, string][] = [];
+          const get = async (d: Descriptor) => {
+            if (d.digest === z1) {
+              await delay(z1Delay);
+              throw new Error("disk on fire");
+            }
+            if (d.digest === z2) await delay(z2Delay);
+            return idx.blobs.get(d.digest)!;
+          };
+          const e = await pushIndex(client, "app", idx.desc, get, {
+            concurrency,
+            onEvent: (kind, d) => events.push([kind, d.digest]),
+          }).then(() => undefined, (e) => e as Error);
+          assert.ok(e, "push failed");
+          assert.equal(
+            e.message,
+            `cannot push ${z1}: not in ${fake.host}/app and not readable locally: disk on fire`,
+          );
+          // Nothing is in flight any more: every node started has finished or failed.
+          const started = events.filter(([k]) => k === "pushing").map(([, d]) => d);
+          const finished = events.filter(([k]) => k === "pushed").map(([, d]) => d);
+          assert.deepEqual(started.filter((d) => d !== z1).sort(), finished.sort());
+          const mark = fake.requests.length;
+          await delay(500);
+          assert.equal(fake.requests.length, mark, "requests after the rejection");
+          assert.equal(fake.hasManifest("app", idx.desc.digest), false);
+          if (concurrency === 1) {
+            // z2 was still queued when z1 failed: it never started.
+            assert.ok(!started.includes(z2), JSON.stringify(events));
+            assert.equal(await client.headBlob("app", z2), undefined);
+          }
+        } finally {
+          client.close();
+          await fake.stop();
+        }
+      });
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

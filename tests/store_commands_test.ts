@@ -26,6 +26,13 @@ import {
   ztocOf,
 } from "./helpers/create_e2e_images.ts";
 import { parseZinfoBlob } from "./helpers/ztoc_e2e_tools.ts";
+import { skopeoCopyToRegistry, startRegistry } from "./helpers/registry.ts";
+import { lockPath } from "./helpers/store_tree.ts";
+import { createContext } from "../lib/commands/command.ts";
+import { openingRangeReader } from "../lib/commands/layer_locator.ts";
+import { openLocalStore } from "../lib/commands/local_store.ts";
+import { ztocRecord } from "../lib/store/artifacts_db.ts";
+import { MemoryOutput } from "../lib/ui/output.ts";
 
 const IMG = await e2eImages();
 const L = IMG.layout;
@@ -98,9 +105,9 @@ async function storedIndex(root: string, digest: string) {
   };
 }
 
-/** What the tree and DB look like (DB files aside, their rows compared instead). */
+/** What the tree (DB files and their bytes included) and the DB rows look like. */
 async function rootState(root: string) {
-  return { tree: await treeListing(root, /^artifacts\.sqlite/), rows: await dbRows(root) };
+  return { tree: await treeListing(root), rows: await dbRows(root) };
 }
 
 /** Runs a command that must fail with exactly one stderr line, and returns that line. */
@@ -599,10 +606,36 @@ Deno.test("ztoc get-file: the layer comes from where the image was created from"
 
 Deno.test("store commands never write: list and info leave the root's tree and rows as they were", async () => {
   const before = await rootState(ROOT);
-  await sociOk(ROOT, ["index", "list"]);
-  await sociOk(ROOT, ["ztoc", "list", "--image-ref", "multi"]);
-  await sociOk(ROOT, ["index", "info", FIX.idx.app]);
+  const dbFiles = before.tree.filter((l) => l.startsWith("artifacts.sqlite"));
+  assert.equal(dbFiles.length, 1, dbFiles.join("\n")); // no -wal/-shm to begin with
+  assert.ok(dbFiles[0].startsWith("artifacts.sqlite file 600 "), dbFiles[0]);
+  const reads = async (root: string) => {
+    await sociOk(root, ["index", "list"]);
+    await sociOk(root, ["ztoc", "list", "--image-ref", "multi"]);
+    await sociOk(root, ["index", "info", FIX.idx.app]);
+    await sociOk(root, ["ztoc", "info", (await storedIndex(root, FIX.idx.app)).layers[0].digest]);
+  };
+  await reads(ROOT);
   assert.deepEqual(await rootState(ROOT), before);
+
+  // The same when we may not write the DB file, or the root (then SQLite cannot make its
+  // -wal/-shm files, and a read-only connection would otherwise leave them behind).
+  await withCopy(async (root) => {
+    const copied = await rootState(root);
+    for (const locked of [join(root, "artifacts.sqlite"), root]) {
+      const unlock = await lockPath(locked);
+      if (unlock === undefined) {
+        console.warn(`cannot make ${locked} unwritable here: skipped`);
+        continue;
+      }
+      try {
+        await reads(root);
+        assert.deepEqual(await rootState(root), copied, locked);
+      } finally {
+        await unlock();
+      }
+    }
+  });
 });
 
 Deno.test("index list --ref / ztoc list --image-ref after indexing one platform of a multi-platform image", async () => {
@@ -641,4 +674,134 @@ Deno.test("index list --ref / ztoc list --image-ref after indexing one platform 
     await sociOk(root, ["index", "rm", "--ref", "multi"]);
     assert.equal((await sociOk(root, ["index", "list", "-q"])).stdout, "");
   });
+});
+
+Deno.test("index rm: a failing clean-up after the removal is a warning, exit 0", async () => {
+  await withCopy(async (root) => {
+    // gc will want to delete the index blob (nothing else refers to it): make that fail.
+    const blob = storeBlob(root, FIX.idx.docker);
+    const unlock = await lockPath(Deno.uid() === 0 ? blob : join(root, "content/blobs/sha256"));
+    if (unlock === undefined) {
+      console.warn("cannot make a blob undeletable here: skipped");
+      return;
+    }
+    let r;
+    try {
+      r = await soci(root, ["index", "rm", FIX.idx.docker]);
+    } finally {
+      await unlock();
+    }
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "");
+    const err = lines(r.stderr);
+    assert.equal(err.length, 1, r.stderr);
+    assert.ok(
+      err[0].startsWith("warning: indexes removed, but removing unreferenced blobs failed: "),
+      err[0],
+    );
+    // The removal itself happened.
+    assert.ok(!(await dbRows(root)).some((row) => row.digest === FIX.idx.docker));
+    const entries = JSON.parse(await Deno.readTextFile(join(root, "content", "index.json")))
+      .manifests.map((m: { digest: string }) => m.digest);
+    assert.ok(!entries.includes(FIX.idx.docker));
+    assert.equal(await sha256sum(blob), FIX.idx.docker); // still there: gc could not delete it
+    // The next gc (another rm) gets it.
+    await sociOk(root, ["index", "rm", FIX.idx.app64]);
+    assert.equal((await Deno.stat(blob).catch(() => undefined)), undefined);
+  });
+});
+
+Deno.test("ztoc info: a path we may not look at is a permission error, not 'not a digest'", async () => {
+  await withRoot(async (root, scratch) => {
+    const secret = join(scratch, "secret.ztoc");
+    await Deno.writeFile(secret, new Uint8Array([1, 2, 3]));
+    // Deno's permissions: read access to the repository and the root only.
+    const repo = new URL("../", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        `--allow-read=${repo},${root}`,
+        `--allow-write=${root}`,
+        "--allow-env",
+        join(repo, "cli.ts"),
+        "--root",
+        root,
+        "ztoc",
+        "info",
+        secret,
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = lines(new TextDecoder().decode(out.stderr));
+    assert.equal(out.code, 1);
+    assert.equal(err.length, 1, err.join("\n"));
+    assert.ok(err[0].startsWith(`soci: cannot read ${secret}: `), err[0]);
+    assert.ok(!err[0].includes("not a digest"), err[0]);
+  });
+});
+
+Deno.test("openLocalStore: no DB file until the first write; a process that fails deletes nothing", async () => {
+  await withRoot(async (root) => {
+    await Deno.mkdir(root);
+    const ctx = createContext({ args: [], flags: { root }, out: new MemoryOutput() });
+    // A and B start on a fresh root; C only reads.
+    const a = openLocalStore(ctx);
+    const b = openLocalStore(ctx);
+    const c = openLocalStore(ctx, { readOnly: true });
+    const reader = openLocalStore(ctx);
+    try {
+      assert.deepEqual(await treeListing(root), []);
+      a[Symbol.dispose](); // A fails before writing anything
+      c[Symbol.dispose]();
+      assert.deepEqual(await treeListing(root), []);
+      // B commits a zTOC row.
+      const layer = "sha256:" + "1".repeat(64);
+      const tx = b.store.begin({ db: b.db });
+      const z = await tx.putBlob(new Uint8Array([0x1c, 1, 2, 3]));
+      tx.putRecord(ztocRecord(z.digest, z.size, layer, 4194304, new Date(1_700_000_000_000)));
+      await tx.commit();
+      // Another open store that has not written yet sees B's row.
+      assert.equal(reader.db.findZtoc(layer, 4194304)?.digest, z.digest);
+      b[Symbol.dispose]();
+      const rows = await dbRows(root);
+      assert.deepEqual(rows.map((r) => [r.digest, r.type, r.original_digest, r.span_size]), [
+        [z.digest, "soci_layer", layer, 4194304],
+      ]);
+      assert.equal(
+        (await Deno.stat(join(root, "artifacts.sqlite"))).mode! & 0o777,
+        0o600,
+      );
+    } finally {
+      reader[Symbol.dispose]();
+    }
+  });
+});
+
+Deno.test("openingRangeReader: the registry source (its TLS client) is closed after each read", async () => {
+  const reg = await startRegistry({ tls: true });
+  try {
+    await skopeoCopyToRegistry(L, "app", `${reg.host}/app:v1`);
+    const layer = IMG.app.layers[1];
+    const bytes = await Deno.readFile(layer.path);
+    const read = openingRangeReader(`docker://${reg.host}/app:v1`, layer.desc, {
+      registry: { caCerts: [reg.certs!.caPem] },
+    });
+    const parts = await Array.fromAsync(read(100, 70_000));
+    const got = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((off, p) => (got.set(p, off), off + p.length), 0);
+    assert.deepEqual(got, bytes.subarray(100, 70_000));
+    // Stopped early, the source is closed too.
+    for await (const part of read(0, bytes.length)) {
+      assert.ok(part.length > 0);
+      break;
+    }
+    // The test's resource sanitizer fails it if an HTTP client was left open.
+  } finally {
+    await reg.stop();
+  }
 });

@@ -6,6 +6,7 @@ import { StoreSource } from "../lib/image/store_source.ts";
 import { type ArtifactRecord, ArtifactsDb } from "../lib/store/artifacts_db.ts";
 import { ContentStore } from "../lib/store/content_store.ts";
 import { artifactsDbPath, contentDir, ensureRoot, resolveRoot } from "../lib/store/root.ts";
+import { writeFileAtomic } from "../lib/util/atomic_file.ts";
 import { run, sha256sum, sha256sumBytes, snapshotTree } from "./helpers/store_tree.ts";
 
 const enc = new TextEncoder();
@@ -302,14 +303,13 @@ Deno.test("index.json: SOCI index entries deduped by digest and removable; tags 
       `${head},"manifests":[${da},${db},${tagApp2},${tagOther}]}`,
     );
 
-    // removeIndexEntry drops the SOCI entry but not a tag on the same digest; untag.
+    // removeIndexEntry drops the SOCI entry but not a tag on the same digest.
     tx = store.begin();
     tx.removeIndexEntry(a.digest);
-    tx.untag("other");
     await tx.commit();
     assert.equal(
       await Deno.readTextFile(store.indexPath),
-      `${head},"manifests":[${db},${tagApp2}]}`,
+      `${head},"manifests":[${db},${tagApp2},${tagOther}]}`,
     );
   } finally {
     await Deno.remove(root, { recursive: true });
@@ -684,7 +684,7 @@ Deno.test("gc removes only unreachable blobs; index rm then gc drops the index a
   }
 });
 
-Deno.test("gc keeps a tagged image and its config; removeBlob deletes one blob", async () => {
+Deno.test("gc keeps a tagged image and its config", async () => {
   const root = await tempRoot();
   const db = ArtifactsDb.open(artifactsDbPath(root));
   try {
@@ -697,9 +697,6 @@ Deno.test("gc keeps a tagged image and its config; removeBlob deletes one blob",
     assert.deepEqual(await store.gc(db), [s.idxDigest, s.ztocDigest, empty].sort());
     assert.equal(await store.has(s.manDigest), true);
     assert.equal(await store.has(s.cfgDigest), true);
-    assert.equal(await store.removeBlob(s.cfgDigest), true);
-    assert.equal(await store.removeBlob(s.cfgDigest), false);
-    assert.equal(await store.has(s.cfgDigest), false);
   } finally {
     db.close();
     await Deno.remove(root, { recursive: true });
@@ -757,5 +754,111 @@ Deno.test("StoreSource: bare name resolves through index.json; blobs verified; l
     });
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("gc follows a JSON document that starts with whitespace (the same sniffing as rebuild-db)", async () => {
+  const root = await tempRoot();
+  const db = ArtifactsDb.open(artifactsDbPath(root));
+  try {
+    const store = ContentStore.open(root);
+    const cfg = enc.encode('{"architecture":"amd64","os":"linux"}');
+    const cfgDigest = "sha256:" + hexOf(cfg);
+    // Valid JSON for Go and JavaScript alike: leading CR LF and spaces.
+    const man = enc.encode(
+      "\r\n  " + JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: OCI_CONFIG, digest: cfgDigest, size: cfg.length },
+        layers: [],
+      }),
+    );
+    const tx = store.begin({ db });
+    await tx.putBlob(cfg);
+    const m = await tx.putBlob(man);
+    const orphan = await tx.putBlob(enc.encode('{"orphan":true}'));
+    tx.tag("app", { mediaType: OCI_MANIFEST, ...m });
+    await tx.commit();
+    assert.deepEqual(await store.gc(db), [orphan.digest]);
+    assert.equal(await store.has(cfgDigest), true);
+    assert.deepEqual(await store.readJsonCandidate(m.digest), man);
+  } finally {
+    db.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a commit removes the ingest folders of processes that are gone, and no others", async () => {
+  const root = await tempRoot();
+  // A live process other than us, and the PID of one that has exited.
+  const sleeper = new Deno.Command("sleep", { args: ["60"], stdout: "null" }).spawn();
+  const done = new Deno.Command("true", { stdout: "null" }).spawn();
+  const gonePid = done.pid;
+  await done.status;
+  try {
+    assert.equal(await exists(`/proc/${gonePid}`), false);
+    assert.equal(await exists(`/proc/${sleeper.pid}`), true);
+    const ingest = join(root, "content", "ingest");
+    const stamp = Date.now().toString(36);
+    const names = {
+      gone: `${stamp}-${gonePid}-0badcafe`,
+      live: `${stamp}-${sleeper.pid}-0badcafe`,
+      ours: `${stamp}-${Deno.pid}-0badcafe`,
+      foreign: "not-a-staging-folder",
+    };
+    for (const name of Object.values(names)) {
+      await Deno.mkdir(join(ingest, name, "sub"), { recursive: true });
+      await Deno.writeTextFile(join(ingest, name, "sub", "partial"), "half a blob");
+    }
+    const store = ContentStore.open(root);
+    const tx = store.begin();
+    await tx.putBlob(enc.encode("x"));
+    await tx.commit();
+    const left = (await Array.fromAsync(Deno.readDir(ingest))).map((e) => e.name).sort();
+    assert.deepEqual(left, [names.live, names.ours, names.foreign].sort());
+    assert.equal(await store.has("sha256:" + hexOf(enc.encode("x"))), true);
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("writeFileAtomic (used by the store): failures name the target, never the temp file", async () => {
+  const dir = await tempRoot();
+  try {
+    const target = join(dir, "index.json");
+    await writeFileAtomic(target, [enc.encode("old")]);
+    assert.equal(await Deno.readTextFile(target), "old");
+    assert.equal((await Deno.stat(target)).mode! & 0o777, 0o644 & ~Deno.umask());
+
+    // The temp file cannot be created: ENOENT (strerror text, as Deno reports OS errors).
+    const missing = join(dir, "missing", "index.json");
+    await assert.rejects(() => writeFileAtomic(missing, [enc.encode("x")]), (e: Error) => {
+      assert.ok(e instanceof SociError);
+      assert.equal(e.message, `cannot write ${missing}: No such file or directory (os error 2)`);
+      return true;
+    });
+    // The rename fails: the target is a non-empty directory.
+    const isDir = join(dir, "adir");
+    await Deno.mkdir(join(isDir, "child"), { recursive: true });
+    await assert.rejects(() => writeFileAtomic(isDir, [enc.encode("x")]), {
+      message: `cannot write ${isDir}: Is a directory (os error 21)`,
+    });
+    // An error of the bytes' source is passed through as it is.
+    const boom = new Error("the source failed");
+    await assert.rejects(
+      () =>
+        writeFileAtomic(target, (async function* () {
+          yield enc.encode("new");
+          throw boom;
+        })()),
+      (e) => e === boom,
+    );
+    assert.equal(await Deno.readTextFile(target), "old");
+    const names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    assert.deepEqual(names, ["adir", "index.json"]); // no temp file left behind
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -120,6 +120,7 @@ export const createCommand: Command = {
         disableXattrs: optimizations.includes("xattr"),
         allowEmpty: ctx.bool("allow-empty"),
         sourceAnnotation: sourceAnnotation(ref),
+        signal: ctx.signal,
         onProgress: (layer, n) => {
           let t = tasks.get(layer);
           if (t === undefined) {

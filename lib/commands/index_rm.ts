@@ -1,6 +1,14 @@
 /**
  * `soci index rm [--ref NAME] [<digest>…]`: removes SOCI indexes from the
- * local store (their zTOCs stay for reuse; `rebuild-db` drops orphans).
+ * local store: their DB rows and `index.json` entries go in one
+ * transaction. Their zTOCs keep their DB rows (and so their blobs), so a
+ * later `create` of an image with the same layers reuses them; neither
+ * this command nor `rebuild-db` ever drops zTOC rows. Then the store is
+ * garbage-collected: blobs that no `index.json` entry and no DB row
+ * reaches (the index blobs, and their image manifests and configs when
+ * nothing else refers to them) are deleted. That clean-up is best effort:
+ * when it fails, the indexes are removed all the same, a warning is
+ * printed on stderr and the command succeeds.
  *
  * @module
  */
@@ -54,6 +62,13 @@ export const indexRmCommand: Command = {
       await tx.abort();
       throw e;
     }
-    await local.store.gc(local.db);
+    try {
+      await local.store.gc(local.db);
+    } catch (e) {
+      const cause = e instanceof Error ? e.message : String(e);
+      ctx.out.warn(
+        `warning: indexes removed, but removing unreferenced blobs failed: ${cause}`,
+      );
+    }
   },
 };

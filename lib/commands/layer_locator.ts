@@ -6,7 +6,7 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { openImage } from "../image/open.ts";
+import { openImage, type OpenImageOptions } from "../image/open.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { decodeManifest } from "../oci/go_json.ts";
@@ -37,8 +37,30 @@ export function sourceRangeReader(source: ImageSource, layer: Descriptor): Range
 }
 
 /**
+ * A range reader that opens the image source `reference` for each read and
+ * closes it when that read's iteration ends (done, failed or stopped
+ * early), so no file or HTTP client outlives the read. A reader that is
+ * never called opens nothing.
+ */
+export function openingRangeReader(
+  reference: string,
+  layer: Descriptor,
+  options: OpenImageOptions = {},
+): RangeReader {
+  return async function* (start: number, end: number) {
+    const source = await openImage(reference, options);
+    try {
+      yield* sourceRangeReader(source, layer)(start, end);
+    } finally {
+      await source.close?.();
+    }
+  };
+}
+
+/**
  * A range reader over the layer a stored zTOC indexes, through the source
- * of an image whose index lists the zTOC.
+ * of an image whose index lists the zTOC. The source is opened by each
+ * read and closed when its iteration ends ({@linkcode openingRangeReader}).
  */
 export async function storedLayerReader(
   ctx: CommandContext,
@@ -64,8 +86,7 @@ export async function storedLayerReader(
       if (tag.digest !== idx.imageDigest || !from || !tag.annotations?.[ANNOTATION_REF_NAME]) {
         continue;
       }
-      const source = await openImage(from, { registry: registryOptions(ctx) });
-      return sourceRangeReader(source, layer);
+      return openingRangeReader(from, layer, { registry: registryOptions(ctx) });
     }
   }
   throw new NotFoundError(

@@ -13,38 +13,35 @@ import type { CommandContext } from "./command.ts";
 
 /** The local store and DB of a command's root. */
 export interface LocalStore {
+  /** The root directory. */
   root: string;
+  /** Its content store. */
   store: ContentStore;
+  /** Its artifacts DB. */
   db: ArtifactsDb;
+  /** Closes the DB. */
   [Symbol.dispose](): void;
 }
 
 /**
- * Opens the store and DB under `--root`. Reading commands pass
- * `readOnly` so that nothing is created.
+ * Opens the store and DB of the command's root: the `root` flag as the CLI
+ * resolved it (`resolveRoot()` when it is empty, for direct callers).
+ * Reading commands pass `readOnly` so that nothing is created. Writable,
+ * the DB file is created by the first write (`create: "lazy"`), so a
+ * command that fails on a fresh root leaves no DB behind, and nothing is
+ * ever deleted that another process may be using.
  */
 export function openLocalStore(
   ctx: CommandContext,
   options: { readOnly?: boolean } = {},
 ): LocalStore {
-  const root = resolveRoot(ctx.string("root") || undefined);
+  const root = ctx.string("root") || resolveRoot();
   const store = ContentStore.open(root);
-  const path = artifactsDbPath(root);
-  const existed = exists(path);
-  const db = ArtifactsDb.open(path, { readOnly: options.readOnly });
-  const dispose = () => {
-    // A command that failed on a fresh root leaves no empty DB behind.
-    const empty = !existed && !options.readOnly && db.all().length === 0;
-    db.close();
-    if (empty) {
-      for (const f of [path, `${path}-wal`, `${path}-shm`]) {
-        try {
-          Deno.removeSync(f);
-        } catch { /* not there */ }
-      }
-    }
-  };
-  return { root, store, db, [Symbol.dispose]: dispose };
+  const db = ArtifactsDb.open(artifactsDbPath(root), {
+    readOnly: options.readOnly,
+    create: "lazy",
+  });
+  return { root, store, db, [Symbol.dispose]: () => db.close() };
 }
 
 /**
@@ -61,20 +58,18 @@ export function artifactRecord(db: ArtifactsDb, digest: string): ArtifactRecord 
   return rec;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True when `arg` names an existing file. */
+/**
+ * True when `arg` names an existing file; false when nothing (or no file)
+ * is there. A path that exists but cannot be looked at (permissions) is a
+ * `BadInputError` `cannot read <arg>: <cause>`, not a digest to look up.
+ */
 export async function isFile(arg: string): Promise<boolean> {
   try {
     return (await Deno.stat(arg)).isFile;
-  } catch {
+  } catch (e) {
+    if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
+      throw new BadInputError(`cannot read ${arg}: ${e.message}`, { cause: e });
+    }
     return false;
   }
 }

@@ -11,7 +11,7 @@ import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import { OCI_MANIFEST, SOCI_INDEX_V1, SOCI_INDEX_V2 } from "../oci/media_types.ts";
 import { dedupePlatforms, formatPlatform, hostPlatform } from "../oci/platform.ts";
-import { DOCKER_TRANSPORT, parseDockerReference } from "../oci/reference.ts";
+import { formatReference, parseDockerReference, withDefaultTag } from "../oci/reference.ts";
 import { RegistryClient } from "../registry/client.ts";
 import { resolveCredentials } from "../registry/credentials.ts";
 import { existingIndexMessage, listReferrers, pushIndex } from "../registry/push.ts";
@@ -28,6 +28,8 @@ import { imagePlatforms } from "../image/select.ts";
 import { openLocalStore } from "./local_store.ts";
 
 const EXISTING = ["warn", "skip", "allow"];
+/** Go's `int` maximum on 64-bit platforms (upstream's overflow bound). */
+const MAX_INT = (1n << 63n) - 1n;
 
 /** The `push` command. */
 export const pushCommand: Command = {
@@ -35,7 +37,8 @@ export const pushCommand: Command = {
   usage: "push the SOCI v1 indexes of an image to its registry",
   argsUsage: "<image>",
   description: "IMAGE is the name of an image in the local store whose name includes its " +
-    "registry (as `create docker://HOST/REPO:TAG` records it), or that docker:// reference. The " +
+    "registry (as `create docker://HOST/REPO:TAG` records it), or that docker:// reference " +
+    "(`:latest` when it names neither a tag nor a digest). The " +
     "newest v1 index of each platform is pushed with its zTOCs; it is found through the " +
     "referrers API when the registry has it, else through the sha256-<digest> fallback tag.",
   flags: [
@@ -57,13 +60,13 @@ export const pushCommand: Command = {
     { ...quietFlag, usage: "print only the pushed index digests" },
   ],
   needsRoot: false,
-  permissions: "--allow-read --allow-write=<root> --allow-net=<registry> --allow-env " +
-    "(--allow-run=docker-credential-* for credential helpers)",
+  permissions: "--allow-read --allow-env --allow-net=<registry> " +
+    "(--allow-run=docker-credential-<name> for credential helpers)",
   async action(ctx) {
     if (ctx.args.length === 0) throw new BadInputError("please provide an image reference to push");
-    const name = ctx.args[0].startsWith(DOCKER_TRANSPORT)
-      ? ctx.args[0].slice(DOCKER_TRANSPORT.length)
-      : ctx.args[0];
+    // The name `create docker://…` records: no transport, `:latest` by default.
+    const ref = withDefaultTag(parseDockerReference(ctx.args[0]));
+    const name = formatReference(ref);
     const quiet = ctx.bool("quiet");
     const say = (line: string) => {
       if (!quiet) ctx.out.line(line);
@@ -74,20 +77,21 @@ export const pushCommand: Command = {
         `unexpected value for flag existing-index: ${existing}, expected types [warn skip allow]`,
       );
     }
-    let concurrency = Number(ctx.int("max-concurrent-uploads"));
-    if (concurrency === 0) concurrency = 3;
-    if (concurrency > 0x7fffffff) {
+    const uploads = ctx.int("max-concurrent-uploads");
+    let concurrency = Number(uploads);
+    if (uploads === 0n) concurrency = 3;
+    if (uploads > MAX_INT) {
+      // Upstream's Printf: the exact value, and no newline.
       if (!quiet) {
-        ctx.out.line(
-          `warning: overflow for setting --max-concurrent-uploads=${concurrency}; defaulting to 3`,
-        );
+        await ctx.out.write(new TextEncoder().encode(
+          `warning: overflow for setting --max-concurrent-uploads=${uploads}; defaulting to 3`,
+        ));
       }
       concurrency = 3;
     }
     using local = openLocalStore(ctx, { readOnly: true });
     const source = new StoreSource(local.store, name);
     const target = await source.resolve();
-    const ref = parseDockerReference(name);
     const wanted = platformFlags(ctx);
     const platforms: Platform[] = wanted === "all"
       ? await imagePlatforms(source, target)

@@ -37,7 +37,11 @@ export const ztocBuildCommand: Command = {
     let result;
     try {
       for await (
-        const r of ztoc(spans([{ layer }], { spanSize, onProgress: (_, n) => task.set(n) }), {
+        const r of ztoc(spans([{ layer }], {
+          spanSize,
+          signal: ctx.signal,
+          onProgress: (_, n) => task.set(n),
+        }), {
           spanSize,
         })
       ) result = r;

@@ -9,10 +9,21 @@ import { readFileChunks } from "../image/file_layer.ts";
 import { writeFileAtomic } from "../util/atomic_file.ts";
 import { extractFile, findFile, type RangeReader } from "../ztoc/extract.ts";
 import type { Command } from "./command.ts";
-import { outputFlag } from "./flags.ts";
-import { openLocalStore } from "./local_store.ts";
+import { outputFlag, registryFlags } from "./flags.ts";
+import { isFile, openLocalStore } from "./local_store.ts";
 import { storedLayerReader } from "./layer_locator.ts";
 import { loadZtoc } from "./ztoc_load.ts";
+
+/** The chunks of `source`, failing with the signal's reason once it aborts. */
+async function* stoppable(
+  source: AsyncIterable<Uint8Array>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    signal?.throwIfAborted();
+    yield chunk;
+  }
+}
 
 /** The `ztoc get-file` command. */
 export const ztocGetFileCommand: Command = {
@@ -30,23 +41,26 @@ export const ztocGetFileCommand: Command = {
       usage: "the layer file (.tar.gz or .tar) the zTOC was built from",
       placeholder: "file",
     },
+    ...registryFlags,
   ],
   needsRoot: false,
-  permissions: "--allow-read (--allow-net for layers in registries, --allow-write=<output>)",
+  permissions: "--allow-read (--allow-env for a digest; --allow-net for layers in " +
+    "registries; --allow-write=<output dir> with -o)",
   async action(ctx) {
     if (ctx.args.length !== 2) {
       throw new UsageError("please provide both a ztoc digest and a filename to extract");
     }
     const [ztocArg, name] = ctx.args;
     const layerFile = ctx.string("layer");
-    using local = openLocalStore(ctx, { readOnly: true });
+    // The local store is only needed for a zTOC given by digest.
+    using local = (await isFile(ztocArg)) ? undefined : openLocalStore(ctx, { readOnly: true });
     const loaded = await loadZtoc(ctx, ztocArg, local);
     const entry = findFile(loaded.ztoc.toc, name);
     let read: RangeReader;
     if (layerFile) read = (s, e) => readFileChunks(layerFile, s, e, { reuse: true });
-    else if (loaded.record) read = await storedLayerReader(ctx, local, loaded.record);
+    else if (loaded.record && local) read = await storedLayerReader(ctx, local, loaded.record);
     else throw new UsageError("give the layer the zTOC was built from with --layer <file>");
-    const bytes = extractFile(loaded.ztoc, entry, read);
+    const bytes = stoppable(extractFile(loaded.ztoc, entry, read), ctx.signal);
     const output = ctx.string("output");
     if (output && output !== "-") await writeFileAtomic(output, bytes);
     else for await (const part of bytes) await ctx.out.write(part);

@@ -5,7 +5,16 @@
  * @module
  */
 
-/** Size of a deflate window, and of every checkpoint window. */
+/**
+ * Size of a deflate window, and of every checkpoint window.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WINDOW_SIZE } from "./checkpoint.ts";
+ * assert.equal(WINDOW_SIZE, 32768);
+ * ```
+ */
 export const WINDOW_SIZE = 32768;
 
 /**

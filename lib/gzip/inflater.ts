@@ -67,10 +67,9 @@ const OUTPUT_SIZE = WINDOW_SIZE + (4 << 20);
 export class CheckpointInflater {
   readonly #spanSize: number;
   readonly #sink: InflateSink;
-  readonly #stream = new InflateStream(WBITS_GZIP);
-  // 8 bytes of slack: the patched inflate_fast may read a little past its input.
-  readonly #input = new WasmBuffer(INPUT_SIZE + 8);
-  readonly #output = new WasmBuffer(OUTPUT_SIZE);
+  readonly #stream: InflateStream;
+  readonly #input: WasmBuffer;
+  readonly #output: WasmBuffer;
   /** Write position in the output buffer; the 32 KiB before it are the window. */
   #pos = WINDOW_SIZE;
   #totalIn = 0;
@@ -89,6 +88,11 @@ export class CheckpointInflater {
     }
     this.#spanSize = spanSize;
     this.#sink = sink;
+    // Allocated after the checks above, so that a refused call leaks nothing.
+    this.#stream = new InflateStream(WBITS_GZIP);
+    // 8 bytes of slack: the patched inflate_fast may read a little past its input.
+    this.#input = new WasmBuffer(INPUT_SIZE + 8);
+    this.#output = new WasmBuffer(OUTPUT_SIZE);
     this.#output.bytes().fill(0, 0, WINDOW_SIZE);
   }
 

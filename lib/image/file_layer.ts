@@ -7,7 +7,16 @@
 import { NotFoundError } from "../errors.ts";
 import type { Layer } from "../pipeline.ts";
 
-/** Bytes per read from local files: large reads keep per-chunk costs low. */
+/**
+ * Bytes per read from local files: large reads keep per-chunk costs low.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FILE_CHUNK } from "./file_layer.ts";
+ * assert.equal(FILE_CHUNK, 1 << 20);
+ * ```
+ */
 export const FILE_CHUNK = 1 << 20;
 
 /**

@@ -15,6 +15,7 @@ import {
   formatReference,
   parseDockerReference,
   referenceTarget,
+  withDefaultTag,
 } from "../oci/reference.ts";
 import { RegistryClient, type RegistryClientOptions } from "../registry/client.ts";
 import { type CredentialOptions, resolveCredentials } from "../registry/credentials.ts";
@@ -67,8 +68,7 @@ export class RegistrySource implements ImageSource {
    */
   constructor(reference: string, opts: RegistrySourceOptions = {}) {
     this.reference = reference;
-    const ref = parseDockerReference(reference);
-    if (ref.tag === undefined && ref.digest === undefined) ref.tag = "latest";
+    const ref = withDefaultTag(parseDockerReference(reference));
     this.ref = ref;
     this.repository = ref.repository;
     this.storeName = formatReference(ref);

@@ -1,6 +1,6 @@
 /**
  * The one interface every image source implements: the local store, an
- * OCI layout directory, an OCI archive, a registry, containerd.
+ * OCI layout directory, an OCI archive, a registry.
  *
  * @module
  */

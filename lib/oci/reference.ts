@@ -36,11 +36,36 @@ function bad(text: string, why: string): BadInputError {
   return new BadInputError(`invalid reference "${text}": ${why}`);
 }
 
+/** True when `text` is a well-formed digest. */
+function isDigest(text: string): boolean {
+  try {
+    parseDigest(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when the `@` of `rest` (without transport) is a `user[:password]@`
+ * in front of the host rather than the start of a digest: the text after
+ * it goes on with a path (digests have no `/`), or nothing before it is a
+ * path and what follows is not a digest (`alice:pw@host`).
+ */
+function hasUserInfo(rest: string): boolean {
+  const at = rest.indexOf("@");
+  if (at < 0) return false;
+  const before = rest.slice(0, at);
+  const after = rest.slice(at + 1);
+  return after.includes("/") || (!before.includes("/") && !isDigest(after));
+}
+
 /**
  * Parses `HOST[:PORT]/REPO[:TAG|@DIGEST]` (an optional `docker://` prefix is
  * accepted and dropped; `docker.io/NAME` becomes `docker.io/library/NAME`).
  * Throws {@link BadInputError} with a message naming the reference and what
- * is wrong with it.
+ * is wrong with it, except for references carrying credentials
+ * (`user:password@host/…`): those are refused without repeating the text.
  *
  * @example
  * ```ts
@@ -53,6 +78,10 @@ function bad(text: string, why: string): BadInputError {
 export function parseDockerReference(text: string): DockerReference {
   let rest = text.startsWith(DOCKER_TRANSPORT) ? text.slice(DOCKER_TRANSPORT.length) : text;
   if (rest === "") throw bad(text, "empty reference");
+  if (hasUserInfo(rest)) {
+    // Never echoed: the text holds a password.
+    throw new BadInputError("credentials in image references are not supported; use --user");
+  }
   let digest: string | undefined;
   const at = rest.indexOf("@");
   if (at >= 0) {
@@ -116,6 +145,22 @@ export function formatReference(ref: DockerReference): string {
   if (ref.tag !== undefined) s += `:${ref.tag}`;
   if (ref.digest !== undefined) s += `@${ref.digest}`;
   return s;
+}
+
+/**
+ * The reference with tag `latest` when it has neither a tag nor a digest
+ * (the name `create docker://HOST/REPO` records the image under).
+ *
+ * @example
+ * ```ts
+ * import { formatReference, parseDockerReference, withDefaultTag } from "./reference.ts";
+ * const ref = withDefaultTag(parseDockerReference("docker://r:5000/app"));
+ * console.assert(formatReference(ref) === "r:5000/app:latest");
+ * ```
+ */
+export function withDefaultTag(ref: DockerReference): DockerReference {
+  if (ref.tag !== undefined || ref.digest !== undefined) return { ...ref };
+  return { ...ref, tag: "latest" };
 }
 
 /**

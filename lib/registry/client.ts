@@ -121,6 +121,43 @@ export function digestOf(bytes: Uint8Array, like = "sha256:"): string {
   return `${alg}:${createHash(alg).update(bytes).digest("hex")}`;
 }
 
+/**
+ * A {@link RegistryError} for a failure worth another try (429, 5xx, a
+ * dropped connection), thrown by requests made without internal retries
+ * (`{ retry: false }`) so the caller can decide what to do next.
+ *
+ * @example
+ * ```ts
+ * import { TransientRegistryError } from "./client.ts";
+ * const e = new TransientRegistryError("r: put manifest a:t: 429 Too Many Requests", 429, 1000);
+ * console.assert(e.status === 429 && e.retryAfterMs === 1000);
+ * ```
+ */
+export class TransientRegistryError extends RegistryError {
+  /** The server's `Retry-After`, in milliseconds, when it sent one. */
+  readonly retryAfterMs?: number;
+  /**
+   * @param message one line naming the host, the action and the failure.
+   * @param status the HTTP status, when there was a response.
+   * @param retryAfterMs the server's `Retry-After` in milliseconds.
+   */
+  constructor(message: string, status?: number, retryAfterMs?: number) {
+    super(message, { status });
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Options of a single request that can opt out of internal retries. */
+export interface RequestOptions {
+  /**
+   * Retry transient failures with backoff inside the call (default true).
+   * With false, the first transient failure is thrown as a
+   * {@link TransientRegistryError} (for writes whose bytes may be stale by
+   * the time a retry would be sent).
+   */
+  retry?: boolean;
+}
+
 /** A transient failure worth retrying; becomes a RegistryError when retries run out. */
 class TransientError extends Error {
   constructor(message: string, readonly retryAfterMs?: number, readonly status?: number) {
@@ -190,6 +227,23 @@ export class RegistryClient {
       opts.credentials,
       (url, init) => this.#rawFetch(url, init, "authenticate"),
     );
+  }
+
+  /** How transient failures are retried (`maxRetries`, backoff delays). */
+  get retryPolicy(): RetryPolicy {
+    return { ...this.#policy };
+  }
+
+  /**
+   * Waits before attempt number `attempt` (1-based) of work the caller
+   * retries itself: the server's `Retry-After` when given, else the
+   * client's exponential backoff. A {@link RegistryError} (timed out) when
+   * the wait would pass the client's time budget.
+   */
+  async backoff(attempt: number, retryAfterMs: number | undefined, action: string): Promise<void> {
+    const delay = backoffDelayMs(attempt, retryAfterMs, this.#policy);
+    this.#debug(`http retry ${action} in ${delay} ms`);
+    await this.#pause(delay, action);
   }
 
   /** Whether the referrers API is known to exist on this registry. */
@@ -289,16 +343,19 @@ export class RegistryClient {
 
   /**
    * PUTs a manifest under a tag or its digest with the given
-   * `Content-Type`. Reports the registry's `OCI-Subject` header.
+   * `Content-Type`. Reports the registry's `OCI-Subject` header. With
+   * `{ retry: false }` a transient failure is thrown at once as a
+   * {@link TransientRegistryError} (the bytes are not sent again).
    */
   async putManifest(
     repo: string,
     reference: string,
     bytes: Uint8Array,
     mediaType: string,
+    opts: RequestOptions = {},
   ): Promise<PutManifestResult> {
     const action = `put manifest ${repo}:${reference}`;
-    const res = await this.#retrying(action, () =>
+    const res = await this.#maybeRetrying(opts, action, () =>
       this.#call(action, {
         method: "PUT",
         url: this.#url(repo, "manifests", reference),
@@ -312,11 +369,19 @@ export class RegistryClient {
     return subject ? { digest, ociSubject: subject } : { digest };
   }
 
-  /** Deletes a manifest by digest; false when it was not there. */
-  async deleteManifest(repo: string, digest: string): Promise<boolean> {
+  /**
+   * Deletes a manifest by digest; false when it was not there. With
+   * `{ retry: false }` a transient failure is thrown at once as a
+   * {@link TransientRegistryError}.
+   */
+  async deleteManifest(
+    repo: string,
+    digest: string,
+    opts: RequestOptions = {},
+  ): Promise<boolean> {
     parseDigest(digest);
     const action = `delete manifest ${repo}@${digest}`;
-    const res = await this.#retrying(action, () =>
+    const res = await this.#maybeRetrying(opts, action, () =>
       this.#call(
         action,
         {
@@ -442,6 +507,9 @@ export class RegistryClient {
           try {
             const { done, value } = await reader.read();
             if (!done) {
+              // Data is flowing again: a resume that makes progress starts
+              // the count of consecutive failures afresh.
+              if (value.length > 0) failures = 0;
               received += value.length;
               if (total !== undefined && received > total) {
                 throw new BadInputError(
@@ -667,6 +735,23 @@ export class RegistryClient {
       artifactType === undefined || d.artifactType === artifactType
     );
     return { manifests, via: "tag" };
+  }
+
+  /**
+   * Asks the referrers API only (no fallback tag): the referrers of
+   * `subjectDigest` filtered by `artifactType`, or `undefined` when the
+   * registry has no referrers API (which {@link referrersSupport} then
+   * records). Once the API is known to be missing, nothing is sent.
+   */
+  async referrersApi(
+    repo: string,
+    subjectDigest: string,
+    artifactType?: string,
+  ): Promise<Descriptor[] | undefined> {
+    parseDigest(subjectDigest);
+    if (this.#referrers === "unsupported") return undefined;
+    const action = `list referrers of ${repo}@${subjectDigest}`;
+    return await this.#referrersByApi(repo, subjectDigest, artifactType, action);
   }
 
   /**
@@ -956,14 +1041,21 @@ export class RegistryClient {
     }
   }
 
-  /** Runs `fn` once; a TransientError becomes a RegistryError. */
+  /** Runs `fn` once; a TransientError becomes a TransientRegistryError. */
   async #once<T>(_action: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof TransientError) throw new RegistryError(e.message, { status: e.status });
+      if (e instanceof TransientError) {
+        throw new TransientRegistryError(e.message, e.status, e.retryAfterMs);
+      }
       throw e;
     }
+  }
+
+  /** {@link RegistryClient.#retrying} unless `opts.retry` is false, else {@link RegistryClient.#once}. */
+  #maybeRetrying<T>(opts: RequestOptions, action: string, fn: () => Promise<T>): Promise<T> {
+    return opts.retry === false ? this.#once(action, fn) : this.#retrying(action, fn);
   }
 
   async #readBody(res: Response, action: string, limit: number): Promise<Uint8Array> {

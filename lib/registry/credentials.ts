@@ -112,9 +112,133 @@ async function readConfig(dir: string): Promise<DockerConfigFile | undefined> {
   try {
     const parsed = JSON.parse(text);
     return typeof parsed === "object" && parsed !== null ? parsed : {};
-  } catch (e) {
-    throw new BadInputError(`cannot parse docker config ${path}: ${(e as Error).message}`);
+  } catch {
+    // JSON.parse's message quotes the text around the error, which may be
+    // a password: only say where it is.
+    const at = jsonErrorOffset(text);
+    const { line, column } = lineColumn(text, at);
+    throw new BadInputError(
+      `docker config ${path} is not valid JSON (line ${line}, column ${column})`,
+    );
   }
+}
+
+/** 1-based line and column (in UTF-16 code units) of offset `at` of `text`. */
+function lineColumn(text: string, at: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < at; i = text.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, column: at - start + 1 };
+}
+
+/**
+ * Offset of the first character that makes `text` invalid JSON (its
+ * length when it ends too early). Only called on text JSON.parse refused.
+ */
+function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && " \t\n\r".includes(text[i])) i++;
+  };
+  class Stop extends Error {}
+  const fail = (): never => {
+    throw new Stop();
+  };
+  const expect = (c: string) => {
+    if (text[i] !== c) fail();
+    i++;
+  };
+  const string = () => {
+    expect('"');
+    for (;;) {
+      if (i >= text.length) fail();
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return;
+      }
+      if (c < 0x20) fail();
+      if (c === 0x5c) {
+        i++;
+        const e = text[i];
+        if (e === "u") {
+          i++;
+          for (let k = 0; k < 4; k++, i++) if (!/[0-9a-fA-F]/.test(text[i] ?? "")) fail();
+          continue;
+        }
+        if (e === undefined || !'"\\/bfnrt'.includes(e)) fail();
+      }
+      i++;
+    }
+  };
+  const number = () => {
+    const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
+    if (!m) fail();
+    i += m![0].length;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++;
+      ws();
+      if (text[i] === "}") {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        string();
+        ws();
+        expect(":");
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        expect("}");
+        return;
+      }
+    }
+    if (c === "[") {
+      i++;
+      ws();
+      if (text[i] === "]") {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        expect("]");
+        return;
+      }
+    }
+    if (c === '"') return string();
+    for (const word of ["true", "false", "null"]) {
+      if (text.startsWith(word, i)) {
+        i += word.length;
+        return;
+      }
+    }
+    number();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail();
+  } catch (e) {
+    if (!(e instanceof Stop)) throw e;
+  }
+  return Math.min(i, text.length);
 }
 
 function decodeAuthField(value: string, host: string): Credentials {
@@ -180,10 +304,27 @@ async function defaultRunHelper(
     if (e instanceof Deno.errors.NotFound) throw new HelperMissingError(program);
     throw new RegistryError(`cannot run credential helper ${program}: ${(e as Error).message}`);
   }
+  // A helper may exit without reading its input (its stdin is then a
+  // broken pipe): that is its exit code's business, not a crash here.
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  const out = await child.output();
+  try {
+    await writer.write(new TextEncoder().encode(input));
+  } catch {
+    // reported through the exit code below
+  }
+  try {
+    await writer.close();
+  } catch {
+    // already closed by the helper
+  }
+  let out: Deno.CommandOutput;
+  try {
+    out = await child.output();
+  } catch (e) {
+    throw new RegistryError(
+      `credential helper ${program} could not be run to completion: ${(e as Error).message}`,
+    );
+  }
   return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
 }
 
@@ -199,10 +340,13 @@ async function fromHelper(
     // Helpers answer "credentials not found in native keychain" when they
     // have nothing for this server: that means anonymous access.
     if (/credentials not found/i.test(stdout)) return undefined;
+    // Its message helps, unless it might be the credentials themselves
+    // (a JSON answer with a non-zero exit): then it is left out.
     const firstLine = stdout.split("\n")[0].trim().slice(0, 200);
+    const safe = firstLine !== "" && !/[{}"]|secret|token|password/i.test(stdout);
     throw new RegistryError(
       `credential helper ${program} failed for ${host} (exit ${code})` +
-        (firstLine ? `: ${firstLine}` : ""),
+        (safe ? `: ${firstLine}` : ""),
     );
   }
   let parsed: { Username?: string; Secret?: string };

@@ -52,18 +52,41 @@ export function oneLine(text: string, max = 200): string {
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
 }
 
-const SECRET_PARAM = /sig|token|credential|secret|password|auth|key|code/i;
+/**
+ * Query parameters whose values are kept in logs, compared case-
+ * insensitively: the distribution API's own (`digest`, `mount`, `from`,
+ * `n`, `last`, `artifactType`), the token endpoint's `service` and
+ * `scope`, and the unsigned parts of S3-style presigned URLs. Everything
+ * else (`verify`, `jwt`, `hmac`, `_state`, signatures, `account`, …) may
+ * be a secret or identify one.
+ */
+const KEPT_PARAMS: ReadonlySet<string> = new Set([
+  "digest",
+  "mount",
+  "from",
+  "n",
+  "last",
+  "artifacttype",
+  "service",
+  "scope",
+  "x-amz-algorithm",
+  "x-amz-date",
+  "x-amz-expires",
+  "x-amz-signedheaders",
+]);
 
 /**
- * A URL fit for logs: query parameters whose names suggest secrets (signed
- * redirect URLs, tokens) have their values replaced by `REDACTED`, and
- * user:password in the authority is dropped.
+ * A URL fit for logs: the value of every query parameter not known to be
+ * harmless (see the allow-list above) becomes `REDACTED`; user:password
+ * in the authority and the fragment are dropped.
  *
  * @example
  * ```ts
  * import { redactUrl } from "./http_errors.ts";
  * console.assert(redactUrl("https://s3/x?X-Amz-Signature=abc&n=1") ===
  *   "https://s3/x?X-Amz-Signature=REDACTED&n=1");
+ * console.assert(redactUrl("https://cdn/b?verify=1690-abc&digest=sha256%3Aff") ===
+ *   "https://cdn/b?verify=REDACTED&digest=sha256%3Aff");
  * ```
  */
 export function redactUrl(url: string): string {
@@ -75,8 +98,13 @@ export function redactUrl(url: string): string {
   }
   u.username = "";
   u.password = "";
-  for (const key of [...u.searchParams.keys()]) {
-    if (SECRET_PARAM.test(key)) u.searchParams.set(key, "REDACTED");
+  u.hash = "";
+  if (u.search !== "") {
+    const out = new URLSearchParams();
+    for (const [key, value] of u.searchParams) {
+      out.append(key, KEPT_PARAMS.has(key.toLowerCase()) ? value : "REDACTED");
+    }
+    u.search = out.toString();
   }
   return u.href;
 }

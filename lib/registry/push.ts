@@ -60,14 +60,24 @@ export type BlobGetter = (desc: Descriptor) => Promise<Uint8Array>;
 class Limiter {
   #free: number;
   #queue: (() => void)[] = [];
-  constructor(n: number) {
+  #stop: AbortController;
+  constructor(n: number, stop: AbortController) {
     this.#free = Math.max(1, n);
+    this.#stop = stop;
   }
+  /**
+   * Runs `fn` when a slot is free. The first failure aborts `stop` before
+   * its slot is handed on, so work still queued never starts.
+   */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((resolve) => this.#queue.push(resolve));
     try {
+      this.#stop.signal.throwIfAborted();
       return await fn();
+    } catch (e) {
+      if (!this.#stop.signal.aborted) this.#stop.abort(e);
+      throw e;
     } finally {
       const next = this.#queue.shift();
       if (next) next();
@@ -123,7 +133,13 @@ export async function pushIndex(
   getBlob: BlobGetter,
   opts: PushOptions = {},
 ): Promise<PushResult> {
-  const limiter = new Limiter(opts.concurrency && opts.concurrency > 0 ? opts.concurrency : 3);
+  // The first failure stops the copy: queued nodes never start, and the
+  // push only rejects once the nodes already in flight have settled.
+  const stop = new AbortController();
+  const limiter = new Limiter(
+    opts.concurrency && opts.concurrency > 0 ? opts.concurrency : 3,
+    stop,
+  );
   const pushed: Descriptor[] = [];
   const skipped: Descriptor[] = [];
   const emit = (kind: PushEventKind, d: Descriptor) => opts.onEvent?.(kind, d);
@@ -159,10 +175,20 @@ export async function pushIndex(
   const copy = (desc: Descriptor, bytes?: Uint8Array): Promise<boolean> => {
     let p = done.get(desc.digest);
     if (!p) {
-      p = copyNode(desc, bytes);
+      p = copyNode(desc, bytes).catch((e) => {
+        if (!stop.signal.aborted) stop.abort(e);
+        throw e;
+      });
       done.set(desc.digest, p);
     }
     return p;
+  };
+
+  /** Copies every node; on a failure, waits for the siblings still running. */
+  const copyAll = async (descs: Descriptor[]): Promise<void> => {
+    const results = await Promise.allSettled(descs.map((s) => copy(s)));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   };
 
   const copyNode = async (desc: Descriptor, known?: Uint8Array): Promise<boolean> => {
@@ -179,7 +205,7 @@ export async function pushIndex(
     }
     if (manifest) {
       const bytes = known ?? (await read(desc));
-      await Promise.all(successorsOf(desc, bytes).map((s) => copy(s)));
+      await copyAll(successorsOf(desc, bytes));
       await limiter.run(async () => {
         emit("pushing", desc);
         const put = await client.putManifest(repo, desc.digest, bytes, desc.mediaType);
@@ -199,10 +225,21 @@ export async function pushIndex(
     return true;
   };
 
-  const uploadedRoot = await copy(
-    { ...plain(index), mediaType: index.mediaType || OCI_MANIFEST },
-    rootBytes,
-  );
+  let uploadedRoot: boolean;
+  try {
+    uploadedRoot = await copy(
+      { ...plain(index), mediaType: index.mediaType || OCI_MANIFEST },
+      rootBytes,
+    );
+  } catch (e) {
+    // Report the first failure, not the abort it caused elsewhere.
+    const first = stop.signal.aborted ? stop.signal.reason : e;
+    for (let n = -1; n !== done.size;) {
+      n = done.size;
+      await Promise.allSettled([...done.values()]);
+    }
+    throw first;
+  }
   const result: PushResult = {
     index: plain(index),
     alreadyPresent: !uploadedRoot,
@@ -222,8 +259,9 @@ export async function pushIndex(
   }
   const artifactType = doc.artifactType || doc.config.mediaType;
   if (client.referrersSupport === "unknown") {
-    // No OCI-Subject header (or nothing was PUT): ask the API directly.
-    await client.listReferrers(repo, doc.subject.digest, artifactType);
+    // No OCI-Subject header (or nothing was PUT): ask the API directly
+    // (the fallback tag is read once, below, only when it is needed).
+    await client.referrersApi(repo, doc.subject.digest, artifactType);
   }
   if (client.referrersSupport === "supported") {
     result.referrers = "api";

@@ -3,12 +3,30 @@
  * on registries without the referrers API: the OCI index tagged
  * `sha256-<subject hex>` lists the referrers of the subject.
  *
- * Registries offer no compare-and-swap on tags, so concurrent pushers can
- * overwrite each other. The update here is made safe in practice by
- * re-reading after each write (after a short settle delay) and merging
- * again until the tag lists every referrer this process has seen, and by
- * never deleting an index the tag currently points at (distribution drops
- * every tag of a manifest that is deleted).
+ * Registries offer no compare-and-swap on tags, so two pushers updating
+ * the same tag can overwrite each other. The update here narrows that
+ * window but cannot close it:
+ *
+ * - the tag is written from a fresh read: the PUT is never retried with
+ *   the same bytes (a 429, 5xx or dropped connection sends the update back
+ *   to a new read and merge, after the backoff), and a read older than
+ *   half the settle delay is read again before writing;
+ * - after each write (or failed write attempt that may have landed) the
+ *   tag is read again once the settle delay has passed, and merged and
+ *   written again until it lists every referrer seen during the update.
+ *
+ * What remains: a concurrent pusher whose write reaches the registry more
+ * than the settle delay after its read (slow link, stalled proxy) can
+ * replace a list this process has already confirmed; the referrer it drops
+ * stays in the repository, unlisted, until its index is pushed again.
+ *
+ * Superseded fallback indexes are deleted afterwards (distribution drops
+ * every tag of a deleted manifest, so deleting the one the tag points at
+ * would remove the tag). Each DELETE is sent, without retries, right after
+ * a HEAD of the tag shows it points elsewhere; a concurrent pusher that
+ * writes a byte-identical index in the round trip between the two would
+ * lose the tag, so the tag is checked once more after the deletes and
+ * written again if it is gone.
  *
  * @module
  */
@@ -16,7 +34,7 @@ import { RegistryError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { encodeIndex } from "../oci/go_json.ts";
 import { OCI_INDEX } from "../oci/media_types.ts";
-import { fallbackTag, type RegistryClient } from "./client.ts";
+import { fallbackTag, type RegistryClient, TransientRegistryError } from "./client.ts";
 import { sleep } from "./retry.ts";
 
 /** Options of {@link addToFallbackIndex}. */
@@ -82,9 +100,11 @@ export function mergeReferrers(current: Descriptor[], add: Descriptor[]): Descri
 }
 
 /**
- * Adds `entry` to the fallback index of `subjectDigest` in `repo`, race
- * safe as described in the module doc, then deletes the superseded
- * fallback indexes it saw (never the one the tag points at).
+ * Adds `entry` to the fallback index of `subjectDigest` in `repo`, then
+ * deletes the superseded fallback indexes it saw (never one the tag was
+ * just seen pointing at). Concurrent updates by other pushers are merged,
+ * within the limits described in the module doc: this is not a
+ * compare-and-swap.
  *
  * @example
  * ```ts ignore
@@ -105,59 +125,110 @@ export async function addToFallbackIndex(
   entry: Descriptor,
   opts: FallbackOptions = {},
 ): Promise<FallbackUpdate> {
-  const tag = fallbackTag(subjectDigest);
-  const settleMs = opts.settleMs ?? 300;
-  const maxRounds = opts.maxRounds ?? 20;
-  // Every referrer seen at the tag during this update, plus ours: a
-  // concurrent overwrite that drops one of them is repaired.
-  let known: Descriptor[] = [entry];
-  const seenIndexes = new Set<string>();
+  const state: UpdateState = {
+    client,
+    repo,
+    subjectDigest,
+    entry,
+    tag: fallbackTag(subjectDigest),
+    settleMs: opts.settleMs ?? 300,
+    maxRounds: opts.maxRounds ?? 20,
+    known: [entry],
+    seen: new Set<string>(),
+    changed: false,
+  };
+  let final = await converge(state);
   const warnings: string[] = [];
-  let changed = false;
-  let final: Descriptor | undefined;
-  for (let round = 0; round < maxRounds && !final; round++) {
-    const cur = await client.getFallbackIndex(repo, subjectDigest);
-    const base = cur?.index.manifests ?? [];
-    if (cur) seenIndexes.add(cur.digest);
-    known = mergeReferrers(known, base);
-    const desired = mergeReferrers(base, known);
-    if (cur && sameList(desired, base)) {
-      final = { mediaType: OCI_INDEX, digest: cur.digest, size: cur.bytes.length };
-      break;
-    }
-    const bytes = encodeIndex({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: desired });
-    try {
-      const put = await client.putManifest(repo, tag, bytes, OCI_INDEX);
-      seenIndexes.add(put.digest);
-      changed = true;
-    } catch (e) {
-      if (e instanceof RegistryError && e.code === "MANIFEST_BLOB_UNKNOWN") {
-        // A referrer listed earlier has since been deleted: forget those.
-        known = await keepExisting(client, repo, known, entry);
-        continue;
-      }
-      throw e;
-    }
-    await sleep(settleMs);
-  }
-  if (!final) {
-    throw new RegistryError(
-      `${client.registry}: update referrers tag ${repo}:${tag}: the tag kept changing (concurrent pushes?); try again`,
-    );
-  }
   const deleted: string[] = [];
-  for (const digest of seenIndexes) {
+  for (const digest of [...state.seen]) {
     if (digest === final.digest) continue;
     try {
-      const now = await client.headManifest(repo, tag, [OCI_INDEX]);
+      // Checked right before the DELETE, which is not retried: the time
+      // between the two is one round trip.
+      const now = await client.headManifest(repo, state.tag, [OCI_INDEX]);
       if (now?.digest === digest) continue;
-      if (await client.deleteManifest(repo, digest)) deleted.push(digest);
+      if (await client.deleteManifest(repo, digest, { retry: false })) deleted.push(digest);
     } catch (e) {
       if (!(e instanceof RegistryError)) throw e;
       warnings.push(`could not delete superseded referrers index ${digest}: ${e.message}`);
     }
   }
-  return { tag, index: final, changed, deleted, warnings };
+  if (
+    deleted.length > 0 && (await client.headManifest(repo, state.tag, [OCI_INDEX])) === undefined
+  ) {
+    // A concurrent pusher pointed the tag at an index deleted above, and
+    // the tag went with it: write it again from what was seen.
+    final = await converge(state);
+  }
+  return { tag: state.tag, index: final, changed: state.changed, deleted, warnings };
+}
+
+interface UpdateState {
+  client: RegistryClient;
+  repo: string;
+  subjectDigest: string;
+  entry: Descriptor;
+  tag: string;
+  settleMs: number;
+  maxRounds: number;
+  /** Every referrer seen at the tag during this update, plus ours, in tag order. */
+  known: Descriptor[];
+  /** Fallback index digests read or written during this update. */
+  seen: Set<string>;
+  changed: boolean;
+}
+
+/**
+ * Reads, merges and writes until a read made at least `settleMs` after
+ * the last write attempt shows every known referrer; returns that index.
+ */
+async function converge(state: UpdateState): Promise<Descriptor> {
+  const { client, repo, tag, settleMs } = state;
+  const action = `update referrers tag ${repo}:${tag}`;
+  let wroteAt: number | undefined;
+  let transient = 0;
+  for (let round = 0; round < state.maxRounds; round++) {
+    if (wroteAt !== undefined) {
+      const wait = wroteAt + settleMs - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+    const cur = await client.getFallbackIndex(repo, state.subjectDigest);
+    const readAt = Date.now();
+    const base = cur?.index.manifests ?? [];
+    if (cur) state.seen.add(cur.digest);
+    // A concurrent overwrite that dropped a referrer seen earlier is repaired.
+    state.known = mergeReferrers(base, state.known);
+    if (cur && sameList(state.known, base)) {
+      return { mediaType: OCI_INDEX, digest: cur.digest, size: cur.bytes.length };
+    }
+    if (Date.now() - readAt > settleMs / 2) continue; // too old to write from: read again
+    const bytes = encodeIndex({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: state.known });
+    try {
+      const put = await client.putManifest(repo, tag, bytes, OCI_INDEX, { retry: false });
+      state.seen.add(put.digest);
+      state.changed = true;
+      wroteAt = Date.now();
+    } catch (e) {
+      if (e instanceof TransientRegistryError) {
+        // Never re-sent as is: the bytes were merged from a read that is
+        // getting old. The write may have landed, so the next read also
+        // waits for the settle delay.
+        wroteAt = Date.now();
+        if (++transient > client.retryPolicy.maxRetries) throw e;
+        await client.backoff(transient, e.retryAfterMs, action);
+        continue;
+      }
+      if (e instanceof RegistryError && e.code === "MANIFEST_BLOB_UNKNOWN") {
+        // A referrer listed earlier has since been deleted: forget those.
+        state.known = await keepExisting(client, repo, state.known, state.entry);
+        continue;
+      }
+      throw e;
+    }
+  }
+  throw new RegistryError(
+    `${client.registry}: ${action}: the tag kept changing (concurrent pushes?); try again`,
+  );
 }
 
 function sameList(a: Descriptor[], b: Descriptor[]): boolean {

@@ -55,6 +55,8 @@ export interface CreateOptions {
   onPlatformSkipped?: (platform: Platform, reason: string) => void;
   /** Bytes of a layer read so far. */
   onProgress?: (layer: Layer, bytes: number) => void;
+  /** Stops the build; nothing is written (checked last just before the commit). */
+  signal?: AbortSignal;
 }
 
 /** The index built for one platform. */
@@ -120,9 +122,12 @@ export async function createIndexes(
     // zTOCs built by this run, by layer digest: a layer shared by several
     // platforms is read once (and reported as already existing afterwards).
     const builtHere = new Map<string, ZtocBlob>();
-    const existing = options.force ? undefined : async (layer: Layer) => {
+    // (With --force only zTOCs of earlier runs are ignored: one built by
+    // this run serves every platform, reported as built.)
+    const existing = async (layer: Layer) => {
       const here = builtHere.get(layer.descriptor.digest);
-      return here ? { ...here, reused: true } : await reusable(store, db, layer, spanSize);
+      if (here) return { ...here, reused: !options.force };
+      return options.force ? undefined : await reusable(store, db, layer, spanSize);
     };
     for (const { platform, manifest } of selected) {
       const soci = await index(
@@ -131,6 +136,7 @@ export async function createIndexes(
             spanSize,
             concurrency: options.concurrency,
             onProgress: options.onProgress,
+            signal: options.signal,
             existing,
           }),
           {
@@ -169,6 +175,7 @@ export async function createIndexes(
       ));
       built.push({ platform, manifest: manifest.descriptor, image: target, index: soci });
     }
+    options.signal?.throwIfAborted();
     await tx.commit();
     return built;
   } catch (e) {

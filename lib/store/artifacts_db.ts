@@ -48,11 +48,20 @@ export interface ArtifactRecord {
 export interface ArtifactsDbOptions {
   /**
    * Open without writing: no file is created when the DB is missing (the
-   * DB is then empty), and every write throws.
+   * DB is then empty), and every write throws. See
+   * {@linkcode ArtifactsDb.open} for what this leaves on disk.
    */
   readOnly?: boolean;
   /** How long to wait for another process's lock, in ms (default 30000). */
   busyTimeoutMs?: number;
+  /**
+   * When a writable DB whose file is missing is created: `"eager"` (the
+   * default) at `open`; `"lazy"` at the first write (`put`, `delete`,
+   * `transaction`). Until then reads see an empty DB, or the file once
+   * another process has created it. A command that fails before writing
+   * thus leaves no DB file, and no one ever has to delete one.
+   */
+  create?: "eager" | "lazy";
 }
 
 /** Schema version stored in `PRAGMA user_version`. */
@@ -92,6 +101,7 @@ type Row = Record<string, unknown>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArtifactsDb } from "./artifacts_db.ts";
  * const dir = await Deno.makeTempDir();
  * const db = ArtifactsDb.open(dir + "/artifacts.sqlite");
@@ -101,7 +111,7 @@ type Row = Record<string, unknown>;
  *   imageDigest: "", platform: "", mediaType: "application/octet-stream",
  *   artifactType: "", spanSize: 4194304, createdAt: new Date(),
  * });
- * console.assert(db.findZtoc("sha256:" + "a".repeat(64), 4194304)?.size === 100);
+ * assert.equal(db.findZtoc("sha256:" + "a".repeat(64), 4194304)?.size, 100);
  * db.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -113,26 +123,49 @@ export class ArtifactsDb {
   readonly readOnly: boolean;
   #db: DatabaseSync;
   #stmts = new Map<string, StatementSync>();
+  /** Set while a lazily created DB has no file yet: the busy timeout to open it with. */
+  #pending?: number;
 
-  private constructor(path: string, db: DatabaseSync, readOnly: boolean) {
+  private constructor(path: string, db: DatabaseSync, readOnly: boolean, pending?: number) {
     this.path = path;
     this.#db = db;
     this.readOnly = readOnly;
+    this.#pending = pending;
   }
 
   /**
-   * Opens (and, unless read-only, creates with mode 0600 and migrates) the
-   * DB at `path`. Read-only on a missing file gives an empty DB and creates
-   * nothing. Throws `SociError` `artifacts DB <path> is not available: …`
-   * when the file cannot be opened or created, or was written by a newer
-   * schema version.
+   * Opens the DB at `path`. Writable (the default), the file is created
+   * with mode 0600 (at once, or at the first write with `create: "lazy"`)
+   * and migrated to the current schema. Throws `SociError` `artifacts DB
+   * <path> is not available: …` when the file cannot be opened or created,
+   * or was written by a newer schema version.
+   *
+   * Read-only on a missing or empty file gives an empty DB and creates
+   * nothing. On an existing file, leaving the root as it was takes care: a
+   * read-only SQLite connection to a WAL database creates `-wal` and `-shm`
+   * files that only a writer may remove. So when we may write the file, it
+   * is opened writable with writes forbidden (`PRAGMA query_only`), and
+   * closing removes them. When we may not (no write permission on the file,
+   * or the directory), and there is no `-wal` file (so no writer has the
+   * DB open), it is opened `immutable` (a `file:` URI): nothing is created,
+   * and a writer that starts while we read may make our reads fail or see
+   * a torn state. When there is a `-wal` file it is opened read-only, which
+   * may create a `-shm` file that stays behind.
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ArtifactsDb } from "./artifacts_db.ts";
    * const db = ArtifactsDb.open("/nonexistent/artifacts.sqlite", { readOnly: true });
-   * console.assert(db.all().length === 0);
+   * assert.deepEqual(db.all(), []);
    * db.close();
+   *
+   * const dir = await Deno.makeTempDir();
+   * const lazy = ArtifactsDb.open(dir + "/artifacts.sqlite", { create: "lazy" });
+   * assert.deepEqual(lazy.all(), []);
+   * assert.deepEqual([...Deno.readDirSync(dir)], []); // no file until the first write
+   * lazy.close();
+   * await Deno.remove(dir, { recursive: true });
    * ```
    */
   static open(path: string, options: ArtifactsDbOptions = {}): ArtifactsDb {
@@ -140,78 +173,53 @@ export class ArtifactsDb {
     const timeout = options.busyTimeoutMs ?? 30000;
     try {
       if (readOnly) {
-        let exists = true;
-        try {
-          Deno.statSync(path);
-        } catch (e) {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
-          exists = false;
-        }
-        if (exists) {
-          // A WAL database read through a read-only connection leaves its
-          // -wal and -shm files behind (only a writer may remove them), so
-          // open it writable when we may, and forbid writes ourselves
-          // (query_only): closing then leaves the root as it was.
-          let db: DatabaseSync;
-          try {
-            db = new DatabaseSync(path);
-            db.exec("PRAGMA query_only = 1");
-          } catch {
-            db = new DatabaseSync(path, { readOnly: true });
-          }
-          db.exec(`PRAGMA busy_timeout = ${timeout}`);
-          const version = userVersion(db);
-          if (version > ARTIFACTS_DB_SCHEMA_VERSION) {
-            db.close();
-            throw tooNew(version);
-          }
-          if (version === ARTIFACTS_DB_SCHEMA_VERSION) return new ArtifactsDb(path, db, true);
-          db.close(); // an empty file: no schema yet, same as missing
-        }
-        const mem = new DatabaseSync(":memory:");
-        mem.exec(SCHEMA);
-        mem.exec("PRAGMA query_only = 1");
-        return new ArtifactsDb(":memory:", mem, true);
+        const db = fileExists(path) ? openReader(path, timeout) : undefined;
+        if (db !== undefined) return new ArtifactsDb(path, db, true);
+        return new ArtifactsDb(":memory:", emptyView(), true);
       }
-      const memory = path === ":memory:";
-      if (!memory) {
-        try {
-          Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
-        } catch (e) {
-          if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-        }
+      if (options.create === "lazy" && path !== ":memory:" && !fileExists(path)) {
+        return new ArtifactsDb(path, emptyView(), false, timeout);
       }
-      const db = new DatabaseSync(path);
-      try {
-        db.exec(`PRAGMA busy_timeout = ${timeout}`);
-        if (!memory) setWal(db, timeout);
-        db.exec("PRAGMA synchronous = NORMAL");
-        migrate(db);
-      } catch (e) {
-        db.close();
-        throw e;
-      }
-      return new ArtifactsDb(path, db, false);
+      return new ArtifactsDb(path, openWriter(path, timeout), false);
     } catch (e) {
-      if (e instanceof SociError) {
-        throw new SociError(`artifacts DB ${path} is not available: ${e.message}`, { cause: e });
-      }
-      const msg = e instanceof Error ? e.message : String(e);
-      throw new SociError(`artifacts DB ${path} is not available: ${msg}`, { cause: e });
+      throw notAvailable(path, e);
     }
   }
 
+  /** The connection; a lazily created DB switches to its file once someone created it. */
+  #conn(): DatabaseSync {
+    if (this.#pending !== undefined && fileExists(this.path)) this.#materialize();
+    return this.#db;
+  }
+
+  /** Opens (creating it when needed) the file of a lazily created DB. */
+  #materialize(): void {
+    let db: DatabaseSync;
+    try {
+      db = openWriter(this.path, this.#pending!);
+    } catch (e) {
+      throw notAvailable(this.path, e);
+    }
+    this.#stmts.clear();
+    this.#db.close();
+    this.#db = db;
+    this.#pending = undefined;
+  }
+
   #stmt(sql: string): StatementSync {
+    const db = this.#conn();
     let s = this.#stmts.get(sql);
     if (!s) {
-      s = this.#db.prepare(sql);
+      s = db.prepare(sql);
       this.#stmts.set(sql, s);
     }
     return s;
   }
 
+  /** Refuses writes to a read-only DB; creates the file of a lazily created one. */
   #writable(): void {
     if (this.readOnly) throw new SociError(`artifacts DB ${this.path} is open read-only`);
+    if (this.#pending !== undefined) this.#materialize();
   }
 
   /**
@@ -219,9 +227,10 @@ export class ArtifactsDb {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ArtifactsDb } from "./artifacts_db.ts";
    * const db = ArtifactsDb.open(":memory:");
-   * console.assert(db.get("sha256:" + "0".repeat(64)) === undefined);
+   * assert.equal(db.get("sha256:" + "0".repeat(64)), undefined);
    * db.close();
    * ```
    */
@@ -232,8 +241,8 @@ export class ArtifactsDb {
 
   /** Inserts `rec`, or replaces every field of the row with the same digest. */
   put(rec: ArtifactRecord): void {
-    this.#writable();
     checkRecord(rec);
+    this.#writable();
     this.#stmt(
       `INSERT INTO artifacts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (digest) DO UPDATE SET size = excluded.size, location = excluded.location,
@@ -258,6 +267,8 @@ export class ArtifactsDb {
 
   /** Deletes the row of `digest`; true when there was one. */
   delete(digest: string): boolean {
+    // Nothing to delete from a lazily created DB that has no file yet.
+    if (!this.readOnly && this.#pending !== undefined && !fileExists(this.path)) return false;
     this.#writable();
     const r = this.#stmt("DELETE FROM artifacts WHERE digest = ?").run(digest);
     return Number(r.changes) > 0;
@@ -271,6 +282,7 @@ export class ArtifactsDb {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ArtifactsDb } from "./artifacts_db.ts";
    * const db = ArtifactsDb.open(":memory:");
    * try {
@@ -283,7 +295,7 @@ export class ArtifactsDb {
    * } catch {
    *   // rolled back
    * }
-   * console.assert(db.all().length === 0);
+   * assert.deepEqual(db.all(), []);
    * db.close();
    * ```
    */
@@ -342,9 +354,10 @@ export class ArtifactsDb {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ArtifactsDb } from "./artifacts_db.ts";
    * const db = ArtifactsDb.open(":memory:");
-   * console.assert(db.listIndexes({ platform: "linux/amd64" }).length === 0);
+   * assert.deepEqual(db.listIndexes({ platform: "linux/amd64" }), []);
    * db.close();
    * ```
    */
@@ -387,6 +400,118 @@ export class ArtifactsDb {
 function userVersion(db: DatabaseSync): number {
   const row = db.prepare("PRAGMA user_version").get() as Row;
   return Number(row.user_version);
+}
+
+function fileExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    return true; // let opening it report the real problem
+  }
+}
+
+/** An empty in-memory DB with the schema, for reads of a DB that has no file. */
+function emptyView(): DatabaseSync {
+  const mem = new DatabaseSync(":memory:");
+  mem.exec(SCHEMA);
+  mem.exec("PRAGMA query_only = 1");
+  return mem;
+}
+
+function notAvailable(path: string, e: unknown): SociError {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new SociError(`artifacts DB ${path} is not available: ${msg}`, { cause: e });
+}
+
+/** Opens (creating it with mode 0600 when missing) and migrates a writable DB. */
+function openWriter(path: string, timeout: number): DatabaseSync {
+  const memory = path === ":memory:";
+  if (!memory) {
+    try {
+      Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(`PRAGMA busy_timeout = ${timeout}`);
+    if (!memory) setWal(db, timeout);
+    db.exec("PRAGMA synchronous = NORMAL");
+    migrate(db);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
+}
+
+/**
+ * A read-only connection to the existing DB file at `path` that leaves no
+ * file behind when it can (see `ArtifactsDb.open`), or `undefined` when the
+ * file has no schema yet. Throws when the schema is too new.
+ */
+function openReader(path: string, timeout: number): DatabaseSync | undefined {
+  let db: DatabaseSync | undefined;
+  if (mayWrite(path)) {
+    try {
+      db = new DatabaseSync(path);
+      db.exec(`PRAGMA busy_timeout = ${timeout}`);
+      db.exec("PRAGMA query_only = 1");
+      userVersion(db); // the first read: fails when the -wal/-shm files cannot be made
+    } catch {
+      closeQuietly(db);
+      db = undefined;
+    }
+  }
+  if (db === undefined) {
+    if (fileExists(`${path}-wal`)) {
+      db = new DatabaseSync(path, { readOnly: true });
+      db.exec(`PRAGMA busy_timeout = ${timeout}`);
+    } else {
+      db = new DatabaseSync(immutableUri(path), { readOnly: true });
+    }
+  }
+  try {
+    const version = userVersion(db);
+    if (version > ARTIFACTS_DB_SCHEMA_VERSION) throw tooNew(version);
+    if (version === ARTIFACTS_DB_SCHEMA_VERSION) return db;
+  } catch (e) {
+    closeQuietly(db);
+    throw e;
+  }
+  db.close(); // an empty file: no schema yet, same as missing
+  return undefined;
+}
+
+/**
+ * True when the file at `path` can be opened for writing. SQLite itself
+ * silently falls back to a read-only connection when it cannot, which is
+ * the case we must tell apart.
+ */
+function mayWrite(path: string): boolean {
+  try {
+    Deno.openSync(path, { read: true, write: true }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A `file:` URI opening `path` read-only with SQLite's `immutable` flag (no locks, no files). */
+function immutableUri(path: string): string {
+  const escaped = path.replace(/[%?#]/g, (c) => "%" + c.charCodeAt(0).toString(16));
+  return `file:${escaped}?immutable=1`;
+}
+
+function closeQuietly(db: DatabaseSync | undefined): void {
+  try {
+    if (db?.isOpen) db.close();
+  } catch {
+    // nothing more to release
+  }
 }
 
 function tooNew(version: number): SociError {
@@ -475,9 +600,11 @@ function toRecord(row: Row): ArtifactRecord {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ztocRecord } from "./artifacts_db.ts";
  * const r = ztocRecord("sha256:" + "a".repeat(64), 10, "sha256:" + "b".repeat(64), 4194304);
- * console.assert(r.type === "soci_layer" && r.originalDigest === r.location);
+ * assert.equal(r.type, "soci_layer");
+ * assert.equal(r.originalDigest, r.location);
  * ```
  */
 export function ztocRecord(
@@ -508,10 +635,12 @@ export function ztocRecord(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { indexRecord } from "./artifacts_db.ts";
  * const d = "sha256:" + "c".repeat(64);
  * const r = indexRecord(d, 10, d, d, "linux/amd64", "application/vnd.amazon.soci.index.v1+json");
- * console.assert(r.type === "soci_index" && r.spanSize === 0);
+ * assert.equal(r.type, "soci_index");
+ * assert.equal(r.spanSize, 0);
  * ```
  */
 export function indexRecord(

@@ -17,12 +17,13 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { BadInputError, NotFoundError, SociError, UnsupportedError } from "../errors.ts";
 import type { Descriptor, ImageIndex } from "../oci/descriptor.ts";
 import { parseDigest, sha256Digest } from "../oci/digest.ts";
 import { decodeIndex, encodeIndex } from "../oci/go_json.ts";
 import { ANNOTATION_REF_NAME, OCI_INDEX } from "../oci/media_types.ts";
+import { syncDir, writeFileAtomic } from "../util/atomic_file.ts";
 import type { ArtifactRecord, ArtifactsDb } from "./artifacts_db.ts";
 import { contentDir } from "./root.ts";
 
@@ -50,6 +51,10 @@ export interface TransactionOptions {
 }
 
 const OCI_LAYOUT_BYTES = new TextEncoder().encode('{"imageLayoutVersion":"1.0.0"}');
+/** JSON documents larger than this are not followed by `gc` (no manifest is this big). */
+const MAX_GC_DOCUMENT = 16 * 1024 * 1024;
+/** Staging folders of processes we cannot check are removed after this long. */
+const STALE_INGEST_MS = 60 * 60 * 1000;
 const HEX_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
 
 /**
@@ -59,13 +64,14 @@ const HEX_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 12
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ContentStore } from "./content_store.ts";
  * const root = await Deno.makeTempDir();
  * const store = ContentStore.open(root);
  * const tx = store.begin();
  * const { digest } = await tx.putBlob(new TextEncoder().encode("{}"));
  * await tx.commit();
- * console.assert(new TextDecoder().decode(await store.readBlob(digest)) === "{}");
+ * assert.equal(new TextDecoder().decode(await store.readBlob(digest)), "{}");
  * await Deno.remove(root, { recursive: true });
  * ```
  */
@@ -96,9 +102,10 @@ export class ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ContentStore } from "./content_store.ts";
    * const d = "sha256:" + "ab".repeat(32);
-   * console.assert(ContentStore.open("/r").blobPath(d) === "/r/content/blobs/sha256/" + "ab".repeat(32));
+   * assert.equal(ContentStore.open("/r").blobPath(d), "/r/content/blobs/sha256/" + "ab".repeat(32));
    * ```
    */
   blobPath(digest: string): string {
@@ -231,6 +238,7 @@ export class ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ContentStore } from "./content_store.ts";
    * import { ArtifactsDb } from "./artifacts_db.ts";
    * const root = await Deno.makeTempDir();
@@ -242,7 +250,8 @@ export class ContentStore {
    *   imageDigest: "", platform: "", mediaType: "application/octet-stream",
    *   artifactType: "", spanSize: 4194304, createdAt: new Date() });
    * await tx.commit();
-   * console.assert(db.get(z.digest)?.size === 3 && await store.has(z.digest));
+   * assert.equal(db.get(z.digest)?.size, 3);
+   * assert.equal(await store.has(z.digest), true);
    * db.close();
    * await Deno.remove(root, { recursive: true });
    * ```
@@ -252,20 +261,39 @@ export class ContentStore {
   }
 
   /**
-   * Deletes one blob, whatever refers to it (callers check that first);
-   * true when it existed. Taken under the store lock.
+   * The bytes of a stored blob that may be a JSON document (an object,
+   * possibly after JSON whitespace), read only after a look at its first
+   * byte, so that big binary blobs (zTOCs) are not read; `undefined` for
+   * other blobs, missing ones, and ones larger than `maxSize` bytes.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ContentStore } from "./content_store.ts";
+   * const root = await Deno.makeTempDir();
+   * const store = ContentStore.open(root);
+   * const tx = store.begin();
+   * const json = await tx.putBlob(new TextEncoder().encode('\n {"a":1}'));
+   * const binary = await tx.putBlob(new Uint8Array([0x1c, 0x00, 0x7b]));
+   * await tx.commit();
+   * assert.equal(new TextDecoder().decode(await store.readJsonCandidate(json.digest)), '\n {"a":1}');
+   * assert.equal(await store.readJsonCandidate(binary.digest), undefined);
+   * assert.equal(await store.readJsonCandidate(json.digest, 5), undefined);
+   * await Deno.remove(root, { recursive: true });
+   * ```
    */
-  async removeBlob(digest: string): Promise<boolean> {
-    const path = this.blobPath(digest);
-    return await this.withLock(async () => {
-      try {
-        await Deno.remove(path);
-        return true;
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return false;
-        throw e;
-      }
-    });
+  async readJsonCandidate(
+    digest: string,
+    maxSize = Number.MAX_SAFE_INTEGER,
+  ): Promise<Uint8Array | undefined> {
+    const info = await this.stat(digest);
+    if (!info || info.size < 2 || info.size > maxSize) return undefined;
+    const first = (await this.readRange(digest, 0, 1))[0];
+    // "{" or JSON whitespace (space, tab, LF, CR).
+    if (first !== 0x7b && first !== 0x20 && first !== 0x09 && first !== 0x0a && first !== 0x0d) {
+      return undefined;
+    }
+    return await this.readBlob(digest);
   }
 
   /**
@@ -310,13 +338,11 @@ export class ContentStore {
 
   /** Digests referenced by a stored JSON document (none for other blobs). */
   async #children(digest: string): Promise<string[]> {
-    const info = await this.stat(digest);
-    if (!info || info.size < 2 || info.size > 16 * 1024 * 1024) return [];
-    const first = await this.readRange(digest, 0, 1);
-    if (first[0] !== 0x7b) return [];
+    const bytes = await this.readJsonCandidate(digest, MAX_GC_DOCUMENT);
+    if (bytes === undefined) return [];
     let doc: unknown;
     try {
-      doc = JSON.parse(new TextDecoder().decode(await this.readBlob(digest)));
+      doc = JSON.parse(new TextDecoder().decode(bytes));
     } catch {
       return [];
     }
@@ -340,7 +366,7 @@ export class ContentStore {
 
   /**
    * Runs `fn` holding the store's exclusive lock, which serializes commits,
-   * `removeBlob`, `gc` and `rebuildDb` across processes and within one.
+   * `gc` and `rebuildDb` across processes and within one.
    * The lock is `Deno.FsFile.lock` (flock) on the root directory itself, so
    * locking leaves no file behind. Creates the root (0700) if needed.
    */
@@ -366,8 +392,7 @@ export class ContentStore {
 type IndexEdit =
   | { op: "add"; desc: Descriptor }
   | { op: "remove"; digest: string }
-  | { op: "tag"; name: string; desc: Descriptor }
-  | { op: "untag"; name: string };
+  | { op: "tag"; name: string; desc: Descriptor };
 
 type DbChange = { op: "put"; rec: ArtifactRecord } | { op: "delete"; digest: string };
 
@@ -385,6 +410,37 @@ interface Staged {
  * earlier ones (blobs this commit added are removed, `index.json` is put
  * back), so a failed command leaves store and DB as they were. Use
  * `await using tx = store.begin(...)` to abort automatically.
+ *
+ * Taking the store lock to commit also removes the staging folders that
+ * crashed processes left in `ingest/`: those of processes that no longer
+ * exist (`/proc/<pid>`), or, where `/proc` cannot tell, those older than an
+ * hour.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ContentStore } from "./content_store.ts";
+ * const root = await Deno.makeTempDir();
+ * const store = ContentStore.open(root);
+ * const manifest = new TextEncoder().encode('{"schemaVersion":2}');
+ * {
+ *   await using tx = store.begin();
+ *   const m = await tx.putBlob(manifest);
+ *   tx.tag("app", { mediaType: "application/vnd.oci.image.manifest.v1+json", ...m });
+ *   await tx.commit();
+ * }
+ * const tagged = await store.resolveTag("app");
+ * assert.equal(tagged?.size, manifest.length);
+ * {
+ *   await using tx = store.begin();
+ *   await tx.putBlob(new TextEncoder().encode("never committed"));
+ *   // leaving the block without commit() aborts: nothing is stored
+ * }
+ * assert.deepEqual((await Array.fromAsync(store.listBlobs())).map((b) => b.digest), [
+ *   tagged?.digest,
+ * ]);
+ * await Deno.remove(root, { recursive: true });
+ * ```
  */
 export class StoreTransaction {
   #store: ContentStore;
@@ -509,12 +565,6 @@ export class StoreTransaction {
     this.#edits.push({ op: "tag", name, desc: entry });
   }
 
-  /** Removes the `index.json` entry tagged `name`, if any. */
-  untag(name: string): void {
-    this.#checkOpen();
-    this.#edits.push({ op: "untag", name });
-  }
-
   /** Writes (upserts) a DB row at commit. Needs `begin({ db })`. */
   putRecord(rec: ArtifactRecord): void {
     this.#checkOpen();
@@ -551,7 +601,10 @@ export class StoreTransaction {
       if (this.#staged.size === 0 && this.#edits.length === 0 && this.#changes.length === 0) {
         return;
       }
-      await this.#store.withLock(() => this.#apply());
+      await this.#store.withLock(async () => {
+        await removeStaleIngest(this.#store.dir);
+        await this.#apply();
+      });
     } finally {
       this.#state = "done";
       await this.#cleanup();
@@ -613,7 +666,7 @@ export class StoreTransaction {
         for (const e of this.#edits) applyEdit(index.manifests, e);
         const bytes = encodeIndex(index);
         if (!sameBytes(bytes, oldIndex)) {
-          await writeFileAtomic(store.indexPath, bytes);
+          await writeFileAtomic(store.indexPath, [bytes]);
           indexWritten = true;
         }
       }
@@ -636,7 +689,7 @@ export class StoreTransaction {
       // Undo in reverse order (best effort; the original error is what the
       // caller needs). We still hold the lock: no other writer touched these.
       if (indexWritten && oldIndex) {
-        await writeFileAtomic(store.indexPath, oldIndex).catch(() => {});
+        await writeFileAtomic(store.indexPath, [oldIndex]).catch(() => {});
       }
       for (const p of added.reverse()) await Deno.remove(p).catch(() => {});
       for (const p of created.reverse()) await Deno.remove(p).catch(() => {});
@@ -653,11 +706,11 @@ export class StoreTransaction {
     await Deno.mkdir(sha, { recursive: true, mode: 0o755 });
     const layout = join(dir, "oci-layout");
     if (!(await exists(layout))) {
-      await writeFileAtomic(layout, OCI_LAYOUT_BYTES);
+      await writeFileAtomic(layout, [OCI_LAYOUT_BYTES]);
       created.push(layout);
     }
     if (!(await exists(this.#store.indexPath))) {
-      await writeFileAtomic(this.#store.indexPath, encodeIndex(emptyIndex()));
+      await writeFileAtomic(this.#store.indexPath, [encodeIndex(emptyIndex())]);
       created.push(this.#store.indexPath);
     }
   }
@@ -711,6 +764,60 @@ export class StoreTransaction {
   }
 }
 
+/**
+ * Removes the staging folders `<dir>/ingest/<time>-<pid>-<random>` of other
+ * processes that are gone: `/proc/<pid>` does not exist, or, when `/proc`
+ * cannot tell (not Linux, no permission), the folder is older than
+ * {@linkcode STALE_INGEST_MS}. Folders of this process are left alone (a
+ * transaction of ours may be open), and so are names we did not make. Best
+ * effort: errors are ignored. Called holding the store lock.
+ */
+async function removeStaleIngest(dir: string): Promise<void> {
+  const ingest = join(dir, "ingest");
+  let names: string[];
+  try {
+    names = await readDirNames(ingest);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  let removed = false;
+  for (const name of names) {
+    const m = /^([0-9a-z]+)-([0-9]+)-[0-9a-f]+$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid === Deno.pid || !(await ownerGone(pid, parseInt(m[1], 36), now))) continue;
+    try {
+      await Deno.remove(join(ingest, name), { recursive: true });
+      removed = true;
+    } catch {
+      // someone else removed it, or we may not: leave it
+    }
+  }
+  if (removed) await Deno.remove(ingest).catch(() => {}); // only when now empty
+}
+
+/** Whether the process `pid` that made a staging folder at `created` (ms) is gone. */
+async function ownerGone(pid: number, created: number, now: number): Promise<boolean> {
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return false;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound && await procWorks()) return true;
+  }
+  return Number.isFinite(created) && now - created > STALE_INGEST_MS;
+}
+
+/** True when `/proc` lists processes (our own entry is there). */
+async function procWorks(): Promise<boolean> {
+  try {
+    await Deno.stat(`/proc/${Deno.pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function applyEdit(list: Descriptor[], e: IndexEdit): void {
   const untagged = (d: Descriptor) => d.annotations?.[ANNOTATION_REF_NAME] === undefined;
   switch (e.op) {
@@ -734,12 +841,6 @@ function applyEdit(list: Descriptor[], e: IndexEdit): void {
         for (let j = list.length - 1; j > i; j--) if (same(list[j])) list.splice(j, 1);
       } else {
         list.push(e.desc);
-      }
-      break;
-    }
-    case "untag": {
-      for (let i = list.length - 1; i >= 0; i--) {
-        if (list[i].annotations?.[ANNOTATION_REF_NAME] === e.name) list.splice(i, 1);
       }
       break;
     }
@@ -805,37 +906,4 @@ async function readDirNames(dir: string): Promise<string[]> {
 async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await f.write(bytes.subarray(off));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch {
-    // Directory fsync is best effort (not supported everywhere).
-  }
-}
-
-/** Writes `bytes` to `path` atomically: temp file in the same dir, fsync, rename, dir fsync. */
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
-  try {
-    const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
-    try {
-      await writeAll(f, bytes);
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-  await syncDir(dir);
 }

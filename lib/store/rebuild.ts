@@ -16,6 +16,7 @@ import {
   OCI_MANIFEST,
   SOCI_INDEX_V1,
 } from "../oci/media_types.ts";
+import { goQuote } from "../ui/go_quote.ts";
 import { type ArtifactRecord, type ArtifactsDb, indexRecord, ztocRecord } from "./artifacts_db.ts";
 import type { ContentStore } from "./content_store.ts";
 
@@ -64,13 +65,14 @@ const MIN_INDEX_SIZE = 10;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ContentStore } from "./content_store.ts";
  * import { ArtifactsDb } from "./artifacts_db.ts";
  * import { rebuildDb } from "./rebuild.ts";
  * const root = await Deno.makeTempDir();
  * const db = ArtifactsDb.open(root + "/artifacts.sqlite");
  * const result = await rebuildDb(ContentStore.open(root), db);
- * console.assert(result.added.length === 0 && result.removed.length === 0);
+ * assert.deepEqual(result, { removed: [], added: [] });
  * db.close();
  * await Deno.remove(root, { recursive: true });
  * ```
@@ -99,6 +101,8 @@ export async function rebuildDb(
       throw wrap("failed to add new artifacts to db", e);
     }
 
+    // Nothing to change: no transaction, which would create a lazily created DB's file.
+    if (stale.length === 0 && rows.length === 0) return { removed: [], added: [] };
     db.transaction(() => {
       try {
         for (const d of stale) db.delete(d);
@@ -149,13 +153,11 @@ async function readV1Index(
   store: ContentStore,
   digest: string,
 ): Promise<ImageManifest | undefined> {
-  const first = await store.readRange(digest, 0, 1);
-  if (first[0] !== 0x7b && first[0] !== 0x20 && first[0] !== 0x0a && first[0] !== 0x09) {
-    return undefined; // not JSON (a zTOC, a layer…); saves reading big blobs
-  }
+  const bytes = await store.readJsonCandidate(digest); // saves reading zTOCs
+  if (bytes === undefined) return undefined;
   let m: ImageManifest;
   try {
-    m = decodeManifest(await store.readBlob(digest));
+    m = decodeManifest(bytes);
   } catch {
     return undefined;
   }
@@ -183,7 +185,7 @@ function parseSpanSize(layer: Descriptor): number {
   }
   throw new BadInputError(
     `failed to parse span size from annotations for layer  ${layer.digest}: ` +
-      `strconv.ParseInt: parsing ${JSON.stringify(text)}: ${reason}`,
+      `strconv.ParseInt: parsing ${goQuote(text)}: ${reason}`,
   );
 }
 

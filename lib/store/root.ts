@@ -17,8 +17,9 @@ import { BadInputError } from "../errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveRoot } from "./root.ts";
- * console.assert(resolveRoot("/srv/soci") === "/srv/soci");
+ * assert.equal(resolveRoot("/srv/soci"), "/srv/soci");
  * ```
  */
 export function resolveRoot(
@@ -42,8 +43,9 @@ export function resolveRoot(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { contentDir } from "./root.ts";
- * console.assert(contentDir("/r") === "/r/content");
+ * assert.equal(contentDir("/r"), "/r/content");
  * ```
  */
 export function contentDir(root: string): string {
@@ -55,8 +57,9 @@ export function contentDir(root: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { artifactsDbPath } from "./root.ts";
- * console.assert(artifactsDbPath("/r") === "/r/artifacts.sqlite");
+ * assert.equal(artifactsDbPath("/r"), "/r/artifacts.sqlite");
  * ```
  */
 export function artifactsDbPath(root: string): string {
@@ -72,10 +75,11 @@ export function artifactsDbPath(root: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ensureRoot } from "./root.ts";
  * const tmp = await Deno.makeTempDir();
  * await ensureRoot(tmp + "/a/b/soci");
- * console.assert((await Deno.stat(tmp + "/a/b/soci")).isDirectory);
+ * assert.equal((await Deno.stat(tmp + "/a/b/soci")).isDirectory, true);
  * await Deno.remove(tmp, { recursive: true });
  * ```
  */

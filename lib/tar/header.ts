@@ -195,8 +195,10 @@ export function headerChecksums(b: Uint8Array, start = 0): [unsigned: number, si
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectFormat } from "./header.ts";
- * console.assert(detectFormat(new Uint8Array(512)) === "checksum field is not octal text");
+ * // an all-zero block: its checksum field reads as 0, but its sum is 8 spaces = 256
+ * assert.equal(detectFormat(new Uint8Array(512)), "checksum mismatch (header says 0, computed 256)");
  * ```
  */
 export function detectFormat(b: Uint8Array, start = 0): TarFormat | string {
@@ -237,16 +239,19 @@ function joinPrefix(prefix: Uint8Array, name: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseHeader } from "./header.ts";
  * const b = new Uint8Array(512);
  * const put = (s: string, at: number) => b.set(new TextEncoder().encode(s), at);
  * put("hello.txt", 0); put("0000644", 100); put("0000000", 108); put("0000000", 116);
- * put("00000000005", 124); put("14524073400", 136); put("0", 156); put("ustar\u000000", 257);
+ * put("00000000005", 124); put("14524770400", 136); put("0", 156); put("ustar\u000000", 257);
  * let sum = 0;
  * for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : b[i];
  * put(sum.toString(8).padStart(6, "0") + "\u0000 ", 148);
  * const h = parseHeader(b, 0);
- * console.assert(h.size === 5 && h.format === "ustar" && h.mtime === 1700000000);
+ * assert.equal(h.size, 5);
+ * assert.equal(h.format, "ustar");
+ * assert.equal(h.mtime, 1700000000);
  * ```
  */
 export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHeader {

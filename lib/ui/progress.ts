@@ -134,11 +134,6 @@ export class Progress implements LiveRegion {
     return t;
   }
 
-  /** Tasks added so far. */
-  get tasks(): readonly ProgressTask[] {
-    return this.#tasks;
-  }
-
   /** Called by tasks when they change: schedules a redraw (throttled). */
   changed(): void {
     if (!this.enabled || this.#finished || this.#timer !== undefined) return;

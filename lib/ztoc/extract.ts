@@ -84,8 +84,9 @@ export function findFile(toc: FileMetadata[], name: string): FileMetadata {
 export type RangeReader = (start: number, end: number) => AsyncIterable<Uint8Array>;
 
 /**
- * Yields the chunks of `read(start, end)` while checking that each span in
- * `[first, last]` hashes to its digest in the zTOC.
+ * Yields the compressed bytes of spans `[first, last]`, each span only once
+ * its sha256 matches its digest in the zTOC (so nothing from a corrupt
+ * span is ever passed on). At most one span is held back at a time.
  */
 async function* verifiedSpans(
   z: Ztoc,
@@ -101,32 +102,48 @@ async function* verifiedSpans(
   const start = ranges[0][0];
   const end = ranges[ranges.length - 1][1];
   const hashes = ranges.map(() => new Sha256());
+  // Bytes read but not handed on yet (copies: the reader may reuse its buffer).
+  const held: Uint8Array[] = [];
+  let heldFrom = start;
   let pos = start;
-  const check = (i: number): void => {
-    const want = z.spanDigests[first + i];
-    const got = hashes[i].digest();
-    if (want && got !== want) {
-      throw new BadInputError(
-        `span ${first + i} of the layer does not match the zTOC: expected ${want}, got ${got}`,
-      );
-    }
-  };
-  let done = 0;
+  let next = 0; // first span not verified yet
   for await (const chunk of read(start, end)) {
     const chunkEnd = pos + chunk.length;
-    for (let i = done; i < ranges.length; i++) {
+    for (let i = next; i < ranges.length; i++) {
       const [s, e] = ranges[i];
       if (s >= chunkEnd) break;
       const a = Math.max(s, pos);
       const b = Math.min(e, chunkEnd);
       if (b > a) hashes[i].update(chunk.subarray(a - pos, b - pos));
-      if (e <= chunkEnd) {
-        check(i);
-        done = i + 1;
+    }
+    held.push(chunk.slice());
+    pos = chunkEnd;
+    let releaseTo = -1;
+    while (next < ranges.length && ranges[next][1] <= pos) {
+      const want = z.spanDigests[first + next];
+      const got = hashes[next].digest();
+      if (want && got !== want) {
+        throw new BadInputError(
+          `span ${first + next} of the layer does not match the zTOC: expected ${want}, ` +
+            `got ${got}`,
+        );
+      }
+      releaseTo = ranges[next][1];
+      next++;
+    }
+    while (held.length > 0 && heldFrom < releaseTo) {
+      const c = held[0];
+      if (heldFrom + c.length <= releaseTo) {
+        held.shift();
+        heldFrom += c.length;
+        yield c;
+      } else {
+        const n = releaseTo - heldFrom;
+        held[0] = c.subarray(n);
+        heldFrom = releaseTo;
+        yield c.subarray(0, n);
       }
     }
-    pos = chunkEnd;
-    yield chunk;
   }
   if (pos < end) {
     throw new BadInputError(`layer ended at byte ${pos}, before the end of span ${last} (${end})`);
@@ -135,7 +152,9 @@ async function* verifiedSpans(
 
 /**
  * Yields the bytes of a regular file of the layer, decompressing only the
- * spans that hold it, each checked against its span digest.
+ * spans that hold it. Each span's compressed bytes are checked against its
+ * digest before any of it is decompressed, so a corrupt layer yields
+ * nothing wrong: it fails with a BadInputError naming the span.
  *
  * @example
  * ```ts ignore
@@ -175,12 +194,19 @@ export async function* extractFile(
     return;
   }
   const cp = zinfo.checkpoints[first];
-  // The inflater stops reading once it has the file; the rest of the last
-  // span is still read afterwards, so that its digest is checked too.
+  // The inflater stops reading once it has the file: the rest of the last
+  // span is read afterwards (its digest is checked before any of its bytes
+  // are inflated anyway). An early stop or a failure closes the reader.
   const it = chunks[Symbol.asyncIterator]();
   const shared: AsyncIterable<Uint8Array> = {
     [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
   };
-  yield* inflateFromCheckpoint(cp, shared, off - cp.out, size);
-  while (!(await it.next()).done) { /* hash the rest of the span */ }
+  let drained = false;
+  try {
+    yield* inflateFromCheckpoint(cp, shared, off - cp.out, size);
+    while (!(await it.next()).done) { /* read to the end of the span */ }
+    drained = true;
+  } finally {
+    if (!drained) await it.return?.(undefined);
+  }
 }

@@ -195,7 +195,7 @@ export function formatZtocInfoJson(info: ZtocInfo, options: { extras?: boolean }
     const parts: string[] = [];
     for (const f of info.files) {
       const members = FILE_KEYS.map((k) => {
-        const v = k === "filename" ? goQuote(f.name ?? f.filename) : jsonValue(f[k]);
+        const v = k === "filename" ? goQuote(f.name) : jsonValue(f[k]);
         return `      "${k}": ${v}`;
       });
       parts.push("    {\n" + members.join(",\n") + "\n    }");

@@ -35,6 +35,8 @@ export interface ScanOptions {
   expectedSize?: number;
   /** Called with the number of compressed bytes consumed so far. */
   onProgress?: (bytes: number) => void;
+  /** Stops the scan: reading ends and the scan fails with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Everything one pass learns about a layer. */
@@ -95,6 +97,16 @@ export function detectCompression(head: Uint8Array): LayerCompression {
 /**
  * The decoding half of the pass: inflate (gzip) and read the tar. Reports,
  * per chunk, the span starts (checkpoints) found in it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gzipSync } from "node:zlib";
+ * import { LayerDecoder } from "./scan.ts";
+ * const d = new LayerDecoder("gzip", 1 << 22);
+ * assert.deepEqual(d.push(gzipSync(new Uint8Array(1024))), [{ in: 10, bits: 0 }]);
+ * assert.equal(d.end().uncompressedSize, 1024);
+ * ```
  */
 export class LayerDecoder {
   /** The layer's compression. */
@@ -157,6 +169,20 @@ export class LayerDecoder {
  * The hashing half of the pass: the layer digest and, given where spans
  * start, the span digests (F§5.3: a span whose start is inside a byte also
  * covers that byte; tar spans are fixed `spanSize` slices, F§5.6).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHash } from "node:crypto";
+ * import { LayerHasher } from "./scan.ts";
+ * const sha = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
+ * const layer = new Uint8Array(1536).map((_, i) => i % 251);
+ * const h = new LayerHasher("uncompressed", 1024);
+ * h.push(layer);
+ * const { digest, spanDigests } = h.end();
+ * assert.equal(digest, sha(layer));
+ * assert.deepEqual(spanDigests, [sha(layer.subarray(0, 1024)), sha(layer.subarray(1024))]);
+ * ```
  */
 export class LayerHasher {
   readonly #layer = new Sha256();
@@ -300,13 +326,18 @@ export async function sniff(
     }
   }
   async function* rest(): AsyncGenerator<Uint8Array> {
-    if (head.length > 0) yield concat(head);
-    head.length = 0;
-    if (ended) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
+    let done = ended;
+    try {
+      if (head.length > 0) yield concat(head);
+      head.length = 0;
+      while (!done) {
+        const r = await it.next();
+        if (r.done) done = true;
+        else yield r.value;
+      }
+    } finally {
+      // Left early (failure, cancel): close the source (file, HTTP body).
+      if (!done) await it.return?.();
     }
   }
   return { compression: detected, chunks: rest() };
@@ -343,20 +374,27 @@ export async function scanLayer(
   } catch (e) {
     failure = e;
   }
-  for await (const chunk of sniffed.chunks) {
-    if (chunk.length === 0) continue;
-    if (failure === undefined) {
-      try {
-        hasher.push(chunk, decoder!.push(chunk));
-      } catch (e) {
-        failure = e;
-        decoder!.free();
+  try {
+    for await (const chunk of sniffed.chunks) {
+      options.signal?.throwIfAborted();
+      if (chunk.length === 0) continue;
+      if (failure === undefined) {
+        try {
+          hasher.push(chunk, decoder!.push(chunk));
+        } catch (e) {
+          failure = e;
+          decoder!.free();
+          hasher.layer(chunk);
+        }
+      } else {
         hasher.layer(chunk);
       }
-    } else {
-      hasher.layer(chunk);
+      options.onProgress?.(hasher.size);
     }
-    options.onProgress?.(hasher.size);
+  } catch (e) {
+    // The source failed or the scan was stopped: free the WASM memory.
+    decoder?.free();
+    throw e;
   }
   const { digest, size, spanDigests } = hasher.end();
   try {

@@ -4,6 +4,9 @@
  * reads the bytes and hashes them (layer and span digests). Several layers
  * run at once, one per worker.
  *
+ * Workers need read access to this module's folder; where they cannot
+ * start (a narrower `--allow-read`), scans run in the calling thread.
+ *
  * @module
  */
 import {
@@ -16,9 +19,9 @@ import {
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import {
-  type LayerCompression,
   LayerHasher,
   type LayerScan,
+  scanLayer,
   type ScanOptions,
   sniff,
   type SpanStart,
@@ -27,18 +30,19 @@ import {
 
 /** Messages to a scan worker. */
 export type ScanRequest =
-  | { type: "start"; compression: LayerCompression; spanSize: number }
+  | { type: "start"; compression: "gzip" | "uncompressed"; spanSize: number }
   | { type: "chunk"; bytes: Uint8Array }
   | { type: "end" };
 
 /** Messages from a scan worker. */
 export type ScanResponse =
+  | { type: "ready" }
   | { type: "decoded"; starts: SpanStart[]; bytes: Uint8Array }
   | {
     type: "done";
     result: { checkpoints: Checkpoint[]; uncompressedSize: number; entries: TarEntry[] };
   }
-  | { type: "error"; kind: string; message: string };
+  | { type: "error"; kind: string; message: string; fatal?: boolean };
 
 /** Chunks posted to a worker and not yet answered. */
 const IN_FLIGHT = 4;
@@ -60,16 +64,43 @@ function rebuildError(kind: string, message: string): Error {
   }
 }
 
-/** Answers of one worker, consumed in order. */
-class Replies {
+const WORKER_URL = new URL("./scan_worker.ts", import.meta.url);
+
+/** A worker that could not start (no read access to its module, …). */
+class WorkerUnavailable extends Error {}
+
+/** A worker and the answers it sent, consumed in order. */
+class Channel {
+  readonly worker: Worker;
   #queue: ScanResponse[] = [];
   #wake: (() => void) | undefined;
+  /** Set once the worker died or the pool was closed: nothing more will come. */
+  dead = false;
+
+  constructor(worker: Worker) {
+    this.worker = worker;
+    worker.onmessage = (ev: MessageEvent<ScanResponse>) => this.push(ev.data);
+    worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault();
+      this.kill(`scan worker failed: ${ev.message}`);
+    };
+  }
+
   push(m: ScanResponse): void {
     this.#queue.push(m);
     const w = this.#wake;
     this.#wake = undefined;
     w?.();
   }
+
+  /** Ends the worker; a scan waiting on it fails with `message`. */
+  kill(message: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.worker.terminate();
+    this.push({ type: "error", kind: "internal", message, fatal: true });
+  }
+
   async next(): Promise<ScanResponse> {
     while (this.#queue.length === 0) await new Promise<void>((r) => (this.#wake = r));
     return this.#queue.shift()!;
@@ -98,68 +129,94 @@ class Replies {
 export class ScanPool {
   /** Most workers running at once. */
   readonly size: number;
-  #idle: Worker[] = [];
-  #all: Worker[] = [];
-  #waiting: Array<(w: Worker) => void> = [];
+  #idle: Channel[] = [];
+  #all = new Set<Channel>();
+  #waiting: Array<{ resolve: (c: Channel) => void; reject: (e: Error) => void }> = [];
   /** Buffers back from workers, ready for the next chunks. */
   #free: ArrayBuffer[] = [];
+  /** Workers cannot start here: scans run in the calling thread. */
+  #unavailable = false;
+  #closed = false;
 
   /** A pool of at most `size` workers (started when needed). */
   constructor(size: number) {
     this.size = Math.max(1, size);
   }
 
-  async #acquire(): Promise<Worker> {
-    const w = this.#idle.pop();
-    if (w) return w;
-    if (this.#all.length < this.size) {
-      const nw = new Worker(new URL("./scan_worker.ts", import.meta.url), { type: "module" });
-      this.#all.push(nw);
-      return nw;
+  async #acquire(): Promise<Channel> {
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    if (this.#all.size < this.size) {
+      // A worker module needs read permission; asking Deno first avoids the
+      // error it would print for a worker that cannot load.
+      if (WORKER_URL.protocol === "file:") {
+        const read = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
+        if (read.state !== "granted") throw new WorkerUnavailable("no read access");
+      }
+      const c = new Channel(new Worker(WORKER_URL, { type: "module" }));
+      this.#all.add(c);
+      const first = await c.next();
+      if (first.type !== "ready") {
+        this.#all.delete(c);
+        c.kill("");
+        throw new WorkerUnavailable(first.type === "error" ? first.message : "no ready message");
+      }
+      return c;
     }
-    return await new Promise((resolve) => this.#waiting.push(resolve));
+    return await new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
 
-  #release(w: Worker): void {
+  #release(c: Channel): void {
+    if (c.dead) {
+      this.#all.delete(c);
+      // Someone waiting for a worker gets a new one.
+      const next = this.#waiting.shift();
+      if (next) this.#acquire().then(next.resolve, next.reject);
+      return;
+    }
     const next = this.#waiting.shift();
-    if (next) next(w);
-    else this.#idle.push(w);
+    if (next) next.resolve(c);
+    else this.#idle.push(c);
   }
 
-  /** Scans one layer, decoding on a worker. */
+  /**
+   * Scans one layer, decoding on a worker (or in the calling thread when
+   * workers cannot start). `signal` stops the scan: reading ends and the
+   * scan fails with the signal's reason.
+   */
   async scan(
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: ScanOptions,
   ): Promise<LayerScan> {
-    const sniffed = await sniff(chunks, options.compression);
-    const worker = await this.#acquire();
+    if (this.#closed) throw new SociError("scan pool is closed");
+    let channel: Channel | undefined;
+    if (!this.#unavailable) {
+      try {
+        channel = await this.#acquire();
+      } catch (e) {
+        if (!(e instanceof WorkerUnavailable)) throw e;
+        this.#unavailable = true;
+      }
+    }
+    if (channel === undefined) return await scanLayer(chunks, options);
     // A worker is reusable when it is not in the middle of a layer.
     const state = { idle: true };
     try {
-      return await this.#run(worker, sniffed, options, state);
+      return await this.#run(channel, chunks, options, state);
     } finally {
-      if (state.idle) this.#release(worker);
-      else {
-        worker.terminate();
-        this.#all = this.#all.filter((x) => x !== worker);
-        const next = this.#waiting.shift();
-        if (next) this.#acquire().then(next);
-      }
+      if (!state.idle) channel.kill("scan worker stopped");
+      this.#release(channel);
     }
   }
 
   async #run(
-    worker: Worker,
-    sniffed: Awaited<ReturnType<typeof sniff>>,
+    channel: Channel,
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: ScanOptions,
     state: { idle: boolean },
   ): Promise<LayerScan> {
-    const replies = new Replies();
-    worker.onmessage = (ev: MessageEvent<ScanResponse>) => replies.push(ev.data);
-    worker.onerror = (ev: ErrorEvent) => {
-      ev.preventDefault();
-      replies.push({ type: "error", kind: "internal", message: `scan worker: ${ev.message}` });
-    };
+    const signal = options.signal;
+    const sniffed = await sniff(chunks, options.compression);
     let failure: Error | undefined = sniffed.compression instanceof Error
       ? sniffed.compression
       : undefined;
@@ -177,13 +234,16 @@ export class ScanPool {
         this.#free.push(m.bytes.buffer as ArrayBuffer);
         options.onProgress?.(hasher.size);
       } else if (m.type === "error") {
+        if (m.fatal) throw rebuildError(m.kind, m.message);
+        // The worker reported the layer's failure and is ready for another.
         failure = rebuildError(m.kind, m.message);
         state.idle = true;
       }
     };
+    const cancelled = () => signal?.aborted || channel.dead;
     if (failure === undefined) {
       state.idle = false;
-      worker.postMessage(
+      channel.worker.postMessage(
         { type: "start", compression, spanSize: options.spanSize } satisfies ScanRequest,
       );
     }
@@ -195,12 +255,13 @@ export class ScanPool {
       fill = undefined;
       filled = 0;
       inFlight++;
-      worker.postMessage({ type: "chunk", bytes } satisfies ScanRequest, [
+      channel.worker.postMessage({ type: "chunk", bytes } satisfies ScanRequest, [
         bytes.buffer as ArrayBuffer,
       ]);
-      while (failure === undefined && inFlight >= IN_FLIGHT) onReply(await replies.next());
+      while (failure === undefined && inFlight >= IN_FLIGHT) onReply(await channel.next());
     };
     for await (const chunk of sniffed.chunks) {
+      if (cancelled()) throw signal?.reason ?? new SociError("scan cancelled");
       hasher.layer(chunk);
       if (failure !== undefined) {
         options.onProgress?.(hasher.size);
@@ -218,27 +279,27 @@ export class ScanPool {
     if (failure === undefined && filled > 0) await send();
     let decoded: Extract<ScanResponse, { type: "done" }>["result"] | undefined;
     if (failure === undefined) {
-      worker.postMessage({ type: "end" } satisfies ScanRequest);
+      channel.worker.postMessage({ type: "end" } satisfies ScanRequest);
       while (failure === undefined && decoded === undefined) {
-        const m = await replies.next();
+        const m = await channel.next();
         if (m.type === "done") {
           decoded = m.result;
           state.idle = true;
         } else onReply(m);
       }
     }
-    worker.onmessage = null;
-    worker.onerror = null;
     const { digest, size, spanDigests } = hasher.end();
     verifyLayer(digest, size, options);
     if (failure !== undefined) throw failure;
     return { compression, digest, size, spanSize: options.spanSize, spanDigests, ...decoded! };
   }
 
-  /** Stops every worker. */
+  /** Stops every worker; scans still running fail. */
   close(): void {
-    for (const w of this.#all) w.terminate();
-    this.#all = [];
+    this.#closed = true;
+    for (const c of this.#all) c.kill("scan pool closed");
+    this.#all.clear();
     this.#idle = [];
+    for (const w of this.#waiting.splice(0)) w.reject(new SociError("scan pool closed"));
   }
 }

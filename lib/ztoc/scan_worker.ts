@@ -53,3 +53,6 @@ self.onmessage = (ev: MessageEvent<ScanRequest>) => {
     fail(e);
   }
 };
+
+// Loaded: the pool may send work now.
+post({ type: "ready" });

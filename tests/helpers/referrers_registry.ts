@@ -5,7 +5,8 @@
  * `Range`)/upload (monolithic, chunked, mount), manifests GET/HEAD/PUT/
  * DELETE by tag and digest with `OCI-Subject` on PUT of a manifest with a
  * `subject`, `GET /v2/<name>/referrers/<digest>` with `artifactType`
- * filtering and `OCI-Filters-Applied`, tags list with pagination, Basic
+ * filtering (said by `OCI-Filters-Applied` or the index annotation, or not
+ * done) and `Link` pagination, tags list with pagination, Basic
  * or Bearer (token endpoint) auth, and blob redirects to another origin.
  *
  * Runs in-process (`startReferrersRegistry`) or as a subprocess
@@ -26,8 +27,20 @@ export interface ReferrersRegistryOptions {
   auth?: { username: string; password: string; scheme: "basic" | "bearer" };
   /** Answer blob GETs with a 307 to a second server (another origin) with a signed-looking URL. */
   redirectBlobs?: boolean;
+  /** Query string of the blob redirect target (default `X-Amz-Signature=very-secret-sig`). */
+  redirectQuery?: string;
   /** Tags per page when the client does not say (default: all). */
   tagsPageSize?: number;
+  /**
+   * How the referrers API treats `?artifactType=`: `header` filters and
+   * says so with `OCI-Filters-Applied` (default), `annotation` filters and
+   * says so with the index annotation
+   * `org.opencontainers.referrers.filtersApplied`, `none` ignores it
+   * (every referrer is listed; the client must filter).
+   */
+  referrersFilter?: "header" | "annotation" | "none";
+  /** Referrers per page, the next page linked with `Link: <…>; rel="next"` (default: all). */
+  referrersPageSize?: number;
 }
 
 /** One request seen by the fake registry. */
@@ -268,8 +281,9 @@ export function startReferrersRegistry(
       }
       const repo = repoOf(name, false);
       if (!repo) return ociError(404, "NAME_UNKNOWN", "repository name not known to registry");
-      const want = u.searchParams.get("artifactType");
-      const list: Record<string, unknown>[] = [];
+      const filterMode = opts.referrersFilter ?? "header";
+      const want = filterMode === "none" ? null : u.searchParams.get("artifactType");
+      let list: Record<string, unknown>[] = [];
       for (const [digest, stored] of repo.manifests) {
         const subject = stored.doc.subject as { digest?: string } | undefined;
         if (subject?.digest !== rest) continue;
@@ -286,11 +300,23 @@ export function startReferrersRegistry(
         list.push(d);
       }
       const headers: Record<string, string> = { "content-type": OCI_INDEX };
-      if (want) headers["oci-filters-applied"] = "artifactType";
-      return new Response(
-        JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: list }),
-        { headers },
-      );
+      const index: Record<string, unknown> = { schemaVersion: 2, mediaType: OCI_INDEX };
+      if (want && filterMode === "header") headers["oci-filters-applied"] = "artifactType";
+      if (want && filterMode === "annotation") {
+        index.annotations = { "org.opencontainers.referrers.filtersApplied": "artifactType" };
+      }
+      const per = opts.referrersPageSize ?? 0;
+      if (per > 0) {
+        const page = Number(u.searchParams.get("page") ?? 0);
+        if (list.length > (page + 1) * per) {
+          const next = new URLSearchParams(u.searchParams);
+          next.set("page", String(page + 1));
+          headers.link = `</v2/${name}/referrers/${rest}?${next}>; rel="next"`;
+        }
+        list = list.slice(page * per, (page + 1) * per);
+      }
+      index.manifests = list;
+      return new Response(JSON.stringify(index), { headers });
     }
 
     if (kind === "tags") {
@@ -401,7 +427,11 @@ export function startReferrersRegistry(
       if (req.method === "GET" && opts.redirectBlobs) {
         return new Response(null, {
           status: 307,
-          headers: { location: `${blobHostUrl}/store/${rest}?X-Amz-Signature=very-secret-sig` },
+          headers: {
+            location: `${blobHostUrl}/store/${rest}?${
+              opts.redirectQuery ?? "X-Amz-Signature=very-secret-sig"
+            }`,
+          },
         });
       }
       return serveBlob(req, rest, req.method === "HEAD");

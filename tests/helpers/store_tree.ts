@@ -63,3 +63,24 @@ export async function run(
   const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   return { code: o.code, stdout: o.stdout, stderr: new TextDecoder().decode(o.stderr) };
 }
+
+/**
+ * Makes `path` unwritable, also for root: `chattr +i` when running as root
+ * (the immutable flag stops root too), else mode 0444 for a file or 0555 for
+ * a directory. Returns the function that undoes it, or `undefined` when the
+ * file system cannot do it (then the caller skips its test).
+ */
+export async function lockPath(path: string): Promise<(() => Promise<void>) | undefined> {
+  if (Deno.uid() === 0) {
+    const r = await run("chattr", ["+i", path]);
+    if (r.code !== 0) return undefined;
+    return async () => {
+      const u = await run("chattr", ["-i", path]);
+      if (u.code !== 0) throw new Error(`chattr -i ${path} failed: ${u.stderr}`);
+    };
+  }
+  const info = await Deno.stat(path);
+  const mode = info.mode! & 0o7777;
+  await Deno.chmod(path, info.isDirectory ? 0o555 : 0o444);
+  return async () => await Deno.chmod(path, mode);
+}

@@ -1,0 +1,210 @@
+/**
+ * The stages as a library: curried stages in `pipe`, the span size the
+ * descriptors record, stopping early (sources closed, workers stopped),
+ * the scan pool's fallback when workers cannot start, and file extraction
+ * that never passes on bytes of a corrupt span.
+ */
+import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
+import { goTar } from "./helpers/tar_go_writer.ts";
+import { fileLayer, readFileChunks } from "../lib/image/file_layer.ts";
+import { OciLayoutSource } from "../lib/image/oci_layout.ts";
+import { index, type LayerResult, layers, pipe, spans, ztoc } from "../lib/pipeline.ts";
+import { ScanPool } from "../lib/ztoc/scan_pool.ts";
+import { extractFile, findFile } from "../lib/ztoc/extract.ts";
+import { decodeZtoc } from "../lib/ztoc/codec.ts";
+
+const REPO = new URL("..", import.meta.url).pathname;
+const SAMPLE = `oci:${REPO}fixtures/sample-image:latest`;
+
+/** Pseudo-random bytes (xorshift32): incompressible, the same on every run. */
+function noise(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+/** A gzip layer holding `files` (name → bytes). */
+function layer(files: Record<string, Uint8Array>): Uint8Array {
+  return gzipSync(goTar(Object.entries(files).map(([name, data]) => ({ name, data }))), {
+    level: 1,
+  });
+}
+
+/** Chunks of `bytes`, slowly, counting whether the consumer closed the iteration. */
+function slowSource(bytes: Uint8Array, state: { closed: boolean; read: number }) {
+  return (async function* () {
+    try {
+      for (let off = 0; off < bytes.length; off += 64 * 1024) {
+        await new Promise((r) => setTimeout(r, 20));
+        state.read += Math.min(64 * 1024, bytes.length - off);
+        yield bytes.slice(off, off + 64 * 1024);
+      }
+    } finally {
+      state.closed = true;
+    }
+  })();
+}
+
+Deno.test("pipe() chains the stages called with options only", async () => {
+  const image = OciLayoutSource.fromReference(SAMPLE);
+  const viaPipe = await pipe(
+    image,
+    layers({ minLayerSize: 0 }),
+    spans({ spanSize: 1 << 18 }),
+    ztoc(),
+    index(),
+  );
+  const nested = await index(
+    ztoc(spans(layers(image, { minLayerSize: 0 }), { spanSize: 1 << 18 })),
+  );
+  assert.equal(viaPipe.descriptor.digest, nested.descriptor.digest);
+  assert.deepEqual(viaPipe.bytes, nested.bytes);
+});
+
+Deno.test("ztoc() records the span size the layer was scanned with", async () => {
+  const image = OciLayoutSource.fromReference(SAMPLE);
+  // ztoc() is given no span size: the descriptors must still say 65536.
+  const soci = await index(
+    ztoc(spans(layers(image, { minLayerSize: 0 }), { spanSize: 65536, concurrency: 0 })),
+  );
+  for (const d of soci.manifest.layers) {
+    assert.equal(d.annotations?.["com.amazon.soci.span-size"], "65536");
+  }
+  const r = soci.layers[0];
+  assert.equal(r.ztoc?.ztoc ? decodeZtoc(r.ztoc.bytes!).maxSpanId > 0 : true, true);
+});
+
+for (const concurrency of [0, 2]) {
+  Deno.test(`spans() stops reading when its consumer leaves early (concurrency ${concurrency})`, async () => {
+    const slow = { closed: false, read: 0 };
+    const big = layer({ "big.bin": noise(4 << 20, 7) });
+    const fast = layer({ "a.txt": new TextEncoder().encode("hello") });
+    const results: LayerResult[] = [
+      {
+        layer: {
+          descriptor: { mediaType: "", digest: "", size: fast.length },
+          index: 0,
+          compression: "detect",
+          open: () =>
+            Promise.resolve((async function* () {
+              yield fast;
+            })()),
+        },
+      },
+      {
+        layer: {
+          descriptor: { mediaType: "", digest: "", size: big.length },
+          index: 1,
+          compression: "detect",
+          open: () => Promise.resolve(slowSource(big, slow)),
+        },
+      },
+    ];
+    const t0 = performance.now();
+    for await (const r of spans(results, { concurrency })) {
+      assert.equal(r.scan?.entries.length, 1);
+      break; // leave after the first layer, while the second is still being read
+    }
+    const ms = performance.now() - t0;
+    // Reading all of the slow layer takes about 1.3 s (64 chunks × 20 ms).
+    if (concurrency === 0) {
+      // one layer at a time: the slow one was never opened
+      assert.equal(slow.read, 0);
+    } else {
+      assert.ok(slow.closed, "the slow source was closed");
+      assert.ok(slow.read < big.length, `read ${slow.read} of ${big.length} bytes`);
+      assert.ok(ms < 1200, `took ${ms.toFixed(0)} ms`);
+    }
+  });
+}
+
+Deno.test("ScanPool.close() fails a running scan instead of hanging", async () => {
+  const pool = new ScanPool(1);
+  const state = { closed: false, read: 0 };
+  const big = layer({ "big.bin": noise(2 << 20, 3) });
+  const running = pool.scan(slowSource(big, state), { compression: "gzip", spanSize: 1 << 20 });
+  await new Promise((r) => setTimeout(r, 200));
+  pool.close();
+  await assert.rejects(running, /scan pool closed|scan worker stopped|scan cancelled/);
+  assert.ok(state.closed, "the source was closed");
+});
+
+Deno.test("ztoc build falls back to one thread when workers may not read their module", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/layer.tar.gz`;
+    await Deno.writeFile(
+      path,
+      layer({ "x.bin": noise(300_000, 5), "y.txt": new TextEncoder().encode("y") }),
+    );
+    const run = async (perms: string[], out: string) =>
+      await new Deno.Command(Deno.execPath(), {
+        args: ["run", ...perms, `${REPO}cli.ts`, "ztoc", "build", "-o", out, path],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+    const narrow = await run([`--allow-read=${dir}`, `--allow-write=${dir}`], `${dir}/narrow.ztoc`);
+    const stderr = new TextDecoder().decode(narrow.stderr);
+    assert.equal(narrow.code, 0, stderr);
+    assert.equal(stderr, "");
+    const wide = await run(["-A"], `${dir}/wide.ztoc`);
+    assert.equal(wide.code, 0);
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/narrow.ztoc`),
+      await Deno.readFile(`${dir}/wide.ztoc`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("extractFile passes on nothing of a corrupt span, and closes its reader", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Spans bigger than one 1 MiB read, so a check after the fact would be too late.
+    const data = noise(3 << 20, 11);
+    const path = `${dir}/layer.tar.gz`;
+    await Deno.writeFile(path, layer({ "big.bin": data }));
+    let blob;
+    for await (const r of ztoc(spans([{ layer: await fileLayer(path) }], { spanSize: 8 << 20 }))) {
+      blob = r.ztoc!;
+    }
+    const z = decodeZtoc(blob!.bytes!);
+    const entry = findFile(z.toc, "big.bin");
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length >> 1] ^= 0xff; // corrupt the only span, in the middle
+    const bad = `${dir}/bad.tar.gz`;
+    await Deno.writeFile(bad, bytes);
+    let got = 0;
+    await assert.rejects(async () => {
+      for await (const part of extractFile(z, entry, (s, e) => readFileChunks(bad, s, e))) {
+        got += part.length;
+      }
+    }, /span 0 of the layer does not match the zTOC/);
+    assert.equal(got, 0);
+    // Leaving early closes the reader.
+    let closed = false;
+    const reader = (s: number, e: number) =>
+      (async function* () {
+        try {
+          yield* readFileChunks(path, s, e);
+        } finally {
+          closed = true;
+        }
+      })();
+    for await (const _ of extractFile(z, entry, reader)) break;
+    assert.ok(closed);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
