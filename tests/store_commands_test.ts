@@ -707,7 +707,7 @@ Deno.test("index rm: a failing clean-up after the removal is a warning, exit 0",
     assert.equal(await sha256sum(blob), FIX.idx.docker); // still there: gc could not delete it
     // The next gc (another rm) gets it.
     await sociOk(root, ["index", "rm", FIX.idx.app64]);
-    assert.equal((await Deno.stat(blob).catch(() => undefined)), undefined);
+    assert.equal(await Deno.stat(blob).catch(() => undefined), undefined);
   });
 });
 
@@ -715,33 +715,41 @@ Deno.test("ztoc info: a path we may not look at is a permission error, not 'not 
   await withRoot(async (root, scratch) => {
     const secret = join(scratch, "secret.ztoc");
     await Deno.writeFile(secret, new Uint8Array([1, 2, 3]));
-    // Deno's permissions: read access to the repository and the root only.
+    // Deno's permissions: read access to the repository and the root only; run from scratch.
     const repo = new URL("../", import.meta.url).pathname;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "--no-prompt",
-        `--allow-read=${repo},${root}`,
-        `--allow-write=${root}`,
-        "--allow-env",
-        join(repo, "cli.ts"),
-        "--root",
-        root,
-        "ztoc",
-        "info",
-        secret,
-      ],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = lines(new TextDecoder().decode(out.stderr));
-    assert.equal(out.code, 1);
-    assert.equal(err.length, 1, err.join("\n"));
-    assert.ok(err[0].startsWith(`soci: cannot read ${secret}: `), err[0]);
-    assert.ok(!err[0].includes("not a digest"), err[0]);
+    const run = async (arg: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          `--allow-read=${repo},${root}`,
+          `--allow-write=${root}`,
+          "--allow-env",
+          join(repo, "cli.ts"),
+          "--root",
+          root,
+          "ztoc",
+          "info",
+          arg,
+        ],
+        cwd: scratch,
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = lines(new TextDecoder().decode(out.stderr));
+      assert.equal(out.code, 1);
+      assert.equal(err.length, 1, err.join("\n"));
+      return err[0];
+    };
+    const line = await run(secret);
+    assert.ok(line.startsWith(`soci: cannot read ${secret}: `), line);
+    assert.ok(!line.includes("not a digest"), line);
+    // A digest is still looked up, although the same check fails on it (relative to scratch).
+    const digest = "sha256:" + "0".repeat(64);
+    assert.equal(await run(digest), `soci: couldn't retrieve artifact for ${digest}, not found`);
   });
 });
 
@@ -782,8 +790,25 @@ Deno.test("openLocalStore: no DB file until the first write; a process that fail
   });
 });
 
-Deno.test("openingRangeReader: the registry source (its TLS client) is closed after each read", async () => {
+Deno.test("openingRangeReader: the registry source (its TLS client and connection) is closed after each read", async () => {
   const reg = await startRegistry({ tls: true });
+  // Established TCP connections to the registry (`ss`); only this process makes them now.
+  const connections = async () => {
+    const o = await new Deno.Command("ss", {
+      args: ["-Htn", "state", "established", `( dport = :${reg.port} )`],
+      stdout: "piped",
+    }).output();
+    return lines(new TextDecoder().decode(o.stdout)).length;
+  };
+  // A closed client drops its pooled connection; give the kernel a moment to see it.
+  const settlesAt = async (want: number) => {
+    let n = await connections();
+    for (let i = 0; i < 40 && n > want; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      n = await connections();
+    }
+    return n;
+  };
   try {
     await skopeoCopyToRegistry(L, "app", `${reg.host}/app:v1`);
     const layer = IMG.app.layers[1];
@@ -791,16 +816,18 @@ Deno.test("openingRangeReader: the registry source (its TLS client) is closed af
     const read = openingRangeReader(`docker://${reg.host}/app:v1`, layer.desc, {
       registry: { caCerts: [reg.certs!.caPem] },
     });
+    const before = await connections();
     const parts = await Array.fromAsync(read(100, 70_000));
     const got = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     parts.reduce((off, p) => (got.set(p, off), off + p.length), 0);
     assert.deepEqual(got, bytes.subarray(100, 70_000));
+    assert.ok(await settlesAt(before) <= before, "the read left a connection open");
     // Stopped early, the source is closed too.
     for await (const part of read(0, bytes.length)) {
       assert.ok(part.length > 0);
       break;
     }
-    // The test's resource sanitizer fails it if an HTTP client was left open.
+    assert.ok(await settlesAt(before) <= before, "the stopped read left a connection open");
   } finally {
     await reg.stop();
   }

@@ -849,10 +849,13 @@ Deno.test("writeFileAtomic (used by the store): failures name the target, never 
     const boom = new Error("the source failed");
     await assert.rejects(
       () =>
-        writeFileAtomic(target, (async function* () {
-          yield enc.encode("new");
-          throw boom;
-        })()),
+        writeFileAtomic(
+          target,
+          (async function* () {
+            yield enc.encode("new");
+            throw boom;
+          })(),
+        ),
       (e) => e === boom,
     );
     assert.equal(await Deno.readTextFile(target), "old");

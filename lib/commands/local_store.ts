@@ -60,15 +60,22 @@ export function artifactRecord(db: ArtifactsDb, digest: string): ArtifactRecord 
 
 /**
  * True when `arg` names an existing file; false when nothing (or no file)
- * is there. A path that exists but cannot be looked at (permissions) is a
- * `BadInputError` `cannot read <arg>: <cause>`, not a digest to look up.
+ * is there. When the path cannot be looked at (no permission from the
+ * system or from Deno), an `arg` that is a valid digest is not a file
+ * (false), and any other is a `BadInputError` `cannot read <arg>: <cause>`
+ * rather than a digest to look up.
  */
 export async function isFile(arg: string): Promise<boolean> {
   try {
     return (await Deno.stat(arg)).isFile;
   } catch (e) {
     if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
-      throw new BadInputError(`cannot read ${arg}: ${e.message}`, { cause: e });
+      try {
+        parseDigest(arg);
+        return false;
+      } catch {
+        throw new BadInputError(`cannot read ${arg}: ${e.message}`, { cause: e });
+      }
     }
     return false;
   }

@@ -37,13 +37,16 @@ export const ztocBuildCommand: Command = {
     let result;
     try {
       for await (
-        const r of ztoc(spans([{ layer }], {
-          spanSize,
-          signal: ctx.signal,
-          onProgress: (_, n) => task.set(n),
-        }), {
-          spanSize,
-        })
+        const r of ztoc(
+          spans([{ layer }], {
+            spanSize,
+            signal: ctx.signal,
+            onProgress: (_, n) => task.set(n),
+          }),
+          {
+            spanSize,
+          },
+        )
       ) result = r;
     } finally {
       task.complete();

@@ -466,13 +466,23 @@ function openReader(path: string, timeout: number): DatabaseSync | undefined {
       db = undefined;
     }
   }
-  if (db === undefined) {
-    if (fileExists(`${path}-wal`)) {
-      db = new DatabaseSync(path, { readOnly: true });
-      db.exec(`PRAGMA busy_timeout = ${timeout}`);
-    } else {
+  if (db === undefined && !fileExists(`${path}-wal`)) {
+    // Nothing to replay: read the file as it is, without locks or side files.
+    // (Deno only accepts the URI form with -A; under scoped permissions it
+    // takes it for a relative path and fails, and the plain path is used:
+    // SQLite may then leave its empty -wal/-shm side files, as any reader
+    // without write access to a WAL database does.)
+    try {
       db = new DatabaseSync(immutableUri(path), { readOnly: true });
+      userVersion(db);
+    } catch {
+      closeQuietly(db);
+      db = undefined;
     }
+  }
+  if (db === undefined) {
+    db = new DatabaseSync(path, { readOnly: true });
+    db.exec(`PRAGMA busy_timeout = ${timeout}`);
   }
   try {
     const version = userVersion(db);

@@ -560,15 +560,25 @@ export async function python(script: string, ...args: string[]): Promise<unknown
   return JSON.parse(await toolOk("python3", ["-c", script, ...args]));
 }
 
-/** The artifacts DB rows read with Python's `sqlite3` (sorted by digest), or `[]` when absent. */
+/**
+ * The artifacts DB rows read with Python's `sqlite3` (sorted by digest), or
+ * `[]` when absent. Reading leaves no file behind (a read-only connection to
+ * a WAL database would leave `-wal`/`-shm`): the DB is opened `immutable`
+ * when no `-wal` file exists (no writer has it open), else writable with
+ * writes forbidden, so closing removes what it made.
+ */
 export async function dbRows(root: string): Promise<Array<Record<string, unknown>>> {
   return await python(
     String.raw`
-import json, os, sqlite3, sys
+import json, os, sqlite3, sys, urllib.parse
 p = os.path.join(sys.argv[1], "artifacts.sqlite")
 if not os.path.exists(p):
     print("[]"); sys.exit(0)
-c = sqlite3.connect("file:" + p + "?mode=ro", uri=True)
+if os.path.exists(p + "-wal"):
+    c = sqlite3.connect(p)
+    c.execute("PRAGMA query_only = 1")
+else:
+    c = sqlite3.connect("file:" + urllib.parse.quote(p) + "?mode=ro&immutable=1", uri=True)
 c.row_factory = sqlite3.Row
 rows = [dict(r) for r in c.execute("SELECT * FROM artifacts ORDER BY digest")]
 print(json.dumps(rows))
