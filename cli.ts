@@ -110,9 +110,10 @@ function debugText(e: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "./cli.ts";
  * const status = await main(["--version"]); // prints "soci version <version> <unknown>"
- * console.assert(status === 0);
+ * assert.ok(status === 0);
  * ```
  */
 export async function main(args: string[], options: MainOptions = {}): Promise<number> {

@@ -19,6 +19,7 @@
  *
  * @example Read one file out of a layer through its zTOC
  * ```ts
+ * import assert from "node:assert/strict";
  * import { extractFile, fileLayer, findFile, readFileChunks, spans, ztoc } from "./mod.ts";
  * const path = "fixtures/sample-image/blobs/sha256/" +
  *   "db5df77dec8b7d533aed0cff4e6b58d4130d063b42d6d988c110fdbbb8e54d0b";
@@ -29,7 +30,7 @@
  *   for await (const part of extractFile(z, entry, (s, e) => readFileChunks(path, s, e))) {
  *     n += part.length;
  *   }
- *   console.assert(n === entry.uncompressedSize);
+ *   assert.ok(n === entry.uncompressedSize);
  * }
  * ```
  *
@@ -48,6 +49,7 @@ export {
   type SociIndex,
   spans,
   type SpansOptions,
+  type Stage,
   type StageInput,
   ztoc,
   type ZtocBlob,
@@ -130,6 +132,7 @@ export {
   type ReferrersSupport,
   RegistryClient,
   type RegistryClientOptions,
+  type RequestOptions,
 } from "./lib/registry/client.ts";
 export {
   type CredentialOptions,
@@ -146,6 +149,7 @@ export {
   type PushResult,
 } from "./lib/registry/push.ts";
 export type { FallbackOptions } from "./lib/registry/referrers_fallback.ts";
+export type { RetryPolicy } from "./lib/registry/retry.ts";
 
 export type { Descriptor, ImageIndex, ImageManifest, Platform } from "./lib/oci/descriptor.ts";
 export { digestHex, parseDigest, Sha256, sha256Digest } from "./lib/oci/digest.ts";

@@ -23,9 +23,10 @@ export class SociError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BadInputError } from "./errors.ts";
  * const e = new BadInputError("gzip data is corrupt at byte 12");
- * console.assert(e.kind === "bad-input");
+ * assert.ok(e.kind === "bad-input");
  * ```
  */
 export class BadInputError extends SociError {
@@ -39,8 +40,9 @@ export class BadInputError extends SociError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NotFoundError } from "./errors.ts";
- * console.assert(new NotFoundError("image app: not found").kind === "not-found");
+ * assert.ok(new NotFoundError("image app: not found").kind === "not-found");
  * ```
  */
 export class NotFoundError extends SociError {
@@ -54,8 +56,9 @@ export class NotFoundError extends SociError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnsupportedError } from "./errors.ts";
- * console.assert(new UnsupportedError("unsupported input tar entry 'g'").kind === "unsupported");
+ * assert.ok(new UnsupportedError("unsupported input tar entry 'g'").kind === "unsupported");
  * ```
  */
 export class UnsupportedError extends SociError {
@@ -69,9 +72,10 @@ export class UnsupportedError extends SociError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RegistryError } from "./errors.ts";
  * const e = new RegistryError("127.0.0.1:5000: unauthorized", { status: 401 });
- * console.assert(e.status === 401);
+ * assert.ok(e.status === 401);
  * ```
  */
 export class RegistryError extends SociError {
@@ -94,8 +98,9 @@ export class RegistryError extends SociError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UsageError } from "./errors.ts";
- * console.assert(new UsageError("flag provided but not defined: -x").kind === "usage");
+ * assert.ok(new UsageError("flag provided but not defined: -x").kind === "usage");
  * ```
  */
 export class UsageError extends SociError {
@@ -109,9 +114,10 @@ export class UsageError extends SociError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BadInputError, withContext } from "./errors.ts";
  * const e = withContext(new BadInputError("gzip data is corrupt"), "layer sha256:ab");
- * console.assert(e instanceof BadInputError && e.message === "layer sha256:ab: gzip data is corrupt");
+ * assert.ok(e instanceof BadInputError && e.message === "layer sha256:ab: gzip data is corrupt");
  * ```
  */
 export function withContext(e: unknown, prefix: string): Error {

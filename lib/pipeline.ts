@@ -127,6 +127,7 @@ export interface LayersOptions {
 export function layers(options?: LayersOptions): (image: ImageSource) => AsyncGenerator<
   LayerResult
 >;
+/** The layers of `image` (see above). */
 export function layers(image: ImageSource, options?: LayersOptions): AsyncGenerator<LayerResult>;
 export function layers(
   a?: ImageSource | LayersOptions,
@@ -253,6 +254,7 @@ export interface SpansOptions {
  * ```
  */
 export function spans(options?: SpansOptions): Stage;
+/** Scans the layers of `input` (see above). */
 export function spans(input: StageInput<LayerResult>, options?: SpansOptions): AsyncGenerator<
   LayerResult
 >;
@@ -370,6 +372,7 @@ export interface ZtocOptions {
  * ```
  */
 export function ztoc(options?: ZtocOptions): Stage;
+/** Builds the zTOCs of the layers of `input` (see above). */
 export function ztoc(input: StageInput<LayerResult>, options?: ZtocOptions): AsyncGenerator<
   LayerResult
 >;
@@ -474,6 +477,7 @@ export interface SociIndex {
 export function index(
   options?: IndexOptions,
 ): (input: StageInput<LayerResult>) => Promise<SociIndex>;
+/** Collects the layers of `input` into a SOCI index (see above). */
 export function index(input: StageInput<LayerResult>, options?: IndexOptions): Promise<SociIndex>;
 export function index(
   a?: StageInput<LayerResult> | IndexOptions,

@@ -66,9 +66,10 @@ export interface Run {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { timed } from "./bench.ts";
  * const r = await timed("true", []);
- * console.assert(r.code === 0 && r.rssKiB > 0);
+ * assert.ok(r.code === 0 && r.rssKiB > 0);
  * ```
  */
 export async function timed(

@@ -43,9 +43,10 @@ const MTIME_BASE = 1_700_000_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prng } from "./bench_data.ts";
  * const a = new Prng(7), b = new Prng(7);
- * console.assert(a.u32() === b.u32() && a.int(10) < 10);
+ * assert.ok(a.u32() === b.u32() && a.int(10) < 10);
  * ```
  */
 export class Prng {
@@ -614,9 +615,10 @@ function padTo(n: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tarHeader } from "./bench_data.ts";
  * const h = tarHeader({ name: "a.txt", type: "0", size: 5, mode: 0o644, mtime: 0 });
- * console.assert(h.length === 512 && new TextDecoder().decode(h.subarray(257, 262)) === "ustar");
+ * assert.ok(h.length === 512 && new TextDecoder().decode(h.subarray(257, 262)) === "ustar");
  * ```
  */
 export function tarHeader(e: TarEntrySpec): Uint8Array {
@@ -1058,10 +1060,11 @@ function contentOf(f: PlannedFile, r: Prng, keys: Keystream): Blocks {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tarChunks } from "./bench_data.ts";
  * let n = 0;
  * for (const c of tarChunks(1, 256 * 1024)) n += c.length;
- * console.assert(n === 256 * 1024);
+ * assert.ok(n === 256 * 1024);
  * ```
  */
 export function* tarChunks(
@@ -1180,11 +1183,12 @@ function hashStream(hash: Hash, count: { n: number }): TransformStream<Uint8Arra
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ensureLayer } from "./bench_data.ts";
  * const dir = await Deno.makeTempDir();
  * const a = await ensureLayer({ dir, seed: 3, size: 128 * 1024 });
  * const b = await ensureLayer({ dir, seed: 3, size: 128 * 1024 }); // from the cache
- * console.assert(a.digest === b.digest && a.uncompressedSize === 128 * 1024);
+ * assert.ok(a.digest === b.digest && a.uncompressedSize === 128 * 1024);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -1295,10 +1299,11 @@ async function writeBlob(layout: string, bytes: Uint8Array): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ensureImage } from "./bench_data.ts";
  * const dir = await Deno.makeTempDir();
  * const img = await ensureImage({ dir, size: 64 * 1024 });
- * console.assert(img.layers.length === 2 && img.layers[0].digest !== img.layers[1].digest);
+ * assert.ok(img.layers.length === 2 && img.layers[0].digest !== img.layers[1].digest);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

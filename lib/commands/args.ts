@@ -125,9 +125,10 @@ function parseUintBase0(s: string): bigint | "syntax" | "range" {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGoUint } from "./args.ts";
- * console.assert(parseGoUint("0x10") === 16n);
- * console.assert(parseGoUint("18446744073709551615") === 18446744073709551615n);
+ * assert.ok(parseGoUint("0x10") === 16n);
+ * assert.ok(parseGoUint("18446744073709551615") === 18446744073709551615n);
  * ```
  */
 export function parseGoUint(s: string): bigint {
@@ -144,12 +145,13 @@ export function parseGoUint(s: string): bigint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGoInt } from "./args.ts";
- * console.assert(parseGoInt("-9223372036854775808") === -(2n ** 63n));
+ * assert.ok(parseGoInt("-9223372036854775808") === -(2n ** 63n));
  * try {
  *   parseGoInt("9223372036854775808");
  * } catch (e) {
- *   console.assert((e as Error).message ===
+ *   assert.ok((e as Error).message ===
  *     'strconv.ParseInt: parsing "9223372036854775808": value out of range');
  * }
  * ```
@@ -177,8 +179,9 @@ export function parseGoInt(s: string): bigint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGoBool } from "./args.ts";
- * console.assert(parseGoBool("T") === true && parseGoBool("False") === false);
+ * assert.ok(parseGoBool("T") === true && parseGoBool("False") === false);
  * ```
  */
 export function parseGoBool(s: string): boolean {
@@ -245,8 +248,9 @@ function convert(type: FlagType, raw: string): FlagValue {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flagDefault } from "./args.ts";
- * console.assert(flagDefault({ name: "t", type: "duration", default: "1m", usage: "" }) ===
+ * assert.ok(flagDefault({ name: "t", type: "duration", default: "1m", usage: "" }) ===
  *   60_000_000_000n);
  * ```
  */
@@ -279,12 +283,13 @@ function names(spec: { name: string; aliases?: string[] }): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { appliedFlags } from "./args.ts";
  * const q = { name: "q", type: "bool" as const, usage: "" };
  * const child = { name: "ls", usage: "", flags: [q] };
  * const root = { name: "soci", usage: "", subcommands: [child],
  *   flags: [{ name: "root", type: "string" as const, usage: "" }] };
- * console.assert(appliedFlags([root, child]).map((f) => f.name).join() === "q,help,root");
+ * assert.ok(appliedFlags([root, child]).map((f) => f.name).join() === "q,help,root");
  * ```
  */
 export function appliedFlags(path: readonly Command[]): FlagSpec[] {
@@ -349,6 +354,7 @@ function findCommand(list: readonly Command[] | undefined, name: string): Comman
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCommandLine } from "./args.ts";
  * const quiet = { name: "quiet", aliases: ["q"], type: "bool" as const, usage: "" };
  * const ls = { name: "list", aliases: ["ls"], usage: "list", flags: [quiet], action: () => {} };
@@ -356,8 +362,8 @@ function findCommand(list: readonly Command[] | undefined, name: string): Comman
  * const root = { name: "soci", usage: "", subcommands: [index],
  *   flags: [{ name: "root", type: "string" as const, usage: "" }] };
  * const p = parseCommandLine(root, ["index", "ls", "-q", "x", "--root=/r"]);
- * console.assert(p.path.map((c) => c.name).join(" ") === "soci index list");
- * console.assert(p.flags.quiet === true && p.flags.root === "/r" && p.args[0] === "x");
+ * assert.ok(p.path.map((c) => c.name).join(" ") === "soci index list");
+ * assert.ok(p.flags.quiet === true && p.flags.root === "/r" && p.args[0] === "x");
  * ```
  */
 export function parseCommandLine(
@@ -557,9 +563,10 @@ export interface HelpOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { helpText } from "./args.ts";
  * const text = helpText([{ name: "soci", usage: "SOCI tool", permissions: "--allow-read" }]);
- * console.assert(text.includes("PERMISSIONS:\n   --allow-read\n"));
+ * assert.ok(text.includes("PERMISSIONS:\n   --allow-read\n"));
  * ```
  */
 export function helpText(path: readonly Command[], options: HelpOptions = {}): string {

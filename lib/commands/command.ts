@@ -146,6 +146,7 @@ function typed<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createContext } from "./command.ts";
  * import { MemoryOutput } from "../ui/output.ts";
  * const ctx = createContext({
@@ -153,7 +154,7 @@ function typed<T>(
  *   flags: { quiet: true, "span-size": 4194304n },
  *   out: new MemoryOutput(),
  * });
- * console.assert(ctx.bool("quiet") && ctx.int("span-size") === 4194304n);
+ * assert.ok(ctx.bool("quiet") && ctx.int("span-size") === 4194304n);
  * ```
  */
 export function createContext(init: ContextInit): CommandContext {

@@ -54,6 +54,7 @@ const OUTPUT_SIZE = WINDOW_SIZE + (4 << 20);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CheckpointInflater } from "./inflater.ts";
  * import { gzipSync } from "node:zlib";
  * const gz = gzipSync(new Uint8Array(100_000).fill(7));
@@ -61,7 +62,7 @@ const OUTPUT_SIZE = WINDOW_SIZE + (4 << 20);
  * const inf = new CheckpointInflater(4 << 20, { data: (b) => { n += b.length; } });
  * inf.push(gz);
  * const s = inf.end();
- * console.assert(n === 100_000 && s.checkpoints.length === 1 && s.checkpoints[0].in === 10);
+ * assert.ok(n === 100_000 && s.checkpoints.length === 1 && s.checkpoints[0].in === 10);
  * ```
  */
 export class CheckpointInflater {

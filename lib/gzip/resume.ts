@@ -31,6 +31,7 @@ const IN_SIZE = 1 << 20;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inflateFromCheckpoint } from "./resume.ts";
  * import { CheckpointInflater } from "./inflater.ts";
  * import { gzipSync } from "node:zlib";
@@ -41,7 +42,7 @@ const IN_SIZE = 1 << 20;
  * const cp = inf.end().checkpoints[0];
  * const parts = [];
  * for await (const p of inflateFromCheckpoint(cp, [gz.subarray(cp.in)], 5000, 5)) parts.push(p);
- * console.assert(new TextDecoder().decode(parts[0]) === "hello");
+ * assert.ok(new TextDecoder().decode(parts[0]) === "hello");
  * ```
  */
 export async function* inflateFromCheckpoint(

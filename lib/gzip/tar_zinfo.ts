@@ -27,9 +27,10 @@ export const TAR_ZINFO_VERSION = 2;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeTarZinfo } from "./tar_zinfo.ts";
  * const blob = encodeTarZinfo(4194304, 20971520);
- * console.assert(blob.length === 48);
+ * assert.ok(blob.length === 48);
  * ```
  */
 export function encodeTarZinfo(
@@ -55,9 +56,10 @@ export function encodeTarZinfo(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeTarZinfo, encodeTarZinfo } from "./tar_zinfo.ts";
  * const z = decodeTarZinfo(encodeTarZinfo(1024, 5000));
- * console.assert(z.version === 2 && z.spanSize === 1024 && z.size === 5000);
+ * assert.ok(z.version === 2 && z.spanSize === 1024 && z.size === 5000);
  * ```
  */
 export function decodeTarZinfo(blob: Uint8Array): TarZinfo {

@@ -45,11 +45,12 @@ function readInt64(dv: DataView, pos: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeGzipZinfo } from "./zinfo.ts";
  * const blob = encodeGzipZinfo(4194304, [
  *   { in: 10, out: 0, bits: 0, window: new Uint8Array(32768) },
  * ]);
- * console.assert(blob.length === 12 + 32785);
+ * assert.ok(blob.length === 12 + 32785);
  * ```
  */
 export function encodeGzipZinfo(spanSize: number, checkpoints: Checkpoint[]): Uint8Array {
@@ -86,13 +87,14 @@ export function encodeGzipZinfo(spanSize: number, checkpoints: Checkpoint[]): Ui
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeGzipZinfo, encodeGzipZinfo } from "./zinfo.ts";
  * const blob = encodeGzipZinfo(65536, [
  *   { in: 10, out: 0, bits: 0, window: new Uint8Array(32768) },
  *   { in: 900, out: 70000, bits: 3, window: new Uint8Array(32768).fill(7) },
  * ]);
  * const z = decodeGzipZinfo(blob);
- * console.assert(z.version === 2 && z.spanSize === 65536 && z.checkpoints[1].bits === 3);
+ * assert.ok(z.version === 2 && z.spanSize === 65536 && z.checkpoints[1].bits === 3);
  * ```
  */
 export function decodeGzipZinfo(blob: Uint8Array): GzipZinfo {

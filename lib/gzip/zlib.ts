@@ -103,6 +103,7 @@ export class WasmBuffer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InflateStream, WasmBuffer, WBITS_GZIP, Z_NO_FLUSH, Z_STREAM_END } from "./zlib.ts";
  * import { gzipSync } from "node:zlib";
  * const gz = gzipSync(new TextEncoder().encode("hello"));
@@ -112,9 +113,9 @@ export class WasmBuffer {
  * const s = new InflateStream(WBITS_GZIP);
  * s.setInput(input.ptr, gz.length);
  * s.setOutput(output.ptr, 64);
- * console.assert(s.inflate(Z_NO_FLUSH) === Z_STREAM_END);
+ * assert.ok(s.inflate(Z_NO_FLUSH) === Z_STREAM_END);
  * const n = 64 - s.availOut;
- * console.assert(new TextDecoder().decode(output.subarray(0, n)) === "hello");
+ * assert.ok(new TextDecoder().decode(output.subarray(0, n)) === "hello");
  * s.free(); input.free(); output.free();
  * ```
  */

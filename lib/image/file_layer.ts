@@ -28,12 +28,13 @@ export const FILE_CHUNK = 1 << 20;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readFileChunks } from "./file_layer.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "hello");
  * let text = "";
  * for await (const c of readFileChunks(path, 1)) text += new TextDecoder().decode(c);
- * console.assert(text === "ello");
+ * assert.ok(text === "ello");
  * await Deno.remove(path);
  * ```
  */
@@ -67,10 +68,11 @@ export async function* readFileChunks(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileLayer } from "./file_layer.ts";
  * const path = await Deno.makeTempFile();
  * const layer = await fileLayer(path);
- * console.assert(layer.compression === "detect" && layer.descriptor.size === 0);
+ * assert.ok(layer.compression === "detect" && layer.descriptor.size === 0);
  * await Deno.remove(path);
  * ```
  */

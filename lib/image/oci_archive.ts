@@ -251,12 +251,13 @@ class TarFiles implements LayoutFiles {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OciArchiveSource } from "./oci_archive.ts";
  * const src = OciArchiveSource.fromReference("oci-archive:/no/such/image.tar");
- * console.assert(src.storeName === "image.tar");
+ * assert.ok(src.storeName === "image.tar");
  * let failed = false;
  * try { await src.resolve(); } catch { failed = true; }
- * console.assert(failed);
+ * assert.ok(failed);
  * ```
  */
 export class OciArchiveSource extends LayoutImageSource {

@@ -69,12 +69,13 @@ class DirFiles implements LayoutFiles {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OciLayoutSource } from "./oci_layout.ts";
  * const src = OciLayoutSource.fromReference("oci:/no/such/layout:app");
- * console.assert(src.storeName === "app");
+ * assert.ok(src.storeName === "app");
  * let failed = false;
  * try { await src.resolve(); } catch { failed = true; }
- * console.assert(failed);
+ * assert.ok(failed);
  * ```
  */
 export class OciLayoutSource extends LayoutImageSource {

@@ -27,10 +27,11 @@ export interface OpenImageOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { transportOf } from "./open.ts";
- * console.assert(transportOf("oci:./layout:app") === "oci");
- * console.assert(transportOf("docker://127.0.0.1:5000/app:1") === "docker");
- * console.assert(transportOf("app:1") === "store");
+ * assert.ok(transportOf("oci:./layout:app") === "oci");
+ * assert.ok(transportOf("docker://127.0.0.1:5000/app:1") === "docker");
+ * assert.ok(transportOf("app:1") === "store");
  * ```
  */
 export function transportOf(reference: string): string {
@@ -47,9 +48,10 @@ export function transportOf(reference: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openImage } from "./open.ts";
  * const src = await openImage("oci:/tmp/layout:app");
- * console.assert(src.storeName === "app");
+ * assert.ok(src.storeName === "app");
  * ```
  */
 export async function openImage(

@@ -39,10 +39,11 @@ function notFound(e: unknown, what: string): unknown {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RegistrySource } from "./registry_source.ts";
  * const src = new RegistrySource("docker://127.0.0.1:5000/team/app:v1", { plainHttp: true });
- * console.assert(src.storeName === "127.0.0.1:5000/team/app:v1");
- * console.assert(src.repository === "team/app");
+ * assert.ok(src.storeName === "127.0.0.1:5000/team/app:v1");
+ * assert.ok(src.repository === "team/app");
  * await src.close();
  * ```
  */
@@ -92,11 +93,12 @@ export class RegistrySource implements ImageSource {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { RegistrySource } from "./registry_source.ts";
    * const dir = await Deno.makeTempDir();
    * const src = await RegistrySource.open("docker://127.0.0.1:5000/app:v1",
    *   { plainHttp: true, configDir: dir });
-   * console.assert(src.client.registry === "127.0.0.1:5000");
+   * assert.ok(src.client.registry === "127.0.0.1:5000");
    * await src.close();
    * await Deno.remove(dir);
    * ```

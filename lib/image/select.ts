@@ -165,6 +165,7 @@ function configPlatform(bytes: Uint8Array, digest: string): Platform {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imagePlatforms } from "./select.ts";
  * import { sha256Digest } from "../oci/digest.ts";
  * import type { ImageSource } from "./source.ts";
@@ -183,7 +184,7 @@ function configPlatform(bytes: Uint8Array, digest: string): Platform {
  *   openBlob: () => Promise.reject(new Error("not used")),
  * };
  * const list = await imagePlatforms(source, target);
- * console.assert(list.length === 1 && list[0].architecture === "amd64"); // normalized
+ * assert.ok(list.length === 1 && list[0].architecture === "amd64"); // normalized
  * ```
  */
 export async function imagePlatforms(src: ImageSource, target: Descriptor): Promise<Platform[]> {
@@ -243,6 +244,7 @@ export interface SelectedManifest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectManifest } from "./select.ts";
  * import { sha256Digest } from "../oci/digest.ts";
  * import type { Descriptor } from "../oci/descriptor.ts";
@@ -270,8 +272,8 @@ export interface SelectedManifest {
  *   openBlob: () => Promise.reject(new Error("not used")),
  * };
  * const sel = await selectManifest(source, target, { os: "linux", architecture: "aarch64" });
- * console.assert(sel.descriptor.digest === arm64.digest);
- * console.assert(sel.manifest.annotations?.n === "2");
+ * assert.ok(sel.descriptor.digest === arm64.digest);
+ * assert.ok(sel.manifest.annotations?.n === "2");
  * ```
  */
 export async function selectManifest(

@@ -17,13 +17,14 @@ import type { ImageSource } from "./source.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreSource } from "./store_source.ts";
  * import { ContentStore } from "../store/content_store.ts";
  * const root = await Deno.makeTempDir();
  * const src = new StoreSource(ContentStore.open(root), "app");
  * let missing = false;
  * try { await src.resolve(); } catch { missing = true; }
- * console.assert(missing && src.storeName === "app");
+ * assert.ok(missing && src.storeName === "app");
  * await Deno.remove(root, { recursive: true });
  * ```
  */

@@ -12,8 +12,9 @@ import { BadInputError } from "../errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256Digest } from "./digest.ts";
- * console.assert(sha256Digest(new TextEncoder().encode("{}")) ===
+ * assert.ok(sha256Digest(new TextEncoder().encode("{}")) ===
  *   "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
  * ```
  */
@@ -26,11 +27,12 @@ export function sha256Digest(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Sha256 } from "./digest.ts";
  * const h = new Sha256();
  * h.update(new Uint8Array([0x7b]));
  * h.update(new Uint8Array([0x7d]));
- * console.assert(h.digest().startsWith("sha256:44136fa3"));
+ * assert.ok(h.digest().startsWith("sha256:44136fa3"));
  * ```
  */
 export class Sha256 {
@@ -57,11 +59,12 @@ const ALGORITHMS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDigest } from "./digest.ts";
  * parseDigest("sha256:" + "a".repeat(64));
  * let failed = false;
  * try { parseDigest("sha256:hello"); } catch { failed = true; }
- * console.assert(failed);
+ * assert.ok(failed);
  * ```
  */
 export function parseDigest(text: string): string {
@@ -84,8 +87,9 @@ export function parseDigest(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { digestHex } from "./digest.ts";
- * console.assert(digestHex("sha256:abc") === "abc");
+ * assert.ok(digestHex("sha256:abc") === "abc");
  * ```
  */
 export function digestHex(digest: string): string {

@@ -54,8 +54,9 @@ function utf8SeqLen(b: Uint8Array, i: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { goString } from "./go_json.ts";
- * console.assert(goString(new Uint8Array([0x61, 0xff, 0x62])) === "a\ufffdb");
+ * assert.ok(goString(new Uint8Array([0x61, 0xff, 0x62])) === "a\ufffdb");
  * ```
  */
 export function goString(b: Uint8Array): string {
@@ -111,9 +112,10 @@ const NEEDS_ESCAPE = /["\\\x00-\x1f<>&\u2028\u2029\ud800-\udfff]/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { goQuote } from "./go_json.ts";
- * console.assert(goQuote("a<b>&\n") === '"a\\u003cb\\u003e\\u0026\\n"');
- * console.assert(goQuote(new Uint8Array([0x61, 0xff])) === '"a\\ufffd"');
+ * assert.ok(goQuote("a<b>&\n") === '"a\\u003cb\\u003e\\u0026\\n"');
+ * assert.ok(goQuote(new Uint8Array([0x61, 0xff])) === '"a\\ufffd"');
  * ```
  */
 export function goQuote(s: string | Uint8Array): string {
@@ -269,8 +271,9 @@ function encStrings(list: string[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodePlatform } from "./go_json.ts";
- * console.assert(encodePlatform({ os: "linux", architecture: "arm64", variant: "v8" }) ===
+ * assert.ok(encodePlatform({ os: "linux", architecture: "arm64", variant: "v8" }) ===
  *   '{"architecture":"arm64","os":"linux","variant":"v8"}');
  * ```
  */
@@ -289,6 +292,7 @@ export function encodePlatform(p: Platform): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeDescriptor } from "./go_json.ts";
  * const text = encodeDescriptor({
  *   mediaType: "application/octet-stream",
@@ -296,7 +300,7 @@ export function encodePlatform(p: Platform): string {
  *   size: 12,
  *   annotations: { b: "2", a: "1" },
  * });
- * console.assert(text === '{"mediaType":"application/octet-stream","digest":"sha256:' +
+ * assert.ok(text === '{"mediaType":"application/octet-stream","digest":"sha256:' +
  *   "a".repeat(64) + '","size":12,"annotations":{"a":"1","b":"2"}}');
  * ```
  */
@@ -326,6 +330,7 @@ function encDescriptorList(list: Descriptor[] | null | undefined): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeManifest } from "./go_json.ts";
  * const bytes = encodeManifest({
  *   schemaVersion: 2,
@@ -336,8 +341,8 @@ function encDescriptorList(list: Descriptor[] | null | undefined): string {
  *   annotations: { "com.amazon.soci.build-tool-identifier": "AWS SOCI CLI v0.2" },
  * });
  * const text = new TextDecoder().decode(bytes);
- * console.assert(text.startsWith('{"schemaVersion":2,"mediaType":'));
- * console.assert(text.endsWith('"layers":[],"annotations":' +
+ * assert.ok(text.startsWith('{"schemaVersion":2,"mediaType":'));
+ * assert.ok(text.endsWith('"layers":[],"annotations":' +
  *   '{"com.amazon.soci.build-tool-identifier":"AWS SOCI CLI v0.2"}}'));
  * ```
  */
@@ -359,13 +364,14 @@ export function encodeManifest(m: ImageManifest): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeIndex } from "./go_json.ts";
  * const bytes = encodeIndex({
  *   schemaVersion: 2,
  *   mediaType: "application/vnd.oci.image.index.v1+json",
  *   manifests: [],
  * });
- * console.assert(new TextDecoder().decode(bytes) ===
+ * assert.ok(new TextDecoder().decode(bytes) ===
  *   '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}');
  * ```
  */
@@ -936,12 +942,13 @@ function topObject(bytes: Uint8Array | string, what: string): JsonObject {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeManifest, encodeManifest } from "./go_json.ts";
  * const m = decodeManifest(new TextEncoder().encode(
  *   '{"SchemaVersion":2,"config":{"mediaType":"a","digest":"d","size":1},"layers":[],"x":1}',
  * ));
- * console.assert(m.schemaVersion === 2 && m.config.size === 1);
- * console.assert(new TextDecoder().decode(encodeManifest(m)) ===
+ * assert.ok(m.schemaVersion === 2 && m.config.size === 1);
+ * assert.ok(new TextDecoder().decode(encodeManifest(m)) ===
  *   '{"schemaVersion":2,"config":{"mediaType":"a","digest":"d","size":1},"layers":[]}');
  * ```
  */
@@ -984,12 +991,13 @@ export function decodeManifest(bytes: Uint8Array | string): ImageManifest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeIndex } from "./go_json.ts";
  * const i = decodeIndex(new TextEncoder().encode(
  *   '{"schemaVersion":2,"manifests":[{"mediaType":"m","digest":"d","size":3,' +
  *   '"platform":{"os":"linux","architecture":"amd64","features":["x"]}}]}',
  * ));
- * console.assert(i.manifests[0].platform?.architecture === "amd64");
+ * assert.ok(i.manifests[0].platform?.architecture === "amd64");
  * ```
  */
 export function decodeIndex(bytes: Uint8Array | string): ImageIndex {
@@ -1026,9 +1034,10 @@ export function decodeIndex(bytes: Uint8Array | string): ImageIndex {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeDescriptor } from "./go_json.ts";
  * const d = decodeDescriptor('{"MEDIATYPE":"x","digest":"sha256:1","size":5,"data":""}');
- * console.assert(d.mediaType === "x" && d.size === 5 && d.data === undefined);
+ * assert.ok(d.mediaType === "x" && d.size === 5 && d.data === undefined);
  * ```
  */
 export function decodeDescriptor(bytes: Uint8Array | string): Descriptor {
@@ -1081,9 +1090,10 @@ class ByteWriter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { indentGoJson } from "./go_json.ts";
  * const text = indentGoJson(new TextEncoder().encode('{"a":[1,2],"b":{},"c":"\\u003c"}'));
- * console.assert(text === '{\n  "a": [\n    1,\n    2\n  ],\n  "b": {},\n  "c": "\\u003c"\n}\n');
+ * assert.ok(text === '{\n  "a": [\n    1,\n    2\n  ],\n  "b": {},\n  "c": "\\u003c"\n}\n');
  * ```
  */
 export function indentGoJson(bytes: Uint8Array | string): string {
@@ -1222,8 +1232,9 @@ function marshalValue(v: unknown, depth: number, seen: Set<object>): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { marshalIndentGo } from "./go_json.ts";
- * console.assert(marshalIndentGo({ digest: "sha256:1", layers: [], tags: ["a&b"] }) ===
+ * assert.ok(marshalIndentGo({ digest: "sha256:1", layers: [], tags: ["a&b"] }) ===
  *   '{\n  "digest": "sha256:1",\n  "layers": [],\n  "tags": [\n    "a\\u0026b"\n  ]\n}\n');
  * ```
  */

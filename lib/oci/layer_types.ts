@@ -33,10 +33,11 @@ const DOCKER_LAYERS = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isLayerMediaType } from "./layer_types.ts";
- * console.assert(isLayerMediaType("application/vnd.oci.image.layer.v1.tar+zstd"));
- * console.assert(isLayerMediaType("application/vnd.docker.image.rootfs.diff.tar.gzip+x"));
- * console.assert(!isLayerMediaType("application/octet-stream"));
+ * assert.ok(isLayerMediaType("application/vnd.oci.image.layer.v1.tar+zstd"));
+ * assert.ok(isLayerMediaType("application/vnd.docker.image.rootfs.diff.tar.gzip+x"));
+ * assert.ok(!isLayerMediaType("application/octet-stream"));
  * ```
  */
 export function isLayerMediaType(mediaType: string): boolean {
@@ -60,10 +61,11 @@ export type LayerCompression = "gzip" | "uncompressed" | "unknown" | "zstd" | ""
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layerCompression } from "./layer_types.ts";
- * console.assert(layerCompression("application/vnd.oci.image.layer.v1.tar+gzip") === "gzip");
- * console.assert(layerCompression("application/vnd.docker.image.rootfs.diff.tar") === "unknown");
- * console.assert(layerCompression("application/vnd.oci.image.layer.v1.tar+foo") === "");
+ * assert.ok(layerCompression("application/vnd.oci.image.layer.v1.tar+gzip") === "gzip");
+ * assert.ok(layerCompression("application/vnd.docker.image.rootfs.diff.tar") === "unknown");
+ * assert.ok(layerCompression("application/vnd.oci.image.layer.v1.tar+foo") === "");
  * ```
  */
 export function layerCompression(mediaType: string): LayerCompression {

@@ -81,8 +81,9 @@ export const DEFAULT_MIN_LAYER_SIZE = 10 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isManifestType } from "./media_types.ts";
- * console.assert(isManifestType("application/vnd.oci.image.manifest.v1+json"));
+ * assert.ok(isManifestType("application/vnd.oci.image.manifest.v1+json"));
  * ```
  */
 export function isManifestType(mediaType: string | undefined): boolean {
@@ -94,8 +95,9 @@ export function isManifestType(mediaType: string | undefined): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isIndexType } from "./media_types.ts";
- * console.assert(isIndexType("application/vnd.oci.image.index.v1+json"));
+ * assert.ok(isIndexType("application/vnd.oci.image.index.v1+json"));
  * ```
  */
 export function isIndexType(mediaType: string | undefined): boolean {

@@ -126,9 +126,10 @@ function build(os: string, arch: string, variant: string, osVersion?: string): P
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hostPlatform } from "./platform.ts";
  * const p = hostPlatform();
- * console.assert(p.os === "linux" && (p.architecture === "amd64" || p.architecture === "arm64"));
+ * assert.ok(p.os === "linux" && (p.architecture === "amd64" || p.architecture === "arm64"));
  * ```
  */
 export function hostPlatform(): Platform {
@@ -151,10 +152,11 @@ function fail(text: string, reason: string): never {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePlatform } from "./platform.ts";
  * const p = parsePlatform("linux/x86_64");
- * console.assert(p.os === "linux" && p.architecture === "amd64" && p.variant === undefined);
- * console.assert(parsePlatform("linux/arm64/v8").variant === "v8");
+ * assert.ok(p.os === "linux" && p.architecture === "amd64" && p.variant === undefined);
+ * assert.ok(parsePlatform("linux/arm64/v8").variant === "v8");
  * ```
  */
 export function parsePlatform(text: string): Platform {
@@ -222,9 +224,10 @@ export function parsePlatform(text: string): Platform {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizePlatform } from "./platform.ts";
  * const p = normalizePlatform({ os: "Linux", architecture: "aarch64", variant: "v8" });
- * console.assert(p.os === "linux" && p.architecture === "arm64" && p.variant === undefined);
+ * assert.ok(p.os === "linux" && p.architecture === "arm64" && p.variant === undefined);
  * ```
  */
 export function normalizePlatform(p: Platform): Platform {
@@ -242,10 +245,11 @@ export function normalizePlatform(p: Platform): Platform {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatPlatform } from "./platform.ts";
- * console.assert(formatPlatform({ os: "linux", architecture: "arm64", variant: "v8" }) ===
+ * assert.ok(formatPlatform({ os: "linux", architecture: "arm64", variant: "v8" }) ===
  *   "linux/arm64/v8");
- * console.assert(formatPlatform({ os: "linux", architecture: "amd64" }) === "linux/amd64");
+ * assert.ok(formatPlatform({ os: "linux", architecture: "amd64" }) === "linux/amd64");
  * ```
  */
 export function formatPlatform(p: Platform): string {
@@ -259,10 +263,11 @@ export function formatPlatform(p: Platform): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { platformMatches } from "./platform.ts";
- * console.assert(platformMatches({ os: "linux", architecture: "x86_64" },
+ * assert.ok(platformMatches({ os: "linux", architecture: "x86_64" },
  *   { os: "linux", architecture: "amd64" }));
- * console.assert(!platformMatches({ os: "linux", architecture: "arm", variant: "v6" },
+ * assert.ok(!platformMatches({ os: "linux", architecture: "arm", variant: "v6" },
  *   { os: "linux", architecture: "arm" }));
  * ```
  */
@@ -279,13 +284,14 @@ export function platformMatches(want: Platform, have: Platform): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dedupePlatforms } from "./platform.ts";
  * const list = dedupePlatforms([
  *   { os: "linux", architecture: "x86_64" },
  *   { os: "linux", architecture: "amd64" },
  *   { os: "linux", architecture: "arm64" },
  * ]);
- * console.assert(list.length === 2 && list[0].architecture === "x86_64");
+ * assert.ok(list.length === 2 && list[0].architecture === "x86_64");
  * ```
  */
 export function dedupePlatforms(list: readonly Platform[]): Platform[] {

@@ -69,10 +69,11 @@ function hasUserInfo(rest: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDockerReference } from "./reference.ts";
  * const r = parseDockerReference("docker://127.0.0.1:5000/team/app:v1");
- * console.assert(r.registry === "127.0.0.1:5000" && r.repository === "team/app");
- * console.assert(r.tag === "v1" && r.digest === undefined);
+ * assert.ok(r.registry === "127.0.0.1:5000" && r.repository === "team/app");
+ * assert.ok(r.tag === "v1" && r.digest === undefined);
  * ```
  */
 export function parseDockerReference(text: string): DockerReference {
@@ -135,8 +136,9 @@ export function parseDockerReference(text: string): DockerReference {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatReference } from "./reference.ts";
- * console.assert(formatReference({ registry: "r:5000", repository: "a/b", tag: "v1" }) ===
+ * assert.ok(formatReference({ registry: "r:5000", repository: "a/b", tag: "v1" }) ===
  *   "r:5000/a/b:v1");
  * ```
  */
@@ -153,9 +155,10 @@ export function formatReference(ref: DockerReference): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatReference, parseDockerReference, withDefaultTag } from "./reference.ts";
  * const ref = withDefaultTag(parseDockerReference("docker://r:5000/app"));
- * console.assert(formatReference(ref) === "r:5000/app:latest");
+ * assert.ok(formatReference(ref) === "r:5000/app:latest");
  * ```
  */
 export function withDefaultTag(ref: DockerReference): DockerReference {
@@ -169,8 +172,9 @@ export function withDefaultTag(ref: DockerReference): DockerReference {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { referenceTarget } from "./reference.ts";
- * console.assert(referenceTarget({ registry: "h", repository: "r" }) === "latest");
+ * assert.ok(referenceTarget({ registry: "h", repository: "r" }) === "latest");
  * ```
  */
 export function referenceTarget(ref: DockerReference): string {

@@ -22,11 +22,12 @@ export interface Challenge {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseWwwAuthenticate } from "./auth.ts";
  * const [c] = parseWwwAuthenticate(
  *   'Bearer realm="https://auth.example/token",service="reg",scope="repository:a:pull"');
- * console.assert(c.scheme === "bearer" && c.params.service === "reg");
- * console.assert(c.params.scope === "repository:a:pull");
+ * assert.ok(c.scheme === "bearer" && c.params.service === "reg");
+ * assert.ok(c.params.scope === "repository:a:pull");
  * ```
  */
 export function parseWwwAuthenticate(header: string): Challenge[] {
@@ -85,8 +86,9 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeScopes } from "./auth.ts";
- * console.assert(mergeScopes(["repository:a:pull", "repository:a:push", "repository:b:pull"])
+ * assert.ok(mergeScopes(["repository:a:pull", "repository:a:push", "repository:b:pull"])
  *   .join(" ") === "repository:a:pull,push repository:b:pull");
  * ```
  */

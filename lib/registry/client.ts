@@ -128,9 +128,10 @@ export function digestOf(bytes: Uint8Array, like = "sha256:"): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TransientRegistryError } from "./client.ts";
  * const e = new TransientRegistryError("r: put manifest a:t: 429 Too Many Requests", 429, 1000);
- * console.assert(e.status === 429 && e.retryAfterMs === 1000);
+ * assert.ok(e.status === 429 && e.retryAfterMs === 1000);
  * ```
  */
 export class TransientRegistryError extends RegistryError {
@@ -182,9 +183,10 @@ function baseType(contentType: string | null): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RegistryClient } from "./client.ts";
  * const client = new RegistryClient("127.0.0.1:5000", { plainHttp: true, timeoutMs: 30_000 });
- * console.assert(client.baseUrl === "http://127.0.0.1:5000");
+ * assert.ok(client.baseUrl === "http://127.0.0.1:5000");
  * client.close();
  * ```
  */

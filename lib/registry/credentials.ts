@@ -50,10 +50,11 @@ export interface CredentialOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseUserFlag } from "./credentials.ts";
  * const c = parseUserFlag("alice:s3:cret");
- * console.assert(c.username === "alice" && c.password === "s3:cret");
- * console.assert(parseUserFlag("bob").password === "");
+ * assert.ok(c.username === "alice" && c.password === "s3:cret");
+ * assert.ok(parseUserFlag("bob").password === "");
  * ```
  */
 export function parseUserFlag(text: string): Credentials {
@@ -369,12 +370,13 @@ async function fromHelper(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveCredentials } from "./credentials.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/config.json`,
  *   JSON.stringify({ auths: { "127.0.0.1:5000": { auth: btoa("u:p") } } }));
  * const c = await resolveCredentials("127.0.0.1:5000", { configDir: dir });
- * console.assert(c?.username === "u" && c?.password === "p");
+ * assert.ok(c?.username === "u" && c?.password === "p");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

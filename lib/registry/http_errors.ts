@@ -20,10 +20,11 @@ export interface OciErrorInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseErrorBody } from "./http_errors.ts";
  * const e = parseErrorBody('{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}');
- * console.assert(e.code === "NAME_UNKNOWN");
- * console.assert(parseErrorBody("404 page not found\n").message === "404 page not found");
+ * assert.ok(e.code === "NAME_UNKNOWN");
+ * assert.ok(parseErrorBody("404 page not found\n").message === "404 page not found");
  * ```
  */
 export function parseErrorBody(text: string): OciErrorInfo {
@@ -82,10 +83,11 @@ const KEPT_PARAMS: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactUrl } from "./http_errors.ts";
- * console.assert(redactUrl("https://s3/x?X-Amz-Signature=abc&n=1") ===
+ * assert.ok(redactUrl("https://s3/x?X-Amz-Signature=abc&n=1") ===
  *   "https://s3/x?X-Amz-Signature=REDACTED&n=1");
- * console.assert(redactUrl("https://cdn/b?verify=1690-abc&digest=sha256%3Aff") ===
+ * assert.ok(redactUrl("https://cdn/b?verify=1690-abc&digest=sha256%3Aff") ===
  *   "https://cdn/b?verify=REDACTED&digest=sha256%3Aff");
  * ```
  */
@@ -116,10 +118,11 @@ export function redactUrl(url: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { networkReason } from "./http_errors.ts";
  * const e = new TypeError("fetch failed", { cause: new Error(
  *   "error sending request for url (http://h/v2/): client error (Connect): tcp connect error: Connection refused (os error 111)") });
- * console.assert(networkReason(e, false) === "tcp connect error: Connection refused (os error 111)");
+ * assert.ok(networkReason(e, false) === "tcp connect error: Connection refused (os error 111)");
  * ```
  */
 export function networkReason(err: unknown, plainHttp: boolean): string {

@@ -323,12 +323,13 @@ export async function listReferrers(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { existingIndexMessage } from "./push.ts";
- * console.assert(existingIndexMessage([]) === undefined);
+ * assert.ok(existingIndexMessage([]) === undefined);
  * const d = { mediaType: "m", digest: "sha256:ab", size: 1 };
- * console.assert(existingIndexMessage([d]) ===
+ * assert.ok(existingIndexMessage([d]) ===
  *   "soci index found in remote repository with digest: sha256:ab");
- * console.assert(existingIndexMessage([d, d]) === "multiple soci indices found in remote repository");
+ * assert.ok(existingIndexMessage([d, d]) === "multiple soci indices found in remote repository");
  * ```
  */
 export function existingIndexMessage(found: Descriptor[]): string | undefined {

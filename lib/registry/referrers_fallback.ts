@@ -79,11 +79,12 @@ function keyOf(d: Descriptor): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeReferrers } from "./referrers_fallback.ts";
  * const a = { mediaType: "m", digest: "sha256:a", size: 1 };
  * const b = { mediaType: "m", digest: "sha256:b", size: 2 };
  * const merged = mergeReferrers([a, a, { mediaType: "", digest: "", size: 0 }], [b, a]);
- * console.assert(merged.map((d) => d.digest).join() === "sha256:a,sha256:b");
+ * assert.ok(merged.map((d) => d.digest).join() === "sha256:a,sha256:b");
  * ```
  */
 export function mergeReferrers(current: Descriptor[], add: Descriptor[]): Descriptor[] {

@@ -33,8 +33,9 @@ export const MAX_RETRY_AFTER_MS = 300_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRetryableStatus } from "./retry.ts";
- * console.assert(isRetryableStatus(429) && isRetryableStatus(503) && !isRetryableStatus(404));
+ * assert.ok(isRetryableStatus(429) && isRetryableStatus(503) && !isRetryableStatus(404));
  * ```
  */
 export function isRetryableStatus(status: number): boolean {
@@ -48,9 +49,10 @@ export function isRetryableStatus(status: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRetryAfter } from "./retry.ts";
- * console.assert(parseRetryAfter("2") === 2000);
- * console.assert(parseRetryAfter("soon") === undefined);
+ * assert.ok(parseRetryAfter("2") === 2000);
+ * assert.ok(parseRetryAfter("soon") === undefined);
  * ```
  */
 export function parseRetryAfter(
@@ -72,10 +74,11 @@ export function parseRetryAfter(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backoffDelayMs, DEFAULT_RETRY_POLICY } from "./retry.ts";
  * const d = backoffDelayMs(1, undefined, DEFAULT_RETRY_POLICY);
- * console.assert(d >= 200 && d <= 250);
- * console.assert(backoffDelayMs(3, 1500, DEFAULT_RETRY_POLICY) === 1500);
+ * assert.ok(d >= 200 && d <= 250);
+ * assert.ok(backoffDelayMs(3, 1500, DEFAULT_RETRY_POLICY) === 1500);
  * ```
  */
 export function backoffDelayMs(

@@ -47,8 +47,9 @@ function endsWith(a: Uint8Array, suffix: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canDisableXattrs } from "./soci_index.ts";
- * console.assert(canDisableXattrs([]));
+ * assert.ok(canDisableXattrs([]));
  * ```
  */
 export function canDisableXattrs(toc: Iterable<FileMetadata>): boolean {
@@ -78,13 +79,14 @@ export interface ZtocDescriptorInput {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ztocDescriptor } from "./soci_index.ts";
  * const d = ztocDescriptor({
  *   digest: "sha256:" + "a".repeat(64), size: 100, spanSize: 4194304,
  *   layer: { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
  *            digest: "sha256:" + "b".repeat(64), size: 1000 },
  * });
- * console.assert(d.annotations?.["com.amazon.soci.span-size"] === "4194304");
+ * assert.ok(d.annotations?.["com.amazon.soci.span-size"] === "4194304");
  * ```
  */
 export function ztocDescriptor(input: ZtocDescriptorInput): Descriptor {
@@ -103,9 +105,10 @@ export function ztocDescriptor(input: ZtocDescriptorInput): Descriptor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sociIndexManifest } from "./soci_index.ts";
  * const m = sociIndexManifest("v2", []);
- * console.assert(m.config.mediaType === "application/vnd.amazon.soci.index.v2+json");
+ * assert.ok(m.config.mediaType === "application/vnd.amazon.soci.index.v2+json");
  * ```
  */
 export function sociIndexManifest(

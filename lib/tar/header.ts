@@ -53,9 +53,10 @@ const EMPTY: Uint8Array = new Uint8Array(0);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { invalidHeader } from "./header.ts";
  * const e = invalidHeader(1024, "checksum mismatch");
- * console.assert(e.message === "archive/tar: invalid tar header at offset 1024: checksum mismatch");
+ * assert.ok(e.message === "archive/tar: invalid tar header at offset 1024: checksum mismatch");
  * ```
  */
 export function invalidHeader(offset: number, why: string): BadInputError {
@@ -67,8 +68,9 @@ export function invalidHeader(offset: number, why: string): BadInputError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isZeroBlock } from "./header.ts";
- * console.assert(isZeroBlock(new Uint8Array(512)));
+ * assert.ok(isZeroBlock(new Uint8Array(512)));
  * ```
  */
 export function isZeroBlock(block: Uint8Array, start = 0): boolean {
@@ -84,9 +86,10 @@ export function isZeroBlock(block: Uint8Array, start = 0): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cString } from "./header.ts";
  * const b = new Uint8Array([0x61, 0x62, 0, 0x63]);
- * console.assert(cString(b, 0, 4).length === 2);
+ * assert.ok(cString(b, 0, 4).length === 2);
  * ```
  */
 export function cString(b: Uint8Array, start: number, len: number): Uint8Array {
@@ -103,9 +106,10 @@ export function cString(b: Uint8Array, start: number, len: number): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseOctal } from "./header.ts";
  * const f = new TextEncoder().encode(" 0000644\0");
- * console.assert(parseOctal(f, 0, f.length) === 0o644);
+ * assert.ok(parseOctal(f, 0, f.length) === 0o644);
  * ```
  */
 export function parseOctal(b: Uint8Array, start: number, len: number): number {
@@ -132,10 +136,11 @@ const TWO_63 = 1n << 63n;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseNumeric } from "./header.ts";
  * const f = new Uint8Array([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0x3b, 0x9a, 0xca, 0]);
- * console.assert(parseNumeric(f, 0, 8) === 0);
- * console.assert(parseNumeric(new Uint8Array([0xff, 0xff]), 0, 2) === -1);
+ * assert.ok(parseNumeric(f, 0, 8) === 0);
+ * assert.ok(parseNumeric(new Uint8Array([0xff, 0xff]), 0, 2) === -1);
  * ```
  */
 export function parseNumeric(b: Uint8Array, start: number, len: number): number {
@@ -165,9 +170,10 @@ function bytesEqual(b: Uint8Array, start: number, ascii: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { headerChecksums } from "./header.ts";
  * const [unsigned, signed] = headerChecksums(new Uint8Array(512));
- * console.assert(unsigned === 256 && signed === 256);
+ * assert.ok(unsigned === 256 && signed === 256);
  * ```
  */
 export function headerChecksums(b: Uint8Array, start = 0): [unsigned: number, signed: number] {
@@ -327,8 +333,9 @@ export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isHeaderOnlyType } from "./header.ts";
- * console.assert(isHeaderOnlyType(0x31) && !isHeaderOnlyType(0x30));
+ * assert.ok(isHeaderOnlyType(0x31) && !isHeaderOnlyType(0x30));
  * ```
  */
 export function isHeaderOnlyType(typeflag: number): boolean {
@@ -340,8 +347,9 @@ export function isHeaderOnlyType(typeflag: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { blockPadding } from "./header.ts";
- * console.assert(blockPadding(513) === 511 && blockPadding(1024) === 0);
+ * assert.ok(blockPadding(513) === 511 && blockPadding(1024) === 0);
  * ```
  */
 export function blockPadding(size: number): number {

@@ -24,10 +24,11 @@ function pad(n: number, width: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatModTime } from "./mod_time.ts";
- * console.assert(formatModTime(1700000000, 500000000) === "2023-11-14T22:13:20.5Z");
- * console.assert(formatModTime(-62135596800, 0) === "0001-01-01T00:00:00Z");
- * console.assert(formatModTime(253402300800, 0) === "");
+ * assert.ok(formatModTime(1700000000, 500000000) === "2023-11-14T22:13:20.5Z");
+ * assert.ok(formatModTime(-62135596800, 0) === "0001-01-01T00:00:00Z");
+ * assert.ok(formatModTime(253402300800, 0) === "");
  * ```
  */
 export function formatModTime(seconds: number, nanos: number): string {

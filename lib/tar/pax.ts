@@ -23,8 +23,9 @@ const ENC = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { latin1 } from "./pax.ts";
- * console.assert(latin1(new Uint8Array([0x70, 0xff])) === "p\u00ff");
+ * assert.ok(latin1(new Uint8Array([0x70, 0xff])) === "p\u00ff");
  * ```
  */
 export function latin1(b: Uint8Array): string {
@@ -46,9 +47,10 @@ const DEC_INT = /^[+-]?[0-9]+$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGoInt } from "./pax.ts";
- * console.assert(parseGoInt("+0042") === 42n);
- * console.assert(parseGoInt(" 1") === undefined && parseGoInt("9223372036854775808") === undefined);
+ * assert.ok(parseGoInt("+0042") === 42n);
+ * assert.ok(parseGoInt(" 1") === undefined && parseGoInt("9223372036854775808") === undefined);
  * ```
  */
 export function parseGoInt(s: string): bigint | undefined {
@@ -65,9 +67,10 @@ export function parseGoInt(s: string): bigint | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePaxTime } from "./pax.ts";
- * console.assert(JSON.stringify(parsePaxTime("1700000000.5")) === '{"seconds":1700000000,"nanos":500000000}');
- * console.assert(JSON.stringify(parsePaxTime("-1.25")) === '{"seconds":-2,"nanos":750000000}');
+ * assert.ok(JSON.stringify(parsePaxTime("1700000000.5")) === '{"seconds":1700000000,"nanos":500000000}');
+ * assert.ok(JSON.stringify(parsePaxTime("-1.25")) === '{"seconds":-2,"nanos":750000000}');
  * ```
  */
 export function parsePaxTime(s: string): { seconds: number; nanos: number } | undefined {
@@ -120,10 +123,11 @@ function concatWithCommas(parts: Uint8Array[]): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePaxRecords } from "./pax.ts";
  * const recs = parsePaxRecords(new TextEncoder().encode("11 path=ab\n14 mtime=1.25\n"));
- * console.assert([...recs.keys()].join() === "path,mtime");
- * console.assert(new TextDecoder().decode(recs.get("path")![1]) === "ab");
+ * assert.ok([...recs.keys()].join() === "path,mtime");
+ * assert.ok(new TextDecoder().decode(recs.get("path")![1]) === "ab");
  * ```
  */
 export function parsePaxRecords(data: Uint8Array): PaxRecords {
@@ -189,9 +193,10 @@ export function parsePaxRecords(data: Uint8Array): PaxRecords {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { paxString, parsePaxRecords } from "./pax.ts";
  * const recs = parsePaxRecords(new TextEncoder().encode("8 uid=7\n"));
- * console.assert(paxString(recs, "uid") === "7" && paxString(recs, "gid") === "");
+ * assert.ok(paxString(recs, "uid") === "7" && paxString(recs, "gid") === "");
  * ```
  */
 export function paxString(recs: PaxRecords, key: string): string {

@@ -114,6 +114,7 @@ function quote(name: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TarReader } from "./reader.ts";
  * import type { TarEntry } from "./entry.ts";
  *
@@ -131,8 +132,8 @@ function quote(name: Uint8Array): string {
  * const reader = new TarReader((e) => entries.push(e));
  * for (let i = 0; i < tar.length; i += 100) reader.push(tar.subarray(i, i + 100));
  * const end = reader.end();
- * console.assert(entries.length === 1 && entries[0].offset === 512 && entries[0].size === 5);
- * console.assert(reader.done && end === 2048);
+ * assert.ok(entries.length === 1 && entries[0].offset === 512 && entries[0].size === 5);
+ * assert.ok(reader.done && end === 2048);
  * ```
  */
 export class TarReader {

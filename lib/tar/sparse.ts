@@ -29,12 +29,13 @@ const MAX_INT64 = (1n << 63n) - 1n;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readOldGnuSparseEntries, type SparseEntry } from "./sparse.ts";
  * const b = new Uint8Array(24 * 4);
  * b.set(new TextEncoder().encode("00000000000\u000000000001000"), 0);
  * const out: SparseEntry[] = [];
- * console.assert(readOldGnuSparseEntries(b, 0, 4, out) && out.length === 1);
- * console.assert(out[0].length === 512n);
+ * assert.ok(readOldGnuSparseEntries(b, 0, 4, out) && out.length === 1);
+ * assert.ok(out[0].length === 512n);
  * ```
  */
 export function readOldGnuSparseEntries(
@@ -68,12 +69,13 @@ function parseCount(s: string): number | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePaxRecords } from "./pax.ts";
  * import { parseSparseMap0x1 } from "./sparse.ts";
  * const recs = parsePaxRecords(new TextEncoder().encode(
  *   "26 GNU.sparse.numblocks=1\n24 GNU.sparse.map=0,512\n",
  * ));
- * console.assert(parseSparseMap0x1(recs)?.length === 1);
+ * assert.ok(parseSparseMap0x1(recs)?.length === 1);
  * ```
  */
 export function parseSparseMap0x1(recs: PaxRecords): SparseEntry[] | undefined {
@@ -100,11 +102,12 @@ export function parseSparseMap0x1(recs: PaxRecords): SparseEntry[] | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SparseMap1x0 } from "./sparse.ts";
  * const block = new Uint8Array(512);
  * block.set(new TextEncoder().encode("1\n0\n5\n"));
  * const r = new SparseMap1x0();
- * console.assert(r.push(block)?.[0].length === 5n);
+ * assert.ok(r.push(block)?.[0].length === 5n);
  * ```
  */
 export class SparseMap1x0 {
@@ -155,9 +158,10 @@ function concat(chunks: Uint8Array[]): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateSparseEntries } from "./sparse.ts";
- * console.assert(validateSparseEntries([{ offset: 0n, length: 5n }], 5));
- * console.assert(!validateSparseEntries([{ offset: 2n, length: 5n }], 5));
+ * assert.ok(validateSparseEntries([{ offset: 0n, length: 5n }], 5));
+ * assert.ok(!validateSparseEntries([{ offset: 2n, length: 5n }], 5));
  * ```
  */
 export function validateSparseEntries(entries: SparseEntry[], size: number): boolean {

@@ -14,10 +14,11 @@ const UNITS = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatBytes } from "./bytes.ts";
- * console.assert(formatBytes(512) === "512 B");
- * console.assert(formatBytes(1536) === "1.5 KiB");
- * console.assert(formatBytes(10 * 1024 * 1024) === "10.0 MiB");
+ * assert.ok(formatBytes(512) === "512 B");
+ * assert.ok(formatBytes(1536) === "1.5 KiB");
+ * assert.ok(formatBytes(10 * 1024 * 1024) === "10.0 MiB");
  * ```
  */
 export function formatBytes(n: number | bigint): string {

@@ -50,10 +50,11 @@ function fmtFrac(v: bigint, prec: number): [string, bigint] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration, MINUTE, SECOND } from "./duration.ts";
- * console.assert(formatDuration(MINUTE) === "1m0s");
- * console.assert(formatDuration(3n * SECOND / 2n) === "1.5s");
- * console.assert(formatDuration(0n) === "0s");
+ * assert.ok(formatDuration(MINUTE) === "1m0s");
+ * assert.ok(formatDuration(3n * SECOND / 2n) === "1.5s");
+ * assert.ok(formatDuration(0n) === "0s");
  * ```
  */
 export function formatDuration(d: bigint | number): string {
@@ -131,9 +132,10 @@ function isDigit(c: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDuration, SECOND } from "./duration.ts";
- * console.assert(parseDuration("1m30s") === 90n * SECOND);
- * console.assert(parseDuration("500ms") === SECOND / 2n);
+ * assert.ok(parseDuration("1m30s") === 90n * SECOND);
+ * assert.ok(parseDuration("500ms") === SECOND / 2n);
  * ```
  */
 export function parseDuration(text: string): bigint {
@@ -219,9 +221,10 @@ export function parseDuration(text: string): bigint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { roundDuration, SECOND } from "./duration.ts";
- * console.assert(roundDuration(1_500_000_000n, SECOND) === 2n * SECOND);
- * console.assert(roundDuration(1_499_999_999n, SECOND) === SECOND);
+ * assert.ok(roundDuration(1_500_000_000n, SECOND) === 2n * SECOND);
+ * assert.ok(roundDuration(1_499_999_999n, SECOND) === SECOND);
  * ```
  */
 export function roundDuration(d: bigint, m: bigint): bigint {
@@ -258,10 +261,11 @@ const GO_ZERO_TIME_MS = -62_135_596_800_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createdText } from "./duration.ts";
  * const now = new Date("2024-05-01T12:00:00Z");
- * console.assert(createdText(new Date("2024-05-01T11:58:59.600Z"), now) === "1m0s ago");
- * console.assert(createdText(null, now) === "n/a");
+ * assert.ok(createdText(new Date("2024-05-01T11:58:59.600Z"), now) === "1m0s ago");
+ * assert.ok(createdText(null, now) === "n/a");
  * ```
  */
 export function createdText(

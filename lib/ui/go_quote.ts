@@ -30,9 +30,10 @@ function hex(n: number, digits: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { goQuote } from "./go_quote.ts";
- * console.assert(goQuote('a"b\n') === '"a\\"b\\n"');
- * console.assert(goQuote("µs\x7f") === '"µs\\x7f"');
+ * assert.ok(goQuote('a"b\n') === '"a\\"b\\n"');
+ * assert.ok(goQuote("µs\x7f") === '"µs\\x7f"');
  * ```
  */
 export function goQuote(s: string): string {

@@ -79,6 +79,7 @@ function indent(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderHelp } from "./help.ts";
  * const text = renderHelp({
  *   path: "soci ztoc info",
@@ -86,8 +87,8 @@ function indent(text: string): string {
  *   usageLine: "soci ztoc info [options] <digest>",
  *   flags: [{ names: ["json"], usage: "print JSON" }],
  * });
- * console.assert(text.startsWith("NAME:\n   soci ztoc info - show a zTOC\n"));
- * console.assert(text.includes("OPTIONS:\n   --json   print JSON\n"));
+ * assert.ok(text.startsWith("NAME:\n   soci ztoc info - show a zTOC\n"));
+ * assert.ok(text.includes("OPTIONS:\n   --json   print JSON\n"));
  * ```
  */
 export function renderHelp(topic: HelpTopic): string {

@@ -137,11 +137,12 @@ export interface MemoryOutputOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryOutput } from "./output.ts";
  * const out = new MemoryOutput();
  * out.line("a");
  * out.json({ b: 1 });
- * console.assert(out.stdout === 'a\n{\n  "b": 1\n}\n');
+ * assert.ok(out.stdout === 'a\n{\n  "b": 1\n}\n');
  * ```
  */
 export class MemoryOutput implements Output {

@@ -29,8 +29,9 @@ export interface ProgressOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shortDigest } from "./progress.ts";
- * console.assert(shortDigest("sha256:" + "ab".repeat(32)) === "sha256:abababababab");
+ * assert.ok(shortDigest("sha256:" + "ab".repeat(32)) === "sha256:abababababab");
  * ```
  */
 export function shortDigest(digest: string): string {
@@ -91,6 +92,7 @@ export class ProgressTask {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Progress } from "./progress.ts";
  * import { MemoryOutput } from "./output.ts";
  * const out = new MemoryOutput(); // stderr is not a terminal: nothing is drawn
@@ -99,7 +101,7 @@ export class ProgressTask {
  * t.advance(1024);
  * t.complete();
  * p.finish();
- * console.assert(out.stderr === "");
+ * assert.ok(out.stderr === "");
  * ```
  */
 export class Progress implements LiveRegion {

@@ -46,11 +46,12 @@ function runeCount(s: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TabWriter } from "./table.ts";
  * const w = new TabWriter();
  * w.write("DIGEST\tSIZE\t\n");
  * w.write("sha256:ab\t12\t\n");
- * console.assert(w.flush() ===
+ * assert.ok(w.flush() ===
  *   "DIGEST       SIZE    \n" +
  *   "sha256:ab    12      \n");
  * ```
@@ -175,8 +176,9 @@ export class TabWriter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tabwrite } from "./table.ts";
- * console.assert(tabwrite("a\tb\t\n") === "a       b       \n");
+ * assert.ok(tabwrite("a\tb\t\n") === "a       b       \n");
  * ```
  */
 export function tabwrite(text: string, options?: TabWriterOptions): string {
@@ -192,8 +194,9 @@ export function tabwrite(text: string, options?: TabWriterOptions): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatTable } from "./table.ts";
- * console.assert(formatTable([["DIGEST", "SIZE"], ["sha256:0123456789", "5"]]) ===
+ * assert.ok(formatTable([["DIGEST", "SIZE"], ["sha256:0123456789", "5"]]) ===
  *   "DIGEST               SIZE    \n" +
  *   "sha256:0123456789    5       \n");
  * ```

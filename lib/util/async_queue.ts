@@ -10,12 +10,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AsyncQueue } from "./async_queue.ts";
  * const q = new AsyncQueue<number>();
  * q.push(1); q.push(2); q.close();
  * const seen = [];
  * for await (const n of q) seen.push(n);
- * console.assert(seen.join() === "1,2");
+ * assert.ok(seen.join() === "1,2");
  * ```
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {

@@ -31,6 +31,7 @@ const TYPES: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileMetadata } from "./builder.ts";
  * const bytes = (s: string) => new TextEncoder().encode(s);
  * const m = fileMetadata({
@@ -38,7 +39,7 @@ const TYPES: Record<string, string> = {
  *   linkname: bytes(""), mode: 0o644, uid: 0, gid: 0, uname: bytes("root"), gname: bytes("root"),
  *   mtimeSeconds: 0, mtimeNanos: 0, devmajor: 0, devminor: 0, pax: [],
  * });
- * console.assert(m.type === "reg" && m.modTime === "1970-01-01T00:00:00Z");
+ * assert.ok(m.type === "reg" && m.modTime === "1970-01-01T00:00:00Z");
  * ```
  */
 export function fileMetadata(e: TarEntry): FileMetadata {
@@ -73,6 +74,7 @@ export interface BuildZtocOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanLayer } from "./scan.ts";
  * import { buildZtoc } from "./builder.ts";
  * import { gzipSync } from "node:zlib";
@@ -80,7 +82,7 @@ export interface BuildZtocOptions {
  *   compression: "gzip", spanSize: 1 << 22,
  * });
  * const z = buildZtoc(scan);
- * console.assert(z.maxSpanId === 0 && z.compressionAlgorithm === "gzip");
+ * assert.ok(z.maxSpanId === 0 && z.compressionAlgorithm === "gzip");
  * ```
  */
 export function buildZtoc(scan: LayerScan, options: BuildZtocOptions = {}): Ztoc {

@@ -33,9 +33,10 @@ function algorithmToEnum(name: CompressionAlgorithm): number | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { algorithmName } from "./codec.ts";
- * console.assert(algorithmName(1) === "gzip");
- * console.assert(algorithmName(9) === "compressionalgorithm(9)");
+ * assert.ok(algorithmName(1) === "gzip");
+ * assert.ok(algorithmName(9) === "compressionalgorithm(9)");
  * ```
  */
 export function algorithmName(value: number): CompressionAlgorithm {
@@ -157,6 +158,7 @@ function estimateSize(z: Ztoc): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeZtoc } from "./codec.ts";
  * const bytes = encodeZtoc({
  *   version: "0.9", buildToolIdentifier: "AWS SOCI CLI v0.2",
@@ -164,7 +166,7 @@ function estimateSize(z: Ztoc): number {
  *   compressionAlgorithm: "gzip", maxSpanId: 0, spanDigests: [],
  *   checkpoints: new Uint8Array(12),
  * });
- * console.assert(bytes.length > 0);
+ * assert.ok(bytes.length > 0);
  * ```
  */
 export function encodeZtoc(z: Ztoc): Uint8Array {
@@ -422,10 +424,11 @@ function validDigestOrEmpty(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sortTocByOffset } from "./codec.ts";
  * import type { FileMetadata } from "./model.ts";
  * const e = (o: number) => ({ uncompressedOffset: o }) as FileMetadata;
- * console.assert(sortTocByOffset([e(1024), e(512)])[0].uncompressedOffset === 512);
+ * assert.ok(sortTocByOffset([e(1024), e(512)])[0].uncompressedOffset === 512);
  * ```
  */
 export function sortTocByOffset(toc: FileMetadata[]): FileMetadata[] {
@@ -446,12 +449,13 @@ export function sortTocByOffset(toc: FileMetadata[]): FileMetadata[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tarHeaderOffsets } from "./codec.ts";
  * import type { FileMetadata } from "./model.ts";
  * const e = (o: number, s: number) =>
  *   ({ uncompressedOffset: o, uncompressedSize: s }) as FileMetadata;
  * const h = tarHeaderOffsets([e(512, 5), e(2048, 0)]);
- * console.assert(h[0] === 0 && h[1] === 1024);
+ * assert.ok(h[0] === 0 && h[1] === 1024);
  * ```
  */
 export function tarHeaderOffsets(sortedToc: FileMetadata[]): number[] {
@@ -484,13 +488,14 @@ export function tarHeaderOffsets(sortedToc: FileMetadata[]): number[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeZtoc, encodeZtoc } from "./codec.ts";
  * const z = decodeZtoc(encodeZtoc({
  *   version: "0.9", buildToolIdentifier: "t", compressedArchiveSize: 10,
  *   uncompressedArchiveSize: 20, toc: [], compressionAlgorithm: "uncompressed",
  *   maxSpanId: 0, spanDigests: [], checkpoints: new Uint8Array([1, 2]),
  * }));
- * console.assert(z.compressionAlgorithm === "uncompressed" && z.uncompressedArchiveSize === 20);
+ * assert.ok(z.compressionAlgorithm === "uncompressed" && z.uncompressedArchiveSize === 20);
  * ```
  */
 export function decodeZtoc(bytes: Uint8Array): Ztoc {

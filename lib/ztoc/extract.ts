@@ -38,6 +38,7 @@ function nameOf(m: FileMetadata): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findFile } from "./extract.ts";
  * import type { FileMetadata } from "./model.ts";
  * const b = (s: string) => new TextEncoder().encode(s);
@@ -47,7 +48,7 @@ function nameOf(m: FileMetadata): string {
  *   devminor: 0, xattrs: [],
  * });
  * const toc = [entry("./usr/bin/python3.11", "reg"), entry("./usr/bin/python3", "symlink", "python3.11")];
- * console.assert(new TextDecoder().decode(findFile(toc, "/usr/bin/python3").name) === "./usr/bin/python3.11");
+ * assert.ok(new TextDecoder().decode(findFile(toc, "/usr/bin/python3").name) === "./usr/bin/python3.11");
  * ```
  */
 export function findFile(toc: FileMetadata[], name: string): FileMetadata {

@@ -75,6 +75,7 @@ export interface ZtocInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ztocInfo } from "./info.ts";
  * import { encodeTarZinfo } from "../gzip/tar_zinfo.ts";
  * const info = ztocInfo({
@@ -82,8 +83,8 @@ export interface ZtocInfo {
  *   uncompressedArchiveSize: 2560, toc: [], compressionAlgorithm: "uncompressed",
  *   maxSpanId: 2, spanDigests: [], checkpoints: encodeTarZinfo(1024, 3000),
  * }, 400);
- * console.assert(info.num_spans === 3 && info.zinfo_bytes === 48 && info.toc_bytes === 352);
- * console.assert(info.min_span_size === 512 && info.max_compressed_span_size === 1024);
+ * assert.ok(info.num_spans === 3 && info.zinfo_bytes === 48 && info.toc_bytes === 352);
+ * assert.ok(info.min_span_size === 512 && info.max_compressed_span_size === 1024);
  * ```
  */
 export function ztocInfo(z: Ztoc, size: number): ZtocInfo {
@@ -178,12 +179,13 @@ const EXTRA_KEYS = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatZtocInfoJson, type ZtocInfo } from "./info.ts";
  * const info = {
  *   version: "0.9", build_tool: "t", size: 1, span_size: 2, num_spans: 1,
  *   num_files: 0, num_multi_span_files: 0, files: [],
  * } as unknown as ZtocInfo;
- * console.assert(formatZtocInfoJson(info, { extras: false }).endsWith('"files": null\n}\n'));
+ * assert.ok(formatZtocInfoJson(info, { extras: false }).endsWith('"files": null\n}\n'));
  * ```
  */
 export function formatZtocInfoJson(info: ZtocInfo, options: { extras?: boolean } = {}): string {

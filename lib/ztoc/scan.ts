@@ -77,9 +77,10 @@ export const SNIFF_SIZE = 2 * BLOCK_SIZE;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectCompression } from "./scan.ts";
- * console.assert(detectCompression(new Uint8Array([0x1f, 0x8b, 8, 0])) === "gzip");
- * console.assert(detectCompression(new Uint8Array(1024)) === "uncompressed");
+ * assert.ok(detectCompression(new Uint8Array([0x1f, 0x8b, 8, 0])) === "gzip");
+ * assert.ok(detectCompression(new Uint8Array(1024)) === "uncompressed");
  * ```
  */
 export function detectCompression(head: Uint8Array): LayerCompression {
@@ -351,13 +352,14 @@ export async function sniff(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanLayer } from "./scan.ts";
  * import { gzipSync } from "node:zlib";
  * // an empty tar: two zero blocks
  * const gz = gzipSync(new Uint8Array(1024));
  * const scan = await scanLayer([gz], { compression: "detect", spanSize: 1 << 22 });
- * console.assert(scan.compression === "gzip" && scan.uncompressedSize === 1024);
- * console.assert(scan.entries.length === 0 && scan.spanDigests.length === 1);
+ * assert.ok(scan.compression === "gzip" && scan.uncompressedSize === 1024);
+ * assert.ok(scan.entries.length === 0 && scan.spanDigests.length === 1);
  * ```
  */
 export async function scanLayer(

@@ -113,6 +113,7 @@ class Channel {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ScanPool } from "./scan_pool.ts";
  * import { gzipSync } from "node:zlib";
  * const pool = new ScanPool(2);
@@ -120,7 +121,7 @@ class Channel {
  *   const scan = await pool.scan([gzipSync(new Uint8Array(1024))], {
  *     compression: "gzip", spanSize: 1 << 22,
  *   });
- *   console.assert(scan.uncompressedSize === 1024);
+ *   assert.ok(scan.uncompressedSize === 1024);
  * } finally {
  *   pool.close();
  * }

@@ -43,14 +43,15 @@ function checkSpan(i: number, n: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gzipZinfo } from "./spans.ts";
  * const w = new Uint8Array(32768);
  * const z = gzipZinfo(65536, [
  *   { in: 10, out: 0, bits: 0, window: w },
  *   { in: 5000, out: 70000, bits: 3, window: w },
  * ]);
- * console.assert(z.spanOf(70000) === 1);
- * console.assert(z.compressedRange(1, 9000)[0] === 4999);
+ * assert.ok(z.spanOf(70000) === 1);
+ * assert.ok(z.compressedRange(1, 9000)[0] === 4999);
  * ```
  */
 export function gzipZinfo(spanSize: number, checkpoints: Checkpoint[]): Zinfo {
@@ -106,9 +107,10 @@ export function gzipZinfo(spanSize: number, checkpoints: Checkpoint[]): Zinfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tarMaxSpanId } from "./spans.ts";
- * console.assert(tarMaxSpanId(20971520, 4194304) === 4);
- * console.assert(tarMaxSpanId(20971521, 4194304) === 5);
+ * assert.ok(tarMaxSpanId(20971520, 4194304) === 4);
+ * assert.ok(tarMaxSpanId(20971521, 4194304) === 5);
  * ```
  */
 export function tarMaxSpanId(size: number, spanSize: number): number {
@@ -124,10 +126,11 @@ export function tarMaxSpanId(size: number, spanSize: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tarZinfo } from "./spans.ts";
  * const z = tarZinfo(1024, 3000);
- * console.assert(z.numSpans === 3 && z.spanOf(2048) === 2);
- * console.assert(z.compressedRange(2, 3000)[1] === 3000);
+ * assert.ok(z.numSpans === 3 && z.spanOf(2048) === 2);
+ * assert.ok(z.compressedRange(2, 3000)[1] === 3000);
  * ```
  */
 export function tarZinfo(spanSize: number, size: number): Zinfo {
@@ -156,6 +159,7 @@ export function tarZinfo(spanSize: number, size: number): Zinfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { zinfoOf } from "./spans.ts";
  * import { encodeTarZinfo } from "../gzip/tar_zinfo.ts";
  * const zi = zinfoOf({
@@ -163,7 +167,7 @@ export function tarZinfo(spanSize: number, size: number): Zinfo {
  *   uncompressedArchiveSize: 3000, toc: [], compressionAlgorithm: "uncompressed",
  *   maxSpanId: 2, spanDigests: [], checkpoints: encodeTarZinfo(1024, 3000),
  * });
- * console.assert(zi.kind === "tar" && zi.numSpans === 3);
+ * assert.ok(zi.kind === "tar" && zi.numSpans === 3);
  * ```
  */
 export function zinfoOf(z: Ztoc): Zinfo {

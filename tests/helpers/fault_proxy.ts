@@ -97,12 +97,13 @@ function cutStream(body: ReadableStream<Uint8Array>, after: number): ReadableStr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startFaultProxy } from "./fault_proxy.ts";
  * const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} },
  *   () => new Response("hello"));
  * const proxy = await startFaultProxy({ upstream: `http://127.0.0.1:${upstream.addr.port}` });
  * const res = await fetch(`${proxy.url}/x`);
- * console.assert((await res.text()) === "hello");
+ * assert.ok((await res.text()) === "hello");
  * await proxy.stop();
  * await upstream.shutdown();
  * ```

@@ -117,10 +117,11 @@ function concat(parts: Uint8Array[], size: number): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startReferrersRegistry } from "./referrers_registry.ts";
  * const reg = await startReferrersRegistry();
  * const res = await fetch(`${reg.url}/v2/`);
- * console.assert(res.status === 200);
+ * assert.ok(res.status === 200);
  * await res.body?.cancel();
  * await reg.stop();
  * ```

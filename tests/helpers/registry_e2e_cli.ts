@@ -53,9 +53,10 @@ export interface SampleImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sampleImage } from "./registry_e2e_cli.ts";
  * const img = await sampleImage();
- * console.assert(img.layers.length === 2);
+ * assert.ok(img.layers.length === 2);
  * ```
  */
 export async function sampleImage(): Promise<SampleImage> {
@@ -147,9 +148,10 @@ export interface ExpectedZtoc {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { expectedSociIndex } from "./registry_e2e_cli.ts";
  * const m = { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:m", size: 9 };
- * console.assert(expectedSociIndex(m, []).startsWith('{"schemaVersion":2,'));
+ * assert.ok(expectedSociIndex(m, []).startsWith('{"schemaVersion":2,'));
  * ```
  */
 export function expectedSociIndex(manifest: Blob, ztocs: ExpectedZtoc[]): string {
@@ -173,8 +175,9 @@ export function expectedSociIndex(manifest: Blob, ztocs: ExpectedZtoc[]): string
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { expectedFallbackIndex } from "./registry_e2e_cli.ts";
- * console.assert(expectedFallbackIndex([]).endsWith('"manifests":[]}'));
+ * assert.ok(expectedFallbackIndex([]).endsWith('"manifests":[]}'));
  * ```
  */
 export function expectedFallbackIndex(indexes: { digest: string; size: number }[]): string {

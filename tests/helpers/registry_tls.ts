@@ -30,10 +30,11 @@ async function openssl(args: string[], cwd: string): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeTestCertificates } from "./registry_tls.ts";
  * const dir = await Deno.makeTempDir();
  * const certs = await makeTestCertificates(dir);
- * console.assert(certs.caPem.includes("BEGIN CERTIFICATE"));
+ * assert.ok(certs.caPem.includes("BEGIN CERTIFICATE"));
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
