@@ -109,20 +109,17 @@ for (const concurrency of [0, 2]) {
         },
       },
     ];
-    const t0 = performance.now();
     for await (const r of spans(results, { concurrency })) {
       assert.equal(r.scan?.entries.length, 1);
       break; // leave after the first layer, while the second is still being read
     }
-    const ms = performance.now() - t0;
-    // Reading all of the slow layer takes about 1.3 s (64 chunks × 20 ms).
+    // (Reading all of the slow layer would take 64 chunks × 20 ms.)
     if (concurrency === 0) {
       // one layer at a time: the slow one was never opened
       assert.equal(slow.read, 0);
     } else {
       assert.ok(slow.closed, "the slow source was closed");
       assert.ok(slow.read < big.length, `read ${slow.read} of ${big.length} bytes`);
-      assert.ok(ms < 1200, `took ${ms.toFixed(0)} ms`);
     }
   });
 }
