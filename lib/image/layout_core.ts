@@ -124,12 +124,31 @@ export function fileRangeStream(
   });
 }
 
-/** Splits `oci:PATH[:TAG]`-style text after the transport at the first `:` (as skopeo does). */
-export function splitPathAndTag(rest: string): { path: string; tag?: string } {
+/**
+ * Splits `TRANSPORT:PATH[:TAG]` after the transport at the first `:` (as
+ * skopeo does; an empty tag means none). `what` names the path in errors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitPathAndTag } from "./layout_core.ts";
+ * assert.deepEqual(splitPathAndTag("oci:./dir:app", "oci", "directory"), { path: "./dir", tag: "app" });
+ * ```
+ */
+export function splitPathAndTag(
+  reference: string,
+  transport: string,
+  what: string,
+): { path: string; tag?: string } {
+  if (!reference.startsWith(`${transport}:`)) {
+    throw new BadInputError(`not an ${transport}: reference: ${reference}`);
+  }
+  const rest = reference.slice(transport.length + 1);
   const i = rest.indexOf(":");
-  if (i < 0) return { path: rest };
-  const tag = rest.slice(i + 1);
-  return tag === "" ? { path: rest.slice(0, i) } : { path: rest.slice(0, i), tag };
+  const path = i < 0 ? rest : rest.slice(0, i);
+  const tag = i < 0 ? "" : rest.slice(i + 1);
+  if (path === "") throw new BadInputError(`missing ${what} in ${reference}`);
+  return tag === "" ? { path } : { path, tag };
 }
 
 /** The last path element of `path` (trailing slashes ignored; `.` resolved). */

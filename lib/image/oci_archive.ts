@@ -283,12 +283,7 @@ export class OciArchiveSource extends LayoutImageSource {
 
   /** Creates a source from `oci-archive:FILE[:TAG]` (split at the first `:`). */
   static fromReference(reference: string): OciArchiveSource {
-    const prefix = "oci-archive:";
-    if (!reference.startsWith(prefix)) {
-      throw new BadInputError(`not an oci-archive: reference: ${reference}`);
-    }
-    const { path, tag } = splitPathAndTag(reference.slice(prefix.length));
-    if (path === "") throw new BadInputError(`missing file in ${reference}`);
+    const { path, tag } = splitPathAndTag(reference, "oci-archive", "file");
     return new OciArchiveSource(path, tag, reference);
   }
 

@@ -104,11 +104,7 @@ export class OciLayoutSource extends LayoutImageSource {
    * the transport, as skopeo does; an empty tag means none).
    */
   static fromReference(reference: string): OciLayoutSource {
-    if (!reference.startsWith("oci:")) {
-      throw new BadInputError(`not an oci: reference: ${reference}`);
-    }
-    const { path, tag } = splitPathAndTag(reference.slice(4));
-    if (path === "") throw new BadInputError(`missing directory in ${reference}`);
+    const { path, tag } = splitPathAndTag(reference, "oci", "directory");
     return new OciLayoutSource(path, tag, reference);
   }
 
