@@ -38,22 +38,45 @@
  */
 
 export {
+  type FailedLayer,
   index,
+  type IndexedLayer,
+  type IndexInput,
   type IndexOptions,
   type Layer,
   type LayerResult,
   layers,
   type LayersOptions,
+  type LayersOutput,
   manifestLayers,
+  type PendingLayer,
   pipe,
+  reuse,
+  type ReusedLayer,
+  type ReuseOutput,
+  type ReuseStage,
+  type ScannedLayer,
+  type SettledLayer,
+  type SkippedLayer,
   type SociIndex,
   spans,
+  type SpansInput,
   type SpansOptions,
-  type Stage,
+  type SpansOutput,
+  type SpansStage,
   type StageInput,
+  storeZtocs,
+  type StoreZtocsOptions,
+  type StoreZtocsStage,
+  writeIndex,
+  type WriteIndexOptions,
   ztoc,
   type ZtocBlob,
+  type ZtocFinder,
+  type ZtocInput,
   type ZtocOptions,
+  type ZtocOutput,
+  type ZtocStage,
 } from "./lib/pipeline.ts";
 
 export type { ImageSource } from "./lib/image/source.ts";
@@ -64,6 +87,7 @@ export { OciArchiveSource } from "./lib/image/oci_archive.ts";
 export { RegistrySource, type RegistrySourceOptions } from "./lib/image/registry_source.ts";
 export { StoreSource } from "./lib/image/store_source.ts";
 export { FILE_CHUNK, fileLayer, readFileChunks } from "./lib/image/file_layer.ts";
+export type { LayerCompression } from "./lib/image/layer.ts";
 export {
   imagePlatforms,
   readIndex,
@@ -77,7 +101,6 @@ export { decodeZtoc, encodeZtoc } from "./lib/ztoc/codec.ts";
 export { buildZtoc, type BuildZtocOptions, fileMetadata } from "./lib/ztoc/builder.ts";
 export {
   detectCompression,
-  type LayerCompression,
   LayerDecoder,
   LayerHasher,
   type LayerScan,
@@ -112,18 +135,64 @@ export {
   type CreatedIndex,
   createIndexes,
   type CreateOptions,
-} from "./lib/soci/create.ts";
-
+  type CreateResult,
+  existingZtoc,
+} from "./lib/use_cases/create.ts";
 export {
-  type BlobInfo,
-  type CommitStep,
-  ContentStore,
-  StoreTransaction,
-  type TransactionOptions,
-} from "./lib/store/content_store.ts";
-export { type ArtifactRecord, ArtifactsDb, type ArtifactType } from "./lib/store/artifacts_db.ts";
+  choosePlatforms,
+  type MissingPlatform,
+  type PlatformChoice,
+  type PlatformManifest,
+  resolvePlatforms,
+} from "./lib/use_cases/platforms.ts";
+export {
+  type ChosenIndex,
+  type ExistingIndexPolicy,
+  indexesToPush,
+  pushChosen,
+  type PushEvent,
+  pushIndexes,
+  type PushIndexesOptions,
+} from "./lib/use_cases/push.ts";
+export { indexesToRemove, removeIndexes } from "./lib/use_cases/remove.ts";
+export { rebuildDb, type RebuildOptions, type RebuildResult } from "./lib/use_cases/rebuild.ts";
+export {
+  artifactRecord,
+  imageManifests,
+  imageZtocs,
+  loadStoredZtoc,
+  type StoredZtoc,
+} from "./lib/use_cases/lookup.ts";
+export { nameImage, namesByDigest } from "./lib/use_cases/image_names.ts";
+export {
+  openingRangeReader,
+  sourceRangeReader,
+  storedLayerReader,
+} from "./lib/use_cases/layer_reader.ts";
+
+export type {
+  AddIndexOptions,
+  ArtifactStore,
+  ArtifactTransaction,
+  BlobInfo,
+  CommitStep,
+  ContentStoreKind,
+  TransactionOptions,
+} from "./lib/store/artifact_store.ts";
+export { LocalStore, type LocalStoreOptions } from "./lib/store/local_store.ts";
+export {
+  ArtifactsDb,
+  type ArtifactsDbOptions,
+  type StoredImage,
+} from "./lib/store/artifacts_db.ts";
+export {
+  type ArtifactRecord,
+  type ArtifactType,
+  indexRecord,
+  prefetchRecord,
+  ztocRecord,
+} from "./lib/store/artifact_record.ts";
 export { artifactsDbPath, contentDir, ensureRoot, resolveRoot } from "./lib/store/root.ts";
-export { rebuildDb, type RebuildOptions, type RebuildResult } from "./lib/store/rebuild.ts";
 
 export {
   type FetchedManifest,

@@ -1,7 +1,9 @@
 /**
  * The project's test command (`deno task test`, also run by `.ci/run`):
- * format, lint and type checks, then every test and doc example. Prints
- * `N passed, N failed` last, from the real counts (each check counts as one).
+ * format, lint, type and doc checks, then every test and doc example.
+ * Prints `N passed, N failed` last, from the real counts of test cases; a
+ * static check that fails counts as one failure (a passing one counts as
+ * nothing: it is not a test).
  *
  * Extra arguments are passed to `deno test` (e.g. `deno task test --filter zinfo`).
  *
@@ -48,8 +50,7 @@ async function run(name: string, args: string[]): Promise<boolean> {
 }
 
 async function check(name: string, args: string[]): Promise<void> {
-  if (await run(name, args)) passed++;
-  else {
+  if (!(await run(name, args))) {
     failed++;
     failures.push(name);
   }

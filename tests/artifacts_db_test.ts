@@ -70,7 +70,7 @@ async function python(path: string, code: string): Promise<string> {
   return dec.decode(r.stdout);
 }
 
-Deno.test("open creates <root>/artifacts.sqlite (0600, WAL, schema version 1) (C§11.2 #8)", async () => {
+Deno.test("open creates <root>/artifacts.sqlite (0600, WAL, schema version 2) (C§11.2 #8)", async () => {
   await withDb(async (_db, path, dir) => {
     assert.equal(path, join(dir, "artifacts.sqlite"));
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
@@ -82,7 +82,7 @@ Deno.test("open creates <root>/artifacts.sqlite (0600, WAL, schema version 1) (C
     );
     assert.equal(
       out,
-      "wal\n1\n['digest', 'size', 'location', 'original_digest', 'image_digest', 'platform', " +
+      "wal\n2\n['digest', 'size', 'location', 'original_digest', 'image_digest', 'platform', " +
         "'type', 'media_type', 'artifact_type', 'span_size', 'created_at_us']\n",
     );
   });
@@ -291,7 +291,7 @@ Deno.test("create lazy: no file until the first write; reads see a file another 
           "print(c.execute('pragma user_version').fetchone()[0])\n" +
           "print(c.execute('select digest, span_size from artifacts').fetchall())",
       ),
-      `wal\n1\n[('${d("c")}', 65536)]\n`,
+      `wal\n2\n[('${d("c")}', 65536)]\n`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -361,7 +361,7 @@ Deno.test("open fails cleanly when the DB cannot be created or is from a newer s
     await python(newer, "c.execute('pragma user_version = 7'); c.commit()");
     assert.throws(() => ArtifactsDb.open(newer), {
       message: `artifacts DB ${newer} is not available: schema version 7 is newer than this ` +
-        "soci understands (1); use a newer soci or run rebuild-db on a fresh root",
+        "soci understands (2); use a newer soci or run rebuild-db on a fresh root",
     });
     assert.throws(() => ArtifactsDb.open(newer, { readOnly: true }), SociError);
   } finally {

@@ -419,15 +419,28 @@ Deno.test("create: multi-platform index — --all-platforms, --platform (repeate
     });
   });
 
-  await t.step("a single-manifest image is used for any requested platform (F§7.6)", async () => {
+  await t.step("a single-manifest image is indexed for its own platform only", async () => {
     await withRoot(async (root) => {
-      const r = await sociOk(root, [...base, "--platform", "linux/arm64", `oci:${L}:app`]);
-      const [{ digest, platform }] = indexLines(r.stdout);
-      assert.equal(platform, "linux/arm64");
-      const doc = JSON.parse(await storedText(root, digest));
-      assert.equal(doc.subject.digest, (await manifestDesc(IMG.app)).digest);
-      const row = (await dbRows(root)).find((x) => x.digest === digest)!;
-      assert.equal(row.platform, "linux/arm64");
+      // Upstream (F§7.6) would index this amd64 image for any platform asked for and record
+      // that platform; we refuse to label it arm64.
+      const before = await rootState(root);
+      const r = await soci(root, [...base, "--platform", "linux/arm64", `oci:${L}:app`]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        "soci: image manifest for linux/arm64: not found (the image is linux/amd64)\n",
+      );
+      assert.deepEqual(await rootState(root), before);
+      // By default (whatever the host), and when asked for, its own platform.
+      for (const extra of [[], ["--platform", "linux/amd64"]]) {
+        const ok = await sociOk(root, [...base, ...extra, `oci:${L}:app`]);
+        const [{ digest, platform }] = indexLines(ok.stdout);
+        assert.equal(platform, "linux/amd64");
+        const doc = JSON.parse(await storedText(root, digest));
+        assert.equal(doc.subject.digest, (await manifestDesc(IMG.app)).digest);
+        const row = (await dbRows(root)).find((x) => x.digest === digest)!;
+        assert.equal(row.platform, "linux/amd64");
+      }
     });
   });
 });

@@ -29,9 +29,9 @@ import { parseZinfoBlob } from "./helpers/ztoc_e2e_tools.ts";
 import { skopeoCopyToRegistry, startRegistry } from "./helpers/registry.ts";
 import { lockPath } from "./helpers/store_tree.ts";
 import { createContext } from "../lib/commands/command.ts";
-import { openingRangeReader } from "../lib/commands/layer_locator.ts";
-import { openLocalStore } from "../lib/commands/local_store.ts";
-import { ztocRecord } from "../lib/store/artifacts_db.ts";
+import { openingRangeReader } from "../lib/use_cases/layer_reader.ts";
+import { openStore } from "../lib/commands/open_store.ts";
+import { ztocRecord } from "../lib/store/artifact_record.ts";
 import { MemoryOutput } from "../lib/ui/output.ts";
 
 const IMG = await e2eImages();
@@ -753,15 +753,15 @@ Deno.test("ztoc info: a path we may not look at is a permission error, not 'not 
   });
 });
 
-Deno.test("openLocalStore: no DB file until the first write; a process that fails deletes nothing", async () => {
+Deno.test("openStore: no DB file until the first write; a process that fails deletes nothing", async () => {
   await withRoot(async (root) => {
     await Deno.mkdir(root);
     const ctx = createContext({ args: [], flags: { root }, out: new MemoryOutput() });
     // A and B start on a fresh root; C only reads.
-    const a = openLocalStore(ctx);
-    const b = openLocalStore(ctx);
-    const c = openLocalStore(ctx, { readOnly: true });
-    const reader = openLocalStore(ctx);
+    const a = openStore(ctx);
+    const b = openStore(ctx);
+    const c = openStore(ctx, { readOnly: true });
+    const reader = openStore(ctx);
     try {
       assert.deepEqual(await treeListing(root), []);
       a[Symbol.dispose](); // A fails before writing anything
@@ -769,7 +769,7 @@ Deno.test("openLocalStore: no DB file until the first write; a process that fail
       assert.deepEqual(await treeListing(root), []);
       // B commits a zTOC row.
       const layer = "sha256:" + "1".repeat(64);
-      const tx = b.store.begin({ db: b.db });
+      const tx = b.begin();
       const z = await tx.putBlob(new Uint8Array([0x1c, 1, 2, 3]));
       tx.putRecord(ztocRecord(z.digest, z.size, layer, 4194304, new Date(1_700_000_000_000)));
       await tx.commit();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { BadInputError, NotFoundError, SociError } from "../lib/errors.ts";
 import { StoreSource } from "../lib/image/store_source.ts";
 import { type ArtifactRecord, ArtifactsDb } from "../lib/store/artifacts_db.ts";
-import { ContentStore } from "../lib/store/content_store.ts";
+import { LocalStore } from "../lib/store/local_store.ts";
 import { artifactsDbPath, contentDir, ensureRoot, resolveRoot } from "../lib/store/root.ts";
 import { writeFileAtomic } from "../lib/util/atomic_file.ts";
 import { run, sha256sum, sha256sumBytes, snapshotTree } from "./helpers/store_tree.ts";
@@ -159,22 +159,21 @@ Deno.test("reading a missing store creates nothing", async () => {
   const tmp = await tempRoot();
   try {
     const root = join(tmp, "root");
-    const store = ContentStore.open(root);
+    const store = LocalStore.open(root);
     const d = "sha256:" + "a".repeat(64);
     assert.equal(await store.has(d), false);
-    assert.deepEqual(await store.readIndexJson(), JSON.parse(EMPTY_INDEX));
-    assert.equal(await store.resolveTag("app"), undefined);
+    assert.equal(await store.image("app"), undefined);
+    assert.deepEqual(await store.images(), []);
     const listed = [];
     for await (const b of store.listBlobs()) listed.push(b);
     assert.deepEqual(listed, []);
     await assert.rejects(() => store.readBlob(d), NotFoundError);
     await assert.rejects(() => store.openBlob(d), NotFoundError);
     await assert.rejects(() => store.readRange(d, 0, 1), NotFoundError);
-    const db = ArtifactsDb.open(artifactsDbPath(root), { readOnly: true });
-    assert.deepEqual(db.all(), []);
-    db.close();
+    assert.deepEqual(store.db.all(), []);
     // An empty transaction commits without writing anything either.
     await store.begin().commit();
+    store.close();
     assert.equal(await exists(root), false);
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -184,7 +183,7 @@ Deno.test("reading a missing store creates nothing", async () => {
 Deno.test("first commit writes an OCI layout: exact oci-layout and index.json, blobs 0444", async () => {
   const root = await tempRoot();
   try {
-    const store = ContentStore.open(root);
+    const store = LocalStore.open(root);
     const bytes = enc.encode("hello soci\n");
     const tx = store.begin();
     const info = await tx.putBlob(bytes);
@@ -204,6 +203,8 @@ Deno.test("first commit writes an OCI layout: exact oci-layout and index.json, b
     assert.equal(await sha256sum(path), expectedDigest);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o444);
     assert.equal(await exists(join(c, "ingest")), false, "staging is cleaned up");
+    // Blobs alone need no DB.
+    assert.equal(await exists(join(root, "artifacts.sqlite")), false);
 
     assert.equal(await store.has(info.digest), true);
     assert.deepEqual(await store.stat(info.digest), info);
@@ -216,9 +217,12 @@ Deno.test("first commit writes an OCI layout: exact oci-layout and index.json, b
       await new Response(await store.openBlob(info.digest)).arrayBuffer(),
     );
     assert.deepEqual(streamed, bytes);
-    assert.deepEqual(await Array.fromAsync(store.listBlobs()), [info]);
+    const [blob] = await Array.fromAsync(store.listBlobs());
+    assert.deepEqual({ digest: blob.digest, size: blob.size }, info);
+    assert.ok(blob.createdAt instanceof Date);
     // The transaction is finished.
     await assert.rejects(() => tx.putBlob(bytes), SociError);
+    store.close();
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -227,7 +231,7 @@ Deno.test("first commit writes an OCI layout: exact oci-layout and index.json, b
 Deno.test("putBlob verifies the expected digest and size and stages nothing on mismatch", async () => {
   const root = await tempRoot();
   try {
-    const store = ContentStore.open(root);
+    const store = LocalStore.open(root);
     const bytes = enc.encode("{}");
     const digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
     const tx = store.begin();
@@ -246,195 +250,201 @@ Deno.test("putBlob verifies the expected digest and size and stages nothing on m
     assert.deepEqual(await tx.putBlob(bytes, { digest, size: 2 }), { digest, size: 2 });
     await tx.commit();
     assert.deepEqual(await store.readBlob(digest), bytes);
+    store.close();
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
 
-Deno.test("index.json: SOCI index entries deduped by digest and removable; tags one per name", async () => {
+Deno.test("index.json is a view of the DB: named images by name, then SOCI indexes oldest first", async () => {
   const root = await tempRoot();
   try {
-    const store = ContentStore.open(root);
+    const store = LocalStore.open(root);
     let tx = store.begin();
     const a = await tx.putBlob(enc.encode('{"a":1}'));
     const b = await tx.putBlob(enc.encode('{"b":2}'));
     const m = await tx.putBlob(enc.encode('{"m":3}'));
-    const ia = { mediaType: OCI_MANIFEST, ...a, artifactType: SOCI_V1, annotations: { x: "y" } };
-    tx.addIndexEntry(ia);
-    tx.addIndexEntry(ia);
-    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...b, artifactType: SOCI_V1 });
-    tx.tag("app", { mediaType: OCI_MANIFEST, ...m }, { "z.last": "1", "a.first": "<&>" });
+    tx.addIndex({ mediaType: OCI_MANIFEST, ...b, artifactType: SOCI_V1 });
+    tx.putRecord({ ...indexRecord(b.digest, b.size, m.digest), createdAt: new Date(2000) });
+    tx.addIndex({ mediaType: OCI_MANIFEST, ...a, artifactType: SOCI_V1 });
+    tx.putRecord({ ...indexRecord(a.digest, a.size, m.digest), createdAt: new Date(1000) });
+    tx.tagImage("zz", { mediaType: OCI_MANIFEST, ...m });
+    tx.tagImage("app", { mediaType: OCI_MANIFEST, ...m }, { "z.last": "1", "a.first": "<&>" });
     await tx.commit();
-    const da = `{"mediaType":"${OCI_MANIFEST}","digest":"${a.digest}","size":7,` +
+    const entry = (d: { digest: string }) =>
+      `{"mediaType":"${OCI_MANIFEST}","digest":"${d.digest}","size":7,` +
       `"artifactType":"${SOCI_V1}"}`;
-    const db = `{"mediaType":"${OCI_MANIFEST}","digest":"${b.digest}","size":7,` +
-      `"artifactType":"${SOCI_V1}"}`;
-    const tagApp = `{"mediaType":"${OCI_MANIFEST}","digest":"${m.digest}","size":7,` +
-      `"annotations":{"a.first":"\\u003c\\u0026\\u003e","org.opencontainers.image.ref.name":"app",` +
-      `"z.last":"1"}}`;
+    const tag = (d: { digest: string }, name: string, extra = "") =>
+      `{"mediaType":"${OCI_MANIFEST}","digest":"${d.digest}","size":7,` +
+      `"annotations":{${extra}"org.opencontainers.image.ref.name":"${name}"` +
+      (name === "app" && extra ? ',"z.last":"1"' : "") + "}}";
     const head = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"';
+    const appTag = tag(m, "app", '"a.first":"\\u003c\\u0026\\u003e",');
     assert.equal(
       await Deno.readTextFile(store.indexPath),
-      `${head},"manifests":[${da},${db},${tagApp}]}`,
+      `${head},"manifests":[${appTag},${tag(m, "zz")},${entry(a)},${entry(b)}]}`,
     );
-    assert.deepEqual(await store.resolveTag("app"), {
+    assert.deepEqual((await store.image("app"))?.target, {
       mediaType: OCI_MANIFEST,
       digest: m.digest,
       size: 7,
-      annotations: {
-        "a.first": "<&>",
-        "org.opencontainers.image.ref.name": "app",
-        "z.last": "1",
-      },
     });
+    assert.deepEqual((await store.image("app"))?.annotations, { "a.first": "<&>", "z.last": "1" });
 
-    // Adding again in a later transaction does not duplicate; retag replaces in place.
+    // Naming again replaces the record; removeIndex drops the index's row and entry.
     tx = store.begin();
-    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...a, artifactType: SOCI_V1 });
-    tx.tag("app", { mediaType: OCI_MANIFEST, ...a });
-    tx.tag("other", { mediaType: OCI_MANIFEST, ...m });
-    await tx.commit();
-    const tagApp2 = `{"mediaType":"${OCI_MANIFEST}","digest":"${a.digest}","size":7,` +
-      `"annotations":{"org.opencontainers.image.ref.name":"app"}}`;
-    const tagOther = `{"mediaType":"${OCI_MANIFEST}","digest":"${m.digest}","size":7,` +
-      `"annotations":{"org.opencontainers.image.ref.name":"other"}}`;
-    assert.equal(
-      await Deno.readTextFile(store.indexPath),
-      `${head},"manifests":[${da},${db},${tagApp2},${tagOther}]}`,
-    );
-
-    // removeIndexEntry drops the SOCI entry but not a tag on the same digest.
-    tx = store.begin();
-    tx.removeIndexEntry(a.digest);
+    tx.tagImage("app", { mediaType: OCI_MANIFEST, ...a });
+    tx.removeIndex(a.digest);
     await tx.commit();
     assert.equal(
       await Deno.readTextFile(store.indexPath),
-      `${head},"manifests":[${db},${tagApp2},${tagOther}]}`,
+      `${head},"manifests":[${tag(a, "app")},${tag(m, "zz")},${entry(b)}]}`,
     );
+    assert.equal(store.db.get(a.digest), undefined);
+    store.close();
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
 
-Deno.test("commit refuses DB rows, entries and tags for blobs that are not in the store", async () => {
+Deno.test("commit refuses DB rows, indexes and images for blobs that are not in the store", async () => {
   const root = await tempRoot();
-  const db = ArtifactsDb.open(artifactsDbPath(root));
+  const store = LocalStore.open(root);
   try {
-    const store = ContentStore.open(root);
-    let tx = store.begin({ db });
+    let tx = store.begin();
     const present = await tx.putBlob(enc.encode("present"));
     tx.putRecord(ztocRecord(present.digest, present.size, "sha256:" + "1".repeat(64)));
     await tx.commit();
     const before = await snapshotTree(root, SKIP_DB);
-    const rowsBefore = db.all();
+    const rowsBefore = store.db.all();
     const missing = "sha256:" + "e".repeat(64);
-    for (const edit of ["record", "entry", "tag"]) {
-      tx = store.begin({ db });
+    for (const edit of ["record", "index", "image"]) {
+      tx = store.begin();
       await tx.putBlob(enc.encode("new blob"));
       if (edit === "record") tx.putRecord(ztocRecord(missing, 5, "sha256:" + "2".repeat(64)));
-      if (edit === "entry") tx.addIndexEntry({ mediaType: OCI_MANIFEST, digest: missing, size: 5 });
-      if (edit === "tag") tx.tag("x", { mediaType: OCI_MANIFEST, digest: missing, size: 5 });
+      if (edit === "index") tx.addIndex({ mediaType: OCI_MANIFEST, digest: missing, size: 5 });
+      if (edit === "image") tx.tagImage("x", { mediaType: OCI_MANIFEST, digest: missing, size: 5 });
       await assert.rejects(() => tx.commit(), (e: Error) => {
         assert.ok(e instanceof NotFoundError);
         assert.equal(e.message, `cannot record ${missing}: the blob is not in the local store`);
         return true;
       });
       assert.deepEqual(await snapshotTree(root, SKIP_DB), before, edit);
-      assert.deepEqual(db.all(), rowsBefore, edit);
+      assert.deepEqual(store.db.all(), rowsBefore, edit);
     }
-    // putRecord without a DB is a usage error of the API.
-    assert.throws(() => store.begin().putRecord(ztocRecord(present.digest, 7, "")), SociError);
+    // Writing rows through a read-only store is a usage error of the API.
+    const ro = LocalStore.open(root, { readOnly: true });
+    assert.throws(() => ro.begin().putRecord(ztocRecord(present.digest, 7, "")), SociError);
+    ro.close();
   } finally {
-    db.close();
+    store.close();
     await Deno.remove(root, { recursive: true });
   }
 });
 
 Deno.test("abort leaves the tree byte-identical (fresh root and existing store)", async () => {
   const root = await tempRoot();
-  const db = ArtifactsDb.open(artifactsDbPath(root));
+  const store = LocalStore.open(root);
   try {
-    const store = ContentStore.open(root);
-    // Fresh root: only the (empty) DB file exists.
+    // Fresh root: nothing there.
     let before = await snapshotTree(root, SKIP_DB);
-    let tx = store.begin({ db });
+    let tx = store.begin();
     const x = await tx.putBlob(enc.encode("x"));
-    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...x, artifactType: SOCI_V1 });
+    tx.addIndex({ mediaType: OCI_MANIFEST, ...x, artifactType: SOCI_V1 });
     tx.putRecord(indexRecord(x.digest, 1, x.digest));
     await tx.abort();
     assert.deepEqual(await snapshotTree(root, SKIP_DB), before);
-    assert.deepEqual(db.all(), []);
+    assert.deepEqual(store.db.all(), []);
 
     // Existing store.
-    tx = store.begin({ db });
+    tx = store.begin();
     const y = await tx.putBlob(enc.encode("y"));
-    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...y, artifactType: SOCI_V1 });
+    tx.putRecord(indexRecord(y.digest, 1, y.digest));
     await tx.commit();
     before = await snapshotTree(root, SKIP_DB);
     {
-      await using tx2 = store.begin({ db });
+      await using tx2 = store.begin();
       await tx2.putBlob(enc.encode("z"));
       await tx2.putBlob(enc.encode("y"));
-      tx2.tag("t", { mediaType: OCI_MANIFEST, ...y });
+      tx2.tagImage("t", { mediaType: OCI_MANIFEST, ...y });
       // leaving the block aborts
     }
     assert.deepEqual(await snapshotTree(root, SKIP_DB), before);
   } finally {
-    db.close();
+    store.close();
     await Deno.remove(root, { recursive: true });
   }
 });
 
-Deno.test("a commit that fails at any step leaves store and DB as they were", async () => {
+Deno.test("a commit that fails before its DB commit leaves store and DB as they were", async () => {
   const root = await tempRoot();
-  const db = ArtifactsDb.open(artifactsDbPath(root));
+  const store = LocalStore.open(root);
   try {
-    const store = ContentStore.open(root);
-    let tx = store.begin({ db });
+    let tx = store.begin();
     const old = await tx.putBlob(enc.encode("old blob"));
-    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...old, artifactType: SOCI_V1 });
     tx.putRecord(indexRecord(old.digest, old.size, old.digest));
     await tx.commit();
     const before = await snapshotTree(root, SKIP_DB);
-    const rowsBefore = db.all();
+    const rowsBefore = store.db.all();
 
-    for (const failAt of ["blobs", "index", "db"] as const) {
+    for (const failAt of ["pending", "blobs", "db"] as const) {
       tx = store.begin({
-        db,
         onStep: (step) => {
           if (step === failAt) throw new Error(`injected failure at ${step}`);
         },
       });
       const fresh = await tx.putBlob(enc.encode("new blob"));
       await tx.putBlob(enc.encode("old blob")); // already stored: must survive the rollback
-      tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...fresh, artifactType: SOCI_V1 });
-      tx.removeIndexEntry(old.digest);
-      tx.tag("app", { mediaType: OCI_MANIFEST, ...fresh });
+      tx.addIndex({ mediaType: OCI_MANIFEST, ...fresh, artifactType: SOCI_V1 });
+      tx.removeIndex(old.digest);
+      tx.tagImage("app", { mediaType: OCI_MANIFEST, ...fresh });
       tx.putRecord(indexRecord(fresh.digest, fresh.size, old.digest));
-      tx.deleteRecord(old.digest);
       await assert.rejects(() => tx.commit(), { message: `injected failure at ${failAt}` });
       assert.deepEqual(await snapshotTree(root, SKIP_DB), before, failAt);
-      assert.deepEqual(db.all(), rowsBefore, failAt);
+      assert.deepEqual(store.db.all(), rowsBefore, failAt);
+      assert.deepEqual(store.db.listPending(), new Map(), failAt);
+      assert.deepEqual(await store.images(), [], failAt);
     }
   } finally {
-    db.close();
+    store.close();
     await Deno.remove(root, { recursive: true });
   }
 });
 
-Deno.test("a failing first commit on an empty root leaves it empty", async () => {
+Deno.test("once the DB has committed, a failure after it does not undo the commit", async () => {
   const root = await tempRoot();
+  const store = LocalStore.open(root);
   try {
-    const store = ContentStore.open(root);
     const tx = store.begin({
       onStep: (s) => {
-        if (s === "index") throw new Error("boom");
+        if (s === "index") throw new Error("boom after the commit point");
       },
     });
     const b = await tx.putBlob(enc.encode("b"));
-    tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...b, artifactType: SOCI_V1 });
+    tx.putRecord(indexRecord(b.digest, b.size, b.digest));
+    await tx.commit(); // does not throw: the change has happened
+    assert.equal(store.db.get(b.digest)?.digest, b.digest);
+    assert.equal(await store.has(b.digest), true);
+  } finally {
+    store.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a failing first commit on an empty root leaves it empty (but for the DB file)", async () => {
+  const root = await tempRoot();
+  try {
+    const store = LocalStore.open(root);
+    const tx = store.begin({
+      onStep: (s) => {
+        if (s === "db") throw new Error("boom");
+      },
+    });
+    const b = await tx.putBlob(enc.encode("b"));
+    tx.putRecord(indexRecord(b.digest, b.size, b.digest));
     await assert.rejects(() => tx.commit(), { message: "boom" });
-    assert.deepEqual(await snapshotTree(root), []);
+    store.close();
+    assert.deepEqual(await snapshotTree(root, SKIP_DB), []);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -442,13 +452,12 @@ Deno.test("a failing first commit on an empty root leaves it empty", async () =>
 
 Deno.test("transactions committing at the same time in one process all land", async () => {
   const root = await tempRoot();
-  const db = ArtifactsDb.open(artifactsDbPath(root));
+  const store = LocalStore.open(root);
   try {
-    const store = ContentStore.open(root);
     const work = Array.from({ length: 8 }, async (_, i) => {
-      const tx = store.begin({ db });
+      const tx = store.begin();
       const b = await tx.putBlob(enc.encode(`blob ${i}`));
-      tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...b, artifactType: SOCI_V1 });
+      tx.addIndex({ mediaType: OCI_MANIFEST, ...b, artifactType: SOCI_V1 });
       tx.putRecord(indexRecord(b.digest, b.size, b.digest));
       await tx.commit();
       return b.digest;
@@ -456,9 +465,9 @@ Deno.test("transactions committing at the same time in one process all land", as
     const digests = (await Promise.all(work)).sort();
     const index = JSON.parse(await Deno.readTextFile(store.indexPath));
     assert.deepEqual(index.manifests.map((d: { digest: string }) => d.digest).sort(), digests);
-    assert.deepEqual(db.all().map((r) => r.digest), digests);
+    assert.deepEqual(store.db.all().map((r) => r.digest), digests);
   } finally {
-    db.close();
+    store.close();
     await Deno.remove(root, { recursive: true });
   }
 });
@@ -466,7 +475,7 @@ Deno.test("transactions committing at the same time in one process all land", as
 Deno.test("putBlob calls running at once in one transaction (same and different bytes)", async () => {
   const root = await tempRoot();
   try {
-    const store = ContentStore.open(root);
+    const store = LocalStore.open(root);
     const tx = store.begin();
     const texts = ["a", "b", "a", "c", "b", "a"];
     const infos = await Promise.all(texts.map((t) => tx.putBlob(enc.encode(t))));
@@ -572,7 +581,7 @@ Deno.test("two processes committing 50 transactions each on one root: everything
 });
 
 /** Stores a tiny image (config + manifest, no layers) and a SOCI index for it. */
-async function storeImageAndIndex(store: ContentStore, tagImage: boolean) {
+async function storeImageAndIndex(store: LocalStore, tagImage: boolean) {
   const cfgBytes = enc.encode(
     '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}',
   );
@@ -613,9 +622,11 @@ async function storeImageAndIndex(store: ContentStore, tagImage: boolean) {
   await tx.putBlob(enc.encode("{}"));
   await tx.putBlob(ztoc);
   const idx = await tx.putBlob(idxBytes);
-  tx.addIndexEntry({ mediaType: OCI_MANIFEST, ...idx, artifactType: SOCI_V1 });
+  tx.addIndex({ mediaType: OCI_MANIFEST, ...idx, artifactType: SOCI_V1 });
+  tx.putRecord(indexRecord(idx.digest, idx.size, manDigest));
+  tx.putRecord(ztocRecord(ztocDigest, ztoc.length, "sha256:" + "1".repeat(64)));
   if (tagImage) {
-    tx.tag("app", { mediaType: OCI_MANIFEST, digest: manDigest, size: manBytes.length });
+    tx.tagImage("app", { mediaType: OCI_MANIFEST, digest: manDigest, size: manBytes.length });
   }
   await tx.commit();
   return { cfgDigest, manBytes, manDigest, ztocDigest, idxBytes, idxDigest: idx.digest };
@@ -624,7 +635,7 @@ async function storeImageAndIndex(store: ContentStore, tagImage: boolean) {
 Deno.test("skopeo reads a stored SOCI index and a tagged image manifest byte for byte", async () => {
   const root = await tempRoot();
   try {
-    const store = ContentStore.open(root);
+    const store = LocalStore.open(root);
     const s = await storeImageAndIndex(store, false);
     const layout = join(root, "content");
     // skopeo 1.9.3 does not know `oci:DIR@digest`; with a single index.json entry
@@ -635,7 +646,7 @@ Deno.test("skopeo reads a stored SOCI index and a tagged image manifest byte for
     assert.equal("sha256:" + hexOf(raw.stdout), s.idxDigest);
 
     const tx = store.begin();
-    tx.tag("app", { mediaType: OCI_MANIFEST, digest: s.manDigest, size: s.manBytes.length });
+    tx.tagImage("app", { mediaType: OCI_MANIFEST, digest: s.manDigest, size: s.manBytes.length });
     await tx.commit();
     const man = await run("skopeo", ["inspect", "--raw", `oci:${layout}:app`]);
     assert.equal(man.code, 0, man.stderr);
@@ -651,62 +662,61 @@ Deno.test("skopeo reads a stored SOCI index and a tagged image manifest byte for
   }
 });
 
-Deno.test("gc removes only unreachable blobs; index rm then gc drops the index and its image", async () => {
+Deno.test("gc removes only unreachable blobs; index rm collects the index and its image", async () => {
   const root = await tempRoot();
-  const db = ArtifactsDb.open(artifactsDbPath(root));
+  const store = LocalStore.open(root);
   try {
-    const store = ContentStore.open(root);
     const s = await storeImageAndIndex(store, false);
     const empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-    let tx = store.begin({ db });
+    let tx = store.begin();
     const orphan = await tx.putBlob(enc.encode("orphan"));
-    tx.putRecord(indexRecord(s.idxDigest, s.idxBytes.length, s.manDigest));
-    tx.putRecord(ztocRecord(s.ztocDigest, 12, "sha256:" + "1".repeat(64)));
     await tx.commit();
-    assert.deepEqual(await store.gc(db), [orphan.digest]);
-    assert.deepEqual(await store.gc(db), []);
+    assert.deepEqual(await store.gc(), [orphan.digest]);
+    assert.deepEqual(await store.gc(), []);
 
-    // `index rm`: entry and row go; gc then removes the index, its subject manifest,
-    // the manifest's config and `{}`; the zTOC keeps its DB row and stays.
-    tx = store.begin({ db });
-    tx.removeIndexEntry(s.idxDigest);
-    tx.deleteRecord(s.idxDigest);
+    // `index rm`: the row goes, and with it, in the same commit, the index,
+    // its subject manifest, the manifest's config and `{}`; the zTOC keeps
+    // its DB row and stays.
+    tx = store.begin();
+    tx.removeIndex(s.idxDigest);
     await tx.commit();
-    const removed = await store.gc(db);
-    assert.deepEqual(removed, [s.idxDigest, s.manDigest, s.cfgDigest, empty].sort());
     assert.deepEqual((await Array.fromAsync(store.listBlobs())).map((b) => b.digest), [
       s.ztocDigest,
     ]);
+    for (const d of [s.idxDigest, s.manDigest, s.cfgDigest, empty]) {
+      assert.equal(await store.has(d), false, d);
+    }
     assert.equal(await Deno.readTextFile(store.indexPath), EMPTY_INDEX);
+    assert.deepEqual(store.db.listPending(), new Map());
   } finally {
-    db.close();
+    store.close();
     await Deno.remove(root, { recursive: true });
   }
 });
 
-Deno.test("gc keeps a tagged image and its config", async () => {
+Deno.test("gc keeps a named image and its config", async () => {
   const root = await tempRoot();
-  const db = ArtifactsDb.open(artifactsDbPath(root));
+  const store = LocalStore.open(root);
   try {
-    const store = ContentStore.open(root);
     const s = await storeImageAndIndex(store, true);
-    const tx = store.begin({ db });
-    tx.removeIndexEntry(s.idxDigest);
+    const tx = store.begin();
+    tx.removeIndex(s.idxDigest);
+    tx.deleteRecord(s.ztocDigest);
     await tx.commit();
     const empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-    assert.deepEqual(await store.gc(db), [s.idxDigest, s.ztocDigest, empty].sort());
+    for (const d of [s.idxDigest, s.ztocDigest, empty]) assert.equal(await store.has(d), false);
     assert.equal(await store.has(s.manDigest), true);
     assert.equal(await store.has(s.cfgDigest), true);
   } finally {
-    db.close();
+    store.close();
     await Deno.remove(root, { recursive: true });
   }
 });
 
-Deno.test("StoreSource: bare name resolves through index.json; blobs verified; layers are not stored", async () => {
+Deno.test("StoreSource: a bare name resolves through the named images; blobs verified; layers are not stored", async () => {
   const root = await tempRoot();
   try {
-    const store = ContentStore.open(root);
+    const store = LocalStore.open(root);
     const s = await storeImageAndIndex(store, true);
     const src = new StoreSource(store, "app");
     assert.equal(src.reference, "app");
@@ -759,9 +769,8 @@ Deno.test("StoreSource: bare name resolves through index.json; blobs verified; l
 
 Deno.test("gc follows a JSON document that starts with whitespace (the same sniffing as rebuild-db)", async () => {
   const root = await tempRoot();
-  const db = ArtifactsDb.open(artifactsDbPath(root));
+  const store = LocalStore.open(root);
   try {
-    const store = ContentStore.open(root);
     const cfg = enc.encode('{"architecture":"amd64","os":"linux"}');
     const cfgDigest = "sha256:" + hexOf(cfg);
     // Valid JSON for Go and JavaScript alike: leading CR LF and spaces.
@@ -773,17 +782,17 @@ Deno.test("gc follows a JSON document that starts with whitespace (the same snif
         layers: [],
       }),
     );
-    const tx = store.begin({ db });
+    const tx = store.begin();
     await tx.putBlob(cfg);
     const m = await tx.putBlob(man);
     const orphan = await tx.putBlob(enc.encode('{"orphan":true}'));
-    tx.tag("app", { mediaType: OCI_MANIFEST, ...m });
+    tx.tagImage("app", { mediaType: OCI_MANIFEST, ...m });
     await tx.commit();
-    assert.deepEqual(await store.gc(db), [orphan.digest]);
+    assert.deepEqual(await store.gc(), [orphan.digest]);
     assert.equal(await store.has(cfgDigest), true);
     assert.deepEqual(await store.readJsonCandidate(m.digest), man);
   } finally {
-    db.close();
+    store.close();
     await Deno.remove(root, { recursive: true });
   }
 });
@@ -810,7 +819,7 @@ Deno.test("a commit removes the ingest folders of processes that are gone, and n
       await Deno.mkdir(join(ingest, name, "sub"), { recursive: true });
       await Deno.writeTextFile(join(ingest, name, "sub", "partial"), "half a blob");
     }
-    const store = ContentStore.open(root);
+    const store = LocalStore.open(root);
     const tx = store.begin();
     await tx.putBlob(enc.encode("x"));
     await tx.commit();

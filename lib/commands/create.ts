@@ -7,9 +7,10 @@
 import { resolve } from "node:path";
 import { BadInputError, UsageError } from "../errors.ts";
 import { openImage, transportOf } from "../image/open.ts";
+import type { Layer } from "../image/layer.ts";
 import { formatPlatform } from "../oci/platform.ts";
-import type { Layer, LayerResult } from "../pipeline.ts";
-import { type CreatedIndex, createIndexes } from "../soci/create.ts";
+import type { LayerResult } from "../stages/layer_result.ts";
+import { createIndexes, type CreateResult } from "../use_cases/create.ts";
 import { Progress, type ProgressTask } from "../ui/progress.ts";
 import type { Command } from "./command.ts";
 import {
@@ -24,7 +25,7 @@ import {
   sizeFlags,
   spanSizeFlag,
 } from "./flags.ts";
-import { openLocalStore } from "./local_store.ts";
+import { openStore } from "./open_store.ts";
 
 /** The per-layer line upstream prints (`soci-cli.md` §4), or undefined. */
 export function layerLine(r: LayerResult): string | undefined {
@@ -105,14 +106,14 @@ export const createCommand: Command = {
     const platforms = platformFlags(ctx);
     const json = ctx.bool("json");
     const quiet = ctx.bool("quiet");
-    using local = openLocalStore(ctx);
-    const source = await openImage(ref, { store: local.store, registry: registryOptions(ctx) });
+    using store = openStore(ctx);
+    const source = await openImage(ref, { store, registry: registryOptions(ctx) });
     const progress = new Progress(ctx.out, { enabled: json || quiet ? false : undefined });
     const tasks = new Map<Layer, ProgressTask>();
     const skippedPlatforms: string[] = [];
-    let built: CreatedIndex[];
+    let result: CreateResult;
     try {
-      built = await createIndexes(source, local.store, local.db, {
+      result = await createIndexes(source, store, {
         spanSize,
         minLayerSize,
         platforms,
@@ -145,10 +146,11 @@ export const createCommand: Command = {
       progress.finish();
       await source.close?.();
     }
+    const built = result.indexes;
     if (json) {
       ctx.out.json({
-        image: source.storeName,
-        imageDigest: built[0]?.image.digest,
+        image: result.name,
+        imageDigest: result.target.digest,
         indexes: built.map((b) => ({
           digest: b.index.descriptor.digest,
           size: b.index.descriptor.size,

@@ -6,7 +6,8 @@
 import { BadInputError, UsageError } from "../errors.ts";
 import { indentGoJson } from "../oci/go_json.ts";
 import type { Command } from "./command.ts";
-import { artifactRecord, openLocalStore } from "./local_store.ts";
+import { artifactRecord } from "../use_cases/lookup.ts";
+import { openStore } from "./open_store.ts";
 
 /** The `index info` command. */
 export const indexInfoCommand: Command = {
@@ -17,15 +18,15 @@ export const indexInfoCommand: Command = {
   permissions: "--allow-read=<root>",
   async action(ctx) {
     if (ctx.args.length !== 1) throw new UsageError("please provide an index digest");
-    using local = openLocalStore(ctx, { readOnly: true });
-    const rec = artifactRecord(local.db, ctx.args[0]);
+    using store = openStore(ctx, { readOnly: true });
+    const rec = artifactRecord(store.db, ctx.args[0]);
     if (rec.type === "soci_layer") {
       throw new BadInputError(
         'the provided digest is of ztoc not SOCI index. Use "soci ztoc info" command to get ' +
           "detailed info of ztoc",
       );
     }
-    const bytes = await local.store.readBlob(rec.digest);
+    const bytes = await store.readBlob(rec.digest);
     ctx.out.line(indentGoJson(bytes).replace(/\n$/, ""));
   },
 };

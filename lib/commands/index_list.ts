@@ -12,8 +12,9 @@ import { createdText } from "../ui/duration.ts";
 import { formatTable } from "../ui/table.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag, platformFlag, quietFlag } from "./flags.ts";
-import { imageManifests, namesByDigest } from "./image_refs.ts";
-import { openLocalStore } from "./local_store.ts";
+import { namesByDigest } from "../use_cases/image_names.ts";
+import { imageManifests } from "../use_cases/lookup.ts";
+import { openStore } from "./open_store.ts";
 
 function version(artifactType: string): string {
   return artifactType === SOCI_INDEX_V1 ? "v1" : artifactType === SOCI_INDEX_V2 ? "v2" : "";
@@ -34,29 +35,29 @@ export const indexListCommand: Command = {
   permissions: "--allow-read=<root>",
   async action(ctx) {
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
-    using local = openLocalStore(ctx, { readOnly: true });
+    using store = openStore(ctx, { readOnly: true });
     const ref = ctx.string("ref");
     const platforms = ctx.strings("platform").map(parsePlatform);
     let rows: ArtifactRecord[];
     if (ref) {
       const { manifests } = await imageManifests(
-        local.store,
+        store,
         ref,
         platforms.length > 0 ? platforms : undefined,
       );
       const wanted = new Set(manifests);
-      rows = local.db.listIndexes().filter((r) => wanted.has(r.originalDigest));
+      rows = store.db.listIndexes().filter((r) => wanted.has(r.originalDigest));
     } else if (platforms.length > 0) {
       const wanted = new Set(platforms.map(formatPlatform));
-      rows = local.db.listIndexes().filter((r) => wanted.has(r.platform));
+      rows = store.db.listIndexes().filter((r) => wanted.has(r.platform));
     } else {
-      rows = local.db.listIndexes();
+      rows = store.db.listIndexes();
     }
     if (ctx.bool("quiet")) {
       for (const r of rows) ctx.out.line(r.digest);
       return;
     }
-    const names = await namesByDigest(local.store);
+    const names = await namesByDigest(store);
     if (ctx.bool("json")) {
       ctx.out.json(rows.map((r) => ({
         digest: r.digest,

@@ -12,11 +12,10 @@
  *
  * @module
  */
-import { BadInputError, NotFoundError } from "../errors.ts";
-import { parseDigest } from "../oci/digest.ts";
+import { BadInputError } from "../errors.ts";
+import { indexesToRemove, removeIndexes } from "../use_cases/remove.ts";
 import type { Command } from "./command.ts";
-import { imageManifests } from "./image_refs.ts";
-import { openLocalStore } from "./local_store.ts";
+import { openStore } from "./open_store.ts";
 
 /** The `index rm` command. */
 export const indexRmCommand: Command = {
@@ -32,43 +31,10 @@ export const indexRmCommand: Command = {
       throw new BadInputError("please provide either index digests or image ref, but not both");
     }
     if (!ref && ctx.args.length === 0) return;
-    using local = openLocalStore(ctx);
-    let digests: string[];
-    if (ref) {
-      const { target } = await imageManifests(local.store, ref, []);
-      digests = local.db.indexesByImage(target).map((r) => r.digest);
-    } else {
-      digests = ctx.args;
-      for (const d of digests) {
-        parseDigest(d);
-        const rec = local.db.get(d);
-        if (rec === undefined) {
-          throw new NotFoundError(`the index of the digest ${d} doesn't exist`);
-        }
-        if (rec.type !== "soci_index") {
-          throw new BadInputError(`the digest ${d} does not correspond to an index`);
-        }
-      }
-    }
-    if (digests.length === 0) return;
-    const tx = local.store.begin({ db: local.db });
-    try {
-      for (const d of digests) {
-        tx.deleteRecord(d);
-        tx.removeIndexEntry(d);
-      }
-      await tx.commit();
-    } catch (e) {
-      await tx.abort();
-      throw e;
-    }
-    try {
-      await local.store.gc(local.db);
-    } catch (e) {
-      const cause = e instanceof Error ? e.message : String(e);
-      ctx.out.warn(
-        `warning: indexes removed, but removing unreferenced blobs failed: ${cause}`,
-      );
+    using store = openStore(ctx);
+    const digests = await indexesToRemove(store, { ref, digests: ctx.args });
+    for (const w of await removeIndexes(store, digests)) {
+      ctx.out.warn(`warning: indexes removed, but ${w}`);
     }
   },
 };

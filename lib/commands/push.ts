@@ -5,17 +5,17 @@
  *
  * @module
  */
-import { BadInputError, SociError, withContext } from "../errors.ts";
-import { selectManifest } from "../image/select.ts";
-import { StoreSource } from "../image/store_source.ts";
-import type { Descriptor, Platform } from "../oci/descriptor.ts";
-import { OCI_MANIFEST, SOCI_INDEX_V1, SOCI_INDEX_V2 } from "../oci/media_types.ts";
-import { dedupePlatforms, formatPlatform, hostPlatform } from "../oci/platform.ts";
+import { BadInputError } from "../errors.ts";
 import { formatReference, parseDockerReference, withDefaultTag } from "../oci/reference.ts";
 import { RegistryClient } from "../registry/client.ts";
 import { resolveCredentials } from "../registry/credentials.ts";
-import { existingIndexMessage, listReferrers, pushIndex } from "../registry/push.ts";
-import type { Command } from "./command.ts";
+import {
+  type ExistingIndexPolicy,
+  indexesToPush,
+  pushChosen,
+  type PushEvent,
+} from "../use_cases/push.ts";
+import type { Command, CommandContext } from "./command.ts";
 import {
   allPlatformsFlag,
   platformFlag,
@@ -24,8 +24,7 @@ import {
   registryFlags,
   registryOptions,
 } from "./flags.ts";
-import { imagePlatforms } from "../image/select.ts";
-import { openLocalStore } from "./local_store.ts";
+import { openStore } from "./open_store.ts";
 
 const EXISTING = ["warn", "skip", "allow"];
 /** Go's `int` maximum on 64-bit platforms (upstream's overflow bound). */
@@ -68,9 +67,6 @@ export const pushCommand: Command = {
     const ref = withDefaultTag(parseDockerReference(ctx.args[0]));
     const name = formatReference(ref);
     const quiet = ctx.bool("quiet");
-    const say = (line: string) => {
-      if (!quiet) ctx.out.line(line);
-    };
     const existing = ctx.string("existing-index");
     if (!EXISTING.includes(existing)) {
       throw new BadInputError(
@@ -89,99 +85,60 @@ export const pushCommand: Command = {
       }
       concurrency = 3;
     }
-    using local = openLocalStore(ctx, { readOnly: true });
-    const source = new StoreSource(local.store, name);
-    const target = await source.resolve();
-    const wanted = platformFlags(ctx);
-    const platforms: Platform[] = wanted === "all"
-      ? await imagePlatforms(source, target)
-      : dedupePlatforms(wanted ?? [hostPlatform()]);
-
-    // Resolve every platform before uploading anything.
-    const chosen: Array<{ platform: Platform; manifest: Descriptor; index: Descriptor }> = [];
-    let sawV2 = false;
-    for (const platform of platforms) {
-      const manifest = (await selectManifest(source, target, platform)).descriptor;
-      const rows = local.db.indexesByManifest(manifest.digest);
-      if (rows.some((r) => r.artifactType === SOCI_INDEX_V2)) sawV2 = true;
-      if (sawV2) {
-        ctx.out.line(
-          "[WARN] Skippping SOCI index manifest v2. You should push the whole image with " +
-            "higher level tools like finch or nerdctl.",
-        );
-      }
-      const v1 = rows.filter((r) => r.artifactType === SOCI_INDEX_V1)
-        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-      if (v1.length === 0) {
-        throw new BadInputError(
-          `could not find any soci index manifest v1 to push for platform ${
-            formatPlatform(platform)
-          }`,
-        );
-      }
-      chosen.push({
-        platform,
-        manifest,
-        index: {
-          mediaType: OCI_MANIFEST,
-          digest: v1[0].digest,
-          size: v1[0].size,
-          artifactType: SOCI_INDEX_V1,
-        },
-      });
-    }
-
+    using store = openStore(ctx, { readOnly: true });
+    const onEvent = (e: PushEvent) => report(ctx, e, quiet, `${ref.registry}/${ref.repository}`);
+    // Everything is resolved (and may fail) before credentials are looked for.
+    const chosen = await indexesToPush(store, name, { platforms: platformFlags(ctx), onEvent });
     const opts = registryOptions(ctx)!;
     const credentials = await resolveCredentials(ref.registry, { user: opts.user });
     const client = new RegistryClient(ref.registry, { ...opts, credentials });
     try {
-      for (const c of chosen) {
-        if (existing !== "allow") {
-          say("checking if a soci index already exists in remote repository...");
-          const found = await listReferrers(
-            client,
-            ref.repository,
-            c.manifest.digest,
-            SOCI_INDEX_V1,
-          );
-          const msg = existingIndexMessage(found);
-          if (msg !== undefined && existing === "skip") {
-            say(`${msg}: skipping pushing artifacts for image manifest: ${c.manifest.digest}`);
-            continue;
-          }
-          if (msg !== undefined) ctx.out.line(`[WARN] ${msg}: pushing index anyway`);
-        }
-        if (quiet) ctx.out.line(c.index.digest);
-        else say(`pushing soci index with digest: ${c.index.digest}`);
-        let result;
-        try {
-          result = await pushIndex(
-            client,
-            ref.repository,
-            c.index,
-            (d) => local.store.readBlob(d.digest),
-            {
-              concurrency,
-              onEvent: (kind, d) => {
-                if (kind === "pushing") say(`pushing artifact with digest: ${d.digest}`);
-                else if (kind === "pushed") {
-                  say(`successfully pushed artifact with digest: ${d.digest}`);
-                } else say(`skipped artifact with digest: ${d.digest}`);
-              },
-            },
-          );
-        } catch (e) {
-          throw e instanceof SociError ? withContext(e, "error pushing graph to remote") : e;
-        }
-        for (const w of result.warnings) ctx.out.warn(`warning: ${w}`);
-        if (result.alreadyPresent && result.fallbackChanged !== true) {
-          say(
-            `soci index ${c.index.digest} is already in ${ref.registry}/${ref.repository}: nothing to push`,
-          );
-        }
-      }
+      await pushChosen(store, chosen, client, ref.repository, {
+        existingIndex: existing as ExistingIndexPolicy,
+        concurrency,
+        onEvent,
+      });
     } finally {
       client.close();
     }
   },
 };
+
+/** Upstream's lines for each push event (C§5); `-q` keeps the warnings and the digests. */
+function report(ctx: CommandContext, e: PushEvent, quiet: boolean, repo: string): void {
+  const say = (line: string) => {
+    if (!quiet) ctx.out.line(line);
+  };
+  switch (e.kind) {
+    case "v2-skipped":
+      ctx.out.line(
+        "[WARN] Skippping SOCI index manifest v2. You should push the whole image with " +
+          "higher level tools like finch or nerdctl.",
+      );
+      break;
+    case "checking":
+      say("checking if a soci index already exists in remote repository...");
+      break;
+    case "existing":
+      if (e.policy === "skip") {
+        say(`${e.message}: skipping pushing artifacts for image manifest: ${e.manifest.digest}`);
+      } else ctx.out.line(`[WARN] ${e.message}: pushing index anyway`);
+      break;
+    case "index":
+      if (quiet) ctx.out.line(e.index.digest);
+      else say(`pushing soci index with digest: ${e.index.digest}`);
+      break;
+    case "node":
+      if (e.event === "pushing") say(`pushing artifact with digest: ${e.desc.digest}`);
+      else if (e.event === "pushed") {
+        say(`successfully pushed artifact with digest: ${e.desc.digest}`);
+      } else say(`skipped artifact with digest: ${e.desc.digest}`);
+      break;
+    case "done":
+      for (const w of e.result.warnings) ctx.out.warn(`warning: ${w}`);
+      if (e.result.alreadyPresent && e.result.fallbackChanged !== true) {
+        say(`soci index ${e.index.digest} is already in ${repo}: nothing to push`);
+      }
+      break;
+  }
+}

@@ -5,9 +5,9 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { rebuildDb } from "../store/rebuild.ts";
+import { rebuildDb } from "../use_cases/rebuild.ts";
 import type { Command } from "./command.ts";
-import { openLocalStore } from "./local_store.ts";
+import { openStore } from "./open_store.ts";
 
 /** The `rebuild-db` command. */
 export const rebuildDbCommand: Command = {
@@ -18,7 +18,7 @@ export const rebuildDbCommand: Command = {
   permissions: "--allow-read=<root> --allow-write=<root>",
   async action(ctx) {
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
-    using local = openLocalStore(ctx);
-    await rebuildDb(local.store, local.db);
+    using store = openStore(ctx);
+    await rebuildDb(store);
   },
 };

@@ -9,9 +9,9 @@ import { readFileChunks } from "../image/file_layer.ts";
 import { writeFileAtomic } from "../util/atomic_file.ts";
 import { extractFile, findFile, type RangeReader } from "../ztoc/extract.ts";
 import type { Command } from "./command.ts";
-import { outputFlag, registryFlags } from "./flags.ts";
-import { isFile, openLocalStore } from "./local_store.ts";
-import { storedLayerReader } from "./layer_locator.ts";
+import { outputFlag, registryFlags, registryOptions } from "./flags.ts";
+import { storedLayerReader } from "../use_cases/layer_reader.ts";
+import { isFile, openStore } from "./open_store.ts";
 import { loadZtoc } from "./ztoc_load.ts";
 
 /** The chunks of `source`, failing with the signal's reason once it aborts. */
@@ -53,13 +53,14 @@ export const ztocGetFileCommand: Command = {
     const [ztocArg, name] = ctx.args;
     const layerFile = ctx.string("layer");
     // The local store is only needed for a zTOC given by digest.
-    using local = (await isFile(ztocArg)) ? undefined : openLocalStore(ctx, { readOnly: true });
-    const loaded = await loadZtoc(ctx, ztocArg, local);
+    using store = (await isFile(ztocArg)) ? undefined : openStore(ctx, { readOnly: true });
+    const loaded = await loadZtoc(ctx, ztocArg, store);
     const entry = findFile(loaded.ztoc.toc, name);
     let read: RangeReader;
     if (layerFile) read = (s, e) => readFileChunks(layerFile, s, e, { reuse: true });
-    else if (loaded.record && local) read = await storedLayerReader(ctx, local, loaded.record);
-    else throw new UsageError("give the layer the zTOC was built from with --layer <file>");
+    else if (loaded.record && store) {
+      read = await storedLayerReader(store, loaded.record, { registry: registryOptions(ctx) });
+    } else throw new UsageError("give the layer the zTOC was built from with --layer <file>");
     const bytes = stoppable(extractFile(loaded.ztoc, entry, read), ctx.signal);
     const output = ctx.string("output");
     if (output && output !== "-") await writeFileAtomic(output, bytes);

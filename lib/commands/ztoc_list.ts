@@ -5,14 +5,12 @@
  * @module
  */
 import { BadInputError, UsageError } from "../errors.ts";
-import { decodeManifest } from "../oci/go_json.ts";
-import { ZTOC_MEDIA_TYPE } from "../oci/media_types.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
+import { imageZtocs } from "../use_cases/lookup.ts";
 import { formatTable } from "../ui/table.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag, quietFlag } from "./flags.ts";
-import { imageManifests } from "./image_refs.ts";
-import { openLocalStore } from "./local_store.ts";
+import { openStore } from "./open_store.ts";
 
 /** The `ztoc list` command. */
 export const ztocListCommand: Command = {
@@ -34,37 +32,12 @@ export const ztocListCommand: Command = {
   permissions: "--allow-read=<root>",
   async action(ctx) {
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
-    using local = openLocalStore(ctx, { readOnly: true });
+    using store = openStore(ctx, { readOnly: true });
     const only = ctx.string("ztoc-digest");
     const image = ctx.string("image-ref");
     let rows: ArtifactRecord[];
     if (image) {
-      const { manifests } = await imageManifests(local.store, image);
-      rows = [];
-      for (const m of manifests) {
-        for (const idx of local.db.indexesByManifest(m)) {
-          if (!(await local.store.has(idx.digest))) continue;
-          let doc;
-          try {
-            doc = decodeManifest(await local.store.readBlob(idx.digest));
-          } catch (e) {
-            throw new BadInputError(
-              `failed to decode a soci index with digest ${idx.digest}: ${(e as Error).message}`,
-            );
-          }
-          for (const blob of doc.layers) {
-            if (blob.mediaType !== ZTOC_MEDIA_TYPE) continue;
-            const rec = local.db.get(blob.digest);
-            if (rec === undefined) {
-              throw new BadInputError(
-                `failed to get ztoc from artifacts store (try running "soci rebuild-db" first): ` +
-                  `${blob.digest} not found`,
-              );
-            }
-            rows.push(rec);
-          }
-        }
-      }
+      rows = await imageZtocs(store, image);
       if (only) {
         rows = rows.filter((r) => r.digest === only);
         if (rows.length === 0) {
@@ -74,7 +47,7 @@ export const ztocListCommand: Command = {
         }
       }
     } else {
-      rows = local.db.listZtocs().filter((r) => !only || r.digest === only);
+      rows = store.db.listZtocs().filter((r) => !only || r.digest === only);
     }
     if (ctx.bool("quiet")) {
       for (const r of rows) ctx.out.line(r.digest);

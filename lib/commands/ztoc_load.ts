@@ -1,39 +1,37 @@
 /**
- * Loading the zTOC a `ztoc` command names: a zTOC file, or a digest of a
- * zTOC in the local store.
+ * The zTOC argument of `ztoc info` / `ztoc get-file`: a zTOC file, or the
+ * digest of a zTOC in the store.
  *
  * @module
  */
-import { BadInputError, NotFoundError } from "../errors.ts";
 import { parseDigest } from "../oci/digest.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
+import type { LocalStore } from "../store/local_store.ts";
+import { loadStoredZtoc } from "../use_cases/lookup.ts";
 import { decodeZtoc } from "../ztoc/codec.ts";
 import type { Ztoc } from "../ztoc/model.ts";
 import type { CommandContext } from "./command.ts";
-import {
-  artifactRecord,
-  isFile,
-  type LocalStore,
-  notFileNorDigest,
-  openLocalStore,
-} from "./local_store.ts";
+import { isFile, notFileNorDigest, openStore } from "./open_store.ts";
 
-/** A loaded zTOC and where it came from. */
+/** A zTOC as given on the command line. */
 export interface LoadedZtoc {
+  /** The decoded zTOC. */
   ztoc: Ztoc;
+  /** Its bytes. */
   bytes: Uint8Array;
   /** The DB record, when the zTOC came from the store. */
   record?: ArtifactRecord;
 }
 
 /**
- * Loads `arg` as a zTOC file, else as the digest of a stored zTOC (index
- * digests are refused with upstream's message).
+ * Loads `arg`: an existing file is read and decoded; otherwise `arg` must
+ * be a digest (else `<arg>: no such file, and not a digest`) looked up in
+ * `store` (or the command's store, opened read-only for the lookup).
  */
 export async function loadZtoc(
   ctx: CommandContext,
   arg: string,
-  local?: LocalStore,
+  store?: LocalStore,
 ): Promise<LoadedZtoc> {
   if (await isFile(arg)) {
     const bytes = await Deno.readFile(arg);
@@ -44,32 +42,7 @@ export async function loadZtoc(
   } catch (e) {
     throw notFileNorDigest(arg, e);
   }
-  const own = local === undefined;
-  const l = local ?? openLocalStore(ctx, { readOnly: true });
-  try {
-    const record = artifactRecord(l.db, arg);
-    if (record.type === "soci_index") {
-      throw new BadInputError(
-        "the provided digest belongs to a SOCI index. Use `soci index info` to get the " +
-          "detailed information about it",
-      );
-    }
-    if (record.type !== "soci_layer") {
-      throw new BadInputError(`the provided digest is not a ztoc (type: ${record.type})`);
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await l.store.readBlob(arg);
-    } catch (e) {
-      if (e instanceof NotFoundError) {
-        throw new NotFoundError(
-          `ztoc ${arg} is recorded but its blob is missing (try "soci rebuild-db")`,
-        );
-      }
-      throw e;
-    }
-    return { ztoc: decodeZtoc(bytes), bytes, record };
-  } finally {
-    if (own) l[Symbol.dispose]();
-  }
+  if (store) return await loadStoredZtoc(store, arg);
+  using own = openStore(ctx, { readOnly: true });
+  return await loadStoredZtoc(own, arg);
 }

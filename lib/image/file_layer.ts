@@ -5,7 +5,7 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import type { Layer } from "../pipeline.ts";
+import type { Layer } from "./layer.ts";
 
 /**
  * Bytes per read from local files: large reads keep per-chunk costs low.
@@ -13,8 +13,13 @@ import type { Layer } from "../pipeline.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { FILE_CHUNK } from "./file_layer.ts";
- * assert.equal(FILE_CHUNK, 1 << 20);
+ * import { FILE_CHUNK, readFileChunks } from "./file_layer.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array(FILE_CHUNK + 5));
+ * const sizes = [];
+ * for await (const c of readFileChunks(path)) sizes.push(c.length);
+ * assert.deepEqual(sizes, [FILE_CHUNK, 5]);
+ * await Deno.remove(path);
  * ```
  */
 export const FILE_CHUNK = 1 << 20;

@@ -6,7 +6,7 @@
  * @module
  */
 import { BadInputError, UnsupportedError } from "../errors.ts";
-import type { ContentStore } from "../store/content_store.ts";
+import type { ArtifactStore } from "../store/artifact_store.ts";
 import { OciArchiveSource } from "./oci_archive.ts";
 import { OciLayoutSource } from "./oci_layout.ts";
 import { RegistrySource, type RegistrySourceOptions } from "./registry_source.ts";
@@ -16,7 +16,7 @@ import { StoreSource } from "./store_source.ts";
 /** What opening a reference may need. */
 export interface OpenImageOptions {
   /** The local store, for bare names. */
-  store?: ContentStore;
+  store?: ArtifactStore;
   /** Registry options (credentials, TLS, timeout), for `docker://`. */
   registry?: RegistrySourceOptions & { user?: string; configDir?: string };
 }

@@ -1,6 +1,6 @@
 /**
- * An image in the local store, named by a bare name (its tag in
- * `<root>/content/index.json`). Only manifests, indexes and configs are
+ * An image in an artifact store, named by a bare name (the name `create`
+ * recorded it under). Only manifests, indexes and configs are
  * stored, never layers.
  *
  * @module
@@ -8,20 +8,20 @@
 import { BadInputError, NotFoundError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { sha256Digest } from "../oci/digest.ts";
-import type { ContentStore } from "../store/content_store.ts";
+import type { ArtifactStore } from "../store/artifact_store.ts";
 import type { ImageSource } from "./source.ts";
 
 /**
- * `ImageSource` over the local content store: `resolve()` looks the name
- * up among the `index.json` tags; blobs come from the store.
+ * `ImageSource` over an artifact store: `resolve()` looks the name up
+ * among the store's images; blobs come from the store.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { StoreSource } from "./store_source.ts";
- * import { ContentStore } from "../store/content_store.ts";
+ * import { LocalStore } from "../store/local_store.ts";
  * const root = await Deno.makeTempDir();
- * const src = new StoreSource(ContentStore.open(root), "app");
+ * const src = new StoreSource(LocalStore.open(root, { readOnly: true }), "app");
  * let missing = false;
  * try { await src.resolve(); } catch { missing = true; }
  * assert.ok(missing && src.storeName === "app");
@@ -31,30 +31,30 @@ import type { ImageSource } from "./source.ts";
 export class StoreSource implements ImageSource {
   /** The bare name as given. */
   readonly reference: string;
-  /** Same as `reference`: the tag in the local store. */
+  /** Same as `reference`: the image's name in the store. */
   readonly storeName: string;
   /** The store the image is read from. */
-  readonly store: ContentStore;
+  readonly store: ArtifactStore;
 
-  /** A source for the image tagged `name` in `store`. */
-  constructor(store: ContentStore, name: string) {
+  /** A source for the image named `name` in `store`. */
+  constructor(store: ArtifactStore, name: string) {
     this.store = store;
     this.reference = name;
     this.storeName = name;
   }
 
   /**
-   * The tagged descriptor (`NotFoundError` when the name is not tagged in
-   * the local store).
+   * The image's target (`NotFoundError` when no image has that name in the
+   * store).
    */
   async resolve(): Promise<Descriptor> {
-    const desc = await this.store.resolveTag(this.storeName);
-    if (!desc) {
+    const img = await this.store.image(this.storeName);
+    if (!img) {
       throw new NotFoundError(
-        `image ${this.storeName}: not found in the local store (${this.store.dir})`,
+        `image ${this.storeName}: not found in the local store (${this.store.location})`,
       );
     }
-    return desc;
+    return img.target;
   }
 
   /**

@@ -1,48 +1,27 @@
 /**
  * The artifacts DB: one row per SOCI artifact (index, zTOC, prefetch blob)
  * known to the local store, with the logical schema of `soci-format.md` §9,
- * kept in SQLite (`node:sqlite`, WAL mode) at `<root>/artifacts.sqlite`.
+ * plus the images named in the local store and the bookkeeping of store
+ * commits, kept in SQLite (`node:sqlite`, WAL mode) at
+ * `<root>/artifacts.sqlite`. Opening the file is `sqlite.ts`'s job.
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { SociError } from "../errors.ts";
-import { OCI_MANIFEST, ZTOC_MEDIA_TYPE } from "../oci/media_types.ts";
+import type { Descriptor, Platform } from "../oci/descriptor.ts";
+import { type ArtifactRecord, type ArtifactType, checkRecord } from "./artifact_record.ts";
+import {
+  emptyView,
+  fileExists,
+  META_IMPORT_TAGS,
+  notAvailable,
+  openReader,
+  openWriter,
+  userVersion,
+} from "./sqlite.ts";
 
-/** Kind of an artifact row (F§9 `type`). */
-export type ArtifactType = "soci_index" | "soci_layer" | "soci_prefetch";
-
-/**
- * One artifact (F§9). For an index: `location` and `originalDigest` = image
- * manifest digest, `imageDigest` = image target digest, `platform`
- * `os/arch[/variant]`, `artifactType` v1/v2. For a zTOC (`soci_layer`):
- * `location` and `originalDigest` = layer digest, `spanSize`. Strings not
- * used by a kind are `""`, numbers `0`.
- */
-export interface ArtifactRecord {
-  /** Digest of the artifact blob (the key). */
-  digest: string;
-  /** Size of the blob in bytes. */
-  size: number;
-  /** Index: image manifest digest at build time; zTOC: layer digest; prefetch: `""`. */
-  location: string;
-  /** Index: image manifest digest (updated by convert); zTOC/prefetch: layer digest. */
-  originalDigest: string;
-  /** Index: digest of the image target (manifest or index); others `""`. */
-  imageDigest: string;
-  /** Index: `os/arch[/variant]`; others `""`. */
-  platform: string;
-  /** Kind of artifact. */
-  type: ArtifactType;
-  /** Media type of the artifact blob. */
-  mediaType: string;
-  /** Index: its artifact type (config media type); others `""`. */
-  artifactType: string;
-  /** zTOC: span size it was built with; others `0`. */
-  spanSize: number;
-  /** When the artifact was recorded (stored in microseconds). */
-  createdAt: Date;
-}
+export type { ArtifactRecord, ArtifactType } from "./artifact_record.ts";
 
 /** Options of {@linkcode ArtifactsDb.open}. */
 export interface ArtifactsDbOptions {
@@ -64,35 +43,25 @@ export interface ArtifactsDbOptions {
   create?: "eager" | "lazy";
 }
 
-/** Schema version stored in `PRAGMA user_version`. */
-export const ARTIFACTS_DB_SCHEMA_VERSION = 1;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS artifacts (
-  digest          TEXT PRIMARY KEY NOT NULL,
-  size            INTEGER NOT NULL,
-  location        TEXT NOT NULL DEFAULT '',
-  original_digest TEXT NOT NULL DEFAULT '',
-  image_digest    TEXT NOT NULL DEFAULT '',
-  platform        TEXT NOT NULL DEFAULT '',
-  type            TEXT NOT NULL CHECK (type IN ('soci_index', 'soci_layer', 'soci_prefetch')),
-  media_type      TEXT NOT NULL DEFAULT '',
-  artifact_type   TEXT NOT NULL DEFAULT '',
-  span_size       INTEGER NOT NULL DEFAULT 0,
-  created_at_us   INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS artifacts_by_original
-  ON artifacts (type, original_digest, span_size, digest);
-CREATE INDEX IF NOT EXISTS artifacts_by_image ON artifacts (type, image_digest, digest);
-CREATE INDEX IF NOT EXISTS artifacts_by_created ON artifacts (type, created_at_us DESC, digest);
-`;
-
 const COLUMNS = "digest, size, location, original_digest, image_digest, platform, type, " +
   "media_type, artifact_type, span_size, created_at_us";
 
-const TYPES = new Set<string>(["soci_index", "soci_layer", "soci_prefetch"]);
-
 type Row = Record<string, unknown>;
+
+const IMAGE_COLUMNS =
+  "name, media_type, digest, size, platform, artifact_type, annotations, created_at_us";
+
+/** An image named in the local store: its name, target and annotations. */
+export interface StoredImage {
+  /** The name (`app:1`, `127.0.0.1:5000/repo:tag`). */
+  name: string;
+  /** The image's target (manifest or index): media type, digest, size, and platform/artifact type when known. */
+  target: Descriptor;
+  /** Annotations recorded with the name (e.g. where the image came from). */
+  annotations: Record<string, string>;
+  /** When the name was (last) recorded. */
+  createdAt: Date;
+}
 
 /**
  * The artifacts DB. Every method is synchronous (SQLite is local and
@@ -387,6 +356,132 @@ export class ArtifactsDb {
     return this.#all(`SELECT ${COLUMNS} FROM artifacts ORDER BY digest`);
   }
 
+  /** False for a DB opened with `create: "lazy"` (or read-only) whose file does not exist. */
+  get hasFile(): boolean {
+    if (this.path === ":memory:") return this.#pending === undefined && !this.readOnly;
+    return fileExists(this.path);
+  }
+
+  /** True when the DB holds no artifact and no image (missing, new, or emptied). */
+  isEmpty(): boolean {
+    if (this.#stmt("SELECT 1 FROM artifacts LIMIT 1").get() !== undefined) return false;
+    return this.listImages().length === 0;
+  }
+
+  /** The schema version of the open file (`0` for a DB that has no file yet). */
+  get schemaVersion(): number {
+    return userVersion(this.#conn());
+  }
+
+  /** True when the tables of schema 2 (images, pending, meta) are there to be read. */
+  #hasV2(): boolean {
+    return this.schemaVersion >= 2;
+  }
+
+  /**
+   * The image named `name` in the local store, or `undefined`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ArtifactsDb } from "./artifacts_db.ts";
+   * const db = ArtifactsDb.open(":memory:");
+   * const target = { mediaType: "application/vnd.oci.image.manifest.v1+json",
+   *   digest: "sha256:" + "1".repeat(64), size: 10 };
+   * db.putImage({ name: "app:1", target, annotations: { from: "oci:x" }, createdAt: new Date() });
+   * assert.deepEqual(db.getImage("app:1")?.target, target);
+   * assert.equal(db.getImage("app:2"), undefined);
+   * db.close();
+   * ```
+   */
+  getImage(name: string): StoredImage | undefined {
+    if (!this.#hasV2()) return undefined;
+    const row = this.#stmt(`SELECT ${IMAGE_COLUMNS} FROM images WHERE name = ?`).get(name);
+    return row ? toImage(row as Row) : undefined;
+  }
+
+  /** Every image named in the store, by name. */
+  listImages(): StoredImage[] {
+    if (!this.#hasV2()) return [];
+    return (this.#stmt(`SELECT ${IMAGE_COLUMNS} FROM images ORDER BY name`).all() as Row[])
+      .map(toImage);
+  }
+
+  /** Names an image (replacing an earlier record of the same name). */
+  putImage(image: StoredImage): void {
+    this.#writable();
+    const t = image.target;
+    if (!Number.isSafeInteger(t.size) || t.size < 0) {
+      throw new SociError(`image ${image.name}: invalid size ${t.size}`);
+    }
+    this.#stmt(
+      `INSERT OR REPLACE INTO images (${IMAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      image.name,
+      t.mediaType,
+      t.digest,
+      t.size,
+      t.platform ? JSON.stringify(t.platform) : "",
+      t.artifactType ?? "",
+      JSON.stringify(image.annotations),
+      Math.round(image.createdAt.getTime() * 1000),
+    );
+  }
+
+  /** Forgets an image name; true when there was one. */
+  deleteImage(name: string): boolean {
+    if (!this.readOnly && this.#pending !== undefined && !fileExists(this.path)) return false;
+    this.#writable();
+    return Number(this.#stmt("DELETE FROM images WHERE name = ?").run(name).changes) > 0;
+  }
+
+  /**
+   * Records that store transaction `tx` is about to add or drop the blobs
+   * `digests`: if it dies before it commits, the next writer knows which
+   * blobs to look at (see the store's recovery).
+   */
+  addPending(tx: string, digests: Iterable<string>): void {
+    this.#writable();
+    const stmt = this.#stmt("INSERT OR IGNORE INTO pending (tx, digest) VALUES (?, ?)");
+    for (const d of digests) stmt.run(tx, d);
+  }
+
+  /** Every pending entry, by transaction. */
+  listPending(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    if (!this.#hasV2()) return out;
+    for (const row of this.#stmt("SELECT tx, digest FROM pending ORDER BY tx, digest").all()) {
+      const r = row as Row;
+      const tx = String(r.tx);
+      out.set(tx, [...(out.get(tx) ?? []), String(r.digest)]);
+    }
+    return out;
+  }
+
+  /** Drops the pending entries of `tx` (it committed, or was recovered). */
+  clearPending(tx: string): void {
+    if (!this.readOnly && this.#pending !== undefined && !fileExists(this.path)) return;
+    this.#writable();
+    this.#stmt("DELETE FROM pending WHERE tx = ?").run(tx);
+  }
+
+  /** A setting, or `undefined`. */
+  getMeta(key: string): string | undefined {
+    if (!this.#hasV2()) {
+      // A v1 file read without migrating it: its images are named in index.json.
+      return key === META_IMPORT_TAGS && this.schemaVersion === 1 ? "1" : undefined;
+    }
+    const row = this.#stmt("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
+    return row ? String(row.value) : undefined;
+  }
+
+  /** Sets (or with `undefined` removes) a setting. */
+  setMeta(key: string, value: string | undefined): void {
+    this.#writable();
+    if (value === undefined) this.#stmt("DELETE FROM meta WHERE key = ?").run(key);
+    else this.#stmt("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
+  }
+
   /** Closes the DB. */
   close(): void {
     if (this.#db.isOpen) this.#db.close();
@@ -394,197 +489,6 @@ export class ArtifactsDb {
 
   #all(sql: string, ...params: (string | number)[]): ArtifactRecord[] {
     return (this.#stmt(sql).all(...params) as Row[]).map(toRecord);
-  }
-}
-
-function userVersion(db: DatabaseSync): number {
-  const row = db.prepare("PRAGMA user_version").get() as Row;
-  return Number(row.user_version);
-}
-
-function fileExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    return true; // let opening it report the real problem
-  }
-}
-
-/** An empty in-memory DB with the schema, for reads of a DB that has no file. */
-function emptyView(): DatabaseSync {
-  const mem = new DatabaseSync(":memory:");
-  mem.exec(SCHEMA);
-  mem.exec("PRAGMA query_only = 1");
-  return mem;
-}
-
-function notAvailable(path: string, e: unknown): SociError {
-  const msg = e instanceof Error ? e.message : String(e);
-  return new SociError(`artifacts DB ${path} is not available: ${msg}`, { cause: e });
-}
-
-/** Opens (creating it with mode 0600 when missing) and migrates a writable DB. */
-function openWriter(path: string, timeout: number): DatabaseSync {
-  const memory = path === ":memory:";
-  if (!memory) {
-    try {
-      Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    }
-  }
-  const db = new DatabaseSync(path);
-  try {
-    db.exec(`PRAGMA busy_timeout = ${timeout}`);
-    if (!memory) setWal(db, timeout);
-    db.exec("PRAGMA synchronous = NORMAL");
-    migrate(db);
-  } catch (e) {
-    db.close();
-    throw e;
-  }
-  return db;
-}
-
-/**
- * A read-only connection to the existing DB file at `path` that leaves no
- * file behind when it can (see `ArtifactsDb.open`), or `undefined` when the
- * file has no schema yet. Throws when the schema is too new.
- */
-function openReader(path: string, timeout: number): DatabaseSync | undefined {
-  let db: DatabaseSync | undefined;
-  if (mayWrite(path)) {
-    try {
-      db = new DatabaseSync(path);
-      db.exec(`PRAGMA busy_timeout = ${timeout}`);
-      db.exec("PRAGMA query_only = 1");
-      userVersion(db); // the first read: fails when the -wal/-shm files cannot be made
-    } catch {
-      closeQuietly(db);
-      db = undefined;
-    }
-  }
-  if (db === undefined && !fileExists(`${path}-wal`)) {
-    // Nothing to replay: read the file as it is, without locks or side files.
-    // (Deno only accepts the URI form with -A; under scoped permissions it
-    // takes it for a relative path and fails, and the plain path is used:
-    // SQLite may then leave its empty -wal/-shm side files, as any reader
-    // without write access to a WAL database does.)
-    try {
-      db = new DatabaseSync(immutableUri(path), { readOnly: true });
-      userVersion(db);
-    } catch {
-      closeQuietly(db);
-      db = undefined;
-    }
-  }
-  if (db === undefined) {
-    db = new DatabaseSync(path, { readOnly: true });
-    db.exec(`PRAGMA busy_timeout = ${timeout}`);
-  }
-  try {
-    const version = userVersion(db);
-    if (version > ARTIFACTS_DB_SCHEMA_VERSION) throw tooNew(version);
-    if (version === ARTIFACTS_DB_SCHEMA_VERSION) return db;
-  } catch (e) {
-    closeQuietly(db);
-    throw e;
-  }
-  db.close(); // an empty file: no schema yet, same as missing
-  return undefined;
-}
-
-/**
- * True when the file at `path` can be opened for writing. SQLite itself
- * silently falls back to a read-only connection when it cannot, which is
- * the case we must tell apart.
- */
-function mayWrite(path: string): boolean {
-  try {
-    Deno.openSync(path, { read: true, write: true }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A `file:` URI opening `path` read-only with SQLite's `immutable` flag (no locks, no files). */
-function immutableUri(path: string): string {
-  const escaped = path.replace(/[%?#]/g, (c) => "%" + c.charCodeAt(0).toString(16));
-  return `file:${escaped}?immutable=1`;
-}
-
-function closeQuietly(db: DatabaseSync | undefined): void {
-  try {
-    if (db?.isOpen) db.close();
-  } catch {
-    // nothing more to release
-  }
-}
-
-function tooNew(version: number): SociError {
-  return new SociError(
-    `schema version ${version} is newer than this soci understands ` +
-      `(${ARTIFACTS_DB_SCHEMA_VERSION}); use a newer soci or run rebuild-db on a fresh root`,
-  );
-}
-
-function setWal(db: DatabaseSync, timeoutMs: number): void {
-  // Switching to WAL needs a moment of exclusive access; it is persistent,
-  // so it only matters for the first open of a new file. Retry on BUSY.
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const row = db.prepare("PRAGMA journal_mode = WAL").get() as Row;
-      if (String(row.journal_mode).toLowerCase() === "wal") return;
-      throw new SociError(`cannot switch to WAL mode (got ${String(row.journal_mode)})`);
-    } catch (e) {
-      if (!isBusy(e) || Date.now() > until) throw e;
-    }
-    sleepSync(20);
-  }
-}
-
-function migrate(db: DatabaseSync): void {
-  let version = userVersion(db);
-  if (version === ARTIFACTS_DB_SCHEMA_VERSION) return;
-  if (version > ARTIFACTS_DB_SCHEMA_VERSION) throw tooNew(version);
-  db.exec("BEGIN IMMEDIATE");
-  try {
-    version = userVersion(db); // another process may have migrated meanwhile
-    if (version > ARTIFACTS_DB_SCHEMA_VERSION) throw tooNew(version);
-    if (version < ARTIFACTS_DB_SCHEMA_VERSION) {
-      db.exec(SCHEMA);
-      db.exec(`PRAGMA user_version = ${ARTIFACTS_DB_SCHEMA_VERSION}`);
-    }
-    db.exec("COMMIT");
-  } catch (e) {
-    if (db.isTransaction) db.exec("ROLLBACK");
-    throw e;
-  }
-}
-
-function isBusy(e: unknown): boolean {
-  const msg = e instanceof Error ? e.message : "";
-  return /database is locked|busy/i.test(msg);
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function checkRecord(rec: ArtifactRecord): void {
-  if (!TYPES.has(rec.type)) throw new SociError(`unknown artifact type ${rec.type}`);
-  if (!(rec.createdAt instanceof Date) || Number.isNaN(rec.createdAt.getTime())) {
-    throw new SociError(`artifact ${rec.digest}: invalid creation time`);
-  }
-  if (!Number.isSafeInteger(rec.size) || rec.size < 0) {
-    throw new SociError(`artifact ${rec.digest}: invalid size ${rec.size}`);
-  }
-  if (!Number.isSafeInteger(rec.spanSize)) {
-    throw new SociError(`artifact ${rec.digest}: invalid span size ${rec.spanSize}`);
   }
 }
 
@@ -604,75 +508,20 @@ function toRecord(row: Row): ArtifactRecord {
   };
 }
 
-/**
- * The DB record of a zTOC (F§9: `soci_layer`, location and original digest
- * = the layer digest).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { ztocRecord } from "./artifacts_db.ts";
- * const r = ztocRecord("sha256:" + "a".repeat(64), 10, "sha256:" + "b".repeat(64), 4194304);
- * assert.equal(r.type, "soci_layer");
- * assert.equal(r.originalDigest, r.location);
- * ```
- */
-export function ztocRecord(
-  digest: string,
-  size: number,
-  layerDigest: string,
-  spanSize: number,
-  createdAt: Date = new Date(),
-): ArtifactRecord {
-  return {
-    digest,
-    size,
-    location: layerDigest,
-    originalDigest: layerDigest,
-    imageDigest: "",
-    platform: "",
-    type: "soci_layer",
-    mediaType: ZTOC_MEDIA_TYPE,
-    artifactType: "",
-    spanSize,
-    createdAt,
+function toImage(row: Row): StoredImage {
+  const target: Descriptor = {
+    mediaType: String(row.media_type),
+    digest: String(row.digest),
+    size: Number(row.size),
   };
-}
-
-/**
- * The DB record of a SOCI index (F§9: `soci_index`, location and original
- * digest = the image manifest, image digest = the image's target).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { indexRecord } from "./artifacts_db.ts";
- * const d = "sha256:" + "c".repeat(64);
- * const r = indexRecord(d, 10, d, d, "linux/amd64", "application/vnd.amazon.soci.index.v1+json");
- * assert.equal(r.type, "soci_index");
- * assert.equal(r.spanSize, 0);
- * ```
- */
-export function indexRecord(
-  digest: string,
-  size: number,
-  manifestDigest: string,
-  imageDigest: string,
-  platform: string,
-  artifactType: string,
-  createdAt: Date = new Date(),
-): ArtifactRecord {
+  const platform = String(row.platform);
+  if (platform !== "") target.platform = JSON.parse(platform) as Platform;
+  const artifactType = String(row.artifact_type);
+  if (artifactType !== "") target.artifactType = artifactType;
   return {
-    digest,
-    size,
-    location: manifestDigest,
-    originalDigest: manifestDigest,
-    imageDigest,
-    platform,
-    type: "soci_index",
-    mediaType: OCI_MANIFEST,
-    artifactType,
-    spanSize: 0,
-    createdAt,
+    name: String(row.name),
+    target,
+    annotations: JSON.parse(String(row.annotations)) as Record<string, string>,
+    createdAt: new Date(Number(row.created_at_us) / 1000),
   };
 }

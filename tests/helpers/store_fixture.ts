@@ -16,8 +16,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { ArtifactRecord, ArtifactsDb } from "../../lib/store/artifacts_db.ts";
-import type { ContentStore } from "../../lib/store/content_store.ts";
+import type { ArtifactRecord } from "../../lib/store/artifacts_db.ts";
+import type { LocalStore } from "../../lib/store/local_store.ts";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -148,8 +148,8 @@ export interface Fixture {
   rows: ArtifactRecord[];
 }
 
-/** Populates `store` and `db` like `soci create` runs on the images above would. */
-export async function buildFixture(store: ContentStore, db: ArtifactsDb): Promise<Fixture> {
+/** Populates `store` (and its DB) like `soci create` runs on the images above would. */
+export async function buildFixture(store: LocalStore): Promise<Fixture> {
   const [L1, L2, L3, L4, L5] = [1, 2, 3, 4, 5].map(layerDigest);
   void L4;
   const C1 = config("amd64");
@@ -195,20 +195,20 @@ export async function buildFixture(store: ContentStore, db: ArtifactsDb): Promis
     ztocRow(Z5, L5, 4194304),
   ].sort((a, b) => a.digest < b.digest ? -1 : 1);
 
-  const tx = store.begin({ db });
+  const tx = store.begin();
   for (const b of [C1, C2, C3, M1, M2, M3, I, Z1, Z2, Z3, Z5, S1, S2, S3, S4, E]) {
     await tx.putBlob(b.bytes, { digest: b.digest, size: b.size });
   }
   for (const s of [S1, S2, S3, S4]) {
-    tx.addIndexEntry({
+    tx.addIndex({
       mediaType: OCI_MANIFEST,
       digest: s.digest,
       size: s.size,
       artifactType: SOCI_V1,
     });
   }
-  tx.tag("multi", { mediaType: OCI_INDEX, digest: I.digest, size: I.size });
-  tx.tag("single", { mediaType: OCI_MANIFEST, digest: M3.digest, size: M3.size });
+  tx.tagImage("multi", { mediaType: OCI_INDEX, digest: I.digest, size: I.size });
+  tx.tagImage("single", { mediaType: OCI_MANIFEST, digest: M3.digest, size: M3.size });
   for (const r of rows) tx.putRecord(r);
   await tx.commit();
   return { blobs: { C1, C2, C3, M1, M2, M3, M5, I, Z1, Z2, Z3, Z5, S1, S2, S3, S4, E }, rows };

@@ -8,16 +8,14 @@
  *
  * @module
  */
-import { ArtifactsDb } from "../../lib/store/artifacts_db.ts";
-import { ContentStore } from "../../lib/store/content_store.ts";
+import { LocalStore } from "../../lib/store/local_store.ts";
 
 const [root, name, countText] = Deno.args;
 const count = Number(countText);
 const enc = new TextEncoder();
-const store = ContentStore.open(root);
-const db = ArtifactsDb.open(root + "/artifacts.sqlite");
+const store = LocalStore.open(root);
 for (let i = 0; i < count; i++) {
-  const tx = store.begin({ db });
+  const tx = store.begin();
   const blob = await tx.putBlob(enc.encode(JSON.stringify({ writer: name, n: i })));
   await tx.putBlob(enc.encode("{}"));
   const desc = {
@@ -25,8 +23,8 @@ for (let i = 0; i < count; i++) {
     ...blob,
     artifactType: "application/vnd.amazon.soci.index.v1+json",
   };
-  tx.addIndexEntry(desc);
-  if (i % 10 === 0) tx.tag(`${name}-${i}`, desc, { "x.writer": name });
+  tx.addIndex(desc);
+  if (i % 10 === 0) tx.tagImage(`${name}-${i}`, desc, { "x.writer": name });
   tx.putRecord({
     ...blob,
     location: "",
@@ -41,5 +39,5 @@ for (let i = 0; i < count; i++) {
   });
   await tx.commit();
 }
-db.close();
+store.close();
 console.log(`done ${name}`);

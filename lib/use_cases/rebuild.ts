@@ -1,6 +1,6 @@
 /**
- * `rebuild-db`: recreates the artifacts DB from the blobs of the content
- * store (`soci-cli.md` §7), reading subject manifests from our own store.
+ * `rebuild-db`: recreates the artifacts DB from the blobs of an artifact
+ * store (`soci-cli.md` §7), reading subject manifests from the store.
  *
  * @module
  */
@@ -10,15 +10,15 @@ import type { Descriptor, ImageManifest, Platform } from "../oci/descriptor.ts";
 import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
 import {
   ANNOTATION_LAYER_DIGEST,
-  ANNOTATION_REF_NAME,
   ANNOTATION_SPAN_SIZE,
   isIndexType,
   OCI_MANIFEST,
   SOCI_INDEX_V1,
 } from "../oci/media_types.ts";
 import { goQuote } from "../ui/go_quote.ts";
-import { type ArtifactRecord, type ArtifactsDb, indexRecord, ztocRecord } from "./artifacts_db.ts";
-import type { ContentStore } from "./content_store.ts";
+import type { ArtifactStore } from "../store/artifact_store.ts";
+import { type ArtifactRecord, indexRecord, ztocRecord } from "../store/artifact_record.ts";
+import { readJsonCandidate } from "../store/reachability.ts";
 
 /** What {@linkcode rebuildDb} changed. */
 export interface RebuildResult {
@@ -30,7 +30,7 @@ export interface RebuildResult {
 
 /** Options of {@linkcode rebuildDb}. */
 export interface RebuildOptions {
-  /** Creation time of added rows (default: now). */
+  /** Creation time of added rows (default: when each blob was written, else now). */
   now?: Date;
 }
 
@@ -39,15 +39,15 @@ const MIN_INDEX_SIZE = 10;
 
 /**
  * Rebuilds the artifacts DB from the store's blobs, in one DB transaction
- * taken under the store lock (so a concurrent commit cannot slip between
- * listing and writing):
+ * taken under the store lock (so a concurrent commit, or an `index rm` and
+ * its garbage collection, cannot slip between listing and writing):
  *
  * 1. rows whose blob is not in the store are deleted (any type);
  * 2. every blob that decodes as a v1 SOCI index (OCI manifest media type,
  *    `config.mediaType` v1, a `subject`) and has no row yet gets a
  *    `soci_index` row: location = original digest = subject digest;
- *    image digest = the `index.json`-tagged image whose target is (or, for
- *    an index, lists) the subject, else the subject; platform =
+ *    image digest = the named image whose target is (or, for an index,
+ *    lists) the subject, else the subject; platform =
  *    `os/arch[/variant]` (containerd-normalized) from the platform of a
  *    descriptor that lists the subject in our store, else from the subject
  *    manifest's config in our store, else `""` when the subject (or its
@@ -57,8 +57,11 @@ const MIN_INDEX_SIZE = 10;
  *    `image-layer-digest` annotation, media type `application/octet-stream`,
  *    span size from the `span-size` annotation, 0 when absent).
  *
- * Differences from upstream: zTOC rows are not written for missing blobs,
- * and existing zTOC rows are kept as they are. v2 indexes are never added.
+ * Rows that exist are kept as they are (their creation times too); added
+ * rows take the blob's modification time as their creation time where the
+ * store knows it (else `now`). Differences from upstream: zTOC rows are not
+ * written for missing blobs, existing zTOC rows are kept as they are, and
+ * creation times survive. v2 indexes are never added.
  * Errors: `failed to remove old artifacts from db: …`, `failed to add new
  * artifacts to db: …` (e.g. a bad span size annotation); the DB is then
  * unchanged.
@@ -66,26 +69,27 @@ const MIN_INDEX_SIZE = 10;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ContentStore } from "./content_store.ts";
- * import { ArtifactsDb } from "./artifacts_db.ts";
+ * import { LocalStore } from "../store/local_store.ts";
  * import { rebuildDb } from "./rebuild.ts";
  * const root = await Deno.makeTempDir();
- * const db = ArtifactsDb.open(root + "/artifacts.sqlite");
- * const result = await rebuildDb(ContentStore.open(root), db);
+ * const store = LocalStore.open(root);
+ * const result = await rebuildDb(store);
  * assert.deepEqual(result, { removed: [], added: [] });
- * db.close();
+ * store.close();
  * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function rebuildDb(
-  store: ContentStore,
-  db: ArtifactsDb,
+  store: ArtifactStore,
   options: RebuildOptions = {},
 ): Promise<RebuildResult> {
-  const now = options.now ?? new Date();
+  const db = store.db;
+  const now = new Date();
   return await store.withLock(async () => {
-    const blobs = new Map<string, number>();
-    for await (const b of store.listBlobs()) blobs.set(b.digest, b.size);
+    const blobs = new Map<string, BlobSeen>();
+    for await (const b of store.listBlobs()) {
+      blobs.set(b.digest, { size: b.size, createdAt: options.now ?? b.createdAt ?? now });
+    }
 
     let stale: string[];
     try {
@@ -96,13 +100,14 @@ export async function rebuildDb(
 
     let rows: ArtifactRecord[];
     try {
-      rows = await discover(store, db, blobs, now);
+      rows = await discover(store, blobs);
     } catch (e) {
       throw wrap("failed to add new artifacts to db", e);
     }
 
     // Nothing to change: no transaction, which would create a lazily created DB's file.
     if (stale.length === 0 && rows.length === 0) return { removed: [], added: [] };
+    const result = { removed: stale, added: rows.map((r) => r.digest).sort() };
     db.transaction(() => {
       try {
         for (const d of stale) db.delete(d);
@@ -115,19 +120,25 @@ export async function rebuildDb(
         throw wrap("failed to add new artifacts to db", e);
       }
     });
-    return { removed: stale, added: rows.map((r) => r.digest).sort() };
+    await store.syncViews();
+    return result;
   });
 }
 
+/** A blob as listed: its size, and when it was written. */
+interface BlobSeen {
+  size: number;
+  createdAt: Date;
+}
+
 async function discover(
-  store: ContentStore,
-  db: ArtifactsDb,
-  blobs: Map<string, number>,
-  now: Date,
+  store: ArtifactStore,
+  blobs: Map<string, BlobSeen>,
 ): Promise<ArtifactRecord[]> {
+  const db = store.db;
   const ctx = new SubjectInfo(store, blobs);
   const rows = new Map<string, ArtifactRecord>();
-  for (const [digest, size] of blobs) {
+  for (const [digest, { size, createdAt }] of blobs) {
     if (size < MIN_INDEX_SIZE || db.get(digest) !== undefined) continue;
     const index = await readV1Index(store, digest);
     if (!index) continue;
@@ -135,14 +146,18 @@ async function discover(
     const { platform, imageDigest } = await ctx.lookup(subject);
     rows.set(
       digest,
-      indexRecord(digest, size, subject.digest, imageDigest, platform, SOCI_INDEX_V1, now),
+      indexRecord(digest, size, subject.digest, imageDigest, platform, SOCI_INDEX_V1, createdAt),
     );
     for (const layer of index.layers) {
       const spanSize = parseSpanSize(layer);
-      if (!blobs.has(layer.digest) || rows.has(layer.digest)) continue;
+      const seen = blobs.get(layer.digest);
+      if (!seen || rows.has(layer.digest)) continue;
       if (db.get(layer.digest) !== undefined) continue;
       const layerDigest = layer.annotations?.[ANNOTATION_LAYER_DIGEST] ?? "";
-      rows.set(layer.digest, ztocRecord(layer.digest, layer.size, layerDigest, spanSize, now));
+      rows.set(
+        layer.digest,
+        ztocRecord(layer.digest, layer.size, layerDigest, spanSize, seen.createdAt),
+      );
     }
   }
   return [...rows.values()];
@@ -150,10 +165,10 @@ async function discover(
 
 /** The blob decoded as a v1 SOCI index, or `undefined` when it is not one. */
 async function readV1Index(
-  store: ContentStore,
+  store: ArtifactStore,
   digest: string,
 ): Promise<ImageManifest | undefined> {
-  const bytes = await store.readJsonCandidate(digest); // saves reading zTOCs
+  const bytes = await readJsonCandidate(store, digest); // saves reading zTOCs
   if (bytes === undefined) return undefined;
   let m: ImageManifest;
   try {
@@ -191,12 +206,12 @@ function parseSpanSize(layer: Descriptor): number {
 
 /** Finds the platform and image digest of subjects, from our store only. */
 class SubjectInfo {
-  #store: ContentStore;
-  #blobs: Map<string, number>;
-  /** Tagged entries of index.json, with the manifests listed by tagged indexes. */
+  #store: ArtifactStore;
+  #blobs: Map<string, BlobSeen>;
+  /** Named images, with the manifests listed by named indexes. */
   #tags?: { target: Descriptor; children: Descriptor[] }[];
 
-  constructor(store: ContentStore, blobs: Map<string, number>) {
+  constructor(store: ArtifactStore, blobs: Map<string, BlobSeen>) {
     this.#store = store;
     this.#blobs = blobs;
   }
@@ -206,12 +221,11 @@ class SubjectInfo {
     const out: { target: Descriptor; children: Descriptor[] }[] = [];
     let entries: Descriptor[] = [];
     try {
-      entries = (await this.#store.readIndexJson()).manifests;
+      entries = (await this.#store.images()).map((i) => i.target);
     } catch {
-      entries = []; // an unreadable index.json only costs us the tag lookups
+      entries = []; // unreadable names only cost us the image lookups
     }
     for (const target of entries) {
-      if (target.annotations?.[ANNOTATION_REF_NAME] === undefined) continue;
       let children: Descriptor[] = [];
       if (isIndexType(target.mediaType) && this.#blobs.has(target.digest)) {
         try {

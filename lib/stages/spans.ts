@@ -1,0 +1,151 @@
+/**
+ * The scan stage: every layer that is to get a zTOC is read once (digest
+ * verified against the descriptor, checkpoints, span digests, tar TOC),
+ * several at a time on Workers, and passed on in layer order.
+ *
+ * @module
+ */
+import { SociError, withContext } from "../errors.ts";
+import type { Layer } from "../image/layer.ts";
+import { DEFAULT_SPAN_SIZE, OCI_LAYER_GZIP, OCI_LAYER_TAR } from "../oci/media_types.ts";
+import { scanLayer } from "../ztoc/scan.ts";
+import { ScanPool } from "../ztoc/scan_pool.ts";
+import {
+  isIterable,
+  type LayerResult,
+  type PendingLayer,
+  type ReusedLayer,
+  type ScannedLayer,
+  type SettledLayer,
+  type StageInput,
+} from "./layer_result.ts";
+
+/** What {@link spans} takes. */
+export type SpansInput = PendingLayer | ReusedLayer | SettledLayer;
+/** What {@link spans} yields. */
+export type SpansOutput = ScannedLayer | ReusedLayer | SettledLayer;
+
+/** A scan stage waiting for its input, for `pipe()`. */
+export type SpansStage = (input: StageInput<SpansInput>) => AsyncGenerator<SpansOutput>;
+
+/** Options of {@link spans}. */
+export interface SpansOptions {
+  /** Span size; default 4 MiB. */
+  spanSize?: number;
+  /**
+   * Layers scanned at once, each decoded on its own Worker; default the
+   * number of CPUs. 0 scans in the calling thread, one layer at a time.
+   */
+  concurrency?: number;
+  /** Bytes of a layer read so far. */
+  onProgress?: (layer: Layer, bytes: number) => void;
+  /** Stops every scan; the stage then fails with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Scans every pending layer once (reused and settled layers pass through
+ * unread) and passes the results on in layer order. A layer file (no digest
+ * in its descriptor) comes out with the descriptor the scan learnt.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileLayer } from "../image/file_layer.ts";
+ * import { spans } from "./spans.ts";
+ * import { gzipSync } from "node:zlib";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, gzipSync(new Uint8Array(1024)));
+ * for await (const r of spans([{ layer: await fileLayer(path) }], { concurrency: 0 })) {
+ *   assert.equal(r.scan?.compression, "gzip");
+ *   assert.equal(r.scan?.uncompressedSize, 1024);
+ *   assert.match(r.layer.descriptor.digest, /^sha256:/);
+ * }
+ * await Deno.remove(path);
+ * ```
+ */
+export function spans(options?: SpansOptions): SpansStage;
+/** Scans the layers of `input` (see above). */
+export function spans(
+  input: StageInput<SpansInput>,
+  options?: SpansOptions,
+): AsyncGenerator<SpansOutput>;
+export function spans(
+  a?: StageInput<SpansInput> | SpansOptions,
+  b?: SpansOptions,
+): AsyncGenerator<SpansOutput> | SpansStage {
+  if (!isIterable<SpansInput>(a)) return (input) => spansOf(input, a);
+  return spansOf(a, b);
+}
+
+async function* spansOf(
+  input: StageInput<SpansInput>,
+  options: SpansOptions = {},
+): AsyncGenerator<SpansOutput> {
+  const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
+  const concurrency = options.concurrency ?? navigator.hardwareConcurrency ?? 2;
+  const pool = concurrency > 0 ? new ScanPool(concurrency) : undefined;
+  // Stops the scans still running when the consumer leaves early.
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  const window: Promise<SpansOutput>[] = [];
+  const limit = Math.max(1, concurrency);
+
+  const scanOne = async (r: SpansInput): Promise<SpansOutput> => {
+    const g = r as LayerResult;
+    if (g.skip !== undefined || g.error !== undefined || g.ztoc !== undefined) {
+      return r as SpansOutput;
+    }
+    const layer = r.layer;
+    try {
+      const d = layer.descriptor;
+      const scanOptions = {
+        compression: layer.compression,
+        spanSize,
+        expectedDigest: d.digest || undefined,
+        expectedSize: d.digest ? d.size : undefined,
+        onProgress: options.onProgress && ((n: number) => options.onProgress!(layer, n)),
+        signal,
+      };
+      const chunks = await layer.open();
+      const scan = pool
+        ? await pool.scan(chunks, scanOptions)
+        : await scanLayer(chunks, scanOptions);
+      if (!d.digest) {
+        // A layer file: its descriptor is known now.
+        const mediaType = d.mediaType ||
+          (scan.compression === "gzip" ? OCI_LAYER_GZIP : OCI_LAYER_TAR);
+        const descriptor = { ...d, mediaType, digest: scan.digest, size: scan.size };
+        return { layer: { ...layer, descriptor }, scan };
+      }
+      return { layer, scan };
+    } catch (e) {
+      // Stopped from outside: that is the stage's failure, not the layer's.
+      if (options.signal?.aborted) throw options.signal.reason;
+      const digest = layer.descriptor.digest;
+      return { layer, error: digest ? withContext(e, `layer ${digest}`) : e as Error };
+    }
+  };
+
+  try {
+    for await (const r of input) {
+      options.signal?.throwIfAborted();
+      window.push(scanOne(r));
+      if (window.length >= limit) yield await window.shift()!;
+    }
+    while (window.length > 1) yield await window.shift()!;
+    if (window.length === 1) {
+      // Stop the workers before the last result is handed on, so that what
+      // follows (encoding the zTOC) does not run beside idle workers' memory.
+      const last = await window.shift()!;
+      pool?.close();
+      yield last;
+    }
+  } finally {
+    // Left early (the consumer stopped or failed): stop reading, let the
+    // scans still running end, then stop the workers.
+    abort.abort(new SociError("scan stopped"));
+    pool?.close();
+    await Promise.allSettled(window);
+  }
+}

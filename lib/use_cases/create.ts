@@ -1,0 +1,241 @@
+/**
+ * `create` as a library function: the v1 SOCI index of an image for each
+ * selected platform, composed from the stages —
+ *
+ * ```text
+ * manifestLayers → reuse(existing zTOCs) → spans → ztoc → storeZtocs(tx) → index → writeIndex(tx)
+ * ```
+ *
+ * — with everything (zTOCs, indexes, the image's documents and its name)
+ * written to an artifact store in one transaction: a failure leaves the
+ * store and its DB as they were.
+ *
+ * @module
+ */
+import type { Layer } from "../image/layer.ts";
+import type { SelectedManifest } from "../image/select.ts";
+import type { ImageSource } from "../image/source.ts";
+import type { Descriptor, Platform } from "../oci/descriptor.ts";
+import { DEFAULT_MIN_LAYER_SIZE, DEFAULT_SPAN_SIZE } from "../oci/media_types.ts";
+import { formatPlatform } from "../oci/platform.ts";
+import type { IndexInput, SociIndex } from "../stages/index.ts";
+import { index } from "../stages/index.ts";
+import type { ZtocBlob } from "../stages/layer_result.ts";
+import { manifestLayers } from "../stages/layers.ts";
+import { pipe } from "../stages/pipe.ts";
+import { reuse, type ZtocFinder } from "../stages/reuse.ts";
+import { spans } from "../stages/spans.ts";
+import { storeZtocs, writeIndex } from "../stages/store_sink.ts";
+import { ztoc } from "../stages/ztoc.ts";
+import type { ArtifactStore, ArtifactTransaction } from "../store/artifact_store.ts";
+import {
+  choosePlatforms,
+  type PlatformChoice,
+  type PlatformManifest,
+  resolvePlatforms,
+} from "./platforms.ts";
+import { ANNOTATION_SOURCE, nameImage } from "./image_names.ts";
+
+/** Options of {@link createIndexes}. */
+export interface CreateOptions {
+  /** Span size; default 4 MiB. */
+  spanSize?: number;
+  /** Minimum layer size; default 10 MiB. */
+  minLayerSize?: number;
+  /** Platforms to index (see `platforms.ts`); default the image's (or the host's). */
+  platforms?: PlatformChoice;
+  /** Never reuse zTOCs of earlier runs. */
+  force?: boolean;
+  /** The `xattr` optimization (F§7.5). */
+  disableXattrs?: boolean;
+  /** Write an index even when no layer got a zTOC. */
+  allowEmpty?: boolean;
+  /** Layers scanned at once (default: the number of CPUs). */
+  concurrency?: number;
+  /**
+   * The name under which the image is recorded in the store; default the
+   * source's name, made unique when another image already has it.
+   */
+  name?: string;
+  /**
+   * Where the image came from, recorded with its name (default
+   * `source.reference`); `""` keeps the image's record as it is (an image
+   * already in the store).
+   */
+  sourceAnnotation?: string;
+  /** Called once per layer, in layer order, when its outcome is known. */
+  onLayer?: (r: IndexInput, platform: Platform) => void;
+  /** A platform was skipped because the image lacks it (other platforms were found). */
+  onPlatformSkipped?: (platform: Platform, reason: string) => void;
+  /** Bytes of a layer read so far. */
+  onProgress?: (layer: Layer, bytes: number) => void;
+  /** Stops the build; nothing is written (checked last just before the commit). */
+  signal?: AbortSignal;
+}
+
+/** The index built for one platform. */
+export interface CreatedIndex {
+  /** The platform as recorded. */
+  platform: Platform;
+  /** The platform's image manifest (the index's subject). */
+  manifest: Descriptor;
+  /** The image's target (manifest or index). */
+  image: Descriptor;
+  /** The SOCI index. */
+  index: SociIndex;
+}
+
+/** What {@link createIndexes} did. */
+export interface CreateResult {
+  /** The name under which the image is recorded in the store. */
+  name: string;
+  /** The image's target. */
+  target: Descriptor;
+  /** One index per platform, in platform order. */
+  indexes: CreatedIndex[];
+}
+
+/**
+ * Builds, stores and records the v1 SOCI index of `source` for each
+ * selected platform (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createIndexes } from "./create.ts";
+ * import { openImage } from "../image/open.ts";
+ * import { LocalStore } from "../store/local_store.ts";
+ * const root = await Deno.makeTempDir();
+ * const store = LocalStore.open(root);
+ * const result = await createIndexes(await openImage("oci:./fixtures/sample-image:latest"),
+ *   store, { minLayerSize: 0, spanSize: 1 << 18 });
+ * assert.equal(result.name, "latest");
+ * assert.equal(result.indexes[0].index.manifest.layers.length, 2);
+ * assert.equal(store.db.listIndexes()[0].digest, result.indexes[0].index.descriptor.digest);
+ * store.close();
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function createIndexes(
+  source: ImageSource,
+  store: ArtifactStore,
+  options: CreateOptions = {},
+): Promise<CreateResult> {
+  const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
+  const target = await source.resolve();
+  const platforms = await choosePlatforms(source, target, options.platforms);
+  const { found, missing } = await resolvePlatforms(source, target, platforms);
+  if (found.length === 0) throw missing[0].error;
+  for (const m of missing) options.onPlatformSkipped?.(m.platform, m.error.message);
+
+  await using tx = store.begin();
+  const name = await storeImage(tx, store, source, target, found.map((f) => f.manifest), options);
+  // zTOCs built by this run, by layer digest: a layer shared by several
+  // platforms is read once (and reported as already existing afterwards).
+  // (With --force only zTOCs of earlier runs are ignored: one built by this
+  // run serves every platform, reported as built.)
+  const builtHere = new Map<string, ZtocBlob>();
+  const find: ZtocFinder = async (layer) => {
+    const here = builtHere.get(layer.descriptor.digest);
+    if (here) return { ...here, reused: !options.force };
+    return options.force ? undefined : await existingZtoc(store, layer, spanSize);
+  };
+  const indexes: CreatedIndex[] = [];
+  for (const { platform, manifest } of found) {
+    const soci = await indexPlatform(source, tx, manifest, find, options, (r) => {
+      const z = r.ztoc;
+      if (z && !z.reused && !builtHere.has(r.layer.descriptor.digest)) {
+        builtHere.set(r.layer.descriptor.digest, {
+          digest: z.digest,
+          size: z.size,
+          spanSize: z.spanSize,
+          xattrFree: z.xattrFree,
+        });
+      }
+      options.onLayer?.(r, platform);
+    });
+    await writeIndex(tx, soci, {
+      manifest: manifest.descriptor,
+      image: target,
+      platform: formatPlatform(platform),
+      imageName: name,
+    });
+    indexes.push({ platform, manifest: manifest.descriptor, image: target, index: soci });
+  }
+  options.signal?.throwIfAborted();
+  await tx.commit();
+  return { name, target, indexes };
+}
+
+/** One platform's index: the stages, with new zTOCs staged in `tx`. */
+function indexPlatform(
+  source: ImageSource,
+  tx: ArtifactTransaction,
+  manifest: SelectedManifest,
+  find: ZtocFinder,
+  options: CreateOptions,
+  onLayer: (r: IndexInput) => void,
+): Promise<SociIndex> {
+  const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
+  return pipe(
+    manifestLayers(source, manifest, options.minLayerSize ?? DEFAULT_MIN_LAYER_SIZE),
+    reuse(find),
+    spans({
+      spanSize,
+      concurrency: options.concurrency,
+      onProgress: options.onProgress,
+      signal: options.signal,
+    }),
+    ztoc({
+      spanSize,
+      disableXattrs: options.disableXattrs,
+      loadZtoc: (blob) => tx.readBlob(blob.digest),
+    }),
+    storeZtocs(tx),
+    index({ subject: manifest.descriptor, allowEmpty: options.allowEmpty, onLayer }),
+  );
+}
+
+/**
+ * An existing zTOC for the layer and span size: one the DB records whose
+ * blob the store holds (a recorded zTOC whose blob is gone is rebuilt).
+ */
+export async function existingZtoc(
+  store: ArtifactStore,
+  layer: Layer,
+  spanSize: number,
+): Promise<ZtocBlob | undefined> {
+  const rec = store.db.findZtoc(layer.descriptor.digest, spanSize);
+  if (rec === undefined || !(await store.has(rec.digest))) return undefined;
+  return { digest: rec.digest, size: rec.size, reused: true, spanSize };
+}
+
+/**
+ * Stores the image's documents (target, selected manifests, their configs;
+ * never layers) and names the image; returns the name.
+ */
+async function storeImage(
+  tx: ArtifactTransaction,
+  store: ArtifactStore,
+  source: ImageSource,
+  target: Descriptor,
+  manifests: SelectedManifest[],
+  options: CreateOptions,
+): Promise<string> {
+  await tx.putBlob(await source.fetchBytes(target), target);
+  for (const m of manifests) {
+    await tx.putBlob(m.bytes, m.descriptor);
+    const config = m.manifest.config;
+    await tx.putBlob(await source.fetchBytes(config), config);
+  }
+  const from = options.sourceAnnotation ?? source.reference;
+  if (from === "") return options.name ?? source.storeName; // already in the store
+  const name = await nameImage(store, options.name ?? source.storeName, from, !!options.name);
+  tx.tagImage(name, { mediaType: target.mediaType, digest: target.digest, size: target.size }, {
+    [ANNOTATION_SOURCE]: from,
+  });
+  return name;
+}
+
+export type { PlatformManifest };
+export { ANNOTATION_SOURCE };
