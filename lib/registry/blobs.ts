@@ -13,7 +13,7 @@ import { repositoryScope } from "./auth.ts";
 import { BlobUpload, type StartUploadOptions, type UploadMode } from "./blob_upload.ts";
 import { networkReason } from "./http_errors.ts";
 import { digestOf } from "./manifests.ts";
-import { backoffDelayMs } from "./retry.ts";
+import { backoffDelayMs, TransientRegistryError } from "./retry.ts";
 import type { Transport } from "./transport.ts";
 
 /** Upload tuning of {@link Blobs}. */
@@ -190,18 +190,18 @@ export class Blobs {
           scopes: [repositoryScope(repo, "pull")],
         });
         const skip = from > 0 && res.status !== 206 ? from : 0;
-        return skipBytes(res.body ?? emptyStream(), skip).getReader();
+        return { res, reader: skipBytes(res.body ?? emptyStream(), skip).getReader() };
       });
     let received = opts.offset ?? 0;
     const total = opts.size;
-    let reader = await open(received);
+    let current = await open(received);
     return (async function* () {
       let failures = 0;
       try {
         for (;;) {
           let problem: unknown;
           try {
-            const { done, value } = await reader.read();
+            const { done, value } = await current.reader.read();
             if (!done) {
               // Data is flowing again: a resume that makes progress starts
               // the count of consecutive failures afresh.
@@ -221,7 +221,9 @@ export class Blobs {
             if (e instanceof BadInputError || e instanceof RegistryError) throw e;
             problem = e;
           }
-          if (t.expired) throw t.timedOut(action);
+          // Traced as `http err #<id of the cut response>`; past the budget, a timeout.
+          const failure = t.bodyError(problem, action, current.res);
+          if (!(failure instanceof TransientRegistryError)) throw failure;
           failures++;
           if (failures > t.policy.maxRetries) {
             throw new RegistryError(
@@ -232,10 +234,11 @@ export class Blobs {
           }
           t.trace(`http retry ${action} from byte ${received}`);
           await t.wait(backoffDelayMs(failures, undefined, t.policy), action);
-          reader = await open(received);
+          await current.reader.cancel().catch(() => {});
+          current = await open(received);
         }
       } finally {
-        await reader.cancel().catch(() => {});
+        await current.reader.cancel().catch(() => {});
       }
     })();
   }
