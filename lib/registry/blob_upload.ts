@@ -19,10 +19,21 @@
  *   chunked transfer encoding; at most one chunk queued). Nothing can be
  *   sent again: a failure fails the upload.
  *
- * A blob smaller than one chunk is sent with the closing `PUT` alone. The
+ * A blob of at most one chunk is sent with the closing `PUT` alone. The
  * upload ends with `commit(digest, size)` (`PUT ?digest=`: the registry
  * checks the digest) or `cancel()` (`DELETE`, best effort); a failure
- * cancels it too.
+ * cancels it too. A closing `PUT` whose answer was lost is taken as done
+ * when the blob is then there.
+ *
+ * What CNCF distribution 2.8 does (seen against the Debian registry): a
+ * `PATCH` without `Content-Range` (chunked transfer encoding) is appended
+ * like any other; the upload status (`GET` of the location) answers `204`
+ * with `Range: 0-<last byte>` (`0-0` for an empty upload). Its locations
+ * carry a signed `_state` holding the offset, and a request whose state no
+ * longer matches the bytes held is refused (`404 BLOB_UPLOAD_INVALID`): a
+ * chunk can be sent again only when nothing of its failed request landed.
+ * A `DELETE` answers `204` and removes the data (an empty `hashstates`
+ * folder stays behind).
  *
  * @module
  */

@@ -386,18 +386,8 @@ export class Transport {
   }
 }
 
-/**
- * Joins byte chunks into one array (no copy when there is one chunk).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { concat } from "./transport.ts";
- * assert.deepEqual(concat([new Uint8Array([1]), new Uint8Array([2, 3])], 3),
- *   new Uint8Array([1, 2, 3]));
- * ```
- */
-export function concat(parts: Uint8Array[], total: number): Uint8Array {
+/** Joins byte chunks into one array (no copy when there is one chunk). */
+function concat(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1 && parts[0].length === total) return parts[0];
   const out = new Uint8Array(total);
   let off = 0;
