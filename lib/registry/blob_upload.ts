@@ -82,6 +82,8 @@ function nextLocation(res: Response, current: string): string {
 
 /**
  * One blob upload in progress. Made by `client.blobs.startUpload(repo)`.
+ * Calls must not overlap: await each `write` before the next one (or
+ * `commit`).
  *
  * @example
  * ```ts ignore
