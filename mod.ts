@@ -194,15 +194,46 @@ export {
 } from "./lib/store/artifact_record.ts";
 export { artifactsDbPath, contentDir, ensureRoot, resolveRoot } from "./lib/store/root.ts";
 
+export { RegistryClient, type RegistryClientOptions } from "./lib/registry/client.ts";
+export {
+  type BlobOptions,
+  type BlobReadOptions,
+  Blobs,
+  parseContentRange,
+} from "./lib/registry/blobs.ts";
+export {
+  BlobUpload,
+  type StartUploadOptions,
+  type UploadMode,
+  type UploadSession,
+} from "./lib/registry/blob_upload.ts";
 export {
   type FetchedManifest,
+  Manifests,
   type PutManifestResult,
+  type RequestOptions,
+} from "./lib/registry/manifests.ts";
+export {
+  type FallbackIndex,
+  fallbackTag,
+  Referrers,
   type ReferrersListing,
   type ReferrersSupport,
-  RegistryClient,
-  type RegistryClientOptions,
-  type RequestOptions,
-} from "./lib/registry/client.ts";
+} from "./lib/registry/referrers.ts";
+export {
+  type HttpMethod,
+  type HttpRequest,
+  Transport,
+  type TransportOptions,
+} from "./lib/registry/transport.ts";
+export {
+  type ContentFetcher,
+  type CopyEvent,
+  copyGraph,
+  type CopyGraphOptions,
+  type CopyGraphResult,
+  successorsOf,
+} from "./lib/registry/copy_graph.ts";
 export {
   type CredentialOptions,
   type Credentials,
@@ -218,7 +249,7 @@ export {
   type PushResult,
 } from "./lib/registry/push.ts";
 export type { FallbackOptions } from "./lib/registry/referrers_fallback.ts";
-export type { RetryPolicy } from "./lib/registry/retry.ts";
+export { type RetryPolicy, TransientRegistryError } from "./lib/registry/retry.ts";
 
 export type { Descriptor, ImageIndex, ImageManifest, Platform } from "./lib/oci/descriptor.ts";
 export { digestHex, parseDigest, Sha256, sha256Digest } from "./lib/oci/digest.ts";

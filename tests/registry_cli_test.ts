@@ -63,6 +63,21 @@ function assertNoSecret(texts: string[], ...secrets: string[]): void {
   }
 }
 
+/**
+ * The `--debug` trace lines (`http …`) of a run. They are looked for on
+ * both streams: the CLI is moving them from stdout to stderr.
+ */
+function traceOf(r: CliResult): string[] {
+  return [...linesOf(r.stdout), ...linesOf(r.stderr)].filter((l) =>
+    /^http (req|res|err|retry) /.test(l)
+  );
+}
+
+/** The lines of `text` that are not `--debug` trace lines. */
+function untraced(text: string): string[] {
+  return linesOf(text).filter((l) => !/^http (req|res|err|retry) /.test(l));
+}
+
 /** The single index line of `create -q`. */
 function indexDigestOf(r: CliResult): string {
   assert.equal(r.stderr, "");
@@ -269,64 +284,88 @@ Deno.test("create docker:// and push via CLI, htpasswd + TLS: --user, docker con
       },
     );
 
-    await t.step("--debug: http req/res lines, never the password or credentials", async () => {
-      const c = await runSoci(
-        [
-          "--debug",
-          "--root",
-          join(work, "root-debug"),
-          "create",
-          "--min-layer-size",
-          "0",
-          "--user",
-          `${USER}:${PASSWORD}`,
-          `docker://${reg.host}/u1:latest`,
-        ],
-        { env },
-      );
-      assert.deepEqual([c.code, c.stderr], [0, ""]);
-      const p = await runSoci(
-        [
-          "--root",
-          root1,
-          "--debug",
-          "push",
-          "--user",
-          `${USER}:${PASSWORD}`,
-          `${reg.host}/u1:latest`,
-        ],
-        { env },
-      );
-      assert.deepEqual([p.code, p.stderr], [0, ""]);
-      for (const out of [c.stdout, p.stdout]) {
-        const lines = linesOf(out);
-        const reqs = lines.filter((l) => l.startsWith("http req "));
-        const ress = lines.filter((l) => l.startsWith("http res "));
-        assert.ok(reqs.length >= 3 && ress.length >= 3, out);
-        assert.ok(
-          reqs.every((l) => /^http req (GET|HEAD|PUT|POST|PATCH|DELETE) https:\/\//.test(l)),
+    await t.step(
+      "--debug: http req/res lines with ids, never the password or credentials",
+      async () => {
+        const c = await runSoci(
+          [
+            "--debug",
+            "--root",
+            join(work, "root-debug"),
+            "create",
+            "--min-layer-size",
+            "0",
+            "--user",
+            `${USER}:${PASSWORD}`,
+            `docker://${reg.host}/u1:latest`,
+          ],
+          { env },
         );
-        assert.ok(
-          reqs.some((l) => l.startsWith(`http req GET https://${reg.host}/v2/u1/manifests/`)),
+        assert.deepEqual([c.code, untraced(c.stderr)], [0, []]);
+        const p = await runSoci(
+          [
+            "--root",
+            root1,
+            "--debug",
+            "push",
+            "--user",
+            `${USER}:${PASSWORD}`,
+            `${reg.host}/u1:latest`,
+          ],
+          { env },
         );
-        assert.ok(ress.every((l) => /^http res \d{3}( .*)?$/.test(l)), out);
-        assert.ok(ress.includes("http res 401 Unauthorized"), out);
-        assert.ok(ress.includes("http res 200 OK"), out);
-      }
-      assert.ok(
-        linesOf(p.stdout).includes(`http req HEAD https://${reg.host}/v2/u1/manifests/${expected}`),
-        p.stdout,
-      );
-      // A refused password with --debug (stack trace on stderr) leaks nothing either.
-      const bad = await runSoci(
-        ["--debug", "--root", root1, "push", "--user", `${USER}:${WRONG}`, `${reg.host}/u1:latest`],
-        { env },
-      );
-      assert.equal(bad.code, 1);
-      assert.ok(linesOf(bad.stdout).some((l) => l.startsWith("http res 401")));
-      assertNoSecret([c.stdout, c.stderr, p.stdout, p.stderr], PASSWORD);
-      assertNoSecret([bad.stdout, bad.stderr], WRONG, PASSWORD);
-    });
+        assert.deepEqual([p.code, untraced(p.stderr)], [0, []]);
+        for (const r of [c, p]) {
+          const lines = traceOf(r);
+          const out = lines.join("\n");
+          const reqs = lines.filter((l) => l.startsWith("http req "));
+          const ress = lines.filter((l) => l.startsWith("http res "));
+          assert.ok(reqs.length >= 3 && ress.length >= 3, out);
+          assert.ok(
+            reqs.every((l) => /^http req #\d+ (GET|HEAD|PUT|POST|PATCH|DELETE) https:\/\//.test(l)),
+            out,
+          );
+          assert.ok(
+            reqs.some((l) => /^http req #\d+ GET https:\/\/[^/]+\/v2\/u1\/manifests\//.test(l)),
+          );
+          assert.ok(ress.every((l) => /^http res #\d+ \d{3}( .*)?$/.test(l)), out);
+          // Each answer pairs with the request of the same id, which came first.
+          const ids = reqs.map((l) => l.split(" ")[2]);
+          assert.equal(new Set(ids).size, ids.length, out);
+          for (const l of ress) {
+            const id = l.split(" ")[2];
+            const at = lines.indexOf(reqs.find((q) => q.split(" ")[2] === id)!);
+            assert.ok(at >= 0 && at < lines.indexOf(l), `${l} has no request before it`);
+          }
+          assert.ok(ress.some((l) => / 401 Unauthorized$/.test(l)), out);
+          assert.ok(ress.some((l) => / 200 OK$/.test(l)), out);
+        }
+        assert.ok(
+          traceOf(p).some((l) =>
+            new RegExp(`^http req #\\d+ HEAD https://${reg.host}/v2/u1/manifests/${expected}$`)
+              .test(l)
+          ),
+          traceOf(p).join("\n"),
+        );
+        // A refused password with --debug (stack trace on stderr) leaks nothing either.
+        const bad = await runSoci(
+          [
+            "--debug",
+            "--root",
+            root1,
+            "push",
+            "--user",
+            `${USER}:${WRONG}`,
+            `${reg.host}/u1:latest`,
+          ],
+          { env },
+        );
+        assert.equal(bad.code, 1);
+        assert.ok(traceOf(bad).some((l) => /^http res #\d+ 401/.test(l)));
+        assertNoSecret([c.stdout, c.stderr, p.stdout, p.stderr], PASSWORD);
+        assertNoSecret([bad.stdout, bad.stderr], WRONG, PASSWORD);
+      },
+    );
   } finally {
     client.close();
     await reg.stop();
@@ -568,24 +607,25 @@ Deno.test("CLI secrets: CDN redirect tokens in --debug, passwords in references,
           "0",
           `docker://${fake.host}/app:latest`,
         ]);
-        assert.deepEqual([r.code, r.stderr], [0, ""], r.stdout);
+        assert.deepEqual([r.code, untraced(r.stderr)], [0, []], r.stdout);
         // The redirects really carried the token to the blob host...
         assert.ok(fake.blobHostRequests.length >= 2);
         assert.ok(
           fake.blobHostRequests.every((q) => q.path.includes(`verify=1700000000-${CDN_SECRET}`)),
         );
         // ...and the trace shows where they went without it.
-        const cdn = linesOf(r.stdout).filter((l) =>
-          /^http req GET http:\/\/[^/]+\/store\//.test(l)
-        );
+        const cdn = traceOf(r).filter((l) => /^http req #\d+ GET http:\/\/[^/]+\/store\//.test(l));
         assert.equal(cdn.length, fake.blobHostRequests.length, r.stdout);
         for (const l of cdn) {
           assert.match(
             l,
-            /^http req GET http:\/\/127\.0\.0\.1:\d+\/store\/sha256:[0-9a-f]{64}\?verify=REDACTED&expires=REDACTED$/,
+            /^http req #\d+ GET http:\/\/127\.0\.0\.1:\d+\/store\/sha256:[0-9a-f]{64}\?verify=REDACTED&expires=REDACTED$/,
           );
         }
-        assert.ok(!r.stdout.includes(CDN_SECRET), "CDN token leaked");
+        assert.ok(
+          !r.stdout.includes(CDN_SECRET) && !r.stderr.includes(CDN_SECRET),
+          "CDN token leaked",
+        );
       },
     );
 

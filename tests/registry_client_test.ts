@@ -217,14 +217,14 @@ Deno.test("real registry: resolve, fetch, stream, ranges, uploads, mount, tags",
     await t.step("manifest and config bytes are verified copies", async () => {
       assert.deepEqual(await src.fetchBytes(img.manifest), img.manifest.bytes);
       assert.deepEqual(await src.fetchBytes(img.config), img.config.bytes);
-      const m = await client.getManifest("small", img.manifest.digest);
+      const m = await client.manifests.get("small", img.manifest.digest);
       assert.equal(m.digest, img.manifest.digest);
-      assert.deepEqual(await client.headManifest("small", "v1"), {
+      assert.deepEqual(await client.manifests.head("small", "v1"), {
         mediaType: img.manifest.mediaType,
         digest: img.manifest.digest,
         size: img.manifest.size,
       });
-      assert.equal(await client.headManifest("small", "nope"), undefined);
+      assert.equal(await client.manifests.head("small", "nope"), undefined);
       // A descriptor that lies about the size is refused.
       const e = await rejects(src.fetchBytes({ ...img.config, size: img.config.size + 1 }));
       assert.ok(e instanceof BadInputError, String(e));
@@ -242,7 +242,7 @@ Deno.test("real registry: resolve, fetch, stream, ranges, uploads, mount, tags",
       assert.ok(got.maxChunk <= 1024 * 1024, `largest chunk ${got.maxChunk}`);
       // Resume from an offset.
       const tail = await collect(
-        await client.openBlob("small", bigLayer.digest, {
+        await client.blobs.open("small", bigLayer.digest, {
           size: bigLayer.size,
           offset: 1000,
         }),
@@ -274,13 +274,13 @@ Deno.test("real registry: resolve, fetch, stream, ranges, uploads, mount, tags",
       });
       try {
         const small = pseudoRandomBytes(100 * 1024, 11);
-        await c.uploadBlob("up", { digest: sha256(small), size: small.length }, small);
+        await c.blobs.upload("up", { digest: sha256(small), size: small.length }, small);
         const methods = () => proxy.requests.map((r) => r.method).join(" ");
         assert.equal(methods(), "POST PUT");
 
         proxy.requests.length = 0;
         const chunked = pseudoRandomBytes(300 * 1024 + 5, 12);
-        await c.uploadBlob("up", { digest: sha256(chunked), size: chunked.length }, chunked);
+        await c.blobs.upload("up", { digest: sha256(chunked), size: chunked.length }, chunked);
         assert.equal(methods(), "POST PATCH PATCH PATCH PATCH PATCH PUT");
 
         proxy.requests.length = 0;
@@ -294,12 +294,12 @@ Deno.test("real registry: resolve, fetch, stream, ranges, uploads, mount, tags",
             pos += n;
           },
         });
-        await c.uploadBlob("up", { digest: sha256(streamed), size: streamed.length }, stream);
+        await c.blobs.upload("up", { digest: sha256(streamed), size: streamed.length }, stream);
         assert.equal(methods(), "POST PATCH PATCH PATCH PATCH PUT");
 
         // A short stream of bytes is one POST + PUT.
         proxy.requests.length = 0;
-        await c.uploadBlob(
+        await c.blobs.upload(
           "up",
           { digest: sha256(enc.encode("tiny")), size: 4 },
           new Blob(["tiny"]).stream(),
@@ -307,12 +307,12 @@ Deno.test("real registry: resolve, fetch, stream, ranges, uploads, mount, tags",
         assert.equal(methods(), "POST PUT");
 
         for (const b of [small, chunked, streamed, enc.encode("tiny")]) {
-          assert.equal(await client.headBlob("up", sha256(b)), b.length);
-          assert.deepEqual(await client.getBlob("up", { digest: sha256(b), size: b.length }), b);
+          assert.equal(await client.blobs.head("up", sha256(b)), b.length);
+          assert.deepEqual(await client.blobs.get("up", { digest: sha256(b), size: b.length }), b);
         }
         // A stream shorter than announced is refused.
         const e = await rejects(
-          c.uploadBlob(
+          c.blobs.upload(
             "up",
             { digest: sha256(small), size: small.length + 1 },
             new Blob([small as BlobPart]).stream(),
@@ -327,17 +327,17 @@ Deno.test("real registry: resolve, fetch, stream, ranges, uploads, mount, tags",
 
     await t.step("cross-repository mount", async () => {
       const layer = img.layers[0];
-      assert.equal(await client.headBlob("mounted", layer.digest), undefined);
-      assert.equal(await client.mountBlob("mounted", layer.digest, "small"), true);
-      assert.equal(await client.headBlob("mounted", layer.digest), layer.size);
+      assert.equal(await client.blobs.head("mounted", layer.digest), undefined);
+      assert.equal(await client.blobs.mount("mounted", layer.digest, "small"), true);
+      assert.equal(await client.blobs.head("mounted", layer.digest), layer.size);
       const unknown = sha256(enc.encode("never uploaded"));
-      assert.equal(await client.mountBlob("mounted", unknown, "small"), false);
+      assert.equal(await client.blobs.mount("mounted", unknown, "small"), false);
     });
 
     await t.step("tags list and manifest put", async () => {
-      await client.putManifest("small", "v2", img.manifest.bytes, img.manifest.mediaType);
-      await client.putManifest("small", "v3", img.manifest.bytes, img.manifest.mediaType);
-      assert.deepEqual((await client.listTags("small")).sort(), ["v1", "v2", "v3"]);
+      await client.manifests.put("small", "v2", img.manifest.bytes, img.manifest.mediaType);
+      await client.manifests.put("small", "v3", img.manifest.bytes, img.manifest.mediaType);
+      assert.deepEqual((await client.manifests.tags("small")).sort(), ["v1", "v2", "v3"]);
     });
 
     await t.step("missing repository and tag: one clear line", async () => {
@@ -347,7 +347,7 @@ Deno.test("real registry: resolve, fetch, stream, ranges, uploads, mount, tags",
       assert.ok(e.message.startsWith(`image docker://${reg.host}/nope:v1: not found`), e.message);
       assert.ok(e.message.includes("MANIFEST_UNKNOWN"), e.message);
       assert.ok(!e.message.includes("\n"));
-      const e2 = await rejects(client.listTags("nope"));
+      const e2 = await rejects(client.manifests.tags("nope"));
       assert.equal(
         e2.message,
         `${reg.host}: list tags of nope: 404 Not Found: NAME_UNKNOWN: repository name not known to registry`,
@@ -388,7 +388,7 @@ Deno.test("unreachable registry and timeouts: one clear line", async () => {
   })();
   const host = `127.0.0.1:${(silent.addr as Deno.NetAddr).port}`;
   const client = new RegistryClient(host, { plainHttp: true, timeoutMs: 300 });
-  const e2 = await rejects(client.getManifest("app", "v1"));
+  const e2 = await rejects(client.manifests.get("app", "v1"));
   assert.equal(e2.message, `${host}: get manifest app:v1: timed out after 300 ms`);
   client.close();
   silent.close();
@@ -402,8 +402,8 @@ Deno.test("digest verification refuses corrupted content", async () => {
   try {
     const blob = enc.encode('{"hello":"world"}');
     const d = sha256(blob);
-    await client.uploadBlob("r", { digest: d, size: blob.length }, blob);
-    assert.deepEqual(await client.getBlob("r", { digest: d, size: blob.length }), blob);
+    await client.blobs.upload("r", { digest: d, size: blob.length }, blob);
+    assert.deepEqual(await client.blobs.get("r", { digest: d, size: blob.length }), blob);
     const manifest = enc.encode(JSON.stringify({
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.manifest.v1+json",
@@ -414,7 +414,7 @@ Deno.test("digest verification refuses corrupted content", async () => {
       },
       layers: [],
     }));
-    await client.putManifest("r", "t", manifest, "application/vnd.oci.image.manifest.v1+json");
+    await client.manifests.put("r", "t", manifest, "application/vnd.oci.image.manifest.v1+json");
     fake.corruptBlob(d);
     const src = new RegistrySource(`${fake.host}/r:t`, { client });
     const desc = await src.resolve();
@@ -454,7 +454,7 @@ Deno.test("Retry-After is honoured and 429/5xx are retried", async () => {
   const host = `127.0.0.1:${server.addr.port}`;
   const client = new RegistryClient(host, { plainHttp: true, retryDelayMs: 10 });
   try {
-    assert.equal(await client.headBlob("a", sha256(enc.encode("x"))), 0);
+    assert.equal(await client.blobs.head("a", sha256(enc.encode("x"))), 0);
     assert.equal(calls, 3);
     assert.ok(times[1] - times[0] >= 950, `waited ${times[1] - times[0]} ms after Retry-After: 1`);
     // Retries run out: the last status is reported.
@@ -462,7 +462,7 @@ Deno.test("Retry-After is honoured and 429/5xx are retried", async () => {
     calls = 0;
     const e = await rejects(
       new RegistryClient(host, { plainHttp: true, maxRetries: 2, retryDelayMs: 1 })
-        .headBlob("a", sha256(enc.encode("x"))),
+        .blobs.head("a", sha256(enc.encode("x"))),
     );
     assert.equal(
       e.message,
@@ -517,9 +517,9 @@ Deno.test("fault proxy: pulls and uploads through drops, 500s, 429s and cut bodi
     }
     for (const [i, size] of [[1, 300 * 1024], [2, 1536 * 1024]]) {
       const data = pseudoRandomBytes(size, 500 + i);
-      await src.client.uploadBlob("faulty-up", { digest: sha256(data), size }, data);
+      await src.client.blobs.upload("faulty-up", { digest: sha256(data), size }, data);
       const direct = new RegistryClient(reg.host, { plainHttp: true });
-      assert.deepEqual(await direct.getBlob("faulty-up", { digest: sha256(data), size }), data);
+      assert.deepEqual(await direct.blobs.get("faulty-up", { digest: sha256(data), size }), data);
       direct.close();
     }
     await src.close();
@@ -581,29 +581,29 @@ Deno.test("referrers listing: server- or client-side filtering, Link pagination;
         });
         const client = new RegistryClient(fake.host, { plainHttp: true });
         try {
-          await client.uploadBlob("r", { digest: sha256(cfg), size: 2 }, cfg);
-          await client.putManifest("r", sha256(subject), subject, OCI_MANIFEST);
-          for (const m of referrers) await client.putManifest("r", sha256(m), m, OCI_MANIFEST);
+          await client.blobs.upload("r", { digest: sha256(cfg), size: 2 }, cfg);
+          await client.manifests.put("r", sha256(subject), subject, OCI_MANIFEST);
+          for (const m of referrers) await client.manifests.put("r", sha256(m), m, OCI_MANIFEST);
           const pages = () =>
             fake.requests.filter((r) => r.path.startsWith(`/v2/r/referrers/`)).length;
 
-          const listing = await client.listReferrers("r", sha256(subject), "x/y");
+          const listing = await client.referrers.list("r", sha256(subject), "x/y");
           assert.deepEqual(listing, { manifests: xy, via: "api" });
-          assert.equal(client.referrersSupport, "supported");
+          assert.equal(client.referrers.support, "supported");
           // Pages: the server lists 3 (filtered) or 5 (not filtered) entries.
           const listed = mode === "none" ? 5 : 3;
           assert.equal(pages(), pageSize ? Math.ceil(listed / pageSize) : 1);
 
           const before = pages();
-          const all = await client.listReferrers("r", sha256(subject));
+          const all = await client.referrers.list("r", sha256(subject));
           assert.deepEqual(all, { manifests: expected, via: "api" });
           assert.equal(pages() - before, pageSize ? 3 : 1);
 
-          assert.deepEqual(await client.listReferrers("r", sha256(subject), "none/such"), {
+          assert.deepEqual(await client.referrers.list("r", sha256(subject), "none/such"), {
             manifests: [],
             via: "api",
           });
-          const e = await rejects(client.listReferrers("nope", sha256(subject)));
+          const e = await rejects(client.referrers.list("nope", sha256(subject)));
           assert.ok(e instanceof RegistryError && e.code === "NAME_UNKNOWN", String(e));
         } finally {
           client.close();
@@ -617,11 +617,11 @@ Deno.test("referrers listing: server- or client-side filtering, Link pagination;
     const fake = await startReferrersRegistry({ tagsPageSize: 2 });
     const client = new RegistryClient(fake.host, { plainHttp: true });
     try {
-      await client.uploadBlob("r", { digest: sha256(cfg), size: 2 }, cfg);
+      await client.blobs.upload("r", { digest: sha256(cfg), size: 2 }, cfg);
       for (const t of ["a", "b", "c", "d", "e"]) {
-        await client.putManifest("r", t, subject, OCI_MANIFEST);
+        await client.manifests.put("r", t, subject, OCI_MANIFEST);
       }
-      assert.deepEqual(await client.listTags("r"), ["a", "b", "c", "d", "e"]);
+      assert.deepEqual(await client.manifests.tags("r"), ["a", "b", "c", "d", "e"]);
       assert.equal(fake.requests.filter((r) => r.path.startsWith("/v2/r/tags/list")).length, 3);
     } finally {
       client.close();
@@ -649,8 +649,8 @@ Deno.test("blob stream: more cuts than maxRetries, each after progress, still co
     debug: (l) => debug.push(l),
   });
   try {
-    await client.uploadBlob("r", { digest: d, size: blob.length }, blob);
-    const got = await collect(await client.openBlob("r", d, { size: blob.length }));
+    await client.blobs.upload("r", { digest: d, size: blob.length }, blob);
+    const got = await collect(await client.blobs.open("r", d, { size: blob.length }));
     assert.equal(got.bytes.length, blob.length);
     assert.equal(sha256(got.bytes), d);
     assert.ok(proxy.stats.cut > 2 * 3, JSON.stringify(proxy.stats));

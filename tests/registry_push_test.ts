@@ -171,13 +171,13 @@ Deno.test("push v1 index to docker-registry 2.8: fallback tag, idempotence, supe
       "second index: fallback lists both, superseded fallback index deleted",
       async () => {
         const oldFallback = sha256(enc.encode(expectedFallback([idx[0]])));
-        assert.ok(await client.headManifest("small", oldFallback));
+        assert.ok(await client.manifests.head("small", oldFallback));
         const result = await pushIndex(client, "small", idx[1].desc, getter(idx[1].blobs));
         assert.deepEqual(result.deleted, [oldFallback]);
         const fallback = await skopeoInspectRaw(`${reg.host}/small:${tag}`);
         assert.equal(dec.decode(fallback), expectedFallback([idx[0], idx[1]]));
-        assert.equal(await client.headManifest("small", oldFallback), undefined);
-        assert.deepEqual((await client.listTags("small")).sort(), [tag, "v1"].sort());
+        assert.equal(await client.manifests.head("small", oldFallback), undefined);
+        assert.deepEqual((await client.manifests.tags("small")).sort(), [tag, "v1"].sort());
         // The shared config blob was already there.
         assert.ok(result.skipped.some((d) => d.digest === sha256(EMPTY)));
       },
@@ -189,7 +189,7 @@ Deno.test("push v1 index to docker-registry 2.8: fallback tag, idempotence, supe
       assert.equal(existingIndexMessage(found), "multiple soci indices found in remote repository");
       assert.deepEqual(await listReferrers(client, "small", img.manifest.digest, "other/type"), []);
       assert.deepEqual(await listReferrers(client, "small", idx[0].desc.digest, SOCI_V1), []);
-      assert.equal(client.referrersSupport, "unsupported");
+      assert.equal(client.referrers.support, "unsupported");
     });
 
     await t.step("two pushes racing in one process keep both referrers", async () => {
@@ -207,9 +207,9 @@ Deno.test("push v1 index to docker-registry 2.8: fallback tag, idempotence, supe
         idx.slice(0, 4).map((i) => i.desc.digest).sort(),
       );
       for (const d of [...ra.deleted, ...rb.deleted]) {
-        assert.equal(await client.headManifest("small", d), undefined, `${d} deleted`);
+        assert.equal(await client.manifests.head("small", d), undefined, `${d} deleted`);
       }
-      assert.deepEqual((await client.listTags("small")).sort(), [tag, "v1"].sort());
+      assert.deepEqual((await client.manifests.tags("small")).sort(), [tag, "v1"].sort());
     });
 
     await t.step("two pushes racing in two processes keep both referrers", async () => {
@@ -250,13 +250,13 @@ Deno.test("push v1 index to docker-registry 2.8: fallback tag, idempotence, supe
     await t.step("six concurrent fallback updates keep every referrer", async () => {
       // Six referrer manifests (they must exist: the registry checks index children).
       const entries: Descriptor[] = [];
-      assert.equal(await client.mountBlob("race", img.config.digest, "small"), true);
+      assert.equal(await client.blobs.mount("race", img.config.digest, "small"), true);
       for (let i = 0; i < 6; i++) {
         const m = enc.encode(
           `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"${img.config.mediaType}",` +
             `"digest":"${img.config.digest}","size":${img.config.size}},"layers":[],"annotations":{"n":"${i}"}}`,
         );
-        await client.putManifest("race", sha256(m), m, OCI_MANIFEST);
+        await client.manifests.put("race", sha256(m), m, OCI_MANIFEST);
         entries.push({
           mediaType: OCI_MANIFEST,
           digest: sha256(m),
@@ -274,9 +274,9 @@ Deno.test("push v1 index to docker-registry 2.8: fallback tag, idempotence, supe
         entries.map((e) => e.digest).sort(),
       );
       for (const r of results) {
-        for (const d of r.deleted) assert.equal(await client.headManifest("race", d), undefined);
+        for (const d of r.deleted) assert.equal(await client.manifests.head("race", d), undefined);
       }
-      assert.deepEqual(await client.listTags("race"), [tag]);
+      assert.deepEqual(await client.manifests.tags("race"), [tag]);
     });
 
     await t.step("subject missing remotely: the image is copied first", async () => {
@@ -342,7 +342,7 @@ Deno.test("push v1 index to docker-registry 2.8: fallback tag, idempotence, supe
           assert.deepEqual(await skopeoInspectRaw(`${reg.host}/faulty@${i.desc.digest}`), i.bytes);
           for (const [d, b] of i.blobs) {
             if (d === i.desc.digest) continue;
-            assert.deepEqual(await client.getBlob("faulty", { digest: d, size: b.length }), b);
+            assert.deepEqual(await client.blobs.get("faulty", { digest: d, size: b.length }), b);
           }
         }
       },
@@ -364,8 +364,8 @@ Deno.test("push v1 index to an OCI 1.1 registry: referrers API, no fallback tag"
     const i2 = makeIndex(img, 2);
     const tag = "sha256-" + img.manifest.digest.slice(7);
     const seed = async (client: RegistryClient) => {
-      for (const b of [img.config, ...img.layers]) await client.uploadBlob("app", b, b.bytes);
-      await client.putManifest("app", "v1", img.manifest.bytes, img.manifest.mediaType);
+      for (const b of [img.config, ...img.layers]) await client.blobs.upload("app", b, b.bytes);
+      await client.manifests.put("app", "v1", img.manifest.bytes, img.manifest.mediaType);
     };
 
     await t.step("OCI-Subject honoured; listing with artifactType filter", async () => {
@@ -376,7 +376,7 @@ Deno.test("push v1 index to an OCI 1.1 registry: referrers API, no fallback tag"
         const result = await pushIndex(client, "app", i1.desc, getter(i1.blobs));
         assert.equal(result.referrers, "api");
         assert.equal(result.fallbackTag, undefined);
-        assert.equal(client.referrersSupport, "supported");
+        assert.equal(client.referrers.support, "supported");
         assert.deepEqual(fake.tags("app"), ["v1"]);
         const found = await listReferrers(client, "app", img.manifest.digest, SOCI_V1);
         assert.deepEqual(found, [{
@@ -452,9 +452,9 @@ Deno.test("push v1 index to an OCI 1.1 registry: referrers API, no fallback tag"
           fallback: { settleMs: 20 },
         });
         assert.equal(r2.referrers, "tag");
-        assert.equal(client.referrersSupport, "unsupported");
+        assert.equal(client.referrers.support, "unsupported");
         assert.deepEqual(fake.tags("app"), [tag, "v1"].sort());
-        const m = await client.getManifest("app", tag);
+        const m = await client.manifests.get("app", tag);
         assert.equal(dec.decode(m.bytes), expectedFallback([i1, i2]));
         assert.equal(fake.hasManifest("app", sha256(enc.encode(expectedFallback([i1])))), false);
       } finally {
@@ -500,19 +500,19 @@ function startInterceptor(
 
 /** A subject manifest and `n` referrer manifests of type x/y in `repo` of `client`'s registry. */
 async function seedReferrers(client: RegistryClient, repo: string, n: number) {
-  await client.uploadBlob(repo, { digest: sha256(EMPTY), size: 2 }, EMPTY);
+  await client.blobs.upload(repo, { digest: sha256(EMPTY), size: 2 }, EMPTY);
   const subject = enc.encode(
     `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"x",` +
       `"digest":"${sha256(EMPTY)}","size":2},"layers":[]}`,
   );
-  await client.putManifest(repo, sha256(subject), subject, OCI_MANIFEST);
+  await client.manifests.put(repo, sha256(subject), subject, OCI_MANIFEST);
   const entries: Descriptor[] = [];
   for (let i = 0; i < n; i++) {
     const m = enc.encode(
       `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"x",` +
         `"digest":"${sha256(EMPTY)}","size":2},"layers":[],"annotations":{"n":"${i}"}}`,
     );
-    await client.putManifest(repo, sha256(m), m, OCI_MANIFEST);
+    await client.manifests.put(repo, sha256(m), m, OCI_MANIFEST);
     entries.push({
       mediaType: OCI_MANIFEST,
       digest: sha256(m),
@@ -559,7 +559,7 @@ Deno.test("fallback tag race: a throttled tag PUT is redone from a fresh read, n
     const rb = await addToFallbackIndex(b, "r", subject, entries[1]);
     assert.equal(rb.index.digest, sha256(enc.encode(fallbackOf([entries[1]]))));
     const ra = await pA;
-    const final = await c0.getManifest("r", tag);
+    const final = await c0.manifests.get("r", tag);
     assert.equal(dec.decode(final.bytes), fallbackOf([entries[1], entries[0]]));
     assert.equal(ra.index.digest, final.digest);
     // A wrote twice: the throttled [A], then [B, A] merged from a new read.
@@ -608,7 +608,7 @@ Deno.test("fallback tag: an index re-tagged between the check and its DELETE is 
     assert.deepEqual(r.deleted, [old]);
     assert.equal(fake.hasManifest("r", old), false);
     const expected = fallbackOf([entries[0], entries[1]]);
-    const final = await c0.getManifest("r", tag);
+    const final = await c0.manifests.get("r", tag);
     assert.equal(dec.decode(final.bytes), expected);
     assert.equal(r.index.digest, sha256(enc.encode(expected)));
     assert.deepEqual(fake.tags("r"), [tag]);
@@ -627,8 +627,8 @@ Deno.test("pushIndex: a failed upload stops its siblings; nothing runs after the
     const doc = JSON.parse(dec.decode(idx.bytes));
     const [z1, z2] = doc.layers.map((l: Descriptor) => l.digest);
     const seed = async (client: RegistryClient) => {
-      for (const b of [img.config, ...img.layers]) await client.uploadBlob("app", b, b.bytes);
-      await client.putManifest("app", "v1", img.manifest.bytes, img.manifest.mediaType);
+      for (const b of [img.config, ...img.layers]) await client.blobs.upload("app", b, b.bytes);
+      await client.manifests.put("app", "v1", img.manifest.bytes, img.manifest.mediaType);
     };
     const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -667,7 +667,7 @@ Deno.test("pushIndex: a failed upload stops its siblings; nothing runs after the
           if (concurrency === 1) {
             // z2 was still queued when z1 failed: it never started.
             assert.ok(!started.includes(z2), JSON.stringify(events));
-            assert.equal(await client.headBlob("app", z2), undefined);
+            assert.equal(await client.blobs.head("app", z2), undefined);
           }
         } finally {
           client.close();

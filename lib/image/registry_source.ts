@@ -120,7 +120,7 @@ export class RegistrySource implements ImageSource {
   async resolve(): Promise<Descriptor> {
     const target = referenceTarget(this.ref);
     try {
-      const m = await this.client.getManifest(this.repository, target);
+      const m = await this.client.manifests.get(this.repository, target);
       this.#manifests.set(m.digest, m.bytes);
       return { mediaType: m.mediaType, digest: m.digest, size: m.size };
     } catch (e) {
@@ -137,7 +137,7 @@ export class RegistrySource implements ImageSource {
     if (cached && cached.length === desc.size) return cached;
     try {
       if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) {
-        const m = await this.client.getManifest(this.repository, desc.digest);
+        const m = await this.client.manifests.get(this.repository, desc.digest);
         if (m.size !== desc.size) {
           throw new RegistryError(
             `${this.client.registry}: manifest ${desc.digest} has ${m.size} bytes, expected ${desc.size}`,
@@ -145,7 +145,7 @@ export class RegistrySource implements ImageSource {
         }
         return m.bytes;
       }
-      return await this.client.getBlob(this.repository, desc);
+      return await this.client.blobs.get(this.repository, desc);
     } catch (e) {
       throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);
     }
@@ -157,7 +157,7 @@ export class RegistrySource implements ImageSource {
    */
   async openBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
     try {
-      return await this.client.openBlob(this.repository, desc.digest, { size: desc.size });
+      return await this.client.blobs.open(this.repository, desc.digest, { size: desc.size });
     } catch (e) {
       throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);
     }
@@ -167,17 +167,22 @@ export class RegistrySource implements ImageSource {
   async *readChunks(desc: Descriptor): AsyncGenerator<Uint8Array> {
     let chunks: AsyncGenerator<Uint8Array>;
     try {
-      chunks = await this.client.blobChunks(this.repository, desc.digest, { size: desc.size });
+      chunks = await this.client.blobs.chunks(this.repository, desc.digest, { size: desc.size });
     } catch (e) {
       throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);
     }
     yield* chunks;
   }
 
-  /** Bytes `[start, end)` of a blob through an HTTP `Range` request. */
+  /**
+   * Bytes `[start, end)` of a blob through an HTTP `Range` request, checked
+   * against the range asked for and the blob's size.
+   */
   async readRange(desc: Descriptor, start: number, end: number): Promise<Uint8Array> {
     try {
-      return await this.client.getBlobRange(this.repository, desc.digest, start, end);
+      return await this.client.blobs.getRange(this.repository, desc.digest, start, end, {
+        size: desc.size,
+      });
     } catch (e) {
       throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);
     }

@@ -112,20 +112,46 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * The reason of a failed `fetch` in a few words: Deno's message without the
- * URL and wrapper text, e.g. `tcp connect error: Connection refused (os
- * error 111)`, plus a hint for TLS mismatches.
+ * What kind of network failure a `fetch` error is, which decides whether
+ * it is worth another try:
+ *
+ * - `refused`: nothing listens on the port (`Connection refused`);
+ * - `dns`: the host name does not resolve;
+ * - `tls-mismatch`: TLS was spoken to a server that answered in plain
+ *   HTTP (a plain-HTTP registry without `--plain-http`);
+ * - `certificate`: the server's certificate is not trusted;
+ * - `other`: anything else (reset or dropped connections, …).
+ */
+export type NetworkFailureKind = "refused" | "dns" | "tls-mismatch" | "certificate" | "other";
+
+/** A failed `fetch` in a few words, and its kind. */
+export interface NetworkFailure {
+  /** One line: Deno's message without the URL and wrapper text, plus a hint when there is one. */
+  reason: string;
+  /** What kind of failure it is. */
+  kind: NetworkFailureKind;
+}
+
+/**
+ * Classifies a failed `fetch` and says why it failed in a few words:
+ * Deno's message without the URL and wrapper text, e.g. `tcp connect
+ * error: Connection refused (os error 111)`, plus a hint for TLS
+ * mismatches and untrusted certificates. URLs inside the message are
+ * redacted.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { networkReason } from "./http_errors.ts";
+ * import { networkFailure } from "./http_errors.ts";
  * const e = new TypeError("fetch failed", { cause: new Error(
- *   "error sending request for url (http://h/v2/): client error (Connect): tcp connect error: Connection refused (os error 111)") });
- * assert.ok(networkReason(e, false) === "tcp connect error: Connection refused (os error 111)");
+ *   "error sending request for url (https://h/v2/): client error (Connect): " +
+ *   "received corrupt message of type InvalidContentType") });
+ * const f = networkFailure(e, false);
+ * assert.ok(f.kind === "tls-mismatch");
+ * assert.ok(f.reason.endsWith("(is it a plain HTTP registry? use --plain-http)"));
  * ```
  */
-export function networkReason(err: unknown, plainHttp: boolean): string {
+export function networkFailure(err: unknown, plainHttp: boolean): NetworkFailure {
   const parts: string[] = [];
   let cur: unknown = err;
   for (let depth = 0; cur && depth < 5; depth++) {
@@ -142,12 +168,56 @@ export function networkReason(err: unknown, plainHttp: boolean): string {
   reason = reason.replace(/client error \([A-Za-z]+\):\s*/g, "");
   reason = reason.replace(/https?:\/\/\S+/g, (m) => redactUrl(m));
   reason = oneLine(reason);
-  if (/invalid peer certificate|certificate/i.test(reason)) {
+  let kind: NetworkFailureKind = "other";
+  if (/connection refused/i.test(reason)) kind = "refused";
+  else if (/dns error|failed to lookup address|name or service not known/i.test(reason)) {
+    kind = "dns";
+  } else if (/invalid peer certificate|certificate/i.test(reason)) {
+    kind = "certificate";
     reason += " (trust the registry's CA with DENO_CERT=<ca.pem> or the caCerts option)";
   } else if (
     !plainHttp && /corrupt message|InvalidContentType|wrong version number/i.test(reason)
   ) {
+    kind = "tls-mismatch";
     reason += " (is it a plain HTTP registry? use --plain-http)";
   }
-  return reason;
+  return { reason, kind };
+}
+
+/**
+ * The reason part of {@link networkFailure}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { networkReason } from "./http_errors.ts";
+ * const e = new TypeError("fetch failed", { cause: new Error(
+ *   "error sending request for url (http://h/v2/): client error (Connect): tcp connect error: Connection refused (os error 111)") });
+ * assert.ok(networkReason(e, false) === "tcp connect error: Connection refused (os error 111)");
+ * ```
+ */
+export function networkReason(err: unknown, plainHttp: boolean): string {
+  return networkFailure(err, plainHttp).reason;
+}
+
+/**
+ * A hint for a response that shows the wrong scheme was used: a plain
+ * HTTP request answered by a TLS server (Go's `Client sent an HTTP request
+ * to an HTTPS server`, nginx's `The plain HTTP request was sent to HTTPS
+ * port`); empty when the body says nothing of the sort.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { schemeHint } from "./http_errors.ts";
+ * assert.ok(schemeHint(400, "Client sent an HTTP request to an HTTPS server.", true) ===
+ *   " (the registry speaks HTTPS: drop --plain-http)");
+ * assert.ok(schemeHint(400, "bad digest", true) === "");
+ * ```
+ */
+export function schemeHint(status: number, body: string, plainHttp: boolean): string {
+  if (!plainHttp || status !== 400) return "";
+  return /HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS port/i.test(body)
+    ? " (the registry speaks HTTPS: drop --plain-http)"
+    : "";
 }

@@ -1,6 +1,6 @@
 /**
- * Pushing a v1 SOCI index (`soci-cli.md` §5.2, `soci-format.md` §11): an
- * oras `CopyGraph` rooted at the index manifest (successors: subject,
+ * Pushing a v1 SOCI index (`soci-cli.md` §5.2, `soci-format.md` §11): a
+ * {@link copyGraph} rooted at the index manifest (successors: subject,
  * config, layers), existing nodes skipped, missing blobs uploaded with
  * bounded concurrency, the root PUT last; then the referrers API
  * (`OCI-Subject`) or the `sha256-<hex>` fallback tag. Also the referrers
@@ -9,10 +9,12 @@
  * @module
  */
 import { BadInputError, NotFoundError, RegistryError, SociError } from "../errors.ts";
-import type { Descriptor, ImageIndex, ImageManifest } from "../oci/descriptor.ts";
-import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
-import { isIndexType, isManifestType, OCI_MANIFEST } from "../oci/media_types.ts";
-import { digestOf, type RegistryClient } from "./client.ts";
+import type { Descriptor } from "../oci/descriptor.ts";
+import { decodeManifest } from "../oci/go_json.ts";
+import { OCI_MANIFEST } from "../oci/media_types.ts";
+import type { RegistryClient } from "./client.ts";
+import { type CopyEvent, copyGraph } from "./copy_graph.ts";
+import { digestOf } from "./manifests.ts";
 import { addToFallbackIndex, type FallbackOptions } from "./referrers_fallback.ts";
 
 /** What happened to one node of the graph (one line of `soci push` output). */
@@ -57,50 +59,23 @@ export interface PushResult {
 /** Fetches the bytes of a node from the local side (store). */
 export type BlobGetter = (desc: Descriptor) => Promise<Uint8Array>;
 
-class Limiter {
-  #free: number;
-  #queue: (() => void)[] = [];
-  #stop: AbortController;
-  constructor(n: number, stop: AbortController) {
-    this.#free = Math.max(1, n);
-    this.#stop = stop;
-  }
-  /**
-   * Runs `fn` when a slot is free. The first failure aborts `stop` before
-   * its slot is handed on, so work still queued never starts.
-   */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#queue.push(resolve));
-    try {
-      this.#stop.signal.throwIfAborted();
-      return await fn();
-    } catch (e) {
-      if (!this.#stop.signal.aborted) this.#stop.abort(e);
-      throw e;
-    } finally {
-      const next = this.#queue.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
-
-function isManifestNode(d: Descriptor): boolean {
-  return isManifestType(d.mediaType) || isIndexType(d.mediaType);
-}
-
 function plain(d: Descriptor): Descriptor {
   return { mediaType: d.mediaType, digest: d.digest, size: d.size };
 }
 
-function successorsOf(desc: Descriptor, bytes: Uint8Array): Descriptor[] {
-  if (isIndexType(desc.mediaType)) {
-    const index: ImageIndex = decodeIndex(bytes);
-    return [...(index.subject ? [index.subject] : []), ...index.manifests];
+/** The `soci push` line kind of a copy event (none for the others). */
+function pushEventKind(e: CopyEvent): PushEventKind | undefined {
+  switch (e.kind) {
+    case "copying":
+      return "pushing";
+    case "copied":
+    case "mounted":
+      return "pushed";
+    case "skipped":
+      return "skipped";
+    default:
+      return undefined;
   }
-  const m: ImageManifest = decodeManifest(bytes);
-  return [...(m.subject ? [m.subject] : []), m.config, ...m.layers];
 }
 
 /**
@@ -133,22 +108,9 @@ export async function pushIndex(
   getBlob: BlobGetter,
   opts: PushOptions = {},
 ): Promise<PushResult> {
-  // The first failure stops the copy: queued nodes never start, and the
-  // push only rejects once the nodes already in flight have settled.
-  const stop = new AbortController();
-  const limiter = new Limiter(
-    opts.concurrency && opts.concurrency > 0 ? opts.concurrency : 3,
-    stop,
-  );
-  const pushed: Descriptor[] = [];
-  const skipped: Descriptor[] = [];
-  const emit = (kind: PushEventKind, d: Descriptor) => opts.onEvent?.(kind, d);
-  const done = new Map<string, Promise<boolean>>();
-
   const read = async (desc: Descriptor): Promise<Uint8Array> => {
-    let bytes: Uint8Array;
     try {
-      bytes = await getBlob(desc);
+      return await getBlob(desc);
     } catch (e) {
       // A blob missing locally (NotFoundError) gets the context too: the
       // registry lacks it as well, which is what the user must learn.
@@ -160,91 +122,33 @@ export async function pushIndex(
         { cause: e },
       );
     }
-    if (bytes.length !== desc.size || digestOf(bytes, desc.digest) !== desc.digest) {
-      throw new BadInputError(
-        `local content for ${desc.digest} does not match its descriptor (size ${desc.size})`,
-      );
-    }
-    return bytes;
   };
-
-  const rootBytes = await read(index);
-  let ociSubject = false;
-
-  /** Copies one node; true when it was uploaded, false when it existed. */
-  const copy = (desc: Descriptor, bytes?: Uint8Array): Promise<boolean> => {
-    let p = done.get(desc.digest);
-    if (!p) {
-      p = copyNode(desc, bytes).catch((e) => {
-        if (!stop.signal.aborted) stop.abort(e);
-        throw e;
-      });
-      done.set(desc.digest, p);
-    }
-    return p;
-  };
-
-  /** Copies every node; on a failure, waits for the siblings still running. */
-  const copyAll = async (descs: Descriptor[]): Promise<void> => {
-    const results = await Promise.allSettled(descs.map((s) => copy(s)));
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-  };
-
-  const copyNode = async (desc: Descriptor, known?: Uint8Array): Promise<boolean> => {
-    const manifest = isManifestNode(desc);
-    const exists = await limiter.run(async () =>
-      manifest
-        ? (await client.headManifest(repo, desc.digest)) !== undefined
-        : (await client.headBlob(repo, desc.digest)) !== undefined
+  const root: Descriptor = { ...plain(index), mediaType: index.mediaType || OCI_MANIFEST };
+  const rootBytes = await read(root);
+  if (rootBytes.length !== root.size || digestOf(rootBytes, root.digest) !== root.digest) {
+    throw new BadInputError(
+      `content for ${root.digest} does not match its descriptor (size ${root.size})`,
     );
-    if (exists) {
-      skipped.push(plain(desc));
-      emit("skipped", desc);
-      return false;
-    }
-    if (manifest) {
-      const bytes = known ?? (await read(desc));
-      await copyAll(successorsOf(desc, bytes));
-      await limiter.run(async () => {
-        emit("pushing", desc);
-        const put = await client.putManifest(repo, desc.digest, bytes, desc.mediaType);
-        if (desc.digest === index.digest && put.ociSubject) ociSubject = true;
-      });
-    } else {
-      await limiter.run(async () => {
-        emit("pushing", desc);
-        if (opts.mountFrom && opts.mountFrom !== repo) {
-          if (await client.mountBlob(repo, desc.digest, opts.mountFrom)) return;
-        }
-        await client.uploadBlob(repo, desc, await read(desc));
-      });
-    }
-    pushed.push(plain(desc));
-    emit("pushed", desc);
-    return true;
-  };
-
-  let uploadedRoot: boolean;
-  try {
-    uploadedRoot = await copy(
-      { ...plain(index), mediaType: index.mediaType || OCI_MANIFEST },
-      rootBytes,
-    );
-  } catch (e) {
-    // Report the first failure, not the abort it caused elsewhere.
-    const first = stop.signal.aborted ? stop.signal.reason : e;
-    for (let n = -1; n !== done.size;) {
-      n = done.size;
-      await Promise.allSettled([...done.values()]);
-    }
-    throw first;
   }
+  const copied = await copyGraph(
+    client,
+    repo,
+    root,
+    (d) => d.digest === root.digest ? Promise.resolve(rootBytes) : read(d),
+    {
+      concurrency: opts.concurrency,
+      mountFrom: opts.mountFrom,
+      onEvent: (e) => {
+        const kind = pushEventKind(e);
+        if (kind) opts.onEvent?.(kind, e.desc);
+      },
+    },
+  );
   const result: PushResult = {
     index: plain(index),
-    alreadyPresent: !uploadedRoot,
-    pushed,
-    skipped,
+    alreadyPresent: copied.rootExisted,
+    pushed: copied.copied,
+    skipped: copied.skipped,
     referrers: "none",
     deleted: [],
     warnings: [],
@@ -252,22 +156,22 @@ export async function pushIndex(
 
   const doc = decodeManifest(rootBytes);
   if (!doc.subject) return result;
-  if (ociSubject) {
-    client.setReferrersSupport("supported");
+  if (copied.rootPut?.ociSubject) {
+    client.referrers.support = "supported";
     result.referrers = "api";
     return result;
   }
   const artifactType = doc.artifactType || doc.config.mediaType;
-  if (client.referrersSupport === "unknown") {
+  if (client.referrers.support === "unknown") {
     // No OCI-Subject header (or nothing was PUT): ask the API directly
     // (the fallback tag is read once, below, only when it is needed).
-    await client.referrersApi(repo, doc.subject.digest, artifactType);
+    await client.referrers.api(repo, doc.subject.digest, artifactType);
   }
-  if (client.referrersSupport === "supported") {
+  if (client.referrers.support === "supported") {
     result.referrers = "api";
     return result;
   }
-  const entry: Descriptor = { ...plain(index), mediaType: index.mediaType || OCI_MANIFEST };
+  const entry: Descriptor = { ...root };
   if (doc.annotations && Object.keys(doc.annotations).length > 0) {
     entry.annotations = doc.annotations;
   }
@@ -303,7 +207,7 @@ export async function listReferrers(
   artifactType: string,
 ): Promise<Descriptor[]> {
   try {
-    return (await client.listReferrers(repo, subjectDigest, artifactType)).manifests;
+    return (await client.referrers.list(repo, subjectDigest, artifactType)).manifests;
   } catch (e) {
     if (e instanceof RegistryError || e instanceof BadInputError) {
       throw new RegistryError(`failed to fetch list of referrers: ${e.message}`, {

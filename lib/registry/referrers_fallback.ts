@@ -34,8 +34,9 @@ import { RegistryError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { encodeIndex } from "../oci/go_json.ts";
 import { OCI_INDEX } from "../oci/media_types.ts";
-import { fallbackTag, type RegistryClient, TransientRegistryError } from "./client.ts";
-import { sleep } from "./retry.ts";
+import type { RegistryClient } from "./client.ts";
+import { fallbackTag } from "./referrers.ts";
+import { sleep, TransientRegistryError } from "./retry.ts";
 
 /** Options of {@link addToFallbackIndex}. */
 export interface FallbackOptions {
@@ -146,16 +147,16 @@ export async function addToFallbackIndex(
     try {
       // Checked right before the DELETE, which is not retried: the time
       // between the two is one round trip.
-      const now = await client.headManifest(repo, state.tag, [OCI_INDEX]);
+      const now = await client.manifests.head(repo, state.tag, [OCI_INDEX]);
       if (now?.digest === digest) continue;
-      if (await client.deleteManifest(repo, digest, { retry: false })) deleted.push(digest);
+      if (await client.manifests.delete(repo, digest, { retry: false })) deleted.push(digest);
     } catch (e) {
       if (!(e instanceof RegistryError)) throw e;
       warnings.push(`could not delete superseded referrers index ${digest}: ${e.message}`);
     }
   }
   if (
-    deleted.length > 0 && (await client.headManifest(repo, state.tag, [OCI_INDEX])) === undefined
+    deleted.length > 0 && (await client.manifests.head(repo, state.tag, [OCI_INDEX])) === undefined
   ) {
     // A concurrent pusher pointed the tag at an index deleted above, and
     // the tag went with it: write it again from what was seen.
@@ -193,7 +194,7 @@ async function converge(state: UpdateState): Promise<Descriptor> {
       const wait = wroteAt + settleMs - Date.now();
       if (wait > 0) await sleep(wait);
     }
-    const cur = await client.getFallbackIndex(repo, state.subjectDigest);
+    const cur = await client.referrers.fallbackIndex(repo, state.subjectDigest);
     const readAt = Date.now();
     const base = cur?.index.manifests ?? [];
     if (cur) state.seen.add(cur.digest);
@@ -205,7 +206,7 @@ async function converge(state: UpdateState): Promise<Descriptor> {
     if (Date.now() - readAt > settleMs / 2) continue; // too old to write from: read again
     const bytes = encodeIndex({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: state.known });
     try {
-      const put = await client.putManifest(repo, tag, bytes, OCI_INDEX, { retry: false });
+      const put = await client.manifests.put(repo, tag, bytes, OCI_INDEX, { retry: false });
       state.seen.add(put.digest);
       state.changed = true;
       wroteAt = Date.now();
@@ -244,7 +245,9 @@ async function keepExisting(
 ): Promise<Descriptor[]> {
   const out: Descriptor[] = [];
   for (const d of list) {
-    if (keyOf(d) === keyOf(mustKeep) || (await client.headManifest(repo, d.digest)) !== undefined) {
+    if (
+      keyOf(d) === keyOf(mustKeep) || (await client.manifests.head(repo, d.digest)) !== undefined
+    ) {
       out.push(d);
     }
   }

@@ -1,11 +1,12 @@
 /**
- * Retry policy for registry requests: which failures are worth another
- * try (429, 5xx, dropped connections), how long to wait (exponential
- * backoff with jitter, or the server's `Retry-After`), and a sleep that
- * respects a deadline.
+ * Retrying registry requests: which failures are worth another try (429,
+ * 5xx, dropped connections: a {@link TransientRegistryError}), how long to
+ * wait (exponential backoff with jitter, or the server's `Retry-After`),
+ * and the loop that retries a piece of work within a policy.
  *
  * @module
  */
+import { RegistryError } from "../errors.ts";
 
 /** How often and how patiently to retry. */
 export interface RetryPolicy {
@@ -102,4 +103,101 @@ export function backoffDelayMs(
  */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+/**
+ * A {@link RegistryError} for a failure worth another try: 408, 429, most
+ * 5xx, a dropped or refused connection. {@link retrying} retries these; a
+ * request made with `{ retry: false }` throws the first one so the caller
+ * can decide what to do next. When retries run out, the last one is thrown
+ * as a plain `RegistryError` (so an outer loop does not retry it again).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TransientRegistryError } from "./retry.ts";
+ * const e = new TransientRegistryError("r: put manifest a:t: 429 Too Many Requests",
+ *   { status: 429, retryAfterMs: 1000 });
+ * assert.ok(e.status === 429 && e.retryAfterMs === 1000 && e.kind === "registry");
+ * ```
+ */
+export class TransientRegistryError extends RegistryError {
+  /** The server's `Retry-After`, in milliseconds, when it sent one. */
+  readonly retryAfterMs?: number;
+  /**
+   * Most retries worth spending on this failure when fewer than the
+   * policy's (a refused connection to a host that never answered is
+   * probably a typo, not a restart).
+   */
+  readonly maxRetries?: number;
+  /**
+   * A transient failure.
+   *
+   * @param message one line naming the host, the action and the failure.
+   * @param options the HTTP status and OCI code (when there was a
+   *   response), `Retry-After`, a retry limit, the cause.
+   */
+  constructor(
+    message: string,
+    options: ErrorOptions & {
+      status?: number;
+      code?: string;
+      retryAfterMs?: number;
+      maxRetries?: number;
+    } = {},
+  ) {
+    super(message, options);
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options.maxRetries !== undefined) this.maxRetries = options.maxRetries;
+  }
+}
+
+/** What {@link retrying} needs besides the work: the policy, a way to wait, a trace. */
+export interface RetryContext {
+  /** How often and how patiently. */
+  policy: RetryPolicy;
+  /** Waits `ms` before the next attempt; may throw (e.g. past a deadline). */
+  wait(ms: number, action: string): Promise<void>;
+  /** Receives `http retry <action> in <ms> ms` lines. */
+  trace?(line: string): void;
+}
+
+/**
+ * Runs `fn`, retrying it after each {@link TransientRegistryError} with
+ * backoff until the policy's (or the error's own) retry limit; other
+ * errors end it at once. When retries run out the last failure is thrown
+ * as a plain `RegistryError`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { retrying, TransientRegistryError } from "./retry.ts";
+ * let calls = 0;
+ * const ctx = { policy: { maxRetries: 3, baseDelayMs: 1, maxDelayMs: 1 }, wait: async () => {} };
+ * const got = await retrying("count", async () => {
+ *   if (++calls < 3) throw new TransientRegistryError("busy", { status: 503 });
+ *   return calls;
+ * }, ctx);
+ * assert.ok(got === 3);
+ * ```
+ */
+export async function retrying<T>(
+  action: string,
+  fn: () => Promise<T>,
+  ctx: RetryContext,
+): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof TransientRegistryError)) throw e;
+      const limit = Math.min(ctx.policy.maxRetries, e.maxRetries ?? Infinity);
+      if (attempt >= limit) {
+        throw new RegistryError(e.message, { status: e.status, code: e.code, cause: e });
+      }
+      const delay = backoffDelayMs(attempt + 1, e.retryAfterMs, ctx.policy);
+      ctx.trace?.(`http retry ${action} in ${delay} ms`);
+      await ctx.wait(delay, action);
+    }
+  }
 }

@@ -1,0 +1,399 @@
+/**
+ * The HTTP layer of the registry client, for one registry host: `fetch`
+ * with the TLS settings and the total time budget, authentication (one
+ * new attempt after a 401 challenge), redirects for reads (credentials
+ * never follow to another origin), the mapping of HTTP statuses and
+ * network failures to errors, bounded body reads, retries, and the
+ * `--debug` trace.
+ *
+ * Trace lines carry a per-request id so that concurrent requests can be
+ * told apart: `http req #12 GET <url>`, `http res #12 200 OK`,
+ * `http err #12 <reason>`, and `http retry <action> in <ms> ms`. URLs are
+ * redacted ({@link redactUrl}) and headers are never traced, so no secret
+ * reaches the trace.
+ *
+ * Which failures are retried: 408, 429 and 5xx answers, and dropped
+ * connections (see `retry.ts`). A refused connection or an unknown host
+ * name is retried at most twice (well under a second) until the host has
+ * answered once, so a typo fails fast while a registry restarting in the
+ * middle of a push is waited for. A TLS handshake with a plain-HTTP server
+ * and an untrusted certificate are not retried at all.
+ *
+ * @module
+ */
+import { BadInputError, RegistryError } from "../errors.ts";
+import { Authenticator } from "./auth.ts";
+import type { Credentials } from "./credentials.ts";
+import { networkFailure, oneLine, parseErrorBody, redactUrl, schemeHint } from "./http_errors.ts";
+import {
+  DEFAULT_RETRY_POLICY,
+  isRetryableStatus,
+  parseRetryAfter,
+  retrying,
+  type RetryPolicy,
+  sleep,
+  TransientRegistryError,
+} from "./retry.ts";
+
+/** Options of a {@link Transport}. */
+export interface TransportOptions {
+  /** Use `http://` instead of `https://` (`--plain-http`). */
+  plainHttp?: boolean;
+  /** Credentials; none = anonymous. */
+  credentials?: Credentials;
+  /** Extra CA certificates (PEM text) trusted for TLS, besides `DENO_CERT`. */
+  caCerts?: string[];
+  /**
+   * Total time budget in milliseconds for everything done over this
+   * transport, counted from its creation (`--timeout`); 0 or absent = no
+   * limit.
+   */
+  timeoutMs?: number;
+  /**
+   * Receives the `http req|res|err|retry …` trace lines (`--debug`); never
+   * secrets. The CLI writes them to stderr.
+   */
+  debug?: (line: string) => void;
+  /** Retries after the first attempt of idempotent work (default 5). */
+  maxRetries?: number;
+  /** First backoff delay in milliseconds (default 200). */
+  retryDelayMs?: number;
+}
+
+/** The HTTP methods the distribution API uses. */
+export type HttpMethod = "GET" | "HEAD" | "PUT" | "POST" | "PATCH" | "DELETE";
+
+/** One request to the registry, as {@link Transport.send} takes it. */
+export interface HttpRequest {
+  /** What is being done, for messages: `get manifest app:v1`. */
+  action: string;
+  /** The method. */
+  method: HttpMethod;
+  /** Absolute URL (see {@link Transport.url}). */
+  url: string;
+  /** Request headers (never traced). */
+  headers?: Record<string, string>;
+  /** The body; a stream cannot be sent again after a 401 challenge. */
+  body?: Uint8Array | string | ReadableStream<Uint8Array>;
+  /** Token scopes the request needs, e.g. `repository:app:pull`. */
+  scopes: string[];
+  /** Return a 404 answer instead of throwing it (existence checks). */
+  allowNotFound?: boolean;
+}
+
+/** Retries for a refused connection (or unknown host) to a host that never answered. */
+const UNANSWERED_RETRIES = 2;
+const MAX_REDIRECTS = 5;
+
+/** Request ids are unique in the process, so traces of several clients do not collide. */
+let lastRequestId = 0;
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+/**
+ * Sends requests to one registry host. Every other part of the client
+ * (blobs, manifests, referrers) goes through one of these.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Transport } from "./transport.ts";
+ * const lines: string[] = [];
+ * const t = new Transport("127.0.0.1:9", { plainHttp: true, debug: (l) => lines.push(l) });
+ * assert.ok(t.url("team/app", "tags/list") === "http://127.0.0.1:9/v2/team/app/tags/list");
+ * t.close();
+ * ```
+ */
+export class Transport {
+  /** Registry host as written in references (`host[:port]`). */
+  readonly registry: string;
+  /** `http(s)://<api host>`: Docker Hub's `docker.io` maps to `registry-1.docker.io`. */
+  readonly baseUrl: string;
+  /** True when speaking plain HTTP. */
+  readonly plainHttp: boolean;
+  /** How transient failures are retried. */
+  readonly policy: RetryPolicy;
+  /** The total time budget, when there is one. */
+  readonly timeoutMs?: number;
+  readonly #auth: Authenticator;
+  readonly #http?: Deno.HttpClient;
+  readonly #deadline?: number;
+  readonly #debug?: (line: string) => void;
+  /** Origins that have answered at least once. */
+  readonly #answered = new Set<string>();
+  readonly #ids = new WeakMap<Response, number>();
+
+  /**
+   * Makes a transport; nothing is sent until the first request.
+   *
+   * @param registry the host (`host[:port]`) of a reference.
+   * @param opts TLS, credentials, time budget, trace and retry options.
+   */
+  constructor(registry: string, opts: TransportOptions = {}) {
+    this.registry = registry;
+    this.plainHttp = !!opts.plainHttp;
+    const apiHost = registry === "docker.io" || registry === "index.docker.io"
+      ? "registry-1.docker.io"
+      : registry;
+    this.baseUrl = `${this.plainHttp ? "http" : "https"}://${apiHost}`;
+    if (opts.caCerts && opts.caCerts.length > 0) {
+      this.#http = Deno.createHttpClient({ caCerts: opts.caCerts });
+    }
+    if (opts.timeoutMs && opts.timeoutMs > 0) {
+      this.timeoutMs = opts.timeoutMs;
+      this.#deadline = Date.now() + opts.timeoutMs;
+    }
+    this.#debug = opts.debug;
+    this.policy = {
+      ...DEFAULT_RETRY_POLICY,
+      ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
+      ...(opts.retryDelayMs !== undefined ? { baseDelayMs: opts.retryDelayMs } : {}),
+    };
+    this.#auth = new Authenticator(
+      registry,
+      opts.credentials,
+      (url, init) => this.fetch(url, init, "authenticate"),
+    );
+  }
+
+  /** `<baseUrl>/v2/<repo>/<path>`. */
+  url(repo: string, path: string): string {
+    return `${this.baseUrl}/v2/${repo}/${path}`;
+  }
+
+  /** Writes a trace line (when tracing). */
+  trace(line: string): void {
+    this.#debug?.(line);
+  }
+
+  /** True once the time budget is spent. */
+  get expired(): boolean {
+    return this.#deadline !== undefined && Date.now() >= this.#deadline;
+  }
+
+  /** The error for work that ran out of time. */
+  timedOut(action: string): RegistryError {
+    return new RegistryError(`${this.registry}: ${action}: timed out after ${this.timeoutMs} ms`);
+  }
+
+  /** Waits `ms`, or fails at once when the wait would pass the time budget. */
+  async wait(ms: number, action: string): Promise<void> {
+    if (this.#deadline !== undefined && Date.now() + ms >= this.#deadline) {
+      throw this.timedOut(action);
+    }
+    await sleep(ms);
+  }
+
+  /** Runs `fn`, retrying transient failures with the policy's backoff, within the budget. */
+  retry<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    return retrying(action, fn, {
+      policy: this.policy,
+      wait: (ms, a) => this.wait(ms, a),
+      trace: (line) => this.trace(line),
+    });
+  }
+
+  /**
+   * {@link Transport.retry}, or one attempt when `retry` is false (the
+   * first transient failure is then thrown as a `TransientRegistryError`).
+   */
+  maybeRetry<T>(retry: boolean | undefined, action: string, fn: () => Promise<T>): Promise<T> {
+    return retry === false ? fn() : this.retry(action, fn);
+  }
+
+  /**
+   * One exchange: the `Authorization` header for `req.scopes`, one new
+   * attempt after a 401 challenge (unless the body is a stream), redirects
+   * for GET and HEAD. Returns 2xx answers (and 404 with `allowNotFound`);
+   * throws a `TransientRegistryError` for statuses worth another try and
+   * a `RegistryError` for the others.
+   */
+  async send(req: HttpRequest): Promise<Response> {
+    const replayable = !(req.body instanceof ReadableStream);
+    let reauthed = false;
+    for (;;) {
+      const headers: Record<string, string> = { ...req.headers };
+      const authorization = await this.#auth.header(req.scopes);
+      if (authorization) headers.authorization = authorization;
+      const init: RequestInit = { method: req.method, headers, body: req.body as BodyInit };
+      let res = await this.fetch(req.url, init, req.action);
+      if (res.status === 401 && !reauthed && replayable) {
+        const challenge = res.headers.get("www-authenticate");
+        const text = await res.text().catch(() => "");
+        if (await this.#auth.challenge(challenge, req.scopes)) {
+          reauthed = true;
+          continue;
+        }
+        throw this.statusError(req.action, res, text);
+      }
+      if ((req.method === "GET" || req.method === "HEAD") && isRedirect(res.status)) {
+        res = await this.#followRedirects(res, req, headers);
+      }
+      if (res.status >= 200 && res.status < 300) return res;
+      if (res.status === 404 && req.allowNotFound) return res;
+      throw this.statusError(req.action, res, await res.text().catch(() => ""));
+    }
+  }
+
+  /**
+   * One `fetch` with the TLS settings, the time budget and the trace; no
+   * authentication, no redirects. Network failures become errors: a
+   * `TransientRegistryError` (`cannot reach registry …`) unless retrying
+   * cannot help.
+   */
+  async fetch(url: string, init: RequestInit, action: string): Promise<Response> {
+    if (this.expired) throw this.timedOut(action);
+    const signal = this.#deadline !== undefined
+      ? AbortSignal.timeout(Math.max(1, this.#deadline - Date.now()))
+      : undefined;
+    const id = ++lastRequestId;
+    this.trace(`http req #${id} ${init.method ?? "GET"} ${redactUrl(url)}`);
+    const origin = new URL(url).origin;
+    try {
+      const res = await fetch(url, {
+        ...init,
+        redirect: "manual",
+        signal,
+        ...(this.#http ? { client: this.#http } : {}),
+      } as RequestInit);
+      this.#answered.add(origin);
+      this.#ids.set(res, id);
+      this.trace(`http res #${id} ${res.status} ${res.statusText}`.trimEnd());
+      return res;
+    } catch (e) {
+      if (signal?.aborted || this.expired) {
+        this.trace(`http err #${id} timed out`);
+        throw this.timedOut(action);
+      }
+      const failure = networkFailure(e, this.plainHttp);
+      this.trace(`http err #${id} ${failure.reason}`);
+      const message = `cannot reach registry ${this.registry}: ${failure.reason}`;
+      if (failure.kind === "tls-mismatch" || failure.kind === "certificate") {
+        throw new RegistryError(message);
+      }
+      const unanswered = (failure.kind === "refused" || failure.kind === "dns") &&
+        !this.#answered.has(origin);
+      throw new TransientRegistryError(
+        message,
+        unanswered ? { maxRetries: UNANSWERED_RETRIES } : {},
+      );
+    }
+  }
+
+  /**
+   * The error for a failed answer: one line `<host>: <action>: <status>
+   * <text>: <OCI code>: <message>`, with a hint for a refused login or a
+   * plain-HTTP request to a TLS server. A `TransientRegistryError` (with
+   * `Retry-After`) for statuses worth another try.
+   */
+  statusError(action: string, res: Response, body: string): RegistryError {
+    const info = parseErrorBody(body);
+    let msg = `${this.registry}: ${action}: ${res.status}`;
+    if (res.statusText) msg += ` ${res.statusText}`;
+    if (info.code) msg += `: ${info.code}`;
+    if (info.message) msg += `: ${info.message}`;
+    msg = oneLine(msg, 400) + schemeHint(res.status, body, this.plainHttp);
+    const options = { status: res.status, code: info.code };
+    if (isRetryableStatus(res.status)) {
+      return new TransientRegistryError(msg, {
+        ...options,
+        retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
+      });
+    }
+    if (res.status === 401) {
+      msg += this.#auth.hasCredentials
+        ? " (the credentials were refused)"
+        : " (no credentials: use --user or log in with the docker config)";
+    }
+    return new RegistryError(msg, options);
+  }
+
+  /**
+   * The error for a response body that broke off: timed out, or a
+   * `TransientRegistryError` naming the action (traced as `http err #n`).
+   */
+  bodyError(e: unknown, action: string, res?: Response): RegistryError {
+    if (this.expired) return this.timedOut(action);
+    const reason = networkFailure(e, this.plainHttp).reason;
+    const id = res ? this.#ids.get(res) : undefined;
+    if (id !== undefined) this.trace(`http err #${id} ${reason}`);
+    return new TransientRegistryError(`${this.registry}: ${action}: ${reason}`);
+  }
+
+  /**
+   * Reads a whole response body of at most `limit` bytes (a
+   * `BadInputError` beyond: a registry cannot make this process run out of
+   * memory).
+   */
+  async readBody(res: Response, action: string, limit: number): Promise<Uint8Array> {
+    const declared = Number(res.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) {
+      await res.body?.cancel();
+      throw new BadInputError(
+        `${this.registry}: ${action}: response of ${declared} bytes is larger than expected (${limit})`,
+      );
+    }
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    if (res.body) {
+      const reader = res.body.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          total += value.length;
+          if (total > limit) {
+            throw new BadInputError(
+              `${this.registry}: ${action}: response is larger than expected (${limit} bytes)`,
+            );
+          }
+          parts.push(value);
+        }
+      } catch (e) {
+        await reader.cancel().catch(() => {});
+        if (e instanceof BadInputError) throw e;
+        throw this.bodyError(e, action, res);
+      }
+    }
+    return concat(parts, total);
+  }
+
+  /** Releases the TLS client (if `caCerts` were given). */
+  close(): void {
+    this.#http?.close();
+  }
+
+  async #followRedirects(
+    first: Response,
+    req: HttpRequest,
+    headers: Record<string, string>,
+  ): Promise<Response> {
+    let res = first;
+    let url = req.url;
+    for (let hop = 0; hop < MAX_REDIRECTS && isRedirect(res.status); hop++) {
+      const location = res.headers.get("location");
+      await res.body?.cancel();
+      if (!location) return res;
+      const next = new URL(location, url);
+      const h: Record<string, string> = { ...headers };
+      if (next.origin !== new URL(url).origin) delete h.authorization;
+      url = next.href;
+      res = await this.fetch(url, { method: req.method, headers: h }, req.action);
+    }
+    return res;
+  }
+}
+
+/** Joins byte chunks into one array (no copy when there is one chunk). */
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1 && parts[0].length === total) return parts[0];
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
