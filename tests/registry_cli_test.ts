@@ -68,9 +68,13 @@ function assertNoSecret(texts: string[], ...secrets: string[]): void {
  * both streams: the CLI is moving them from stdout to stderr.
  */
 function traceOf(r: CliResult): string[] {
-  return [...linesOf(r.stdout), ...linesOf(r.stderr)].filter((l) =>
-    /^http (req|res|err|retry) /.test(l)
+  // --debug traces go to stderr only: stdout keeps what --json and -q promise.
+  assert.deepEqual(
+    linesOf(r.stdout).filter((l) => /^http (req|res|err|retry) /.test(l)),
+    [],
+    "trace lines on stdout",
   );
+  return linesOf(r.stderr).filter((l) => /^http (req|res|err|retry) /.test(l));
 }
 
 /** The lines of `text` that are not `--debug` trace lines. */
@@ -347,6 +351,25 @@ Deno.test("create docker:// and push via CLI, htpasswd + TLS: --user, docker con
           ),
           traceOf(p).join("\n"),
         );
+        // --debug with --json: stdout is the JSON document alone.
+        const j = await runSoci(
+          [
+            "--debug",
+            "--root",
+            join(work, "root-debug-json"),
+            "create",
+            "--json",
+            "--min-layer-size",
+            "0",
+            "--user",
+            `${USER}:${PASSWORD}`,
+            `docker://${reg.host}/u1:latest`,
+          ],
+          { env },
+        );
+        assert.equal(j.code, 0, j.stderr);
+        assert.equal(JSON.parse(j.stdout).image, `${reg.host}/u1:latest`);
+        assert.ok(traceOf(j).length > 0);
         // A refused password with --debug (stack trace on stderr) leaks nothing either.
         const bad = await runSoci(
           [

@@ -116,6 +116,7 @@ export function registryOptions(ctx: CommandContext): OpenImageOptions["registry
     user: (ctx.flags.user as string | undefined) || undefined,
     plainHttp: ctx.flags["plain-http"] === true,
     timeoutMs: timeout ? Number(timeout / 1_000_000n) : undefined,
-    debug: ctx.flags.debug === true ? (line: string) => ctx.out.line(line) : undefined,
+    // Trace lines go to stderr: stdout stays what --json and -q promise.
+    debug: ctx.flags.debug === true ? (line: string) => ctx.out.warn(line) : undefined,
   };
 }
