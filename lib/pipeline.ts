@@ -18,7 +18,7 @@ import type { ImageSource } from "./image/source.ts";
 import { type SelectedManifest, selectManifest } from "./image/select.ts";
 import type { Descriptor, ImageManifest, Platform } from "./oci/descriptor.ts";
 import { sha256Digest } from "./oci/digest.ts";
-import { encodeManifest } from "./oci/go_json.ts";
+import { encodeManifest } from "./oci/json_encode.ts";
 import { isLayerMediaType, layerCompression } from "./oci/layer_types.ts";
 import {
   DEFAULT_MIN_LAYER_SIZE,

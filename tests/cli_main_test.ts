@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { main } from "../cli.ts";
 import type { Command } from "../lib/commands/command.ts";
 import { NotFoundError, UsageError } from "../lib/errors.ts";
-import { marshalIndentGo as marshalIndent } from "../lib/oci/go_json.ts";
-import { goQuote } from "../lib/ui/go_quote.ts";
+import { marshalIndentGo as marshalIndent } from "../lib/go/json_indent.ts";
+import { strconvQuote as goQuote } from "../lib/go/quote.ts";
 import { MemoryOutput } from "../lib/ui/output.ts";
 import { Progress, shortDigest } from "../lib/ui/progress.ts";
 

@@ -11,7 +11,7 @@ import {
   tarHeaderOffsets,
 } from "../lib/ztoc/codec.ts";
 import { formatZtocInfoJson, ztocInfo } from "../lib/ztoc/info.ts";
-import { goQuote } from "../lib/oci/go_json.ts";
+import { quoteJsonString as goQuote } from "../lib/go/json_quote.ts";
 import { validateZtoc } from "../lib/ztoc/spans.ts";
 import { encodeTarZinfo } from "../lib/gzip/tar_zinfo.ts";
 import type { Ztoc } from "../lib/ztoc/model.ts";

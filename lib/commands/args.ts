@@ -21,8 +21,8 @@
  * @module
  */
 import { BadInputError, UsageError } from "../errors.ts";
-import { goQuote } from "../ui/go_quote.ts";
-import { formatDuration, parseDuration } from "../ui/duration.ts";
+import { strconvQuote as goQuote } from "../go/quote.ts";
+import { formatDuration, parseDuration } from "../go/duration.ts";
 import { type HelpFlag, type HelpTopic, renderHelp } from "../ui/help.ts";
 import type { Command, FlagSpec, FlagType, FlagValue } from "./command.ts";
 

@@ -9,7 +9,7 @@ import { NotFoundError } from "../errors.ts";
 import { openImage, type OpenImageOptions } from "../image/open.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
-import { decodeManifest } from "../oci/go_json.ts";
+import { decodeManifest } from "../oci/json_decode.ts";
 import { ANNOTATION_REF_NAME } from "../oci/media_types.ts";
 import { ANNOTATION_SOURCE } from "../soci/create.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { BadInputError, UsageError } from "../errors.ts";
-import { decodeManifest } from "../oci/go_json.ts";
+import { decodeManifest } from "../oci/json_decode.ts";
 import { ZTOC_MEDIA_TYPE } from "../oci/media_types.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
 import { formatTable } from "../ui/table.ts";

@@ -22,7 +22,7 @@ import { createHash } from "node:crypto";
 import { BadInputError, RegistryError } from "../errors.ts";
 import type { Descriptor, ImageIndex } from "../oci/descriptor.ts";
 import { digestHex, parseDigest } from "../oci/digest.ts";
-import { decodeIndex } from "../oci/go_json.ts";
+import { decodeIndex } from "../oci/json_decode.ts";
 import {
   DOCKER_MANIFEST,
   DOCKER_MANIFEST_LIST,

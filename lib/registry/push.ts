@@ -10,7 +10,7 @@
  */
 import { BadInputError, NotFoundError, RegistryError, SociError } from "../errors.ts";
 import type { Descriptor, ImageIndex, ImageManifest } from "../oci/descriptor.ts";
-import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
+import { decodeIndex, decodeManifest } from "../oci/json_decode.ts";
 import { isIndexType, isManifestType, OCI_MANIFEST } from "../oci/media_types.ts";
 import { digestOf, type RegistryClient } from "./client.ts";
 import { addToFallbackIndex, type FallbackOptions } from "./referrers_fallback.ts";

@@ -7,7 +7,7 @@
 import { BadInputError, SociError } from "../errors.ts";
 import { formatPlatform, normalizePlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageManifest, Platform } from "../oci/descriptor.ts";
-import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
+import { decodeIndex, decodeManifest } from "../oci/json_decode.ts";
 import {
   ANNOTATION_LAYER_DIGEST,
   ANNOTATION_REF_NAME,
@@ -16,7 +16,7 @@ import {
   OCI_MANIFEST,
   SOCI_INDEX_V1,
 } from "../oci/media_types.ts";
-import { goQuote } from "../ui/go_quote.ts";
+import { strconvQuote as goQuote } from "../go/quote.ts";
 import { type ArtifactRecord, type ArtifactsDb, indexRecord, ztocRecord } from "./artifacts_db.ts";
 import type { ContentStore } from "./content_store.ts";
 

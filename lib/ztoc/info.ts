@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { goQuote, goString } from "../oci/go_json.ts";
+import { quoteJsonString as goQuote } from "../go/json_quote.ts";
+import { goString } from "../go/utf8.ts";
 import { sortTocByOffset } from "./codec.ts";
 import type { Ztoc } from "./model.ts";
 import { zinfoOf } from "./spans.ts";

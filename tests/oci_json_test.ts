@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
 import { BadInputError } from "../lib/errors.ts";
 import type { ImageIndex, ImageManifest } from "../lib/oci/descriptor.ts";
+import { decodeDescriptor, decodeIndex, decodeManifest } from "../lib/oci/json_decode.ts";
 import {
-  decodeDescriptor,
-  decodeIndex,
-  decodeManifest,
   encodeDescriptor,
   encodeIndex,
   encodeManifest,
   encodePlatform,
-  goQuote,
-  indentGoJson,
-  marshalIndentGo,
-} from "../lib/oci/go_json.ts";
+} from "../lib/oci/json_encode.ts";
+import { indentGoJson } from "../lib/go/json_indent.ts";
 import { catchError, pythonLayout, run, umociLayout, withTempDir } from "./helpers/oci_fixtures.ts";
 
 const enc = new TextEncoder();
@@ -187,35 +183,6 @@ Deno.test("encodeDescriptor/encodePlatform return strings in Go order", () => {
     () => encodeDescriptor({ mediaType: "t", digest: D1, size: 1, data: "abc" }),
     BadInputError,
   );
-});
-
-Deno.test("goQuote: Go escaping of strings", () => {
-  assert.deepEqual(goQuote(""), '""');
-  assert.deepEqual(goQuote("plain text/+-_.~"), '"plain text/+-_.~"');
-  assert.deepEqual(goQuote('"\\'), '"\\"\\\\"');
-  assert.deepEqual(goQuote("<>&"), '"\\u003c\\u003e\\u0026"');
-  assert.deepEqual(goQuote("\b\f\n\r\t"), '"\\b\\f\\n\\r\\t"');
-  assert.deepEqual(goQuote("\x00\x01\x1f\x0b"), '"\\u0000\\u0001\\u001f\\u000b"');
-  assert.deepEqual(goQuote("\x7f"), '"\x7f"'); // DEL is not escaped
-  assert.deepEqual(goQuote("a\u2028b\u2029c"), '"a\\u2028b\\u2029c"');
-  assert.deepEqual(goQuote("é€😀\ufeff"), '"é€😀\ufeff"'); // other non-ASCII is literal
-  assert.deepEqual(goQuote("x\ud800y"), '"x\ufffdy"'); // lone surrogate → literal U+FFFD
-  assert.deepEqual(goQuote("\udc00"), '"\ufffd"');
-});
-
-Deno.test("goQuote: raw bytes, invalid UTF-8 → \\ufffd per byte as Go's DecodeRune", () => {
-  // Valid multi-byte sequences stay literal.
-  assert.deepEqual(goQuote(bytes([0xc3, 0xa9, 0xf0, 0x9f, 0x98, 0x80])), '"é😀"');
-  // Each byte of an invalid sequence is replaced on its own.
-  assert.deepEqual(goQuote(bytes([0xff])), '"\\ufffd"');
-  assert.deepEqual(goQuote(bytes([0xe2, 0x82, 0x41])), '"\\ufffd\\ufffdA"'); // truncated 3-byte
-  assert.deepEqual(goQuote(bytes([0xed, 0xa0, 0x80])), '"\\ufffd\\ufffd\\ufffd"'); // surrogate
-  assert.deepEqual(goQuote(bytes([0xc0, 0x80])), '"\\ufffd\\ufffd"'); // overlong NUL
-  assert.deepEqual(goQuote(bytes([0xe0, 0x80, 0x80])), '"\\ufffd\\ufffd\\ufffd"'); // overlong
-  assert.deepEqual(goQuote(bytes([0xf4, 0x90, 0x80, 0x80])), '"\\ufffd\\ufffd\\ufffd\\ufffd"'); // > U+10FFFF
-  assert.deepEqual(goQuote(bytes("a", [0xe2, 0x82])), '"a\\ufffd\\ufffd"'); // truncated at end
-  // U+2028 from bytes, ASCII escapes from bytes.
-  assert.deepEqual(goQuote(bytes([0xe2, 0x80, 0xa8, 0x3c, 0x0a])), '"\\u2028\\u003c\\n"');
 });
 
 Deno.test("annotations are sorted by UTF-8 bytes, not UTF-16 code units", () => {
@@ -485,80 +452,4 @@ Deno.test("round trip of documents written by umoci and skopeo (Go encoding/json
       (await pythonIndent(umociManifestPath)).slice(0, -1) + "\n\n",
     );
   });
-});
-
-Deno.test("indentGoJson: Go Indent layout, escapes and number text kept", () => {
-  const src = ' \n{"b":[],"a":{},"c":[1,-2.50e+3,{"d":"x \\u003c y","e":[{}]}],"f":null,"g":true}';
-  assert.deepEqual(
-    indentGoJson(enc.encode(src)),
-    [
-      "{",
-      '  "b": [],',
-      '  "a": {},',
-      '  "c": [',
-      "    1,",
-      "    -2.50e+3,",
-      "    {",
-      '      "d": "x \\u003c y",',
-      '      "e": [',
-      "        {}",
-      "      ]",
-      "    }",
-      "  ],",
-      '  "f": null,',
-      '  "g": true',
-      "}",
-      "",
-    ].join("\n"),
-  );
-  assert.deepEqual(indentGoJson("{}"), "{}\n");
-  assert.deepEqual(indentGoJson('"s"  '), '"s"  \n');
-  catchError(() => indentGoJson("{"), BadInputError);
-});
-
-Deno.test("marshalIndentGo: insertion order, Go escaping, empty containers", () => {
-  const value = {
-    name: "a<b>",
-    count: 3,
-    ratio: 0.5,
-    tiny: 1e-7,
-    huge: 1e21,
-    ok: false,
-    none: null,
-    skipped: undefined,
-    list: [],
-    obj: {},
-    nested: [{ x: "\u2028" }, [1, 2]],
-    raw: new Uint8Array([104, 105]),
-  };
-  assert.deepEqual(
-    marshalIndentGo(value),
-    [
-      "{",
-      '  "name": "a\\u003cb\\u003e",',
-      '  "count": 3,',
-      '  "ratio": 0.5,',
-      '  "tiny": 1e-7,',
-      '  "huge": 1e+21,',
-      '  "ok": false,',
-      '  "none": null,',
-      '  "list": [],',
-      '  "obj": {},',
-      '  "nested": [',
-      "    {",
-      '      "x": "\\u2028"',
-      "    },",
-      "    [",
-      "      1,",
-      "      2",
-      "    ]",
-      "  ],",
-      '  "raw": "aGk="',
-      "}",
-      "",
-    ].join("\n"),
-  );
-  assert.deepEqual(marshalIndentGo([]), "[]\n");
-  assert.deepEqual(marshalIndentGo("x"), '"x"\n');
-  catchError(() => marshalIndentGo({ n: NaN }), BadInputError);
 });
