@@ -11,6 +11,7 @@
  * @module
  */
 import { BadInputError } from "../errors.ts";
+import { strconvQuote } from "./quote.ts";
 import { decodeValidUtf8, utf8SequenceLength } from "./utf8.ts";
 
 /** A JSON number, kept as its source text (e.g. `-2.50e+3`). */
@@ -60,18 +61,16 @@ export class JsonSyntaxError extends BadInputError {
   }
 }
 
-const HEX = "0123456789abcdef";
 const UTF8 = new TextEncoder();
 
-/** Go's `quoteChar`: how a byte is shown in a syntax error. */
+/**
+ * Go's `quoteChar`: how a byte is shown in a syntax error. Go quotes the
+ * byte as the rune of the same value (so 0xff shows as 'ÿ').
+ */
 function describeChar(c: number): string {
   if (c === 0x27) return "'\\''";
   if (c === 0x22) return "'\"'";
-  if (c >= 0x20 && c < 0x7f) return "'" + String.fromCharCode(c) + "'";
-  if (c === 0x0a) return "'\\n'";
-  if (c === 0x0d) return "'\\r'";
-  if (c === 0x09) return "'\\t'";
-  return "'\\x" + HEX[c >> 4] + HEX[c & 15] + "'";
+  return "'" + strconvQuote(String.fromCharCode(c)).slice(1, -1) + "'";
 }
 
 function isSpace(c: number): boolean {
@@ -102,6 +101,14 @@ class Parser {
     return this.fail("unexpected end of JSON input", this.b.length);
   }
 
+  /**
+   * The input ended inside a token. Go's scanner then feeds it one space,
+   * so its error names a ' ' in that token.
+   */
+  eofIn(context: string): never {
+    return this.fail(`invalid character ' ' ${context}`, this.b.length);
+  }
+
   ws(): void {
     const b = this.b;
     while (this.pos < b.length && isSpace(b[this.pos])) this.pos++;
@@ -129,7 +136,7 @@ class Parser {
       const c = b[this.pos];
       let v: JsonValue;
       if (c === 0x7b || c === 0x5b) {
-        if (stack.length >= JSON_MAX_DEPTH) this.fail("exceeded max depth", this.pos);
+        if (stack.length >= JSON_MAX_DEPTH) this.invalid(this.pos, "exceeded max depth");
         this.pos++;
         this.ws();
         if (this.pos >= b.length) this.eof();
@@ -198,10 +205,9 @@ class Parser {
     const b = this.b;
     for (let i = 1; i < word.length; i++) {
       const p = this.pos + i;
-      if (p >= b.length) this.eof();
-      if (b[p] !== word.charCodeAt(i)) {
-        this.invalid(p, `in literal ${word} (expecting '${word[i]}')`);
-      }
+      const context = `in literal ${word} (expecting '${word[i]}')`;
+      if (p >= b.length) this.eofIn(context);
+      if (b[p] !== word.charCodeAt(i)) this.invalid(p, context);
     }
     this.pos += word.length;
     return value;
@@ -214,21 +220,21 @@ class Parser {
     let p = this.pos;
     if (b[p] === 0x2d) {
       p++;
-      if (p >= b.length) this.eof();
+      if (p >= b.length) this.eofIn("in numeric literal");
       if (!digit(p)) this.invalid(p, "in numeric literal");
     }
     if (b[p] === 0x30) p++;
     else while (digit(p)) p++;
     if (p < b.length && b[p] === 0x2e) {
       p++;
-      if (p >= b.length) this.eof();
+      if (p >= b.length) this.eofIn("after decimal point in numeric literal");
       if (!digit(p)) this.invalid(p, "after decimal point in numeric literal");
       while (digit(p)) p++;
     }
     if (p < b.length && (b[p] === 0x65 || b[p] === 0x45)) {
       p++;
       if (p < b.length && (b[p] === 0x2b || b[p] === 0x2d)) p++;
-      if (p >= b.length) this.eof();
+      if (p >= b.length) this.eofIn("in exponent of numeric literal");
       if (!digit(p)) this.invalid(p, "in exponent of numeric literal");
       while (digit(p)) p++;
     }
@@ -256,7 +262,7 @@ class Parser {
     const b = this.b;
     for (let i = 0; i < 4; i++) {
       const q = p + 2 + i;
-      if (q >= b.length) this.eof();
+      if (q >= b.length) this.eofIn("in \\u hexadecimal character escape");
       if (hexDigit(b[q]) < 0) this.invalid(q, "in \\u hexadecimal character escape");
     }
     return this.hex4(p + 2);
@@ -277,7 +283,7 @@ class Parser {
       }
       if (c === 0x5c) {
         out += decodeValidUtf8(b.subarray(seg, p));
-        if (p + 1 >= b.length) this.eof();
+        if (p + 1 >= b.length) this.eofIn("in string escape code");
         const e = b[p + 1];
         switch (e) {
           case 0x22:

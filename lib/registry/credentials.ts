@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { BadInputError, RegistryError } from "../errors.ts";
 import { JsonObject, JsonSyntaxError, type JsonValue, parseJson } from "../go/json_parse.ts";
 import { describeJsonKind, JsonStructReader, structFields } from "../go/json_struct.ts";
-import { goString } from "../go/utf8.ts";
 
 /**
  * Credentials for one registry. `username`+`password` are used for Basic
@@ -191,7 +190,10 @@ async function readConfig(dir: string): Promise<DockerConfig | undefined> {
   return parseDockerConfig(bytes, path);
 }
 
-/** 1-based line and column (in UTF-16 code units) of byte offset `at` of `bytes`. */
+/** Text as an editor shows it: invalid UTF-8 replaced, a BOM kept. */
+const TEXT = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** 1-based line and column (in UTF-16 code units of the text) of byte offset `at` of `bytes`. */
 function lineColumn(bytes: Uint8Array, at: number): { line: number; column: number } {
   let line = 1;
   let start = 0;
@@ -199,7 +201,7 @@ function lineColumn(bytes: Uint8Array, at: number): { line: number; column: numb
     line++;
     start = i + 1;
   }
-  return { line, column: goString(bytes.subarray(start, at)).length + 1 };
+  return { line, column: TEXT.decode(bytes.subarray(start, at)).length + 1 };
 }
 
 function decodeAuthField(value: string, host: string): Credentials {
