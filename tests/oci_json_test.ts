@@ -259,6 +259,47 @@ Deno.test("decode: missing or null layers/manifests re-encode as null; missing c
   );
 });
 
+Deno.test("decode: a repeated array reuses the elements decoded before, as Go does", () => {
+  // Expected results written by Go's json.Unmarshal + json.Marshal of ocispec.Manifest.
+  const cases: Array<[string, string]> = [
+    [
+      '{"layers":[{"digest":"a","size":1,"urls":["u1","u2"]},{"digest":"b"}],' +
+      '"layers":[{"size":2,"urls":[null]},null,{"digest":"c"}]}',
+      '"layers":[{"mediaType":"","digest":"a","size":2,"urls":["u1"]},' +
+      '{"mediaType":"","digest":"b","size":0},{"mediaType":"","digest":"c","size":0}]}',
+    ],
+    [
+      '{"layers":[{"data":"AQID"}],"layers":[{"data":[null,null]}]}',
+      '"layers":[{"mediaType":"","digest":"","size":0,"data":"AQI="}]}',
+    ],
+    ['{"layers":[{"size":1}],"layers":[]}', '"layers":[]}'],
+    [
+      '{"layers":[{"size":1}],"layers":null,"layers":[{"digest":"x"}]}',
+      '"layers":[{"mediaType":"","digest":"x","size":0}]}',
+    ],
+  ];
+  const head = '{"schemaVersion":0,"config":{"mediaType":"","digest":"","size":0},';
+  for (const [src, tail] of cases) {
+    assert.equal(text(encodeManifest(decodeManifest(src))), head + tail, src);
+  }
+  // Structs and pointers merge, and a null struct is left as it was.
+  assert.equal(
+    encodeDescriptor(
+      decodeManifest(
+        '{"config":{"digest":"a","platform":{"os":"linux","os.features":["x"]}},' +
+          '"config":{"size":3,"platform":{"architecture":"arm"}},"config":null}',
+      ).config,
+    ),
+    '{"mediaType":"","digest":"a","size":3,' +
+      '"platform":{"architecture":"arm","os":"linux","os.features":["x"]}}',
+  );
+  // A byte takes no sign, not even -0 (Go's strconv.ParseUint).
+  assert.equal(
+    catchError(() => decodeManifest('{"layers":[{"data":[-0]}]}'), BadInputError).message,
+    "invalid image manifest: layers[0].data[0]: -0 is out of range",
+  );
+});
+
 Deno.test("decode: strings unquoted as Go does (escapes, invalid UTF-8, surrogates)", () => {
   const src = bytes(
     '{"mediaType":"\\u003c\\/\\"\\\\\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00|\\ud800|\\udc00\\ud800x|',
