@@ -16,7 +16,7 @@ import { ensureRoot, resolveRoot } from "./lib/store/root.ts";
 import { CommandLineError, helpText, parseCommandLine } from "./lib/commands/args.ts";
 import { type Command, createContext, type FlagSpec } from "./lib/commands/command.ts";
 import { commands as defaultCommands } from "./lib/commands/mod.ts";
-import { formatDuration } from "./lib/ui/duration.ts";
+import { formatDuration } from "./lib/go/duration.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
 
 /** How long an aborted action (`--timeout`) may take to stop cleanly. */

@@ -253,13 +253,9 @@ export { type RetryPolicy, TransientRegistryError } from "./lib/registry/retry.t
 
 export type { Descriptor, ImageIndex, ImageManifest, Platform } from "./lib/oci/descriptor.ts";
 export { digestHex, parseDigest, Sha256, sha256Digest } from "./lib/oci/digest.ts";
-export {
-  decodeIndex,
-  decodeManifest,
-  encodeIndex,
-  encodeManifest,
-  indentGoJson,
-} from "./lib/oci/go_json.ts";
+export { decodeIndex, decodeManifest } from "./lib/oci/json_decode.ts";
+export { encodeIndex, encodeManifest } from "./lib/oci/json_encode.ts";
+export { indentGoJson } from "./lib/go/json_indent.ts";
 export {
   dedupePlatforms,
   formatPlatform,

@@ -10,7 +10,7 @@
 import { gzipSync } from "node:zlib";
 import { goTar, type GoTarEntry } from "../tests/helpers/tar_go_writer.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
-import { encodeIndex, encodeManifest } from "../lib/oci/go_json.ts";
+import { encodeIndex, encodeManifest } from "../lib/oci/json_encode.ts";
 import {
   ANNOTATION_REF_NAME,
   OCI_CONFIG,

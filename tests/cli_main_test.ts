@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { main } from "../cli.ts";
 import type { Command } from "../lib/commands/command.ts";
 import { NotFoundError, UsageError } from "../lib/errors.ts";
-import { marshalIndentGo as marshalIndent } from "../lib/oci/go_json.ts";
-import { goQuote } from "../lib/ui/go_quote.ts";
+import { marshalIndentGo as marshalIndent } from "../lib/go/json_indent.ts";
+import { strconvQuote } from "../lib/go/quote.ts";
 import { MemoryOutput } from "../lib/ui/output.ts";
 import { Progress, shortDigest } from "../lib/ui/progress.ts";
 
@@ -369,11 +369,11 @@ Deno.test("output: Go JSON string escapes and number forms", () => {
 });
 
 Deno.test("output: Go %q quoting", () => {
-  assert.equal(goQuote("plain"), '"plain"');
-  assert.equal(goQuote('a"b\\c'), '"a\\"b\\\\c"');
-  assert.equal(goQuote("\x07\b\f\n\r\t\v\x00\x7f"), '"\\a\\b\\f\\n\\r\\t\\v\\x00\\x7f"');
-  assert.equal(goQuote("é日🐳"), '"é日🐳"');
-  assert.equal(goQuote("\u00a0\u200b\u{e0001}"), '"\\u00a0\\u200b\\U000e0001"');
+  assert.equal(strconvQuote("plain"), '"plain"');
+  assert.equal(strconvQuote('a"b\\c'), '"a\\"b\\\\c"');
+  assert.equal(strconvQuote("\x07\b\f\n\r\t\v\x00\x7f"), '"\\a\\b\\f\\n\\r\\t\\v\\x00\\x7f"');
+  assert.equal(strconvQuote("é日🐳"), '"é日🐳"');
+  assert.equal(strconvQuote("\u00a0\u200b\u{e0001}"), '"\\u00a0\\u200b\\U000e0001"');
 });
 
 Deno.test("output: raw write keeps exact bytes, in order with lines", async () => {

@@ -3,7 +3,6 @@
 // and the CREATED rule of C§8.1.
 import assert from "node:assert/strict";
 import {
-  createdText,
   formatDuration,
   HOUR,
   MICROSECOND,
@@ -13,7 +12,8 @@ import {
   parseDuration,
   roundDuration,
   SECOND,
-} from "../lib/ui/duration.ts";
+} from "../lib/go/duration.ts";
+import { createdText } from "../lib/ui/created.ts";
 import { formatBytes } from "../lib/ui/bytes.ts";
 import { BadInputError } from "../lib/errors.ts";
 

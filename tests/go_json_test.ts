@@ -1,490 +1,59 @@
+// Unit tests of lib/go/: encoding/json string quoting, the one JSON parser
+// (Go's syntax error texts and offsets), Go's unmarshal rules, Indent and
+// MarshalIndent. Expected error texts and decode results were checked with
+// Go's own encoding/json (tests/helpers/go_json_oracle.go).
 import assert from "node:assert/strict";
 import { BadInputError } from "../lib/errors.ts";
-import type { ImageIndex, ImageManifest } from "../lib/oci/descriptor.ts";
+import { indentGoJson, marshalIndentGo } from "../lib/go/json_indent.ts";
 import {
-  decodeDescriptor,
-  decodeIndex,
-  decodeManifest,
-  encodeDescriptor,
-  encodeIndex,
-  encodeManifest,
-  encodePlatform,
-  goQuote,
-  indentGoJson,
-  marshalIndentGo,
-} from "../lib/oci/go_json.ts";
-import { catchError, pythonLayout, run, umociLayout, withTempDir } from "./helpers/oci_fixtures.ts";
+  JSON_MAX_DEPTH,
+  JsonNumber,
+  JsonObject,
+  JsonSyntaxError,
+  type JsonValue,
+  parseJson,
+} from "../lib/go/json_parse.ts";
+import { quoteJsonString } from "../lib/go/json_quote.ts";
+import { foldName, JsonStructReader, structFields } from "../lib/go/json_struct.ts";
+import { catchError } from "./helpers/oci_fixtures.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-const text = (b: Uint8Array) => dec.decode(b);
 const bytes = (...parts: Array<string | number[]>) => {
   const out: number[] = [];
   for (const p of parts) out.push(...(typeof p === "string" ? enc.encode(p) : p));
   return new Uint8Array(out);
 };
 
-const D1 = "sha256:" + "1".repeat(64);
-const D2 = "sha256:" + "2".repeat(64);
-const D3 = "sha256:" + "3".repeat(64);
-const EMPTY = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-
-Deno.test("encodeManifest: every optional member, Go struct order, sorted annotations", () => {
-  // Members deliberately inserted in a scrambled order.
-  const m: ImageManifest = {
-    annotations: { "z": "last", "a": "b" },
-    subject: { size: 527, digest: D3, mediaType: "application/vnd.oci.image.manifest.v1+json" },
-    layers: [
-      {
-        artifactType: "application/x-art",
-        platform: {
-          variant: "v8",
-          "os.features": ["f1", "f2"],
-          "os.version": "10.0",
-          os: "linux",
-          architecture: "arm64",
-        },
-        data: "aGVsbG8=",
-        annotations: { "k2": "v2", "k1": "v1" },
-        urls: ["https://example.com/a?x=1&y=<2>"],
-        size: 12345,
-        digest: D1,
-        mediaType: "application/octet-stream",
-      },
-      { size: 0, digest: D2, mediaType: "application/octet-stream" },
-    ],
-    config: { size: 2, digest: EMPTY, mediaType: "application/vnd.amazon.soci.index.v1+json" },
-    artifactType: "application/vnd.example+type",
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    schemaVersion: 2,
-  };
-  const expected = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",' +
-    '"artifactType":"application/vnd.example+type",' +
-    '"config":{"mediaType":"application/vnd.amazon.soci.index.v1+json","digest":"' + EMPTY +
-    '","size":2},' +
-    '"layers":[{"mediaType":"application/octet-stream","digest":"' + D1 + '","size":12345,' +
-    '"urls":["https://example.com/a?x=1\\u0026y=\\u003c2\\u003e"],' +
-    '"annotations":{"k1":"v1","k2":"v2"},"data":"aGVsbG8=",' +
-    '"platform":{"architecture":"arm64","os":"linux","os.version":"10.0",' +
-    '"os.features":["f1","f2"],"variant":"v8"},"artifactType":"application/x-art"},' +
-    '{"mediaType":"application/octet-stream","digest":"' + D2 + '","size":0}],' +
-    '"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"' + D3 +
-    '","size":527},' +
-    '"annotations":{"a":"b","z":"last"}}';
-  assert.deepEqual(text(encodeManifest(m)), expected);
+Deno.test("quoteJsonString: Go escaping of strings", () => {
+  assert.deepEqual(quoteJsonString(""), '""');
+  assert.deepEqual(quoteJsonString("plain text/+-_.~"), '"plain text/+-_.~"');
+  assert.deepEqual(quoteJsonString('"\\'), '"\\"\\\\"');
+  assert.deepEqual(quoteJsonString("<>&"), '"\\u003c\\u003e\\u0026"');
+  assert.deepEqual(quoteJsonString("\b\f\n\r\t"), '"\\b\\f\\n\\r\\t"');
+  assert.deepEqual(quoteJsonString("\x00\x01\x1f\x0b"), '"\\u0000\\u0001\\u001f\\u000b"');
+  assert.deepEqual(quoteJsonString("\x7f"), '"\x7f"'); // DEL is not escaped
+  assert.deepEqual(quoteJsonString("a\u2028b\u2029c"), '"a\\u2028b\\u2029c"');
+  assert.deepEqual(quoteJsonString("é€😀\ufeff"), '"é€😀\ufeff"'); // other non-ASCII is literal
+  assert.deepEqual(quoteJsonString("x\ud800y"), '"x\ufffdy"'); // lone surrogate → literal U+FFFD
+  assert.deepEqual(quoteJsonString("\udc00"), '"\ufffd"');
 });
 
-Deno.test("encodeManifest: the v1 SOCI index example of soci-format §7.8", () => {
-  const m: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: { mediaType: "application/vnd.amazon.soci.index.v1+json", digest: EMPTY, size: 2 },
-    layers: [{
-      mediaType: "application/octet-stream",
-      digest: D1,
-      size: 4242,
-      annotations: {
-        "com.amazon.soci.span-size": "4194304",
-        "com.amazon.soci.image-layer-mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-        "com.amazon.soci.image-layer-digest": D2,
-      },
-    }],
-    subject: { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: D3, size: 1001 },
-    annotations: { "com.amazon.soci.build-tool-identifier": "AWS SOCI CLI v0.2" },
-  };
-  // The spec's wrapped example with the placeholders filled in, joined into one line.
-  const expected = [
-    '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",',
-    '"config":{"mediaType":"application/vnd.amazon.soci.index.v1+json",',
-    `"digest":"${EMPTY}","size":2},`,
-    `"layers":[{"mediaType":"application/octet-stream","digest":"${D1}","size":4242,`,
-    `"annotations":{"com.amazon.soci.image-layer-digest":"${D2}",`,
-    '"com.amazon.soci.image-layer-mediaType":"application/vnd.oci.image.layer.v1.tar+gzip",',
-    '"com.amazon.soci.span-size":"4194304"}}],',
-    `"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"${D3}","size":1001},`,
-    '"annotations":{"com.amazon.soci.build-tool-identifier":"AWS SOCI CLI v0.2"}}',
-  ].join("");
-  const out = encodeManifest(m);
-  assert.deepEqual(text(out), expected);
-  assert.ok(out[out.length - 1] === 0x7d, "no trailing newline");
-});
-
-Deno.test("encodeManifest/encodeIndex: empty optional members are omitted, required kept", () => {
-  const m: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: "",
-    artifactType: "",
-    config: { mediaType: "", digest: "", size: 0, urls: [], annotations: {}, data: "" },
-    layers: [],
-    annotations: {},
-  };
-  assert.deepEqual(
-    text(encodeManifest(m)),
-    '{"schemaVersion":2,"config":{"mediaType":"","digest":"","size":0},"layers":[]}',
-  );
-  const i: ImageIndex = {
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: "m",
-      digest: D1,
-      size: 7,
-      platform: { architecture: "amd64", os: "linux", "os.version": "", "os.features": [] },
-    }],
-    annotations: {},
-  };
-  assert.deepEqual(
-    text(encodeIndex(i)),
-    '{"schemaVersion":2,"manifests":[{"mediaType":"m","digest":"' + D1 +
-      '","size":7,"platform":{"architecture":"amd64","os":"linux"}}]}',
-  );
-});
-
-Deno.test("encodeIndex: every optional member", () => {
-  const i: ImageIndex = {
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    artifactType: "application/a",
-    manifests: [{
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      digest: D1,
-      size: 10,
-      annotations: { "com.amazon.soci.image-manifest-digest": D2 },
-      platform: { architecture: "amd64", os: "linux" },
-      artifactType: "application/vnd.amazon.soci.index.v2+json",
-    }],
-    subject: { mediaType: "application/vnd.oci.image.index.v1+json", digest: D3, size: 3 },
-    annotations: { "org.opencontainers.image.ref.name": "x" },
-  };
-  assert.deepEqual(
-    text(encodeIndex(i)),
-    '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",' +
-      '"artifactType":"application/a","manifests":[{"mediaType":' +
-      '"application/vnd.oci.image.manifest.v1+json","digest":"' + D1 + '","size":10,' +
-      '"annotations":{"com.amazon.soci.image-manifest-digest":"' + D2 + '"},' +
-      '"platform":{"architecture":"amd64","os":"linux"},' +
-      '"artifactType":"application/vnd.amazon.soci.index.v2+json"}],' +
-      '"subject":{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"' + D3 +
-      '","size":3},"annotations":{"org.opencontainers.image.ref.name":"x"}}',
-  );
-});
-
-Deno.test("encodeDescriptor/encodePlatform return strings in Go order", () => {
-  assert.deepEqual(
-    encodeDescriptor({ size: 1, digest: D1, mediaType: "t" }),
-    '{"mediaType":"t","digest":"' + D1 + '","size":1}',
-  );
-  assert.deepEqual(
-    encodePlatform({ variant: "v7", os: "linux", architecture: "arm" }),
-    '{"architecture":"arm","os":"linux","variant":"v7"}',
-  );
-  // data is written as canonical base64 (what Go's []byte round trip gives)
-  assert.deepEqual(
-    encodeDescriptor({ mediaType: "t", digest: D1, size: 5, data: "aGVsbG9=" }),
-    '{"mediaType":"t","digest":"' + D1 + '","size":5,"data":"aGVsbG8="}',
-  );
-  catchError(() => encodeDescriptor({ mediaType: "t", digest: D1, size: 1.5 }), BadInputError);
-  catchError(
-    () => encodeDescriptor({ mediaType: "t", digest: D1, size: 1, data: "abc" }),
-    BadInputError,
-  );
-});
-
-Deno.test("goQuote: Go escaping of strings", () => {
-  assert.deepEqual(goQuote(""), '""');
-  assert.deepEqual(goQuote("plain text/+-_.~"), '"plain text/+-_.~"');
-  assert.deepEqual(goQuote('"\\'), '"\\"\\\\"');
-  assert.deepEqual(goQuote("<>&"), '"\\u003c\\u003e\\u0026"');
-  assert.deepEqual(goQuote("\b\f\n\r\t"), '"\\b\\f\\n\\r\\t"');
-  assert.deepEqual(goQuote("\x00\x01\x1f\x0b"), '"\\u0000\\u0001\\u001f\\u000b"');
-  assert.deepEqual(goQuote("\x7f"), '"\x7f"'); // DEL is not escaped
-  assert.deepEqual(goQuote("a\u2028b\u2029c"), '"a\\u2028b\\u2029c"');
-  assert.deepEqual(goQuote("é€😀\ufeff"), '"é€😀\ufeff"'); // other non-ASCII is literal
-  assert.deepEqual(goQuote("x\ud800y"), '"x\ufffdy"'); // lone surrogate → literal U+FFFD
-  assert.deepEqual(goQuote("\udc00"), '"\ufffd"');
-});
-
-Deno.test("goQuote: raw bytes, invalid UTF-8 → \\ufffd per byte as Go's DecodeRune", () => {
+Deno.test("quoteJsonString: raw bytes, invalid UTF-8 → \\ufffd per byte as Go's DecodeRune", () => {
   // Valid multi-byte sequences stay literal.
-  assert.deepEqual(goQuote(bytes([0xc3, 0xa9, 0xf0, 0x9f, 0x98, 0x80])), '"é😀"');
+  assert.deepEqual(quoteJsonString(bytes([0xc3, 0xa9, 0xf0, 0x9f, 0x98, 0x80])), '"é😀"');
   // Each byte of an invalid sequence is replaced on its own.
-  assert.deepEqual(goQuote(bytes([0xff])), '"\\ufffd"');
-  assert.deepEqual(goQuote(bytes([0xe2, 0x82, 0x41])), '"\\ufffd\\ufffdA"'); // truncated 3-byte
-  assert.deepEqual(goQuote(bytes([0xed, 0xa0, 0x80])), '"\\ufffd\\ufffd\\ufffd"'); // surrogate
-  assert.deepEqual(goQuote(bytes([0xc0, 0x80])), '"\\ufffd\\ufffd"'); // overlong NUL
-  assert.deepEqual(goQuote(bytes([0xe0, 0x80, 0x80])), '"\\ufffd\\ufffd\\ufffd"'); // overlong
-  assert.deepEqual(goQuote(bytes([0xf4, 0x90, 0x80, 0x80])), '"\\ufffd\\ufffd\\ufffd\\ufffd"'); // > U+10FFFF
-  assert.deepEqual(goQuote(bytes("a", [0xe2, 0x82])), '"a\\ufffd\\ufffd"'); // truncated at end
+  assert.deepEqual(quoteJsonString(bytes([0xff])), '"\\ufffd"');
+  assert.deepEqual(quoteJsonString(bytes([0xe2, 0x82, 0x41])), '"\\ufffd\\ufffdA"'); // truncated 3-byte
+  assert.deepEqual(quoteJsonString(bytes([0xed, 0xa0, 0x80])), '"\\ufffd\\ufffd\\ufffd"'); // surrogate
+  assert.deepEqual(quoteJsonString(bytes([0xc0, 0x80])), '"\\ufffd\\ufffd"'); // overlong NUL
+  assert.deepEqual(quoteJsonString(bytes([0xe0, 0x80, 0x80])), '"\\ufffd\\ufffd\\ufffd"'); // overlong
+  assert.deepEqual(
+    quoteJsonString(bytes([0xf4, 0x90, 0x80, 0x80])),
+    '"\\ufffd\\ufffd\\ufffd\\ufffd"',
+  ); // > U+10FFFF
+  assert.deepEqual(quoteJsonString(bytes("a", [0xe2, 0x82])), '"a\\ufffd\\ufffd"'); // truncated at end
   // U+2028 from bytes, ASCII escapes from bytes.
-  assert.deepEqual(goQuote(bytes([0xe2, 0x80, 0xa8, 0x3c, 0x0a])), '"\\u2028\\u003c\\n"');
-});
-
-Deno.test("annotations are sorted by UTF-8 bytes, not UTF-16 code units", () => {
-  // U+FF5E (EF BD 9E) sorts before U+1F600 (F0 9F 98 80) in UTF-8, but after it in
-  // UTF-16 (FF5E > D83D). "B" < "a" < "é" by bytes.
-  const out = encodeDescriptor({
-    mediaType: "t",
-    digest: D1,
-    size: 1,
-    annotations: { "\u{1F600}": "smile", "\uFF5E": "tilde", "é": "e", "a": "1", "B": "2" },
-  });
-  assert.deepEqual(
-    out,
-    '{"mediaType":"t","digest":"' + D1 +
-      '","size":1,"annotations":{"B":"2","a":"1","é":"e","\uFF5E":"tilde","\u{1F600}":"smile"}}',
-  );
-});
-
-Deno.test("decodeManifest: only known members, case-insensitive names, Go null/duplicate rules", () => {
-  const src = '{"SCHEMAVERSION":1,"schemaVersion":2,"MediaType":"x","mediaType":null,' +
-    '"config":{"MEDIATYPE":"c","Digest":"d","\u017fize":5,"extra":[1,{"a":null}]},' +
-    '"layers":[{"mediaType":"l","digest":"' + D1 + '","size":-0,"urls":[],"annotations":{},' +
-    '"data":"","platform":{}},null],' +
-    '"subject":{"digest":"s"},"subject":{"size":3},' +
-    '"annotations":{"a":"1"},"Annotations":{"b":null},"unknown":{"deep":[true,false,null,1.5e3]}}';
-  const m = decodeManifest(enc.encode(src));
-  assert.deepEqual(m, {
-    schemaVersion: 2,
-    mediaType: "x",
-    config: { mediaType: "c", digest: "d", size: 5 },
-    layers: [
-      {
-        mediaType: "l",
-        digest: D1,
-        size: 0,
-        platform: { architecture: "", os: "" },
-      },
-      { mediaType: "", digest: "", size: 0 },
-    ],
-    subject: { mediaType: "", digest: "s", size: 3 },
-    annotations: { a: "1", b: "" },
-  });
-  assert.deepEqual(
-    text(encodeManifest(m)),
-    '{"schemaVersion":2,"mediaType":"x","config":{"mediaType":"c","digest":"d","size":5},' +
-      '"layers":[{"mediaType":"l","digest":"' + D1 + '","size":0,' +
-      '"platform":{"architecture":"","os":""}},{"mediaType":"","digest":"","size":0}],' +
-      '"subject":{"mediaType":"","digest":"s","size":3},"annotations":{"a":"1","b":""}}',
-  );
-});
-
-Deno.test("decode: missing or null layers/manifests re-encode as null; missing config as zero", () => {
-  assert.deepEqual(
-    text(encodeManifest(decodeManifest('{"schemaVersion":2}'))),
-    '{"schemaVersion":2,"config":{"mediaType":"","digest":"","size":0},"layers":null}',
-  );
-  assert.deepEqual(
-    text(encodeManifest(decodeManifest('{"schemaVersion":2,"layers":null,"config":null}'))),
-    '{"schemaVersion":2,"config":{"mediaType":"","digest":"","size":0},"layers":null}',
-  );
-  assert.deepEqual(
-    text(encodeIndex(decodeIndex('{"schemaVersion":2,"mediaType":"i"}'))),
-    '{"schemaVersion":2,"mediaType":"i","manifests":null}',
-  );
-  // A missing layers list still reads as an empty array.
-  assert.deepEqual(decodeManifest("{}").layers.length, 0);
-  // subject/platform null → omitted; annotations null after a value → omitted.
-  assert.deepEqual(
-    text(encodeIndex(decodeIndex(
-      '{"manifests":[],"subject":{"digest":"x"},"subject":null,"annotations":{"a":"b"},' +
-        '"annotations":null}',
-    ))),
-    '{"schemaVersion":0,"manifests":[]}',
-  );
-});
-
-Deno.test("decode: strings unquoted as Go does (escapes, invalid UTF-8, surrogates)", () => {
-  const src = bytes(
-    '{"mediaType":"\\u003c\\/\\"\\\\\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00|\\ud800|\\udc00\\ud800x|',
-    [0xff, 0xe2, 0x82],
-    '|",',
-    '"digest":"',
-    [0xef, 0xbb, 0xbf],
-    '","size":1}',
-  );
-  const d = decodeDescriptor(src);
-  assert.deepEqual(
-    d.mediaType,
-    '</"\\\b\f\n\r\t\u00e9\u{1F600}|\ufffd|\ufffd\ufffdx|\ufffd\ufffd\ufffd|',
-  );
-  assert.deepEqual(d.digest, "\ufeff"); // a BOM inside a string is kept
-  assert.deepEqual(
-    encodeDescriptor(d),
-    '{"mediaType":"\\u003c/\\"\\\\\\b\\f\\n\\r\\té😀|\ufffd|\ufffd\ufffdx|\ufffd\ufffd\ufffd|",' +
-      '"digest":"\ufeff","size":1}',
-  );
-});
-
-Deno.test("decode: data is base64 decoded and re-encoded canonically", () => {
-  assert.deepEqual(decodeDescriptor('{"data":"aGVsbG9=\\n"}').data, "aGVsbG8=");
-  assert.deepEqual(decodeDescriptor('{"data":[104,105]}').data, "aGk=");
-  assert.deepEqual(decodeDescriptor('{"data":null}').data, undefined);
-  for (const bad of ['"abc"', '"a==="', '"aGk=aGk="', '"aG!="', "5"]) {
-    catchError(() => decodeDescriptor(`{"data":${bad}}`), BadInputError);
-  }
-});
-
-Deno.test("decode: malformed JSON and wrong types are one-line BadInputErrors", () => {
-  const cases: Array<[string, string]> = [
-    ["", "unexpected end of JSON input"],
-    ["{", "unexpected end of JSON input"],
-    ['{"a":}', "invalid character '}' looking for beginning of value"],
-    ['{"a":1,}', "invalid character '}' looking for beginning of object key string"],
-    ['{"a" 1}', "invalid character '1' after object key"],
-    ['{"a":1 "b":2}', "invalid character '\"' after object key:value pair"],
-    ['{"a":[1 2]}', "invalid character '2' after array element"],
-    ["{} x", "invalid character 'x' after top-level value"],
-    ['{"a":tru}', "invalid character '}' in literal true (expecting 'e')"],
-    ['{"a":01}', "invalid character '1' after object key:value pair"],
-    ['{"a":1.}', "invalid character '}' after decimal point in numeric literal"],
-    ['{"a":"\\q"}', "invalid character 'q' in string escape code"],
-    ['{"a":"\\u12g4"}', "invalid character 'g' in \\u hexadecimal character escape"],
-    ['{"a":"\x01"}', "invalid character '\\x01' in string literal"],
-    ["[1]", "expected a JSON object, got an array"],
-    ["null", "expected a JSON object, got null"],
-    ['{"schemaVersion":"2"}', "schemaVersion: expected an integer, got a string"],
-    ['{"schemaVersion":2.0}', "schemaVersion: 2.0 is not an integer"],
-    ['{"layers":{}}', "layers: expected an array, got an object"],
-    ['{"layers":[{"size":1e2}]}', "layers[0].size: 1e2 is not an integer"],
-    [
-      '{"layers":[{"size":99999999999999999999}]}',
-      "layers[0].size: 99999999999999999999 is out of range",
-    ],
-    [
-      '{"layers":[{"annotations":{"a":1}}]}',
-      'layers[0].annotations["a"]: expected a string, got a number',
-    ],
-    ['{"config":[]}', "config: expected an object, got an array"],
-    ['{"config":{"platform":{"os":true}}}', "config.platform.os: expected a string, got a boolean"],
-    ['{"subject":{"urls":[1]}}', "subject.urls[0]: expected a string, got a number"],
-  ];
-  for (const [src, msg] of cases) {
-    const err = catchError(() => decodeManifest(src), BadInputError);
-    assert.deepEqual(err.message, `invalid image manifest: ${msg}`, src);
-    assert.ok(!err.message.includes("\n"));
-  }
-  const deep = "[".repeat(10001) + "]".repeat(10001);
-  assert.deepEqual(
-    catchError(() => decodeIndex(`{"x":${deep}}`), BadInputError).message,
-    "invalid image index: exceeded max depth",
-  );
-  // 10000 levels (object + 9999 arrays) are accepted, as in Go.
-  const ok = "[".repeat(9999) + "]".repeat(9999);
-  assert.deepEqual(decodeIndex(`{"x":${ok}}`).schemaVersion, 0);
-});
-
-Deno.test("decode: __proto__ annotation keys are plain data", () => {
-  const d = decodeDescriptor('{"annotations":{"__proto__":"x","constructor":"y"}}');
-  assert.deepEqual(Object.keys(d.annotations!), ["__proto__", "constructor"]);
-  assert.deepEqual(
-    encodeDescriptor(d),
-    '{"mediaType":"","digest":"","size":0,"annotations":{"__proto__":"x","constructor":"y"}}',
-  );
-});
-
-/** Reorders a Go-written Docker document into OCI struct order with Python (independent oracle). */
-async function pythonOciOrder(path: string): Promise<string> {
-  const script = String.raw`
-import sys, json
-DESC = ["mediaType", "digest", "size", "urls", "annotations", "data", "platform", "artifactType"]
-PLAT = ["architecture", "os", "os.version", "os.features", "variant"]
-TOP = ["schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject", "annotations"]
-def order(o, keys):
-    return {k: o[k] for k in keys if k in o and o[k] not in ("", [], {}, None)}
-def desc(d):
-    d = order(d, DESC)
-    if "platform" in d:
-        d["platform"] = order(d["platform"], PLAT)
-    if "annotations" in d:
-        d["annotations"] = dict(sorted(d["annotations"].items()))
-    return d
-doc = json.load(open(sys.argv[1]))
-out = order(doc, TOP)
-out["schemaVersion"] = doc["schemaVersion"]
-for k in ("config", "subject"):
-    if k in out:
-        out[k] = desc(out[k])
-for k in ("layers", "manifests"):
-    if k in doc:
-        out[k] = [desc(x) for x in doc[k]]
-out = {k: out[k] for k in TOP if k in out}
-sys.stdout.write(json.dumps(out, separators=(",", ":")))
-`;
-  return await run("python3", ["-c", script, path]);
-}
-
-/** Python's json.dumps(indent=2) + "\n" (matches Go's Indent for documents without escapes). */
-async function pythonIndent(path: string): Promise<string> {
-  const script = String.raw`
-import sys, json
-sys.stdout.write(json.dumps(json.load(open(sys.argv[1])), indent=2, ensure_ascii=False) + "\n")
-`;
-  return await run("python3", ["-c", script, path]);
-}
-
-Deno.test("round trip of documents written by umoci and skopeo (Go encoding/json)", async () => {
-  await withTempDir(async (tmp) => {
-    const lay = `${tmp}/umoci`;
-    await umociLayout(lay, "app", { "etc/hello": "hi\n" }, tmp);
-    const py = `${tmp}/py`;
-    await pythonLayout(py, [
-      { tag: "amd", arch: "amd64", files: { "a.txt": "amd" } },
-      { tag: "arm", arch: "arm64", variant: "v8", files: { "a.txt": "arm" } },
-    ], [{ tag: "multi", of: ["amd", "arm"] }]);
-    await run("skopeo", ["copy", "-q", `oci:${lay}:app`, `oci:${tmp}/cp:app2`]);
-    await run("skopeo", ["copy", "-q", "--format", "v2s2", `oci:${lay}:app`, `oci:${tmp}/v2:app`]);
-    await run("skopeo", [
-      "copy",
-      "-q",
-      "--all",
-      "--format",
-      "v2s2",
-      `oci:${py}:multi`,
-      `oci:${tmp}/list:multi`,
-    ]);
-    const blob = (dir: string, digest: string) => `${dir}/blobs/sha256/${digest.slice(7)}`;
-    const entry = async (dir: string) =>
-      (JSON.parse(await Deno.readTextFile(`${dir}/index.json`)).manifests[0]) as {
-        digest: string;
-      };
-
-    // umoci: Go-encoded with a trailing newline (json.Encoder); re-encoding drops only that.
-    const umociIndex = await Deno.readFile(`${lay}/index.json`);
-    const umociManifestPath = blob(lay, (await entry(lay)).digest);
-    const umociManifest = await Deno.readFile(umociManifestPath);
-    for (const [doc, isIndex] of [[umociIndex, true], [umociManifest, false]] as const) {
-      assert.deepEqual(doc[doc.length - 1], 0x0a);
-      const out = isIndex ? encodeIndex(decodeIndex(doc)) : encodeManifest(decodeManifest(doc));
-      assert.deepEqual(text(out), text(doc.subarray(0, doc.length - 1)));
-    }
-    assert.deepEqual(decodeManifest(umociManifest).mediaType, undefined);
-
-    // skopeo's index.json: Go-encoded, no newline: identical bytes.
-    const cpIndex = await Deno.readFile(`${tmp}/cp/index.json`);
-    assert.deepEqual(text(encodeIndex(decodeIndex(cpIndex))), text(cpIndex));
-
-    // Docker schema 2 manifest and manifest list written by skopeo (Docker member order):
-    // re-encoded in OCI struct order, as upstream's Go decode+encode would do.
-    const v2Path = blob(`${tmp}/v2`, (await entry(`${tmp}/v2`)).digest);
-    const v2 = await Deno.readFile(v2Path);
-    assert.ok(text(v2).includes('"application/vnd.docker.distribution.manifest.v2+json"'));
-    assert.deepEqual(text(encodeManifest(decodeManifest(v2))), await pythonOciOrder(v2Path));
-    const listPath = blob(`${tmp}/list`, (await entry(`${tmp}/list`)).digest);
-    const list = await Deno.readFile(listPath);
-    assert.ok(text(list).includes("manifest.list.v2+json"));
-    const listOut = text(encodeIndex(decodeIndex(list)));
-    assert.deepEqual(listOut, await pythonOciOrder(listPath));
-    assert.ok(listOut.includes('"platform":{"architecture":"arm64","os":"linux","variant":"v8"}'));
-
-    // indentGoJson matches Python's indent=2 for these escape-free documents (trailing
-    // whitespace of the source is kept, as Go's Indent does).
-    for (const p of [`${tmp}/cp/index.json`, v2Path, listPath]) {
-      assert.deepEqual(indentGoJson(await Deno.readFile(p)), await pythonIndent(p));
-    }
-    assert.deepEqual(
-      indentGoJson(umociManifest),
-      (await pythonIndent(umociManifestPath)).slice(0, -1) + "\n\n",
-    );
-  });
+  assert.deepEqual(quoteJsonString(bytes([0xe2, 0x80, 0xa8, 0x3c, 0x0a])), '"\\u2028\\u003c\\n"');
 });
 
 Deno.test("indentGoJson: Go Indent layout, escapes and number text kept", () => {
@@ -561,4 +130,173 @@ Deno.test("marshalIndentGo: insertion order, Go escaping, empty containers", () 
   assert.deepEqual(marshalIndentGo([]), "[]\n");
   assert.deepEqual(marshalIndentGo("x"), '"x"\n');
   catchError(() => marshalIndentGo({ n: NaN }), BadInputError);
+});
+
+/** The tree as plain data: numbers as `{ n: text }`, objects as member lists. */
+function plain(v: JsonValue): unknown {
+  if (v instanceof JsonNumber) return { n: v.text };
+  if (v instanceof JsonObject) return { members: v.members.map(([k, x]) => [k, plain(x)]) };
+  if (Array.isArray(v)) return v.map(plain);
+  return v;
+}
+
+Deno.test("parseJson: number text, member order and duplicates are kept", () => {
+  const v = parseJson(' {"b":1.50,"a":[-0,1e+2,true,false,null],"b":"\\u00e9\\/"} \n');
+  assert.deepEqual(plain(v), {
+    members: [
+      ["b", { n: "1.50" }],
+      ["a", [{ n: "-0" }, { n: "1e+2" }, true, false, null]],
+      ["b", "é/"],
+    ],
+  });
+  // Go's string rules: invalid UTF-8 per byte, lone surrogates, a BOM inside a string kept.
+  assert.deepEqual(
+    parseJson(bytes('"', [0xff, 0xe2, 0x82], "\\ud800x\\udc00", [0xef, 0xbb, 0xbf], '"')),
+    "\ufffd\ufffd\ufffd\ufffdx\ufffd\ufeff",
+  );
+  assert.deepEqual(parseJson('"\\ud83d\\ude00"'), "\u{1F600}");
+});
+
+Deno.test("parseJson: Go's syntax error texts, with the byte offset of the error", () => {
+  const cases: Array<[string | Uint8Array, string, number]> = [
+    ['{"a" 1}', "invalid character '1' after object key", 5],
+    ['{"a":1,}', "invalid character '}' looking for beginning of object key string", 7],
+    ["{", "unexpected end of JSON input", 1],
+    [" \t\n", "unexpected end of JSON input", 3],
+    ["[1 2]", "invalid character '2' after array element", 3],
+    ['"\\q"', "invalid character 'q' in string escape code", 2],
+    ['"\\u12g4"', "invalid character 'g' in \\u hexadecimal character escape", 5],
+    ["{} x", "invalid character 'x' after top-level value", 3],
+    ["-a", "invalid character 'a' in numeric literal", 1],
+    ["1.e", "invalid character 'e' after decimal point in numeric literal", 2],
+    ['"a\x01"', "invalid character '\\x01' in string literal", 2],
+    ["trux", "invalid character 'x' in literal true (expecting 'e')", 3],
+    // The input ends inside a token: Go's scanner reports the space it feeds itself.
+    ["tru", "invalid character ' ' in literal true (expecting 'e')", 3],
+    ["-", "invalid character ' ' in numeric literal", 1],
+    ["1e+", "invalid character ' ' in exponent of numeric literal", 3],
+    ['"\\', "invalid character ' ' in string escape code", 2],
+    ['"\\u12', "invalid character ' ' in \\u hexadecimal character escape", 5],
+    ['"abc', "unexpected end of JSON input", 4],
+    // Go shows a byte as the rune of the same value, escaped as strconv.Quote does.
+    [bytes([0xff]), "invalid character 'ÿ' looking for beginning of value", 0],
+    [bytes([0xc2, 0xa0]), "invalid character 'Â' looking for beginning of value", 0],
+    [bytes([0x08]), "invalid character '\\b' looking for beginning of value", 0],
+    ["\\", "invalid character '\\\\' looking for beginning of value", 0],
+    ["'", "invalid character '\\'' looking for beginning of value", 0],
+    ['["a"\x7f]', "invalid character '\\x7f' after array element", 4],
+    [bytes([0xef, 0xbb, 0xbf], "{}"), "invalid character 'ï' looking for beginning of value", 0],
+  ];
+  for (const [src, msg, offset] of cases) {
+    const e = catchError(() => parseJson(src, "doc"), JsonSyntaxError);
+    assert.ok(e instanceof BadInputError);
+    assert.deepEqual([e.message, e.offset], [`doc: ${msg}`, offset], String(src));
+  }
+});
+
+Deno.test("parseJson: nesting is limited to Go's 10 000 levels, without recursion", () => {
+  const ok = "[".repeat(JSON_MAX_DEPTH) + "]".repeat(JSON_MAX_DEPTH);
+  let v = parseJson(ok);
+  for (let i = 1; i < JSON_MAX_DEPTH; i++) v = (v as JsonValue[])[0];
+  assert.deepEqual(v, []);
+  for (
+    const [src, c] of [
+      ["[".repeat(100_000), "["],
+      ["[".repeat(JSON_MAX_DEPTH + 1) + "]".repeat(JSON_MAX_DEPTH + 1), "["],
+      ['{"a":'.repeat(100_000), "{"],
+    ]
+  ) {
+    const e = catchError(() => parseJson(src), JsonSyntaxError);
+    assert.equal(e.message, `invalid JSON: invalid character '${c}' exceeded max depth`);
+    assert.equal(e.offset, src.indexOf(c) + JSON_MAX_DEPTH * (c === "[" ? 1 : 5));
+  }
+});
+
+interface Item {
+  name: string;
+  n: number;
+  tags: string[] | null;
+  bytes: Uint8Array | null;
+  labels: Map<string, string> | null;
+  child: Item | null;
+}
+
+const zeroItem = (): Item => ({
+  name: "",
+  n: 0,
+  tags: null,
+  bytes: null,
+  labels: null,
+  child: null,
+});
+
+const ITEM_FIELDS = structFields<Item>({
+  name: (r, t, v, p) => t.name = r.string(v, p, t.name),
+  n: (r, t, v, p) => t.n = r.int(v, p, t.n),
+  tags: (r, t, v, p) => t.tags = r.stringSlice(v, p, t.tags),
+  bytes: (r, t, v, p) => t.bytes = r.bytes(v, p, t.bytes),
+  labels: (r, t, v, p) => t.labels = r.stringMap(v, p, t.labels),
+  child: (r, t, v, p) => t.child = r.pointer(v, p, t.child, zeroItem, ITEM_FIELDS),
+});
+
+function readItem(src: string, options = {}): Item {
+  const item = zeroItem();
+  new JsonStructReader("invalid item", options).struct(parseJson(src), "", item, ITEM_FIELDS);
+  return item;
+}
+
+Deno.test("JsonStructReader: Go's unmarshal rules for repeated and null members", () => {
+  // Folded names, later duplicates win, null keeps scalars.
+  assert.deepEqual(readItem('{"NAME":"a","name":null,"N":1,"n":2,"N":null,"nAme":"b"}'), {
+    ...zeroItem(),
+    name: "b",
+    n: 2,
+  });
+  assert.equal(foldName("na\u212ae"), "NAKE");
+  // A slice met again reuses its elements: null keeps the old one; the length follows the array.
+  assert.deepEqual(readItem('{"tags":["a","b"],"tags":[null,"c",null]}').tags, ["a", "c", ""]);
+  assert.deepEqual(readItem('{"tags":["a","b"],"tags":[]}').tags, []);
+  assert.equal(readItem('{"tags":["a"],"tags":null}').tags, null);
+  // []byte: base64 or an array of bytes; arrays reuse the old bytes too.
+  assert.deepEqual(readItem('{"bytes":"AQID","bytes":[null,9]}').bytes, Uint8Array.of(1, 9));
+  // A map met again gets entries added; a null entry is "".
+  assert.deepEqual(
+    readItem('{"labels":{"a":"1","b":"2"},"labels":{"b":null,"c":"3"}}').labels,
+    new Map([["a", "1"], ["b", ""], ["c", "3"]]),
+  );
+  // A pointer met again merges; null sets it back to nil.
+  assert.deepEqual(readItem('{"child":{"name":"a"},"child":{"n":2}}').child, {
+    ...zeroItem(),
+    name: "a",
+    n: 2,
+  });
+  assert.equal(readItem('{"child":{"name":"a"},"child":null}').child, null);
+});
+
+Deno.test("JsonStructReader: wrong types and numbers are one-line BadInputErrors with the path", () => {
+  const cases: Array<[string, string]> = [
+    ['{"n":"1"}', "n: expected an integer, got a string"],
+    ['{"n":1.0}', "n: 1.0 is not an integer"],
+    ['{"n":1e2}', "n: 1e2 is not an integer"],
+    ['{"n":9007199254740992}', "n: 9007199254740992 is out of range"],
+    ['{"tags":{}}', "tags: expected an array, got an object"],
+    ['{"tags":["a",1]}', "tags[1]: expected a string, got a number"],
+    ['{"bytes":[256]}', "bytes[0]: 256 is out of range"],
+    ['{"bytes":[-0]}', "bytes[0]: -0 is out of range"], // Go's ParseUint takes no sign
+    ['{"bytes":"aGk"}', "bytes: illegal base64 data"],
+    ['{"bytes":true}', "bytes: expected a base64 string, got a boolean"],
+    ['{"labels":{"k":[]}}', 'labels["k"]: expected a string, got an array'],
+    ['{"child":{"child":{"name":5}}}', "child.child.name: expected a string, got a number"],
+    ['{"child":[]}', "child: expected an object, got an array"],
+  ];
+  for (const [src, msg] of cases) {
+    const e = catchError(() => readItem(src), BadInputError);
+    assert.equal(e.message, `invalid item: ${msg}`, src);
+  }
+  // Map keys can be left out of messages (documents whose keys may be private).
+  const e = catchError(
+    () => readItem('{"labels":{"secret":1}}', { hideMapKeys: true }),
+    BadInputError,
+  );
+  assert.equal(e.message, "invalid item: labels[…]: expected a string, got a number");
 });

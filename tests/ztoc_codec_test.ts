@@ -11,7 +11,7 @@ import {
   tarHeaderOffsets,
 } from "../lib/ztoc/codec.ts";
 import { formatZtocInfoJson, ztocInfo } from "../lib/ztoc/info.ts";
-import { goQuote } from "../lib/oci/go_json.ts";
+import { quoteJsonString } from "../lib/go/json_quote.ts";
 import { validateZtoc } from "../lib/ztoc/spans.ts";
 import { encodeTarZinfo } from "../lib/gzip/tar_zinfo.ts";
 import type { Ztoc } from "../lib/ztoc/model.ts";
@@ -659,22 +659,22 @@ Deno.test("ztoc info JSON: empty TOC prints files null", () => {
 
 Deno.test("Go JSON string escaping of raw bytes", () => {
   // Expectations from Go's encoding/json rules (HTML-safe, \b \f since Go 1.22).
-  assert.equal(goQuote(u8('q"b\\s/')), '"q\\"b\\\\s/"');
+  assert.equal(quoteJsonString(u8('q"b\\s/')), '"q\\"b\\\\s/"');
   assert.equal(
-    goQuote(new Uint8Array([0x08, 0x0c, 0x0a, 0x0d, 0x09, 0x00, 0x01, 0x1f, 0x7f])),
+    quoteJsonString(new Uint8Array([0x08, 0x0c, 0x0a, 0x0d, 0x09, 0x00, 0x01, 0x1f, 0x7f])),
     '"\\b\\f\\n\\r\\t\\u0000\\u0001\\u001f\x7f"',
   );
-  assert.equal(goQuote(u8("\u2028\u2029")), '"\\u2028\\u2029"');
+  assert.equal(quoteJsonString(u8("\u2028\u2029")), '"\\u2028\\u2029"');
   // A valid U+FFFD is written as is; invalid bytes become the \ufffd escape.
-  assert.equal(goQuote(u8("\ufffd")), '"\ufffd"');
+  assert.equal(quoteJsonString(u8("\ufffd")), '"\ufffd"');
   // Overlong (C0 80), surrogate (ED A0 80), > U+10FFFF (F4 90 80 80), lone continuation.
   assert.equal(
-    goQuote(new Uint8Array([0xc0, 0x80, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0x80])),
+    quoteJsonString(new Uint8Array([0xc0, 0x80, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0x80])),
     '"' + "\\ufffd".repeat(10) + '"',
   );
   // 4-byte sequence (U+1F600) and the last valid code point U+10FFFF.
-  assert.equal(goQuote(new Uint8Array([0xf0, 0x9f, 0x98, 0x80])), '"\u{1f600}"');
-  assert.equal(goQuote(new Uint8Array([0xf4, 0x8f, 0xbf, 0xbf])), '"\u{10ffff}"');
+  assert.equal(quoteJsonString(new Uint8Array([0xf0, 0x9f, 0x98, 0x80])), '"\u{1f600}"');
+  assert.equal(quoteJsonString(new Uint8Array([0xf4, 0x8f, 0xbf, 0xbf])), '"\u{10ffff}"');
 });
 
 Deno.test("decoding: PAX vectors shared by many entries cannot blow up memory", () => {

@@ -21,8 +21,8 @@
  * @module
  */
 import { BadInputError, UsageError } from "../errors.ts";
-import { goQuote } from "../ui/go_quote.ts";
-import { formatDuration, parseDuration } from "../ui/duration.ts";
+import { strconvQuote } from "../go/quote.ts";
+import { formatDuration, parseDuration } from "../go/duration.ts";
 import { type HelpFlag, type HelpTopic, renderHelp } from "../ui/help.ts";
 import type { Command, FlagSpec, FlagType, FlagValue } from "./command.ts";
 
@@ -31,7 +31,7 @@ import type { Command, FlagSpec, FlagType, FlagValue } from "./command.ts";
 
 /** Go's `*strconv.NumError` text: `strconv.<fn>: parsing "<num>": <reason>`. */
 function numError(fn: string, num: string, reason: string): BadInputError {
-  return new BadInputError(`strconv.${fn}: parsing ${goQuote(num)}: ${reason}`);
+  return new BadInputError(`strconv.${fn}: parsing ${strconvQuote(num)}: ${reason}`);
 }
 
 const MAX_UINT64 = (1n << 64n) - 1n;
@@ -380,7 +380,10 @@ export function parseCommandLine(
 
   const setFlag = (spec: FlagSpec, typedName: string, raw: string) => {
     const fail = (reason: string) =>
-      new CommandLineError(`invalid value ${goQuote(raw)} for flag -${typedName}: ${reason}`, path);
+      new CommandLineError(
+        `invalid value ${strconvQuote(raw)} for flag -${typedName}: ${reason}`,
+        path,
+      );
     let v: FlagValue;
     try {
       v = convert(spec.type, raw);
@@ -474,7 +477,7 @@ export function parseCommandLine(
   const target = path[path.length - 1];
   if (!help && positional.length > 0 && !target.action) {
     throw new CommandLineError(
-      `unknown command ${goQuote(positional[0])} for "${pathName(path)}"`,
+      `unknown command ${strconvQuote(positional[0])} for "${pathName(path)}"`,
       path,
     );
   }
@@ -495,8 +498,10 @@ export function parseCommandLine(
             if (problem !== undefined) throw new Error(problem);
           } catch (e) {
             throw new BadInputError(
-              `could not parse ${goQuote(raw)} as ${GO_TYPE[spec.type]} value from environment ` +
-                `variable ${goQuote(spec.env)} for flag ${spec.name}: ${(e as Error).message}`,
+              `could not parse ${strconvQuote(raw)} as ${
+                GO_TYPE[spec.type]
+              } value from environment ` +
+                `variable ${strconvQuote(spec.env)} for flag ${spec.name}: ${(e as Error).message}`,
             );
           }
           given.add(spec);
@@ -524,14 +529,14 @@ function defaultText(spec: FlagSpec): string | undefined {
     case "bool":
       return v === true ? "true" : undefined;
     case "string":
-      return v === "" ? undefined : goQuote(v as string);
+      return v === "" ? undefined : strconvQuote(v as string);
     case "int64":
     case "uint64":
       return spec.default === undefined ? undefined : String(v);
     case "duration":
       return spec.default === undefined ? undefined : formatDuration(v as bigint);
     case "strings":
-      return (v as string[]).length ? (v as string[]).map(goQuote).join(", ") : undefined;
+      return (v as string[]).length ? (v as string[]).map(strconvQuote).join(", ") : undefined;
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { BadInputError, UsageError } from "../errors.ts";
-import { indentGoJson } from "../oci/go_json.ts";
+import { indentGoJson } from "../go/json_indent.ts";
 import type { Command } from "./command.ts";
 import { artifactRecord } from "../use_cases/lookup.ts";
 import { openStore } from "./open_store.ts";

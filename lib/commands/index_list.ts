@@ -8,7 +8,7 @@ import { UsageError } from "../errors.ts";
 import { formatPlatform, parsePlatform } from "../oci/platform.ts";
 import { SOCI_INDEX_V1, SOCI_INDEX_V2 } from "../oci/media_types.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
-import { createdText } from "../ui/duration.ts";
+import { createdText } from "../ui/created.ts";
 import { formatTable } from "../ui/table.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag, platformFlag, quietFlag } from "./flags.ts";

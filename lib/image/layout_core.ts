@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { BadInputError, NotFoundError } from "../errors.ts";
 import type { Descriptor, ImageIndex } from "../oci/descriptor.ts";
 import { parseDigest } from "../oci/digest.ts";
-import { decodeIndex } from "../oci/go_json.ts";
+import { decodeIndex } from "../oci/json_decode.ts";
 import { ANNOTATION_REF_NAME } from "../oci/media_types.ts";
 import { readFileChunks } from "./file_layer.ts";
 import type { ImageSource } from "./source.ts";

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { BadInputError, NotFoundError, UnsupportedError } from "../errors.ts";
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from "../oci/descriptor.ts";
-import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
+import { decodeIndex, decodeManifest } from "../oci/json_decode.ts";
 import { isIndexType, isManifestType, OCI_INDEX, OCI_MANIFEST } from "../oci/media_types.ts";
 import {
   dedupePlatforms,

@@ -1,6 +1,6 @@
 /**
  * OCI data types: descriptors, platforms, manifests and indexes, as plain
- * objects. Member order for serialization lives in `go_json.ts`.
+ * objects. Member order for serialization lives in `json_encode.ts`.
  *
  * @module
  */

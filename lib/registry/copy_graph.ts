@@ -21,7 +21,7 @@
  */
 import { BadInputError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
-import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
+import { decodeIndex, decodeManifest } from "../oci/json_decode.ts";
 import {
   DOCKER_FOREIGN_LAYER,
   DOCKER_FOREIGN_LAYER_GZIP,

@@ -8,6 +8,8 @@
  */
 import { join } from "node:path";
 import { BadInputError, RegistryError } from "../errors.ts";
+import { JsonObject, JsonSyntaxError, type JsonValue, parseJson } from "../go/json_parse.ts";
+import { describeJsonKind, JsonStructReader, structFields } from "../go/json_struct.ts";
 
 /**
  * Credentials for one registry. `username`+`password` are used for Basic
@@ -79,19 +81,94 @@ function toHostname(key: string): string {
   return slash >= 0 ? s.slice(0, slash) : s;
 }
 
-interface DockerConfigFile {
-  auths?: Record<
-    string,
-    {
-      auth?: string;
-      username?: string;
-      password?: string;
-      identitytoken?: string;
-      registrytoken?: string;
-    }
-  >;
-  credsStore?: string;
-  credHelpers?: Record<string, string>;
+/** One `auths` entry of a Docker config file (Docker's `AuthConfig` members soci uses). */
+export interface DockerAuthEntry {
+  /** base64 of `user:password`. */
+  auth: string;
+  /** User name. */
+  username: string;
+  /** Password. */
+  password: string;
+  /** OAuth2 refresh token. */
+  identitytoken: string;
+  /** Bearer token. */
+  registrytoken: string;
+}
+
+/** What soci reads from a Docker CLI config file; nil maps are `null`. */
+export interface DockerConfig {
+  /** `auths`: registry (a host, or a URL such as Docker Hub's key) to its entry. */
+  auths: Map<string, DockerAuthEntry> | null;
+  /** `credsStore`: the default credential helper's name, or "". */
+  credsStore: string;
+  /** `credHelpers`: registry host to credential helper name. */
+  credHelpers: Map<string, string> | null;
+}
+
+function zeroAuthEntry(): DockerAuthEntry {
+  return { auth: "", username: "", password: "", identitytoken: "", registrytoken: "" };
+}
+
+const AUTH_ENTRY_FIELDS = structFields<DockerAuthEntry>({
+  auth: (r, t, v, p) => t.auth = r.string(v, p, t.auth),
+  username: (r, t, v, p) => t.username = r.string(v, p, t.username),
+  password: (r, t, v, p) => t.password = r.string(v, p, t.password),
+  identitytoken: (r, t, v, p) => t.identitytoken = r.string(v, p, t.identitytoken),
+  registrytoken: (r, t, v, p) => t.registrytoken = r.string(v, p, t.registrytoken),
+});
+
+const CONFIG_FIELDS = structFields<DockerConfig>({
+  auths: (r, t, v, p) =>
+    t.auths = r.map(v, p, t.auths, (x, q) => {
+      const entry = zeroAuthEntry();
+      r.struct(x, q, entry, AUTH_ENTRY_FIELDS);
+      return entry;
+    }),
+  credsStore: (r, t, v, p) => t.credsStore = r.string(v, p, t.credsStore),
+  credHelpers: (r, t, v, p) => t.credHelpers = r.stringMap(v, p, t.credHelpers),
+});
+
+/**
+ * Reads a Docker CLI config file's `auths`, `credsStore` and `credHelpers`
+ * the way Docker's Go code does (`json.Unmarshal` rules: member names match
+ * case-insensitively, later duplicates win, other members are ignored).
+ * `path` is only used in messages. Malformed JSON is a `BadInputError` that
+ * says where (line and column), never what: the text around the error may
+ * be a password. A member of the wrong type is a `BadInputError` naming the
+ * member, without map keys.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BadInputError } from "../errors.ts";
+ * import { parseDockerConfig } from "./credentials.ts";
+ * const enc = new TextEncoder();
+ * const c = parseDockerConfig(enc.encode('{"Auths":{"h:1":{"auth":"dTpw"}},"credsStore":"pass"}'), "c.json");
+ * assert.equal(c.auths?.get("h:1")?.auth, "dTpw");
+ * assert.equal(c.credsStore, "pass");
+ * assert.throws(() => parseDockerConfig(enc.encode('{\n "auths": x}'), "c.json"),
+ *   (e) => e instanceof BadInputError &&
+ *     e.message === "docker config c.json is not valid JSON (line 2, column 11)");
+ * ```
+ */
+export function parseDockerConfig(bytes: Uint8Array, path: string): DockerConfig {
+  const what = `docker config ${path}`;
+  let value: JsonValue;
+  try {
+    value = parseJson(bytes, what);
+  } catch (e) {
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    // The syntax error's text shows the offending character, which may be
+    // part of a password: only say where it is.
+    const { line, column } = lineColumn(bytes, e.offset);
+    throw new BadInputError(`${what} is not valid JSON (line ${line}, column ${column})`);
+  }
+  if (value !== null && !(value instanceof JsonObject)) {
+    throw new BadInputError(`${what}: expected a JSON object, got ${describeJsonKind(value)}`);
+  }
+  const config: DockerConfig = { auths: null, credsStore: "", credHelpers: null };
+  new JsonStructReader(what, { hideMapKeys: true }).struct(value, "", config, CONFIG_FIELDS);
+  return config;
 }
 
 function defaultConfigDir(): string | undefined {
@@ -101,145 +178,30 @@ function defaultConfigDir(): string | undefined {
   return home ? join(home, ".docker") : undefined;
 }
 
-async function readConfig(dir: string): Promise<DockerConfigFile | undefined> {
+async function readConfig(dir: string): Promise<DockerConfig | undefined> {
   const path = join(dir, "config.json");
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new BadInputError(`cannot read docker config ${path}: ${(e as Error).message}`);
   }
-  try {
-    const parsed = JSON.parse(text);
-    return typeof parsed === "object" && parsed !== null ? parsed : {};
-  } catch {
-    // JSON.parse's message quotes the text around the error, which may be
-    // a password: only say where it is.
-    const at = jsonErrorOffset(text);
-    const { line, column } = lineColumn(text, at);
-    throw new BadInputError(
-      `docker config ${path} is not valid JSON (line ${line}, column ${column})`,
-    );
-  }
+  return parseDockerConfig(bytes, path);
 }
 
-/** 1-based line and column (in UTF-16 code units) of offset `at` of `text`. */
-function lineColumn(text: string, at: number): { line: number; column: number } {
+/** Text as an editor shows it: invalid UTF-8 replaced, a BOM kept. */
+const TEXT = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** 1-based line and column (in UTF-16 code units of the text) of byte offset `at` of `bytes`. */
+function lineColumn(bytes: Uint8Array, at: number): { line: number; column: number } {
   let line = 1;
   let start = 0;
-  for (let i = text.indexOf("\n"); i >= 0 && i < at; i = text.indexOf("\n", i + 1)) {
+  for (let i = bytes.indexOf(0x0a); i >= 0 && i < at; i = bytes.indexOf(0x0a, i + 1)) {
     line++;
     start = i + 1;
   }
-  return { line, column: at - start + 1 };
-}
-
-/**
- * Offset of the first character that makes `text` invalid JSON (its
- * length when it ends too early). Only called on text JSON.parse refused.
- */
-function jsonErrorOffset(text: string): number {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && " \t\n\r".includes(text[i])) i++;
-  };
-  class Stop extends Error {}
-  const fail = (): never => {
-    throw new Stop();
-  };
-  const expect = (c: string) => {
-    if (text[i] !== c) fail();
-    i++;
-  };
-  const string = () => {
-    expect('"');
-    for (;;) {
-      if (i >= text.length) fail();
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return;
-      }
-      if (c < 0x20) fail();
-      if (c === 0x5c) {
-        i++;
-        const e = text[i];
-        if (e === "u") {
-          i++;
-          for (let k = 0; k < 4; k++, i++) if (!/[0-9a-fA-F]/.test(text[i] ?? "")) fail();
-          continue;
-        }
-        if (e === undefined || !'"\\/bfnrt'.includes(e)) fail();
-      }
-      i++;
-    }
-  };
-  const number = () => {
-    const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
-    if (!m) fail();
-    i += m![0].length;
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        string();
-        ws();
-        expect(":");
-        value();
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        expect("}");
-        return;
-      }
-    }
-    if (c === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        expect("]");
-        return;
-      }
-    }
-    if (c === '"') return string();
-    for (const word of ["true", "false", "null"]) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
-        return;
-      }
-    }
-    number();
-  };
-  try {
-    value();
-    ws();
-    if (i < text.length) fail();
-  } catch (e) {
-    if (!(e instanceof Stop)) throw e;
-  }
-  return Math.min(i, text.length);
+  return { line, column: TEXT.decode(bytes.subarray(start, at)).length + 1 };
 }
 
 function decodeAuthField(value: string, host: string): Credentials {
@@ -256,13 +218,13 @@ function decodeAuthField(value: string, host: string): Credentials {
   return { username: text.slice(0, i), password: text.slice(i + 1) };
 }
 
-function fromAuthsEntry(config: DockerConfigFile, host: string): Credentials | undefined {
+function fromAuthsEntry(config: DockerConfig, host: string): Credentials | undefined {
   const auths = config.auths;
   if (!auths) return undefined;
   const wanted = isDockerHub(host) ? "index.docker.io" : host;
-  let entry = auths[isDockerHub(host) ? DOCKER_HUB_KEY : host];
+  let entry = auths.get(isDockerHub(host) ? DOCKER_HUB_KEY : host);
   if (!entry) {
-    for (const [key, value] of Object.entries(auths)) {
+    for (const [key, value] of auths) {
       if (toHostname(key) === wanted) {
         entry = value;
         break;
@@ -329,6 +291,12 @@ async function defaultRunHelper(
   return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
 }
 
+/** The members of a credential helper's answer soci uses. */
+const HELPER_FIELDS = structFields<{ username: string; secret: string }>({
+  Username: (r, t, v, p) => t.username = r.string(v, p, t.username),
+  Secret: (r, t, v, p) => t.secret = r.string(v, p, t.secret),
+});
+
 async function fromHelper(
   name: string,
   host: string,
@@ -350,15 +318,20 @@ async function fromHelper(
         (safe ? `: ${firstLine}` : ""),
     );
   }
-  let parsed: { Username?: string; Secret?: string };
+  // Read as the helpers' Go client does: into a struct with `Username`
+  // and `Secret` (names matched case-insensitively).
+  const parsed = { username: "", secret: "" };
   try {
-    parsed = JSON.parse(stdout);
-  } catch {
+    const value = parseJson(stdout, program);
+    if (value !== null && !(value instanceof JsonObject)) throw new BadInputError("not an object");
+    new JsonStructReader(program, { hideMapKeys: true }).struct(value, "", parsed, HELPER_FIELDS);
+  } catch (e) {
+    if (!(e instanceof BadInputError)) throw e;
     throw new RegistryError(`credential helper ${program} returned invalid JSON for ${host}`);
   }
-  if (!parsed.Username && !parsed.Secret) return undefined;
-  if (parsed.Username === "<token>") return { identityToken: parsed.Secret ?? "" };
-  return { username: parsed.Username ?? "", password: parsed.Secret ?? "" };
+  if (!parsed.username && !parsed.secret) return undefined;
+  if (parsed.username === "<token>") return { identityToken: parsed.secret };
+  return { username: parsed.username, password: parsed.secret };
 }
 
 /**
@@ -390,10 +363,10 @@ export async function resolveCredentials(
   const config = await readConfig(dir);
   if (!config) return undefined;
   const run = opts.runHelper ?? defaultRunHelper;
-  const helpers = config.credHelpers ?? {};
-  let helper = helpers[host];
+  const helpers = config.credHelpers ?? new Map<string, string>();
+  let helper = helpers.get(host);
   if (helper === undefined) {
-    for (const [key, value] of Object.entries(helpers)) {
+    for (const [key, value] of helpers) {
       if (toHostname(key) === host) {
         helper = value;
         break;

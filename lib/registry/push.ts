@@ -10,7 +10,7 @@
  */
 import { BadInputError, NotFoundError, RegistryError, SociError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
-import { decodeManifest } from "../oci/go_json.ts";
+import { decodeManifest } from "../oci/json_decode.ts";
 import { OCI_MANIFEST } from "../oci/media_types.ts";
 import type { RegistryClient } from "./client.ts";
 import { type CopyEvent, copyGraph } from "./copy_graph.ts";

@@ -8,7 +8,7 @@
 import { BadInputError } from "../errors.ts";
 import type { Descriptor, ImageIndex } from "../oci/descriptor.ts";
 import { digestHex, parseDigest } from "../oci/digest.ts";
-import { decodeIndex } from "../oci/go_json.ts";
+import { decodeIndex } from "../oci/json_decode.ts";
 import { OCI_INDEX } from "../oci/media_types.ts";
 import { repositoryScope } from "./auth.ts";
 import { parseErrorBody } from "./http_errors.ts";

@@ -32,7 +32,7 @@
  */
 import { RegistryError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
-import { encodeIndex } from "../oci/go_json.ts";
+import { encodeIndex } from "../oci/json_encode.ts";
 import { OCI_INDEX } from "../oci/media_types.ts";
 import type { RegistryClient } from "./client.ts";
 import { fallbackTag } from "./referrers.ts";

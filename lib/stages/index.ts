@@ -8,7 +8,7 @@
 import { BadInputError } from "../errors.ts";
 import type { Descriptor, ImageManifest } from "../oci/descriptor.ts";
 import { sha256Digest } from "../oci/digest.ts";
-import { encodeManifest } from "../oci/go_json.ts";
+import { encodeManifest } from "../oci/json_encode.ts";
 import { OCI_MANIFEST } from "../oci/media_types.ts";
 import { sociIndexManifest, type SociIndexVersion } from "../soci/soci_index.ts";
 import {

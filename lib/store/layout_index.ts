@@ -10,7 +10,8 @@
  */
 import { BadInputError } from "../errors.ts";
 import type { Descriptor, ImageIndex } from "../oci/descriptor.ts";
-import { decodeIndex, encodeIndex } from "../oci/go_json.ts";
+import { encodeIndex } from "../oci/json_encode.ts";
+import { decodeIndex } from "../oci/json_decode.ts";
 import { ANNOTATION_REF_NAME, OCI_INDEX, OCI_MANIFEST } from "../oci/media_types.ts";
 import type { ArtifactsDb, StoredImage } from "./artifacts_db.ts";
 

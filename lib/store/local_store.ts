@@ -41,7 +41,7 @@ import type {
 import { ArtifactsDb, type StoredImage } from "./artifacts_db.ts";
 import { exists, removeStaleIngest } from "./ingest.ts";
 import { emptyIndex, layoutIndexOf, taggedImages } from "./layout_index.ts";
-import { encodeIndex } from "../oci/go_json.ts";
+import { encodeIndex } from "../oci/json_encode.ts";
 import { LocalTransaction } from "./local_transaction.ts";
 import {
   dbRoots,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { marshalIndentGo } from "../oci/go_json.ts";
+import { marshalIndentGo } from "../go/json_indent.ts";
 
 /** A block of lines redrawn in place at the bottom of the terminal (see `progress.ts`). */
 export interface LiveRegion {

@@ -10,7 +10,7 @@ import { NotFoundError } from "../errors.ts";
 import { openImage, type OpenImageOptions } from "../image/open.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
-import { decodeManifest } from "../oci/go_json.ts";
+import { decodeManifest } from "../oci/json_decode.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
 import type { RangeReader } from "../ztoc/extract.ts";

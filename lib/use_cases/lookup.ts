@@ -9,7 +9,7 @@ import { BadInputError, NotFoundError } from "../errors.ts";
 import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import { parseDigest } from "../oci/digest.ts";
-import { decodeManifest } from "../oci/go_json.ts";
+import { decodeManifest } from "../oci/json_decode.ts";
 import { ZTOC_MEDIA_TYPE } from "../oci/media_types.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";

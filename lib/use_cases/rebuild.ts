@@ -7,7 +7,7 @@
 import { BadInputError, SociError } from "../errors.ts";
 import { formatPlatform, normalizePlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageManifest, Platform } from "../oci/descriptor.ts";
-import { decodeIndex, decodeManifest } from "../oci/go_json.ts";
+import { decodeIndex, decodeManifest } from "../oci/json_decode.ts";
 import {
   ANNOTATION_LAYER_DIGEST,
   ANNOTATION_SPAN_SIZE,
@@ -15,7 +15,7 @@ import {
   OCI_MANIFEST,
   SOCI_INDEX_V1,
 } from "../oci/media_types.ts";
-import { goQuote } from "../ui/go_quote.ts";
+import { strconvQuote } from "../go/quote.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { type ArtifactRecord, indexRecord, ztocRecord } from "../store/artifact_record.ts";
 import { readJsonCandidate } from "../store/reachability.ts";
@@ -200,7 +200,7 @@ function parseSpanSize(layer: Descriptor): number {
   }
   throw new BadInputError(
     `failed to parse span size from annotations for layer  ${layer.digest}: ` +
-      `strconv.ParseInt: parsing ${goQuote(text)}: ${reason}`,
+      `strconv.ParseInt: parsing ${strconvQuote(text)}: ${reason}`,
   );
 }
 

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { goQuote, goString } from "../oci/go_json.ts";
+import { quoteJsonString } from "../go/json_quote.ts";
+import { goString } from "../go/utf8.ts";
 import { sortTocByOffset } from "./codec.ts";
 import type { Ztoc } from "./model.ts";
 import { zinfoOf } from "./spans.ts";
@@ -143,7 +144,7 @@ export function ztocInfo(z: Ztoc, size: number): ZtocInfo {
 function jsonValue(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "number") return String(v);
-  return goQuote(String(v));
+  return quoteJsonString(String(v));
 }
 
 const FILE_KEYS = ["filename", "offset", "size", "type", "start_span", "end_span"] as const;
@@ -197,7 +198,7 @@ export function formatZtocInfoJson(info: ZtocInfo, options: { extras?: boolean }
     const parts: string[] = [];
     for (const f of info.files) {
       const members = FILE_KEYS.map((k) => {
-        const v = k === "filename" ? goQuote(f.name) : jsonValue(f[k]);
+        const v = k === "filename" ? quoteJsonString(f.name) : jsonValue(f[k]);
         return `      "${k}": ${v}`;
       });
       parts.push("    {\n" + members.join(",\n") + "\n    }");

@@ -1,6 +1,7 @@
 /**
  * Go's `strconv.Quote` (the `%q` verb), used to reproduce Go error texts
- * such as `invalid value "x" for flag -n: …` byte for byte.
+ * such as `invalid value "x" for flag -n: …` byte for byte. Not to be
+ * confused with `encoding/json`'s string quoting (`json_quote.ts`).
  *
  * @module
  */
@@ -31,12 +32,12 @@ function hex(n: number, digits: number): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { goQuote } from "./go_quote.ts";
- * assert.ok(goQuote('a"b\n') === '"a\\"b\\n"');
- * assert.ok(goQuote("µs\x7f") === '"µs\\x7f"');
+ * import { strconvQuote } from "./quote.ts";
+ * assert.equal(strconvQuote('a"b\n'), '"a\\"b\\n"');
+ * assert.equal(strconvQuote("µs\x7f"), '"µs\\x7f"');
  * ```
  */
-export function goQuote(s: string): string {
+export function strconvQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const r = ch.codePointAt(0)!;
