@@ -34,14 +34,39 @@ export const globalFlags: FlagSpec[] = [
     name: "root",
     type: "string",
     env: "SOCI_ROOT",
-    usage: "directory of the content store and artifacts DB",
+    usage: "directory of the local store and artifacts DB",
     defaultText: "$XDG_DATA_HOME/soci, else ~/.local/share/soci",
     placeholder: "dir",
   },
   {
+    name: "content-store",
+    type: "string",
+    default: "soci",
+    usage: "where artifacts are kept: soci (the local store under --root) or containerd",
+    placeholder: "soci|containerd",
+  },
+  {
+    name: "address",
+    aliases: ["a"],
+    type: "string",
+    env: "CONTAINERD_ADDRESS",
+    default: "/run/containerd/containerd.sock",
+    usage: "containerd's socket (images named without a transport, --content-store containerd)",
+    placeholder: "socket",
+  },
+  {
+    name: "namespace",
+    aliases: ["n"],
+    type: "string",
+    env: "CONTAINERD_NAMESPACE",
+    default: "default",
+    usage: "containerd namespace",
+    placeholder: "name",
+  },
+  {
     name: "debug",
     type: "bool",
-    usage: "print stack traces with errors (push: trace HTTP requests)",
+    usage: "print stack traces with errors, and HTTP trace lines (stderr)",
   },
   {
     name: "timeout",
@@ -66,6 +91,18 @@ export interface MainOptions {
   out?: Output;
   /** Environment lookup (default: `Deno.env` where permission is granted, never prompting). */
   env?: (name: string) => string | undefined;
+  /** Listen for Ctrl-C (SIGINT) to stop the command cleanly (default true). */
+  signals?: boolean;
+}
+
+/** Adds the SIGINT listener; false where signals cannot be listened for. */
+function listenForInterrupts(fn: () => void): boolean {
+  try {
+    Deno.addSignalListener("SIGINT", fn);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readEnv(name: string): string | undefined {
@@ -128,10 +165,9 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
   let debug = args.includes("--debug") || args.includes("-debug");
   let out = errOut;
   let path: readonly Command[] = [root];
+  // Usage errors: one line naming the help to read (upstream prints the whole help).
   const usageFailure = (e: UsageError, at: readonly Command[]) => {
-    errOut.warn(`Incorrect Usage: ${e.message}\n`);
-    errOut.writeErr(helpText(at, { version: VERSION }));
-    errOut.warn(`soci: ${e.message}`);
+    errOut.warn(`soci: ${e.message} (see "${at.map((c) => c.name).join(" ")} --help")`);
     return 1;
   };
   try {
@@ -156,28 +192,37 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     }
     if (!options.out && flags.quiet === true) out = new ConsoleOutput({ quiet: true });
 
-    let controller: AbortController | undefined;
+    // --timeout and Ctrl-C abort the action through one signal; the action
+    // stops at its next check and cleans up (a store transaction is
+    // abandoned, never cut halfway).
+    const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let grace: ReturnType<typeof setTimeout> | undefined;
+    let interrupted = false;
     const timeout = flags.timeout as bigint;
     // (setTimeout cannot wait longer than 2^31-1 ms, about 24.8 days: treat that as no limit)
     if (timeout > 0n && timeout <= 2_147_483_647n * 1_000_000n) {
-      controller = new AbortController();
       const ms = Number((timeout + 999_999n) / 1_000_000n);
       timer = setTimeout(
         () =>
-          controller!.abort(
+          controller.abort(
             new SociError(`timed out after ${formatDuration(timeout)} (--timeout)`),
           ),
         ms,
       );
     }
+    const onInterrupt = () => {
+      if (interrupted) Deno.exit(130); // a second Ctrl-C: stop now
+      interrupted = true;
+      controller.abort(new SociError("interrupted"));
+    };
+    const listening = options.signals !== false && listenForInterrupts(onInterrupt);
     const ctx = createContext({
       args: parsed.args,
       flags,
       set: parsed.set,
       out,
-      signal: controller?.signal,
+      signal: controller.signal,
       path: path.map((c) => c.name),
     });
     try {
@@ -196,32 +241,33 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
           // left empty: a command that reads the store reports it then
         }
       }
-      // On --timeout the signal aborts; the action stops at its next check
-      // and cleans up (a store transaction is abandoned, never cut halfway).
-      // The process waits for that, for up to GRACE_MS, rather than exiting
-      // under it.
+      // On --timeout or Ctrl-C the signal aborts; the process waits for the
+      // action to stop cleanly, for up to GRACE_MS, rather than exiting under it.
       const run = Promise.resolve(cmd.action(ctx));
-      let result: void | number;
-      if (controller) {
-        const signal = controller.signal;
-        run.catch(() => {}); // a failure after the grace period is of no interest
-        result = await Promise.race([
-          run,
-          new Promise<never>((_, reject) => {
-            const late = () => {
-              grace = setTimeout(() => reject(signal.reason), GRACE_MS);
-            };
-            if (signal.aborted) late();
-            else signal.addEventListener("abort", late, { once: true });
-          }),
-        ]);
-      } else {
-        result = await run;
-      }
+      run.catch(() => {}); // a failure after the grace period is of no interest
+      const signal = controller.signal;
+      const result = await Promise.race([
+        run,
+        new Promise<never>((_, reject) => {
+          const late = () => {
+            grace = setTimeout(() => reject(signal.reason), GRACE_MS);
+          };
+          if (signal.aborted) late();
+          else signal.addEventListener("abort", late, { once: true });
+        }),
+      ]);
+      if (interrupted) throw controller.signal.reason;
       return typeof result === "number" ? result : 0;
+    } catch (e) {
+      if (interrupted) {
+        errOut.warn("soci: interrupted");
+        return 130;
+      }
+      throw e;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       if (grace !== undefined) clearTimeout(grace);
+      if (listening) Deno.removeSignalListener("SIGINT", onInterrupt);
     }
   } catch (e) {
     if (isBrokenPipe(e)) return 141;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Builder } from "flatbuffers";
+import { Builder } from "npm:flatbuffers@25.9.23";
 import { BadInputError } from "../lib/errors.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { decodeGzipZinfo } from "../lib/gzip/zinfo.ts";

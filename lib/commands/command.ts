@@ -9,11 +9,12 @@
 import type { Output } from "../ui/output.ts";
 
 /** Value kinds of flags (urfave/cli v3 flag types). */
-export type FlagType = "bool" | "string" | "int64" | "uint64" | "duration" | "strings";
+export type FlagType = "bool" | "string" | "int64" | "uint64" | "duration" | "strings" | "size";
 
 /**
  * A parsed flag value: `bool` → boolean, `string` → string, `int64`/`uint64`
- * → bigint (exact over the whole 64-bit range), `duration` → bigint
+ * → bigint (exact over the whole 64-bit range), `size` → bigint bytes (an
+ * int64, or a number with a unit such as `4MiB`), `duration` → bigint
  * nanoseconds, `strings` → string[].
  */
 export type FlagValue = boolean | string | bigint | string[];
@@ -103,7 +104,7 @@ export interface CommandContext {
   string(name: string): string;
   /** A `bool` flag's value. */
   bool(name: string): boolean;
-  /** An `int64`/`uint64` flag's value. */
+  /** An `int64`/`uint64`/`size` flag's value. */
   int(name: string): bigint;
   /** A `duration` flag's value in nanoseconds. */
   duration(name: string): bigint;

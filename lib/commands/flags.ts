@@ -14,17 +14,17 @@ import type { CommandContext, FlagSpec } from "./command.ts";
 /** `--span-size` (default 4 MiB). */
 export const spanSizeFlag: FlagSpec = {
   name: "span-size",
-  type: "int64",
+  type: "size",
   default: DEFAULT_SPAN_SIZE,
-  usage: "span size in bytes: a checkpoint is placed after at least this many bytes",
+  usage: "span size in bytes (or 4MiB, 512KiB…): a checkpoint after at least this many bytes",
 };
 
 /** `--min-layer-size` (default 10 MiB). */
 export const minLayerSizeFlag: FlagSpec = {
   name: "min-layer-size",
-  type: "int64",
+  type: "size",
   default: DEFAULT_MIN_LAYER_SIZE,
-  usage: "layers smaller than this many bytes get no zTOC",
+  usage: "layers smaller than this (bytes, or 10MiB…) get no zTOC",
 };
 
 /** `--json`. */
@@ -93,11 +93,62 @@ export const userFlag: FlagSpec = {
 export const plainHttpFlag: FlagSpec = {
   name: "plain-http",
   type: "bool",
-  usage: "talk to the registry over plain HTTP (TLS CA certificates: set DENO_CERT)",
+  usage: "talk to the registry over plain HTTP",
 };
 
-/** The registry flags of commands that reach registries. */
-export const registryFlags: FlagSpec[] = [userFlag, plainHttpFlag];
+/**
+ * Upstream's registry flags that we accept but cannot honour, and what to
+ * do instead (upstream declares them and ignores them).
+ */
+const UNHONOURED: Record<string, string> = {
+  "skip-verify": "Deno cannot skip TLS verification for one request: trust the registry's CA " +
+    "with --tlscacert FILE (or DENO_CERT=FILE)",
+  "refresh": "tokens are refreshed as the registry asks",
+  "hosts-dir": "containerd's hosts.toml is not read: use --plain-http, --tlscacert, --user",
+  "snapshotter": "it has no effect on pushing SOCI indexes",
+};
+
+/** The registry flags of commands that reach registries (upstream's, C§3). */
+export const registryFlags: FlagSpec[] = [
+  userFlag,
+  plainHttpFlag,
+  {
+    name: "tlscacert",
+    type: "string",
+    usage: "also trust this CA certificate (PEM file) for the registry",
+    placeholder: "file",
+  },
+  {
+    name: "tlscert",
+    type: "string",
+    usage: "client certificate (PEM file) for registries that ask for one",
+    placeholder: "file",
+  },
+  {
+    name: "tlskey",
+    type: "string",
+    usage: "key (PEM file) of --tlscert",
+    placeholder: "file",
+  },
+  { name: "http-dump", type: "bool", usage: "print HTTP trace lines (stderr)", hidden: true },
+  { name: "http-trace", type: "bool", usage: "print HTTP trace lines (stderr)", hidden: true },
+  {
+    name: "skip-verify",
+    aliases: ["k"],
+    type: "bool",
+    usage: "not supported (see --tlscacert)",
+    hidden: true,
+  },
+  { name: "refresh", type: "string", usage: "not supported", hidden: true },
+  { name: "hosts-dir", type: "string", usage: "not supported", hidden: true },
+  {
+    name: "snapshotter",
+    type: "string",
+    env: "CONTAINERD_SNAPSHOTTER",
+    usage: "not used",
+    hidden: true,
+  },
+];
 
 /**
  * The platforms of `--platform` (parsed containerd-style), `"all"` for
@@ -109,14 +160,43 @@ export function platformFlags(ctx: CommandContext): Platform[] | "all" | undefin
   return list.length > 0 ? list.map(parsePlatform) : undefined;
 }
 
-/** Registry options from the registry flags and the global `--timeout`/`--debug`. */
-export function registryOptions(ctx: CommandContext): OpenImageOptions["registry"] {
+/**
+ * Registry options from the registry flags and the global `--timeout` and
+ * `--debug`. Upstream flags we cannot honour get one warning line each.
+ */
+export async function registryOptions(
+  ctx: CommandContext,
+): Promise<NonNullable<OpenImageOptions["registry"]>> {
   const timeout = ctx.flags.timeout as bigint | undefined;
+  for (const [name, instead] of Object.entries(UNHONOURED)) {
+    if (name in ctx.flags && ctx.isSet(name) && name !== "snapshotter") {
+      ctx.out.warn(`warning: --${name} is not supported: ${instead}`);
+    }
+  }
+  const file = async (flag: string) => {
+    const path = ctx.flags[flag] as string | undefined;
+    if (!path) return undefined;
+    try {
+      return await Deno.readTextFile(path);
+    } catch (e) {
+      throw new BadInputError(`--${flag} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const ca = await file("tlscacert");
+  const cert = await file("tlscert");
+  const key = await file("tlskey");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new BadInputError("--tlscert and --tlskey go together");
+  }
+  const trace = ctx.flags.debug === true || ctx.flags["http-dump"] === true ||
+    ctx.flags["http-trace"] === true;
   return {
     user: (ctx.flags.user as string | undefined) || undefined,
     plainHttp: ctx.flags["plain-http"] === true,
+    caCerts: ca ? [ca] : undefined,
+    clientCert: cert && key ? { cert, key } : undefined,
     timeoutMs: timeout ? Number(timeout / 1_000_000n) : undefined,
     // Trace lines go to stderr: stdout stays what --json and -q promise.
-    debug: ctx.flags.debug === true ? (line: string) => ctx.out.warn(line) : undefined,
+    debug: trace ? (line: string) => ctx.out.warn(line) : undefined,
   };
 }

@@ -89,7 +89,7 @@ export const pushCommand: Command = {
     const onEvent = (e: PushEvent) => report(ctx, e, quiet, `${ref.registry}/${ref.repository}`);
     // Everything is resolved (and may fail) before credentials are looked for.
     const chosen = await indexesToPush(store, name, { platforms: platformFlags(ctx), onEvent });
-    const opts = registryOptions(ctx)!;
+    const opts = await registryOptions(ctx);
     const credentials = await resolveCredentials(ref.registry, { user: opts.user });
     const client = new RegistryClient(ref.registry, { ...opts, credentials });
     try {

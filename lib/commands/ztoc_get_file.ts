@@ -59,7 +59,9 @@ export const ztocGetFileCommand: Command = {
     let read: RangeReader;
     if (layerFile) read = (s, e) => readFileChunks(layerFile, s, e, { reuse: true });
     else if (loaded.record && store) {
-      read = await storedLayerReader(store, loaded.record, { registry: registryOptions(ctx) });
+      read = await storedLayerReader(store, loaded.record, {
+        registry: await registryOptions(ctx),
+      });
     } else throw new UsageError("give the layer the zTOC was built from with --layer <file>");
     const bytes = stoppable(extractFile(loaded.ztoc, entry, read), ctx.signal);
     const output = ctx.string("output");

@@ -20,18 +20,23 @@ export const ztocInfoCommand: Command = {
   name: "info",
   usage: "show what a zTOC holds: sizes, spans and files",
   argsUsage: "<ztoc-file | digest>",
-  description: "Takes a zTOC file or the digest of a zTOC in the local store. --json prints " +
-    "upstream's JSON (version, build_tool, size, span_size, num_spans, num_files, " +
-    "num_multi_span_files, files) followed by extra members.",
-  flags: [jsonFlag],
+  description: "Takes a zTOC file or the digest of a zTOC in the store. Prints upstream's JSON " +
+    "(version, build_tool, size, span_size, num_spans, num_files, num_multi_span_files, " +
+    "files: filename, offset, size, type, start_span, end_span), byte for byte as upstream " +
+    "does; --table prints a summary and a table of the files instead, with more figures " +
+    "(compression, layer sizes, TOC and zinfo bytes, span sizes).",
+  flags: [
+    { name: "table", type: "bool", usage: "a summary and a table instead of upstream's JSON" },
+    { ...jsonFlag, usage: "upstream's JSON (the default)" },
+  ],
   needsRoot: false,
   permissions: "--allow-read=<ztoc-file or root>",
   async action(ctx) {
     if (ctx.args.length !== 1) throw new UsageError("please provide one zTOC file or digest");
     const { ztoc, bytes } = await loadZtoc(ctx, ctx.args[0]);
     const info = ztocInfo(ztoc, bytes.length);
-    if (ctx.bool("json")) {
-      await ctx.out.write(new TextEncoder().encode(formatZtocInfoJson(info)));
+    if (ctx.bool("json") || !ctx.bool("table")) {
+      await ctx.out.write(new TextEncoder().encode(formatZtocInfoJson(info, { extras: false })));
       return;
     }
     const lines = [

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { BadInputError, SociError } from "../errors.ts";
 import { parseDigest } from "../oci/digest.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
 import type { LocalStore } from "../store/local_store.ts";
@@ -35,12 +36,19 @@ export async function loadZtoc(
 ): Promise<LoadedZtoc> {
   if (await isFile(arg)) {
     const bytes = await Deno.readFile(arg);
-    return { ztoc: decodeZtoc(bytes), bytes };
+    try {
+      return { ztoc: decodeZtoc(bytes), bytes };
+    } catch (e) {
+      if (!(e instanceof SociError)) throw e;
+      throw new BadInputError(`${arg} is not a zTOC (${e.message})`, { cause: e });
+    }
   }
-  try {
-    parseDigest(arg);
-  } catch (e) {
-    throw notFileNorDigest(arg, e);
+  if (!/^(sha256:)?[0-9a-f]{4,64}$/.test(arg)) {
+    try {
+      parseDigest(arg);
+    } catch (e) {
+      throw notFileNorDigest(arg, e);
+    }
   }
   if (store) return await loadStoredZtoc(store, arg);
   using own = openStore(ctx, { readOnly: true });

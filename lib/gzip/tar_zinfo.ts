@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Builder } from "flatbuffers";
+import { Builder } from "npm:flatbuffers@25.9.23";
 import { BadInputError } from "../errors.ts";
 
 /** A decoded TarZinfo. */

@@ -43,6 +43,8 @@ export interface TransportOptions {
   credentials?: Credentials;
   /** Extra CA certificates (PEM text) trusted for TLS, besides `DENO_CERT`. */
   caCerts?: string[];
+  /** A client certificate and its key (PEM text) for registries that ask for one (mTLS). */
+  clientCert?: { cert: string; key: string };
   /**
    * Total time budget in milliseconds for everything done over this
    * transport, counted from its creation (`--timeout`); 0 or absent = no
@@ -138,8 +140,11 @@ export class Transport {
       ? "registry-1.docker.io"
       : registry;
     this.baseUrl = `${this.plainHttp ? "http" : "https"}://${apiHost}`;
-    if (opts.caCerts && opts.caCerts.length > 0) {
-      this.#http = Deno.createHttpClient({ caCerts: opts.caCerts });
+    if ((opts.caCerts && opts.caCerts.length > 0) || opts.clientCert) {
+      this.#http = Deno.createHttpClient({
+        caCerts: opts.caCerts,
+        ...(opts.clientCert ? { cert: opts.clientCert.cert, key: opts.clientCert.key } : {}),
+      });
     }
     if (opts.timeoutMs && opts.timeoutMs > 0) {
       this.timeoutMs = opts.timeoutMs;

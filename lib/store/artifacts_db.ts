@@ -208,6 +208,30 @@ export class ArtifactsDb {
     return row ? toRecord(row as Row) : undefined;
   }
 
+  /**
+   * The digests of the rows that start with `prefix` (`sha256:` plus hex
+   * digits), at most `limit` of them, in digest order.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ArtifactsDb } from "./artifacts_db.ts";
+   * import { ztocRecord } from "./artifact_record.ts";
+   * const db = ArtifactsDb.open(":memory:");
+   * db.put(ztocRecord("sha256:ab" + "0".repeat(62), 1, "sha256:" + "1".repeat(64), 1));
+   * assert.deepEqual(db.digestsStartingWith("sha256:ab"), ["sha256:ab" + "0".repeat(62)]);
+   * assert.deepEqual(db.digestsStartingWith("sha256:ac"), []);
+   * db.close();
+   * ```
+   */
+  digestsStartingWith(prefix: string, limit = 10): string[] {
+    if (!/^[a-z0-9]+:[0-9a-f]*$/.test(prefix)) return [];
+    // A range scan: every digest d with prefix <= d < prefix + "~" ("~" sorts after hex digits).
+    return (this.#stmt(
+      "SELECT digest FROM artifacts WHERE digest >= ? AND digest < ? ORDER BY digest LIMIT ?",
+    ).all(prefix, prefix + "~", limit) as Row[]).map((r) => String(r.digest));
+  }
+
   /** Inserts `rec`, or replaces every field of the row with the same digest. */
   put(rec: ArtifactRecord): void {
     checkRecord(rec);

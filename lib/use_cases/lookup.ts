@@ -19,9 +19,51 @@ import type { Ztoc } from "../ztoc/model.ts";
 import { choosePlatforms, resolvePlatforms } from "./platforms.ts";
 
 /**
- * The DB record of an artifact given by digest: the digest is validated
- * first (`invalid checksum digest format` …), then looked up
- * (`couldn't retrieve artifact for <digest>, not found`).
+ * The digest `arg` stands for: a whole digest as it is, or a unique prefix
+ * of a recorded one (`sha256:3f2a`, or the hex digits alone, at least 4).
+ * A prefix that matches several is a `BadInputError` listing them; one that
+ * matches none, or anything else, goes on to upstream's digest errors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveDigest } from "./lookup.ts";
+ * import { ArtifactsDb } from "../store/artifacts_db.ts";
+ * import { ztocRecord } from "../store/artifact_record.ts";
+ * const db = ArtifactsDb.open(":memory:");
+ * const d = "sha256:abcd" + "0".repeat(60);
+ * db.put(ztocRecord(d, 1, "sha256:" + "1".repeat(64), 1));
+ * assert.equal(resolveDigest(db, "abcd"), d);
+ * assert.equal(resolveDigest(db, "sha256:abcd00"), d);
+ * assert.equal(resolveDigest(db, d), d);
+ * assert.throws(() => resolveDigest(db, "hello"), /invalid checksum digest format/);
+ * db.close();
+ * ```
+ */
+export function resolveDigest(db: ArtifactsDb, arg: string): string {
+  const m = /^(?:(sha256):)?([0-9a-f]{4,63})$/.exec(arg);
+  if (m) {
+    const found = db.digestsStartingWith(`sha256:${m[2]}`, 6);
+    if (found.length === 1) return found[0];
+    if (found.length > 1) {
+      const more = found.length > 5 ? ", …" : "";
+      throw new BadInputError(
+        `digest prefix ${arg} is ambiguous: it matches ${found.slice(0, 5).join(", ")}${more}`,
+      );
+    }
+    if (m[1] === undefined) {
+      throw new NotFoundError(`no artifact digest starts with ${arg}`);
+    }
+  }
+  parseDigest(arg);
+  return arg;
+}
+
+/**
+ * The DB record of an artifact given by digest or unique digest prefix
+ * ({@link resolveDigest}): the digest is validated first (`invalid checksum
+ * digest format` …), then looked up (`couldn't retrieve artifact for
+ * <digest>, not found`).
  *
  * @example
  * ```ts
@@ -34,8 +76,8 @@ import { choosePlatforms, resolvePlatforms } from "./platforms.ts";
  * db.close();
  * ```
  */
-export function artifactRecord(db: ArtifactsDb, digest: string): ArtifactRecord {
-  parseDigest(digest);
+export function artifactRecord(db: ArtifactsDb, arg: string): ArtifactRecord {
+  const digest = resolveDigest(db, arg);
   const rec = db.get(digest);
   if (rec === undefined) {
     throw new NotFoundError(`couldn't retrieve artifact for ${digest}, not found`);
@@ -67,8 +109,9 @@ export interface StoredZtoc {
  * store.close();
  * ```
  */
-export async function loadStoredZtoc(store: ArtifactStore, digest: string): Promise<StoredZtoc> {
-  const record = artifactRecord(store.db, digest);
+export async function loadStoredZtoc(store: ArtifactStore, arg: string): Promise<StoredZtoc> {
+  const record = artifactRecord(store.db, arg);
+  const digest = record.digest;
   if (record.type === "soci_index") {
     throw new BadInputError(
       "the provided digest belongs to a SOCI index. Use `soci index info` to get the " +

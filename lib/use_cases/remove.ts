@@ -6,9 +6,8 @@
  * @module
  */
 import { BadInputError, NotFoundError } from "../errors.ts";
-import { parseDigest } from "../oci/digest.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
-import { imageManifests } from "./lookup.ts";
+import { imageManifests, resolveDigest } from "./lookup.ts";
 
 /**
  * The index digests to remove: those given (each must be a recorded
@@ -34,9 +33,10 @@ export async function indexesToRemove(
     const { target } = await imageManifests(store, what.ref, []);
     return store.db.indexesByImage(target.digest).map((r) => r.digest);
   }
-  const digests = what.digests ?? [];
-  for (const d of digests) {
-    parseDigest(d);
+  const digests: string[] = [];
+  for (const arg of what.digests ?? []) {
+    const d = resolveDigest(store.db, arg);
+    digests.push(d);
     const rec = store.db.get(d);
     if (rec === undefined) throw new NotFoundError(`the index of the digest ${d} doesn't exist`);
     if (rec.type !== "soci_index") {

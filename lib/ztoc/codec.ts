@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Builder } from "flatbuffers";
+import { Builder } from "npm:flatbuffers@25.9.23";
 import { BadInputError } from "../errors.ts";
 import { parseDigest } from "../oci/digest.ts";
 import type { CompressionAlgorithm, FileMetadata, Ztoc } from "./model.ts";
