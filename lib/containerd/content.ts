@@ -340,16 +340,33 @@ export class ContainerdContent {
       }
       return { digest, size: total, existed: false };
     } catch (e) {
-      call?.cancel();
       if (grpcCode(e) === GrpcStatus.ALREADY_EXISTS) {
+        call?.cancel();
         await source.return(undefined);
         return await this.#adopt(digest, total, options.labels);
       }
-      if (call !== undefined) await this.abort(ref).catch(() => {});
+      if (call !== undefined) await this.#discard(call, ref);
       throw e;
     } finally {
       await source.return(undefined).catch(() => {});
     }
+  }
+
+  /**
+   * Ends a failed write without committing and drops its ingest. The stream
+   * is closed gracefully first: containerd keeps the ingest locked until
+   * its side of the stream is done, and an abort of a locked ingest fails.
+   */
+  async #discard(call: DuplexCall<WriteRequest, WriteResponse>, ref: string): Promise<void> {
+    call.end();
+    try {
+      while (await call.next() !== undefined) {
+        // drain the answers to the messages already sent
+      }
+    } catch {
+      // the call had failed already
+    }
+    await this.abort(ref).catch(() => {});
   }
 
   /** An existing blob: keep it in the lease, set the labels, check the size. */
