@@ -141,7 +141,9 @@ export class ContainerdSource implements ImageSource {
   }
 
   /**
-   * The image record's target. The normalized name is looked up first,
+   * The image record's target (media type, digest and size; annotations
+   * that `ctr images import` keeps on it are in {@link record}). The
+   * normalized name is looked up first,
    * then the name as written. Missing: a `NotFoundError` naming the image
    * (normalized) and the namespace, or saying the namespace does not exist.
    */
@@ -153,7 +155,8 @@ export class ContainerdSource implements ImageSource {
     for (const name of names) {
       try {
         this.#record = await this.images.get(name);
-        return { ...this.#record.target };
+        const { mediaType, digest, size } = this.#record.target;
+        return { mediaType, digest, size };
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
         first ??= e;
