@@ -38,6 +38,7 @@ const FILES = [
   "services/images/v1/images.proto",
   "services/content/v1/content.proto",
   "services/leases/v1/leases.proto",
+  "services/introspection/v1/introspection.proto",
   "types/descriptor.proto",
 ];
 
@@ -176,11 +177,26 @@ const options = { keepCase: true, longs: Number, enums: String, defaults: true }
 // The .proto files import gogoproto weakly; proto-loader warns that it is missing and goes on.
 const emitWarning = process.emitWarning;
 process.emitWarning = () => {};
+// introspection.proto imports google/rpc/status.proto, which neither the package nor
+// proto-loader ships: a stand-in with the message's three fields is enough to load it.
+const extra = await Deno.makeTempDir({ prefix: "soci-proto-" });
+await Deno.mkdir(`${extra}/google/rpc`, { recursive: true });
+await Deno.writeTextFile(
+  `${extra}/google/rpc/status.proto`,
+  [
+    'syntax = "proto3";',
+    "package google.rpc;",
+    'import "google/protobuf/any.proto";',
+    "message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }",
+    "",
+  ].join("\n"),
+);
 let theirs: PackageDefinition;
 try {
-  theirs = loadSync(FILES.map((f) => `${API}/${f}`), { ...options, includeDirs: [src] });
+  theirs = loadSync(FILES.map((f) => `${API}/${f}`), { ...options, includeDirs: [src, extra] });
 } finally {
   process.emitWarning = emitWarning;
+  await Deno.remove(extra, { recursive: true });
 }
 type Json = Parameters<typeof fromJSON>[0];
 const ours = fromJSON(CONTAINERD_PROTO as unknown as Json, options);

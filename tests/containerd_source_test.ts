@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ContainerdClient } from "../lib/containerd/client.ts";
+import { contentStoreRoot } from "../lib/containerd/introspection.ts";
 import { BadInputError, NotFoundError, SociError } from "../lib/errors.ts";
 import { ContainerdSource } from "../lib/image/containerd_source.ts";
 import { OciLayoutSource } from "../lib/image/oci_layout.ts";
@@ -333,4 +334,55 @@ Deno.test("ContainerdSource: names as ctr import writes them, and errors", async
   );
   await noSocket.close();
   assert.throws(() => new ContainerdSource("containerd:"), /missing image name in containerd:/);
+});
+
+Deno.test("ContainerdSource: direct reads of the content store's files, still per namespace", async () => {
+  await withTempDir(async (dir) => {
+    const layout = `${dir}/layout`;
+    await makeLayout(layout);
+    await ociArchive(layout, "single", `${dir}/single.tar`);
+    await withContainerd(async (c) => {
+      await ctrImport(c, `${dir}/single.tar`, { baseName: "docker.io/library/app" });
+      await c.ctr(["namespaces", "create", "empty"]);
+      const client = new ContainerdClient({ address: c.socket });
+      try {
+        const root = `${c.root}/io.containerd.content.v1.content`;
+        assert.equal(await contentStoreRoot(client), root);
+        const src = new ContainerdSource("app:single", { client, directRead: true });
+        const target = await src.resolve();
+        await assertServesLayout(src, layout, target);
+        // The layer (2.5 MB) comes from its file through one reused buffer.
+        const manifest = JSON.parse(new TextDecoder().decode(await src.fetchBytes(target)));
+        const layer: Descriptor = manifest.layers[0];
+        const buffers = new Set<ArrayBufferLike>();
+        let n = 0;
+        for await (const c of src.readChunks(layer)) {
+          buffers.add(c.buffer);
+          n += c.length;
+        }
+        assert.equal(n, layer.size);
+        assert.equal(buffers.size, 1);
+        // The same blob through gRPC: a buffer per message.
+        const grpc = new ContainerdSource("app:single", { client });
+        buffers.clear();
+        for await (const c of grpc.readChunks(layer)) buffers.add(c.buffer);
+        assert.ok(buffers.size > 1);
+        // A namespace that does not hold the blob does not see the file either.
+        const other = new ContainerdSource("app:single", {
+          client: client.withNamespace("empty"),
+          directRead: root,
+        });
+        await assert.rejects(async () => {
+          for await (const _ of other.readChunks(layer)) { /* nothing */ }
+        }, (e: Error) => e instanceof NotFoundError && /namespace empty$/.test(e.message));
+        // A folder without the blob files: read over gRPC instead.
+        const elsewhere = new ContainerdSource("app:single", { client, directRead: dir });
+        const chunks: Uint8Array[] = [];
+        for await (const c of elsewhere.readChunks(layer)) chunks.push(c);
+        assert.deepEqual(concat(chunks), await Deno.readFile(blobPath(layout, layer)));
+      } finally {
+        client.close();
+      }
+    });
+  });
 });

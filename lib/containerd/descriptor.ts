@@ -7,7 +7,7 @@
  * `Version`, `Namespaces` (Get, List), `Images` (Get, List, Create, Update,
  * Delete), `Content` (Info, Update, List, Delete, Read, Write, Abort) and
  * `Leases` (Create, Delete, List, AddResource, DeleteResource,
- * ListResources), with the well-known `google.protobuf` `Empty`, `Timestamp`
+ * ListResources) and `Introspection` (Plugins), with the well-known `google.protobuf` `Empty`, `Timestamp`
  * and `FieldMask`. Field names and numbers are the API's documented
  * interface (containerd 1.x `api/`); `tasks/check_containerd_proto.ts`
  * compares them with containerd's own `.proto` files when those are
@@ -207,6 +207,24 @@ export const CONTAINERD_PROTO = {
                 },
               },
             },
+            introspection: {
+              nested: {
+                v1: {
+                  nested: {
+                    Introspection: {
+                      methods: { Plugins: rpc("PluginsRequest", "PluginsResponse") },
+                    },
+                    Plugin: message({
+                      type: one("string", 1),
+                      id: one("string", 2),
+                      exports: map("string", 5),
+                    }),
+                    PluginsRequest: message({ filters: many("string", 1) }),
+                    PluginsResponse: message({ plugins: many("Plugin", 1) }),
+                  },
+                },
+              },
+            },
             leases: {
               nested: {
                 v1: {
@@ -274,6 +292,7 @@ export const SERVICES = {
   images: "containerd.services.images.v1.Images",
   content: "containerd.services.content.v1.Content",
   leases: "containerd.services.leases.v1.Leases",
+  introspection: "containerd.services.introspection.v1.Introspection",
 } as const;
 
 let methods: Promise<Map<string, GrpcMethod>> | undefined;
