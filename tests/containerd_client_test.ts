@@ -514,3 +514,71 @@ Deno.test("containerd leases: a SIGKILLed writer leaves nothing once its lease e
     assert.deepEqual(await ingestDirEntries(c), []);
   });
 });
+
+Deno.test("containerd client: never prints, never keeps the process alive", async () => {
+  await withDaemon(async (c) => {
+    const bytes = ENC.encode("x".repeat(3 << 20));
+    const dir = await Deno.makeTempDir({ prefix: "soci-ctrd-quiet-" });
+    try {
+      const stale = `${dir}/stale.sock`;
+      const bind =
+        "import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()";
+      assert.equal(
+        (await new Deno.Command("python3", { args: ["-c", bind, stale] }).output()).code,
+        0,
+      );
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("./helpers/containerd_quiet_client.ts", import.meta.url).pathname,
+          c.socket,
+          sha256(bytes),
+          stale,
+        ],
+        env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // The process must end by itself; it is killed (and the test fails) after 60 s.
+      let killed = false;
+      const timer = setTimeout(() => {
+        killed = true;
+        child.kill("SIGKILL");
+      }, 60_000);
+      const out = await child.output();
+      clearTimeout(timer);
+      assert.equal(killed, false, "the client kept the process alive");
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assert.equal(new TextDecoder().decode(out.stdout), "done\n");
+      assert.equal(new TextDecoder().decode(out.stderr), "");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("containerd content: concurrent writes of one blob both succeed, one copy is kept", async () => {
+  await withDaemon(async (c, client) => {
+    const data = noise(3 << 20, 11);
+    const desc = { digest: sha256(data), size: data.length };
+    const content = new ContainerdContent(client);
+    const results = await Promise.all([
+      content.write(desc, ReadableStream.from(slices(data, 64 << 10)), {
+        labels: { [GC_ROOT_LABEL]: "a" },
+      }),
+      content.write(desc, ReadableStream.from(slices(data, 64 << 10)), {
+        labels: { "test.soci/b": "b" },
+      }),
+    ]);
+    for (const r of results) assert.deepEqual({ digest: r.digest, size: r.size }, desc);
+    assert.equal((await ctrContentDigests(c)).filter((d) => d === desc.digest).length, 1);
+    assert.deepEqual(await c.ctrBytes(["content", "get", desc.digest]), data);
+    // Whichever committed second set its labels on the blob the first one wrote.
+    const labels = (await content.info(desc.digest)).labels;
+    assert.equal(labels[GC_ROOT_LABEL], "a");
+    assert.equal(labels["test.soci/b"], "b");
+    assert.deepEqual(await ctrActiveIngests(c), []);
+  });
+});
