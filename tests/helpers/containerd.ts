@@ -1,0 +1,232 @@
+/**
+ * Starts the real Debian `containerd` (1.6) for a test: its own root, state,
+ * sockets and config under a temp folder, CRI disabled, ready when `ctr
+ * version` answers; stopped by PID (SIGTERM, wait) and its folder removed.
+ * Also wrappers around `ctr` (run against that socket, import archives,
+ * pull from the test registry) and `skopeo` (OCI layout → OCI archive).
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+/** Options of {@link startContainerd}. */
+export interface ContainerdOptions {
+  /** `[grpc] max_recv_message_size` (bytes), to check that clients keep messages small. */
+  maxRecvMessageSize?: number;
+}
+
+/** A running test containerd. */
+export interface TestContainerd {
+  /** Temp folder with config, root, state, sockets and log. */
+  dir: string;
+  /** containerd's root (content store under `io.containerd.content.v1.content`). */
+  root: string;
+  /** The gRPC socket. */
+  socket: string;
+  /** PID of the containerd process. */
+  pid: number;
+  /** Runs `ctr -a SOCKET [-n NAMESPACE] ARGS…`; returns stdout, throws with stderr on failure. */
+  ctr(args: string[], namespace?: string): Promise<string>;
+  /** Runs `ctr` and returns its raw stdout bytes. */
+  ctrBytes(args: string[], namespace?: string): Promise<Uint8Array>;
+  /** containerd's log so far. */
+  log(): Promise<string>;
+  /** Stops containerd (SIGTERM, waits for exit) and removes its folder. */
+  stop(): Promise<void>;
+}
+
+const DEC = new TextDecoder();
+
+async function runBytes(cmd: string, args: string[]): Promise<Uint8Array> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${DEC.decode(out.stderr)}`);
+  }
+  return out.stdout;
+}
+
+function configToml(dir: string, opts: ContainerdOptions): string {
+  const lines = [
+    "version = 2",
+    `root = "${join(dir, "root")}"`,
+    `state = "${join(dir, "state")}"`,
+    `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+    "",
+    "[grpc]",
+    `  address = "${join(dir, "containerd.sock")}"`,
+  ];
+  if (opts.maxRecvMessageSize) lines.push(`  max_recv_message_size = ${opts.maxRecvMessageSize}`);
+  lines.push(
+    "",
+    "[ttrpc]",
+    `  address = "${join(dir, "containerd.sock.ttrpc")}"`,
+    "",
+    "[debug]",
+    `  address = "${join(dir, "debug.sock")}"`,
+    `  level = "info"`,
+    "",
+    `[plugins."io.containerd.internal.v1.opt"]`,
+    `  path = "${join(dir, "opt")}"`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Starts containerd and waits until `ctr version` answers.
+ *
+ * @example
+ * ```ts ignore
+ * import { startContainerd } from "./containerd.ts";
+ * const c = await startContainerd();
+ * try {
+ *   console.assert((await c.ctr(["version"])).includes("Server:"));
+ * } finally {
+ *   await c.stop();
+ * }
+ * ```
+ */
+export async function startContainerd(opts: ContainerdOptions = {}): Promise<TestContainerd> {
+  const dir = await Deno.makeTempDir({ prefix: "soci-ctrd-" });
+  const socket = join(dir, "containerd.sock");
+  const configPath = join(dir, "config.toml");
+  await Deno.writeTextFile(configPath, configToml(dir, opts));
+  const logPath = join(dir, "containerd.log");
+  const logFile = await Deno.open(logPath, { create: true, append: true });
+  const child = new Deno.Command("/usr/bin/containerd", {
+    args: ["--config", configPath],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const drain = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) await logFile.write(chunk);
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]).catch(() => {});
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (!exited) {
+      try {
+        Deno.kill(child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    await status;
+    await drained;
+    logFile.close();
+  };
+  const ctrBytes = (args: string[], namespace?: string) =>
+    runBytes("ctr", ["-a", socket, ...(namespace ? ["-n", namespace] : []), ...args]);
+  const started = Date.now();
+  for (;;) {
+    if (exited) {
+      await stop();
+      const log = await Deno.readTextFile(logPath).catch(() => "");
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw new Error(`containerd exited at start: ${log.slice(-800)}`);
+    }
+    try {
+      await ctrBytes(["version"]);
+      break;
+    } catch {
+      // not ready yet
+    }
+    if (Date.now() - started > 20_000) {
+      await stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw new Error("containerd did not become ready within 20 s");
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    dir,
+    root: join(dir, "root"),
+    socket,
+    pid: child.pid,
+    ctr: async (args, namespace) => DEC.decode(await ctrBytes(args, namespace)),
+    ctrBytes,
+    log: () => Deno.readTextFile(logPath),
+    stop: async () => {
+      await stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** `skopeo copy --all oci:LAYOUT:TAG oci-archive:OUT:TAG` (an archive for `ctr images import`). */
+export async function ociArchive(layout: string, tag: string, out: string): Promise<void> {
+  await runBytes("skopeo", [
+    "copy",
+    "--quiet",
+    "--all",
+    "--preserve-digests",
+    `oci:${layout}:${tag}`,
+    `oci-archive:${out}:${tag}`,
+  ]);
+}
+
+/** Options of {@link ctrImport}. */
+export interface ImportOptions {
+  /** `--base-name`: the archive's tags become `<base>:<tag>`. */
+  baseName?: string;
+  /** The namespace to import into. */
+  namespace?: string;
+}
+
+/** `ctr images import --all-platforms --no-unpack [--base-name B] ARCHIVE`. */
+export async function ctrImport(
+  c: TestContainerd,
+  archive: string,
+  opts: ImportOptions = {},
+): Promise<void> {
+  const args = ["images", "import", "--all-platforms", "--no-unpack"];
+  if (opts.baseName) args.push("--base-name", opts.baseName);
+  args.push(archive);
+  await c.ctr(args, opts.namespace);
+}
+
+/** `ctr images pull --plain-http --all-platforms REF` from a plain-HTTP test registry. */
+export async function ctrPull(c: TestContainerd, ref: string, namespace?: string): Promise<void> {
+  await c.ctr(["images", "pull", "--plain-http", "--all-platforms", ref], namespace);
+}
+
+/** The digests `ctr content ls -q` lists (what containerd really holds). */
+export async function ctrContentDigests(c: TestContainerd, namespace?: string): Promise<string[]> {
+  return (await c.ctr(["content", "ls", "-q"], namespace)).split("\n").filter((l) => l !== "");
+}
+
+/** The lease ids `ctr leases ls -q` lists. */
+export async function ctrLeaseIds(c: TestContainerd, namespace?: string): Promise<string[]> {
+  return (await c.ctr(["leases", "ls", "-q"], namespace)).split("\n").filter((l) => l !== "");
+}
+
+/** The refs of unfinished writes (`ctr content active`, header dropped). */
+export async function ctrActiveIngests(c: TestContainerd, namespace?: string): Promise<string[]> {
+  const lines = (await c.ctr(["content", "active"], namespace)).split("\n").slice(1);
+  return lines.map((l) => l.split("\t")[0]).filter((r) => r !== "");
+}
+
+/** The entries of containerd's ingest folder on disk (unfinished writes). */
+export async function ingestDirEntries(c: TestContainerd): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(`${c.root}/io.containerd.content.v1.content/ingest`)) {
+      out.push(e.name);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out;
+}
