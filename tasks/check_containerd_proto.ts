@@ -25,7 +25,6 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- until deno.json maps "@grpc/proto-loader"
 import { fromJSON, loadSync, type PackageDefinition } from "npm:@grpc/proto-loader@0.8.1";
 import process from "node:process";
 import { CONTAINERD_PROTO } from "../lib/containerd/descriptor.ts";

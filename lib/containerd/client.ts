@@ -36,7 +36,6 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- until deno.json maps "@grpc/grpc-js"
 import type * as grpc from "npm:@grpc/grpc-js@1.14.7";
 import { BadInputError, NotFoundError, SociError, UnsupportedError } from "../errors.ts";
 import { grpcMethod, type SERVICES } from "./descriptor.ts";
@@ -75,7 +74,6 @@ let grpcJs: Promise<GrpcJs> | undefined;
  * merely import this one need no `--allow-env=GRPC_*` and pay no load time).
  */
 function loadGrpc(): Promise<GrpcJs> {
-  // deno-lint-ignore no-import-prefix -- until deno.json maps "@grpc/grpc-js"
   grpcJs ??= import("npm:@grpc/grpc-js@1.14.7") as Promise<GrpcJs>;
   return grpcJs;
 }

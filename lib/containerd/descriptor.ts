@@ -16,7 +16,6 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- until deno.json maps "@grpc/proto-loader"
 import type * as ProtoLoader from "npm:@grpc/proto-loader@0.8.1";
 
 /** A field of a message: `[type, number]`, optionally repeated or a `map<string, type>`. */
@@ -325,7 +324,6 @@ export async function grpcMethod(
 }
 
 async function buildMethods(): Promise<Map<string, GrpcMethod>> {
-  // deno-lint-ignore no-import-prefix -- until deno.json maps "@grpc/proto-loader"
   const { fromJSON } = await import("npm:@grpc/proto-loader@0.8.1");
   type Json = Parameters<typeof fromJSON>[0];
   const def = fromJSON(CONTAINERD_PROTO as unknown as Json, {
