@@ -49,11 +49,7 @@ export class StoreSource implements ImageSource {
    */
   async resolve(): Promise<Descriptor> {
     const img = await this.store.image(this.storeName);
-    if (!img) {
-      throw new NotFoundError(
-        `image ${this.storeName}: not found in the local store (${this.store.location})`,
-      );
-    }
+    if (!img) throw new NotFoundError(await notFoundText(this.storeName, this.store.location));
     return img.target;
   }
 
@@ -95,4 +91,22 @@ export class StoreSource implements ImageSource {
         `(layers are not stored; give the image's original source)`,
     );
   }
+}
+
+/**
+ * What to say when a bare name is not in the store: a path that exists is
+ * most likely meant as a layout or an archive; otherwise the transports.
+ */
+async function notFoundText(name: string, location: string): Promise<string> {
+  const head = `image ${name}: not found in the local store (${location})`;
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(name);
+  } catch {
+    info = undefined; // no such path, or we may not look: no hint
+  }
+  if (info?.isDirectory) return `${head}; to read the OCI layout at ${name}, write oci:${name}`;
+  if (info?.isFile) return `${head}; to read the OCI archive ${name}, write oci-archive:${name}`;
+  return `${head}; give the image as oci:DIR[:TAG], oci-archive:FILE[:TAG] or ` +
+    "docker://HOST/REPO[:TAG], or a name that create stored";
 }
