@@ -16,6 +16,15 @@ import { ensureRoot, resolveRoot } from "./lib/store/root.ts";
 import { CommandLineError, helpText, parseCommandLine } from "./lib/commands/args.ts";
 import { type Command, createContext, type FlagSpec } from "./lib/commands/command.ts";
 import { commands as defaultCommands } from "./lib/commands/mod.ts";
+
+export type {
+  Command,
+  CommandContext,
+  FlagSpec,
+  FlagType,
+  FlagValue,
+} from "./lib/commands/command.ts";
+export type { LiveRegion, Output } from "./lib/ui/output.ts";
 import { formatDuration } from "./lib/go/duration.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
 

@@ -628,7 +628,7 @@ export interface HelpOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { helpText } from "./args.ts";
- * const text = helpText([{ name: "soci", usage: "SOCI tool", permissions: "--allow-read" }]);
+ * const text = helpText([{ name: "soci", usage: "SOCI tool", permissions: ["--allow-read"] }]);
  * assert.ok(text.includes("PERMISSIONS:\n   --allow-read\n"));
  * ```
  */

@@ -68,8 +68,12 @@ export interface Command {
   flags?: FlagSpec[];
   /** Subcommands (`index` → `list`, `info`, `remove`). */
   subcommands?: Command[];
-  /** Minimal Deno permission flags, shown in help (`--allow-read --allow-write`). */
-  permissions?: string;
+  /**
+   * The least Deno permission flags, one line per case, shown in help and
+   * README (`oci:/oci-archive: --allow-read=<image>,<root> …`); placeholders
+   * in angle brackets.
+   */
+  permissions?: string[];
   /** Left out of command lists. */
   hidden?: boolean;
   /**

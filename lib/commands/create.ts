@@ -11,6 +11,7 @@ import type { Layer } from "../image/layer.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import type { LayerResult } from "../stages/layer_result.ts";
 import { createIndexes, type CreateResult } from "../use_cases/create.ts";
+import { ANNOTATION_PLAIN_HTTP } from "../use_cases/image_names.ts";
 import { Progress, type ProgressTask } from "../ui/progress.ts";
 import type { Command } from "./command.ts";
 import {
@@ -86,12 +87,20 @@ export const createCommand: Command = {
     },
     platformFlag,
     allPlatformsFlag,
+    {
+      name: "name",
+      type: "string",
+      usage: "the name to store the image under (default: its tag or reference, made unique)",
+      placeholder: "name",
+    },
     jsonFlag,
     { ...quietFlag, usage: "print only the index digests" },
     ...registryFlags,
   ],
-  permissions: "--allow-read --allow-write=<root> (--allow-net for docker://, " +
-    "--allow-env, --allow-run=docker-credential-* for registry credentials)",
+  permissions: [
+    "oci:/oci-archive: --allow-read=<image>,<root>,<checkout> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
+    "docker://: --allow-read=<root>,<checkout> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME --allow-net=<registry>",
+  ],
   async action(ctx) {
     if (ctx.args.length === 0) throw new BadInputError("source image needs to be specified");
     if (ctx.args.length > 1) throw new UsageError("please provide one image");
@@ -107,7 +116,8 @@ export const createCommand: Command = {
     const json = ctx.bool("json");
     const quiet = ctx.bool("quiet");
     using store = openStore(ctx);
-    const source = await openImage(ref, { store, registry: await registryOptions(ctx) });
+    const registry = await registryOptions(ctx);
+    const source = await openImage(ref, { store, registry });
     const progress = new Progress(ctx.out, { enabled: json || quiet ? false : undefined });
     const tasks = new Map<Layer, ProgressTask>();
     const skippedPlatforms: string[] = [];
@@ -121,6 +131,11 @@ export const createCommand: Command = {
         disableXattrs: optimizations.includes("xattr"),
         allowEmpty: ctx.bool("allow-empty"),
         sourceAnnotation: sourceAnnotation(ref),
+        name: ctx.string("name") || undefined,
+        // Later reads of its layers (ztoc get-file) use plain HTTP too.
+        annotations: transportOf(ref) === "docker" && registry.plainHttp
+          ? { [ANNOTATION_PLAIN_HTTP]: "true" }
+          : undefined,
         signal: ctx.signal,
         onProgress: (layer, n) => {
           let t = tasks.get(layer);
@@ -142,6 +157,8 @@ export const createCommand: Command = {
           if (!json && !quiet) ctx.out.warn(`skipping platform ${formatPlatform(p)}: ${reason}`);
         },
       });
+    } catch (e) {
+      throw withHint(e, minLayerSize);
     } finally {
       progress.finish();
       await source.close?.();
@@ -169,5 +186,20 @@ export const createCommand: Command = {
           `${formatPlatform(b.platform)} (${n} ztoc${n === 1 ? "" : "s"})`,
       );
     }
+    if (!quiet && transportOf(ref) !== "store") {
+      ctx.out.line(`image stored as ${result.name} (use this name with push, index list --ref)`);
+    }
   },
 };
+
+/** Upstream's "no ztocs created" error, with what to do about it. */
+export function withHint(e: unknown, minLayerSize: number): unknown {
+  if (e instanceof BadInputError && e.message.startsWith("no ztocs created")) {
+    return new BadInputError(
+      `${e.message} (layers smaller than --min-layer-size ${minLayerSize} get none; ` +
+        "--allow-empty writes an index anyway)",
+      { cause: e },
+    );
+  }
+  return e;
+}

@@ -15,7 +15,9 @@ export const indexInfoCommand: Command = {
   usage: "print a SOCI index of the local store",
   argsUsage: "<digest>",
   needsRoot: false,
-  permissions: "--allow-read=<root>",
+  permissions: [
+    "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
+  ],
   async action(ctx) {
     if (ctx.args.length !== 1) throw new UsageError("please provide an index digest");
     using store = openStore(ctx, { readOnly: true });

@@ -32,7 +32,9 @@ export const indexListCommand: Command = {
     jsonFlag,
   ],
   needsRoot: false,
-  permissions: "--allow-read=<root>",
+  permissions: [
+    "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
+  ],
   async action(ctx) {
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
     using store = openStore(ctx, { readOnly: true });

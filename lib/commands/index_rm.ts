@@ -24,7 +24,9 @@ export const indexRmCommand: Command = {
   usage: "remove SOCI indexes from the local store",
   argsUsage: "[<digest>...]",
   flags: [{ name: "ref", type: "string", usage: "remove every index of this image" }],
-  permissions: "--allow-read=<root> --allow-write=<root>",
+  permissions: [
+    "--allow-read=<root> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
+  ],
   async action(ctx) {
     const ref = ctx.string("ref");
     if (ref && ctx.args.length > 0) {

@@ -28,15 +28,17 @@ export function openStore(
 /**
  * True when `arg` names an existing file; false when nothing (or no file)
  * is there. When the path cannot be looked at (no permission from the
- * system or from Deno), an `arg` that is a valid digest is not a file
- * (false), and any other is a `BadInputError` `cannot read <arg>: <cause>`
- * rather than a digest to look up.
+ * system or from Deno), an `arg` that is a digest or a digest prefix is not
+ * a file (false), and any other is a `BadInputError` `cannot read <arg>:
+ * <cause>` rather than a digest to look up.
  */
 export async function isFile(arg: string): Promise<boolean> {
   try {
     return (await Deno.stat(arg)).isFile;
   } catch (e) {
     if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
+      // A digest or a digest prefix is not meant as a file.
+      if (/^(sha256:)?[0-9a-f]{4,64}$/.test(arg)) return false;
       try {
         parseDigest(arg);
         return false;

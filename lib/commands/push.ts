@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { BadInputError } from "../errors.ts";
+import { BadInputError, NotFoundError } from "../errors.ts";
+import type { ArtifactStore } from "../store/artifact_store.ts";
+import { ANNOTATION_SOURCE } from "../use_cases/image_names.ts";
 import { formatReference, parseDockerReference, withDefaultTag } from "../oci/reference.ts";
 import { RegistryClient } from "../registry/client.ts";
 import { resolveCredentials } from "../registry/credentials.ts";
@@ -59,8 +61,9 @@ export const pushCommand: Command = {
     { ...quietFlag, usage: "print only the pushed index digests" },
   ],
   needsRoot: false,
-  permissions: "--allow-read --allow-env --allow-net=<registry> " +
-    "(--allow-run=docker-credential-<name> for credential helpers)",
+  permissions: [
+    "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME --allow-net=<registry>",
+  ],
   async action(ctx) {
     if (ctx.args.length === 0) throw new BadInputError("please provide an image reference to push");
     // The name `create docker://…` records: no transport, `:latest` by default.
@@ -88,7 +91,14 @@ export const pushCommand: Command = {
     using store = openStore(ctx, { readOnly: true });
     const onEvent = (e: PushEvent) => report(ctx, e, quiet, `${ref.registry}/${ref.repository}`);
     // Everything is resolved (and may fail) before credentials are looked for.
-    const chosen = await indexesToPush(store, name, { platforms: platformFlags(ctx), onEvent });
+    let chosen;
+    try {
+      chosen = await indexesToPush(store, name, { platforms: platformFlags(ctx), onEvent });
+    } catch (e) {
+      throw e instanceof NotFoundError && !(await store.image(name))
+        ? new NotFoundError(await notIndexedText(store, name))
+        : e;
+    }
     const opts = await registryOptions(ctx);
     const credentials = await resolveCredentials(ref.registry, { user: opts.user });
     const client = new RegistryClient(ref.registry, { ...opts, credentials });
@@ -141,4 +151,21 @@ function report(ctx: CommandContext, e: PushEvent, quiet: boolean, repo: string)
       }
       break;
   }
+}
+
+/**
+ * What to run when the image to push is not in the store: index it from
+ * the registry; an image indexed from a layout must be copied there first
+ * (its index is bound to the manifest the registry will hold).
+ */
+async function notIndexedText(store: ArtifactStore, name: string): Promise<string> {
+  const head = `image ${name} is not in the local store: run "soci create docker://${name}" ` +
+    "first, then push again";
+  const fromLayouts = (await store.images())
+    .filter((i) => /^oci(-archive)?:/.test(i.annotations[ANNOTATION_SOURCE] ?? ""));
+  if (fromLayouts.length === 0) return head;
+  const img = fromLayouts[0];
+  const src = img.annotations[ANNOTATION_SOURCE];
+  return `${head} (an image indexed from a layout, like ${img.name} from ${src}, must be in ` +
+    `the registry first: skopeo copy --preserve-digests ${src} docker://${name})`;
 }

@@ -15,7 +15,9 @@ export const rebuildDbCommand: Command = {
   usage: "recreate the artifacts DB from the blobs of the local store",
   description: "Drops records whose blob is gone and adds the v1 indexes found among the blobs, " +
     "with their zTOCs. Prints nothing on success.",
-  permissions: "--allow-read=<root> --allow-write=<root>",
+  permissions: [
+    "--allow-read=<root> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
+  ],
   async action(ctx) {
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
     using store = openStore(ctx);

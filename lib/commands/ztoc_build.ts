@@ -24,7 +24,9 @@ export const ztocBuildCommand: Command = {
     { ...outputFlag, usage: "write the zTOC to this file (- for stdout)" },
     jsonFlag,
   ],
-  permissions: "--allow-read=<layer-file> --allow-write=<output dir>",
+  permissions: [
+    "--allow-read=<layer>,<checkout>,<output dir> --allow-write=<output dir>",
+  ],
   needsRoot: false,
   async action(ctx) {
     if (ctx.args.length !== 1) throw new UsageError("please provide one layer file");

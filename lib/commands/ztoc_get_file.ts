@@ -44,8 +44,10 @@ export const ztocGetFileCommand: Command = {
     ...registryFlags,
   ],
   needsRoot: false,
-  permissions: "--allow-read (--allow-env for a digest; --allow-net for layers in " +
-    "registries; --allow-write=<output dir> with -o)",
+  permissions: [
+    "file: --allow-read=<ztoc>,<layer>",
+    "digest: --allow-read=<root>,<image> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
+  ],
   async action(ctx) {
     if (ctx.args.length !== 2) {
       throw new UsageError("please provide both a ztoc digest and a filename to extract");

@@ -30,7 +30,10 @@ export const ztocInfoCommand: Command = {
     { ...jsonFlag, usage: "upstream's JSON (the default)" },
   ],
   needsRoot: false,
-  permissions: "--allow-read=<ztoc-file or root>",
+  permissions: [
+    "file: --allow-read=<ztoc>",
+    "digest: --allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
+  ],
   async action(ctx) {
     if (ctx.args.length !== 1) throw new UsageError("please provide one zTOC file or digest");
     const { ztoc, bytes } = await loadZtoc(ctx, ctx.args[0]);

@@ -171,15 +171,34 @@ export function parseDockerConfig(bytes: Uint8Array, path: string): DockerConfig
   return config;
 }
 
+/** An environment variable, where Deno lets us read it without asking (else undefined). */
+function envVar(name: string): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
 function defaultConfigDir(): string | undefined {
-  const fromEnv = Deno.env.get("DOCKER_CONFIG");
+  const fromEnv = envVar("DOCKER_CONFIG");
   if (fromEnv) return fromEnv;
-  const home = Deno.env.get("HOME");
+  const home = envVar("HOME");
   return home ? join(home, ".docker") : undefined;
 }
 
 async function readConfig(dir: string): Promise<DockerConfig | undefined> {
   const path = join(dir, "config.json");
+  // Not allowed to look at it (no --allow-read for it): no stored credentials,
+  // rather than a permission prompt or a failure for anonymous registries.
+  try {
+    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
+  } catch {
+    return undefined;
+  }
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);

@@ -116,10 +116,10 @@ export class ArtifactsDb {
    * is opened writable with writes forbidden (`PRAGMA query_only`), and
    * closing removes them. When we may not (no write permission on the file,
    * or the directory), and there is no `-wal` file (so no writer has the
-   * DB open), it is opened `immutable` (a `file:` URI): nothing is created,
-   * and a writer that starts while we read may make our reads fail or see
-   * a torn state. When there is a `-wal` file it is opened read-only, which
-   * may create a `-shm` file that stays behind.
+   * DB open and every commit is in the main file), the file is read into
+   * memory and queried there: nothing is created. When there is a `-wal`
+   * file it is opened read-only, which may create a `-shm` file that stays
+   * behind.
    *
    * @example
    * ```ts

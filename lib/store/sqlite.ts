@@ -141,13 +141,13 @@ export function openReader(path: string, timeout: number): DatabaseSync | undefi
     }
   }
   if (db === undefined && !fileExists(`${path}-wal`)) {
-    // Nothing to replay: read the file as it is, without locks or side files.
-    // (Deno only accepts the URI form with -A; under scoped permissions it
-    // takes it for a relative path and fails, and the plain path is used:
-    // SQLite may then leave its empty -wal/-shm side files, as any reader
-    // without write access to a WAL database does.)
+    // Nothing to replay: every committed change is in the main file. Read
+    // it into memory, so that SQLite makes no -wal/-shm side files next to
+    // it (a reader without write access could not remove them). A writer
+    // that checkpoints while we read may give us a torn copy: the queries
+    // then fail, and we fall back to a plain read-only open.
     try {
-      db = new DatabaseSync(immutableUri(path), { readOnly: true });
+      db = inMemoryCopy(path);
       userVersion(db);
     } catch {
       closeQuietly(db);
@@ -184,10 +184,26 @@ function mayWrite(path: string): boolean {
   }
 }
 
-/** A `file:` URI opening `path` read-only with SQLite's `immutable` flag (no locks, no files). */
-function immutableUri(path: string): string {
-  const escaped = path.replace(/[%?#]/g, (c) => "%" + c.charCodeAt(0).toString(16));
-  return `file:${escaped}?immutable=1`;
+/**
+ * An in-memory, query-only copy of the DB file at `path`. The header is
+ * switched from WAL to rollback-journal mode first (bytes 18–19), which an
+ * in-memory database needs.
+ */
+function inMemoryCopy(path: string): DatabaseSync {
+  const bytes = Deno.readFileSync(path);
+  if (bytes.length >= 20) {
+    if (bytes[18] === 2) bytes[18] = 1;
+    if (bytes[19] === 2) bytes[19] = 1;
+  }
+  const db = new DatabaseSync(":memory:");
+  try {
+    (db as unknown as { deserialize(b: Uint8Array): void }).deserialize(bytes);
+    db.exec("PRAGMA query_only = 1");
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
 }
 
 /** Closes a connection, ignoring errors. */

@@ -49,8 +49,8 @@ export interface HelpTopic {
   flagsTitle?: string;
   /** Flags inherited from parent commands (`GLOBAL OPTIONS:`). */
   globalFlags?: HelpFlag[];
-  /** Minimal Deno permissions of the command. */
-  permissions?: string;
+  /** The least Deno permissions of the command, one line per case. */
+  permissions?: string[];
   /** Closing paragraphs. */
   notes?: string[];
 }
@@ -109,7 +109,9 @@ export function renderHelp(topic: HelpTopic): string {
     w.write("\nGLOBAL OPTIONS:\n");
     for (const f of topic.globalFlags) w.write(flagLine(f));
   }
-  if (topic.permissions) w.write(`\nPERMISSIONS:\n${indent(topic.permissions)}\n`);
+  if (topic.permissions?.length) {
+    w.write(`\nPERMISSIONS:\n${topic.permissions.map(indent).join("\n")}\n`);
+  }
   for (const note of topic.notes ?? []) w.write(`\n${note}\n`);
   return w.flush();
 }

@@ -63,6 +63,8 @@ export interface CreateOptions {
    * already in the store).
    */
   sourceAnnotation?: string;
+  /** More annotations recorded with the image's name. */
+  annotations?: Record<string, string>;
   /** Called once per layer, in layer order, when its outcome is known. */
   onLayer?: (r: IndexInput, platform: Platform) => void;
   /** A platform was skipped because the image lacks it (other platforms were found). */
@@ -232,6 +234,7 @@ async function storeImage(
   if (from === "") return options.name ?? source.storeName; // already in the store
   const name = await nameImage(store, options.name ?? source.storeName, from, !!options.name);
   tx.tagImage(name, { mediaType: target.mediaType, digest: target.digest, size: target.size }, {
+    ...options.annotations,
     [ANNOTATION_SOURCE]: from,
   });
   return name;

@@ -10,6 +10,12 @@ import type { ArtifactStore } from "../store/artifact_store.ts";
 export const ANNOTATION_SOURCE = "dev.soci.source";
 
 /**
+ * Annotation on a named image whose registry was read over plain HTTP
+ * (`--plain-http`): later reads of its layers do the same.
+ */
+export const ANNOTATION_PLAIN_HTTP = "dev.soci.plain-http";
+
+/**
  * The name to record an image under: `wanted` itself when it is free, when
  * it already names an image from the same source, or when it was asked for
  * explicitly (`--name`); otherwise the first free `wanted-2`, `wanted-3`, …,

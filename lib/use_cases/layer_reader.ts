@@ -14,7 +14,7 @@ import { decodeManifest } from "../oci/json_decode.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
 import type { RangeReader } from "../ztoc/extract.ts";
-import { ANNOTATION_SOURCE } from "./image_names.ts";
+import { ANNOTATION_PLAIN_HTTP, ANNOTATION_SOURCE } from "./image_names.ts";
 
 /**
  * A range reader over a blob of a source: ranged reads when it can, else
@@ -126,7 +126,13 @@ export async function storedLayerReader(
     for (const img of images) {
       const from = img.annotations[ANNOTATION_SOURCE];
       if (img.target.digest !== idx.imageDigest || !from) continue;
-      return openingRangeReader(from, layer, options);
+      // A registry first read over plain HTTP is read the same way again.
+      const plainHttp = options.registry?.plainHttp ||
+        img.annotations[ANNOTATION_PLAIN_HTTP] === "true";
+      return openingRangeReader(from, layer, {
+        ...options,
+        registry: { ...options.registry, plainHttp },
+      });
     }
   }
   throw new NotFoundError(
