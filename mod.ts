@@ -1,26 +1,35 @@
 /**
- * soci-deno: build, inspect and push SOCI (Seekable OCI) indexes for
- * container images, byte-compatible with AWS soci-snapshotter, without a
- * daemon, root or temp disk.
+ * soci-deno (`@soci/cli`): build, inspect and push SOCI (Seekable OCI)
+ * indexes for container images, byte-compatible with AWS soci-snapshotter,
+ * without a daemon, root or temp disk.
  *
  * The library is a set of stages over async iterables —
- * `layers() → spans() → ztoc() → index()` — plus the image sources, the
- * codecs and the local store they work with. Each stage is useful alone.
+ * `layers() → reuse() → spans() → ztoc() → storeZtocs() → index()` — plus
+ * the image sources, the artifact stores, the codecs, and use cases
+ * (`createIndexes`, `pushIndexes`, `rebuildDb`, …) that compose them. Each
+ * stage is useful alone. Run as a program (`deno run -A jsr:@soci/cli
+ * create IMAGE`), the module is the `soci` CLI (`./cli`).
  *
  * @example Index an image in an OCI layout
  * ```ts
- * import { index, layers, OciLayoutSource, spans, ztoc } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { index, layers, OciLayoutSource, pipe, spans, ztoc } from "@soci/cli";
  * const image = OciLayoutSource.fromReference("oci:./fixtures/sample-image:latest");
- * const soci = await index(
- *   ztoc(spans(layers(image, { minLayerSize: 0 }), { spanSize: 1 << 18 }), { spanSize: 1 << 18 }),
+ * const soci = await pipe(
+ *   image,
+ *   layers({ minLayerSize: 0 }),
+ *   spans({ spanSize: 1 << 18 }),
+ *   ztoc(),
+ *   index(),
  * );
- * console.log(soci.descriptor.digest, soci.manifest.layers.length);
+ * assert.equal(soci.manifest.layers.length, 2);
+ * assert.match(soci.descriptor.digest, /^sha256:[0-9a-f]{64}$/);
  * ```
  *
  * @example Read one file out of a layer through its zTOC
  * ```ts
  * import assert from "node:assert/strict";
- * import { extractFile, fileLayer, findFile, readFileChunks, spans, ztoc } from "./mod.ts";
+ * import { extractFile, fileLayer, findFile, readFileChunks, spans, ztoc } from "@soci/cli";
  * const path = "fixtures/sample-image/blobs/sha256/" +
  *   "db5df77dec8b7d533aed0cff4e6b58d4130d063b42d6d988c110fdbbb8e54d0b";
  * for await (const r of ztoc(spans([{ layer: await fileLayer(path) }]))) {
@@ -30,8 +39,20 @@
  *   for await (const part of extractFile(z, entry, (s, e) => readFileChunks(path, s, e))) {
  *     n += part.length;
  *   }
- *   assert.ok(n === entry.uncompressedSize);
+ *   assert.equal(n, entry.uncompressedSize);
  * }
+ * ```
+ *
+ * @example Create and record indexes in a local store, as `soci create` does
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createIndexes, LocalStore, openImage } from "@soci/cli";
+ * const root = await Deno.makeTempDir();
+ * using store = LocalStore.open(root);
+ * const made = await createIndexes(await openImage("oci:./fixtures/sample-image:latest"),
+ *   store, { minLayerSize: 0 });
+ * assert.equal(store.db.listIndexes()[0].digest, made.indexes[0].index.descriptor.digest);
+ * await Deno.remove(root, { recursive: true });
  * ```
  *
  * @module
@@ -275,3 +296,9 @@ export {
   UsageError,
   withContext,
 } from "./lib/errors.ts";
+
+// `deno run jsr:@soci/cli …` runs the CLI (loaded only then).
+if (import.meta.main) {
+  const { main } = await import("./cli.ts");
+  Deno.exit(await main(Deno.args));
+}

@@ -21,6 +21,15 @@ export function openStore(
   ctx: CommandContext,
   options: { readOnly?: boolean } = {},
 ): LocalStore {
+  const kind = (ctx.flags["content-store"] as string | undefined) || "soci";
+  if (kind !== "soci" && kind !== "containerd") {
+    throw new BadInputError(
+      `unknown content store type: ${kind}; must be one of [soci containerd]`,
+    );
+  }
+  if (kind === "containerd") {
+    throw new BadInputError("--content-store containerd is not available in this build");
+  }
   const root = ctx.string("root") || resolveRoot();
   return LocalStore.open(root, { readOnly: options.readOnly });
 }

@@ -88,6 +88,7 @@ export const pushCommand: Command = {
       }
       concurrency = 3;
     }
+    const opts = await registryOptions(ctx); // (warns first about flags it cannot honour)
     using store = openStore(ctx, { readOnly: true });
     const onEvent = (e: PushEvent) => report(ctx, e, quiet, `${ref.registry}/${ref.repository}`);
     // Everything is resolved (and may fail) before credentials are looked for.
@@ -99,7 +100,6 @@ export const pushCommand: Command = {
         ? new NotFoundError(await notIndexedText(store, name))
         : e;
     }
-    const opts = await registryOptions(ctx);
     const credentials = await resolveCredentials(ref.registry, { user: opts.user });
     const client = new RegistryClient(ref.registry, { ...opts, credentials });
     try {
