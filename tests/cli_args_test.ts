@@ -36,7 +36,7 @@ const create: Command = {
   usage: "create a SOCI index",
   argsUsage: "<image_ref>",
   flags: ztocFlags,
-  permissions: "--allow-read --allow-write",
+  permissions: ["--allow-read --allow-write"],
   action: () => {},
 };
 const list: Command = {

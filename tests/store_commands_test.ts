@@ -584,8 +584,9 @@ Deno.test("ztoc get-file: exact bytes on stdout and with -o, read from the image
   const one = await soci(ROOT, ["ztoc", "get-file", z]);
   assert.equal(one.code, 1);
   assert.equal(
-    lines(one.stderr).pop(),
-    "soci: please provide both a ztoc digest and a filename to extract",
+    one.stderr,
+    "soci: please provide both a ztoc digest and a filename to extract " +
+      '(see "soci ztoc get-file --help")\n',
   );
 });
 

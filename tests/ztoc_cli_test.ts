@@ -237,7 +237,11 @@ Deno.test("ztoc info and get-file: garbage, missing paths and layers that do not
         await Deno.writeFile(`${dir}/${name}.ztoc`, bytes);
         for (const json of [[], ["--json"]]) {
           const r = await soci(["ztoc", "info", ...json, `${dir}/${name}.ztoc`], root);
-          assertFails(r, /^soci: cannot unmarshal ztoc: /, `info ${name}`);
+          assertFails(
+            r,
+            new RegExp(`^soci: ${dir}/${name}\\.ztoc is not a zTOC \\(cannot unmarshal ztoc: `),
+            `info ${name}`,
+          );
           assert.equal(r.stdout.length, 0);
         }
       }
