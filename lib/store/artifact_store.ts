@@ -38,8 +38,14 @@ export interface TransactionOptions {
   onStep?: (step: CommitStep) => void;
 }
 
-/** Steps of a commit, reported to {@linkcode TransactionOptions.onStep}. */
-export type CommitStep = "pending" | "blobs" | "db" | "index";
+/**
+ * Steps of a commit, reported to {@linkcode TransactionOptions.onStep}:
+ * `pending` (the blobs about to be added are noted), `blobs` (they are in
+ * place), `db` (inside the DB transaction, before it commits), `committed`
+ * (the commit point has passed), `index` (views such as `index.json` are
+ * up to date).
+ */
+export type CommitStep = "pending" | "blobs" | "db" | "committed" | "index";
 
 /** Where SOCI artifacts are kept (see the module documentation). */
 export interface ArtifactStore {

@@ -310,6 +310,11 @@ export class LocalTransaction implements ArtifactTransaction {
 
     // 4. after the commit point: garbage and the index.json view. Failures
     // here are left to the next writer's recovery.
+    try {
+      this.#onStep?.("committed");
+    } catch {
+      // (a test's hook: the commit stands)
+    }
     if (removes) {
       try {
         await store.sweep();

@@ -32,6 +32,12 @@ export interface RebuildResult {
 export interface RebuildOptions {
   /** Creation time of added rows (default: when each blob was written, else now). */
   now?: Date;
+  /**
+   * Called after each step (`listed`: the blobs are listed; `db`: inside the
+   * DB transaction, before it commits; `views`: after it committed, before
+   * the store's views are rewritten). Tests use it to inject failures.
+   */
+  onStep?: (step: "listed" | "db" | "views") => void;
 }
 
 /** Blobs smaller than this are never SOCI indexes (upstream rule). */
@@ -91,6 +97,7 @@ export async function rebuildDb(
       blobs.set(b.digest, { size: b.size, createdAt: options.now ?? b.createdAt ?? now });
     }
 
+    options.onStep?.("listed");
     let stale: string[];
     try {
       stale = db.all().filter((r) => !blobs.has(r.digest)).map((r) => r.digest);
@@ -119,7 +126,9 @@ export async function rebuildDb(
       } catch (e) {
         throw wrap("failed to add new artifacts to db", e);
       }
+      options.onStep?.("db");
     });
+    options.onStep?.("views");
     await store.syncViews();
     return result;
   });
