@@ -57,16 +57,6 @@ async function streamChunks(stream: ReadableStream<Uint8Array>): Promise<Uint8Ar
   return chunks;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
-
 /** Checks that a source serves every blob of `layout` byte-identically, whole, streamed and ranged. */
 async function assertServesLayoutBlobs(src: ImageSource, layout: string): Promise<void> {
   for (const desc of await layoutBlobs(layout)) {
@@ -443,6 +433,7 @@ Deno.test("OCI layout and archive sources over real layouts", async (t) => {
         script,
         `import { OciArchiveSource } from "${lib}image/oci_archive.ts";
 import { selectManifest } from "${lib}image/select.ts";
+import { concat } from "./helpers/bytes.ts";
 const src = new OciArchiveSource(Deno.args[0], "multi");
 const sel = await selectManifest(src, await src.resolve(), { os: "linux", architecture: "amd64" });
 let n = 0;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BadInputError, NotFoundError, SociError } from "../lib/errors.ts";
 import { StoreSource } from "../lib/image/store_source.ts";
@@ -8,6 +7,7 @@ import { LocalStore } from "../lib/store/local_store.ts";
 import { artifactsDbPath, contentDir, ensureRoot, resolveRoot } from "../lib/store/root.ts";
 import { writeFileAtomic } from "../lib/util/atomic_file.ts";
 import { run, sha256sum, sha256sumBytes, snapshotTree } from "./helpers/store_tree.ts";
+import { sha256 } from "./helpers/bytes.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -22,8 +22,9 @@ async function tempRoot(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "soci-store-test-" });
 }
 
+/** The hex digits of the sha256 of bytes. */
 function hexOf(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return sha256(bytes).slice("sha256:".length);
 }
 
 function indexRecord(digest: string, size: number, manifest: string): ArtifactRecord {

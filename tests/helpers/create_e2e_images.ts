@@ -99,23 +99,8 @@ export interface BuiltImage {
 
 const ENC = new TextEncoder();
 
-/** `sha256:<hex>` by node:crypto. */
-export function sha256(bytes: Uint8Array): string {
-  return "sha256:" + createHash("sha256").update(bytes).digest("hex");
-}
-
-/** `n` incompressible pseudo-random bytes (xorshift32 seeded with `seed`). */
-export function noise(n: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(n / 4));
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, n);
-}
+/** `n` incompressible pseudo-random bytes: the kit's `randomBytes`. */
+export { randomBytes as noise, sha256 } from "./bytes.ts";
 
 /** `n` bytes of compressible text (numbered lines). */
 export function text(n: number, seed: number): Uint8Array {
@@ -646,6 +631,7 @@ print(json.dumps(out))
 `,
       f,
     ) as Array<{ name: string; offset: number; size: number; type: string }>;
+import { randomBytes as noise, sha256 } from "./bytes.ts";
   } finally {
     await Deno.remove(f);
   }

@@ -1,3 +1,4 @@
+import { prng } from "./bytes.ts";
 /**
  * A loopback proxy in front of a plain-HTTP registry that misbehaves on
  * purpose, deterministically (seeded): it drops every n-th TCP connection
@@ -51,18 +52,6 @@ export interface FaultProxy {
   stats: { dropped: number; errors: number; throttled: number; cut: number };
   /** Stops both layers and closes open connections. */
   stop(): Promise<void>;
-}
-
-/** mulberry32: a small seeded PRNG giving floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function cutStream(body: ReadableStream<Uint8Array>, after: number): ReadableStream<Uint8Array> {

@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+
+import { concat, sha256 } from "./bytes.ts";
 
 /** Options of {@link startReferrersRegistry}. */
 export interface ReferrersRegistryOptions {
@@ -91,25 +92,11 @@ interface Upload {
 
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 
-function sha256(bytes: Uint8Array): string {
-  return "sha256:" + createHash("sha256").update(bytes).digest("hex");
-}
-
 function ociError(status: number, code: string, message: string, headers: HeadersInit = {}) {
   return new Response(JSON.stringify({ errors: [{ code, message }] }), {
     status,
     headers: { "content-type": "application/json", ...headers },
   });
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /**
@@ -402,7 +389,7 @@ export function startReferrersRegistry(
           up.size += body.length;
         }
         const digest = u.searchParams.get("digest") ?? "";
-        const data = concat(up.parts, up.size);
+        const data = concat(up.parts);
         if (sha256(data) !== digest) return ociError(400, "DIGEST_INVALID", "digest mismatch");
         uploads.delete(rest);
         blobs.set(digest, data);

@@ -8,9 +8,11 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { sha256 } from "./bytes.ts";
+export { sha256 } from "./bytes.ts";
 
 /** The repository root (ends with `/`). */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
@@ -27,11 +29,6 @@ export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 /** Digest of the `{}` config blob of every SOCI index (F§7.2). */
 export const EMPTY_CONFIG_DIGEST =
   "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
-
-/** `sha256:<hex>` of bytes (node:crypto). */
-export function sha256(bytes: Uint8Array | string): string {
-  return "sha256:" + createHash("sha256").update(bytes).digest("hex");
-}
 
 /** A descriptor as the tests need it. */
 export interface Blob {

@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { sha256 } from "./bytes.ts";
 
 /** One blob of the built image. */
 export interface LayoutBlob {
@@ -27,24 +28,8 @@ export interface LayoutImage {
   layers: LayoutBlob[];
 }
 
-function sha256(bytes: Uint8Array): string {
-  return "sha256:" + createHash("sha256").update(bytes).digest("hex");
-}
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-export function pseudoRandomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic pseudo-random bytes (the kit's `randomBytes`). */
+export { randomBytes as pseudoRandomBytes } from "./bytes.ts";
 
 async function tarGz(files: Record<string, Uint8Array>): Promise<Uint8Array> {
   const src = await Deno.makeTempDir({ prefix: "soci-test-layer-" });

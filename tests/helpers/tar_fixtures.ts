@@ -8,6 +8,8 @@
 
 import { TarReader } from "../../lib/tar/reader.ts";
 import type { TarEntry } from "../../lib/tar/entry.ts";
+import { hex, prng } from "./bytes.ts";
+export { hex } from "./bytes.ts";
 
 /** Path of the Python oracle script. */
 export const ORACLE = new URL("./tar_oracle.py", import.meta.url).pathname;
@@ -79,13 +81,6 @@ export async function pyMake(format: "gnu" | "pax", out: string): Promise<void> 
   await run("python3", [ORACLE, "make", format, out]);
 }
 
-/** Hex of bytes. */
-export function hex(b: Uint8Array): string {
-  let s = "";
-  for (const c of b) s += c.toString(16).padStart(2, "0");
-  return s;
-}
-
 /** Bytes from hex. */
 export function unhex(s: string): Uint8Array {
   const out = new Uint8Array(s.length / 2);
@@ -105,17 +100,6 @@ export type Chunking = number | "whole" | "random";
 
 /** The chunkings every archive is fed with. */
 export const CHUNKINGS: Chunking[] = ["whole", 1, 7, 511, 513, 4096, "random"];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Feeds `data` to a new TarReader cut as `chunking` says. Each chunk is a

@@ -7,7 +7,9 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+
+import { concat, sha256 } from "./bytes.ts";
+export { concat, hex, prng, randInt, randomBytes, sha256, textBytes } from "./bytes.ts";
 
 const DEC = new TextDecoder();
 
@@ -71,68 +73,11 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   }
 }
 
-/** A seeded PRNG (mulberry32) returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A random integer in [lo, hi] from `rnd`. */
-export function randInt(rnd: () => number, lo: number, hi: number): number {
-  return lo + Math.floor(rnd() * (hi - lo + 1));
-}
-
-/** `n` incompressible pseudo-random bytes (xorshift32, word at a time). */
-export function randomBytes(n: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(n / 4));
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, n);
-}
-
-/** `n` bytes of compressible pseudo-text (deflate makes a mix of block kinds from it). */
-export function textBytes(n: number, seed: number): Uint8Array {
-  const words = ["soci", "span", "zinfo", "layer", "gzip", "tar", "window", "\n", "checkpoint"];
-  const rnd = prng(seed);
-  const out = new Uint8Array(n);
-  const enc = new TextEncoder();
-  let at = 0;
-  while (at < n) {
-    const w = enc.encode(`${words[Math.floor(rnd() * words.length)]}${Math.floor(rnd() * 500)} `);
-    out.set(w.subarray(0, n - at), at);
-    at += w.length;
-  }
-  return out;
-}
-
-/** Lower-case hex of bytes. */
-export function hex(b: Uint8Array): string {
-  let s = "";
-  for (const c of b) s += c.toString(16).padStart(2, "0");
-  return s;
-}
-
 /** Bytes of a hex string. */
 export function unhex(s: string): Uint8Array {
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
   return out;
-}
-
-/** `sha256:<hex>` of bytes, by node:crypto. */
-export function sha256(b: Uint8Array): string {
-  return "sha256:" + createHash("sha256").update(b).digest("hex");
 }
 
 /** Compiles `zinfo_oracle.c` with gcc and the system zlib into `dir`; returns the binary. */
@@ -195,17 +140,6 @@ export function tarSpanDigests(layer: Uint8Array, spanSize: number): string[] {
   const out: string[] = [];
   for (let at = 0; at < layer.length; at += spanSize) {
     out.push(sha256(layer.subarray(at, Math.min(layer.length, at + spanSize))));
-  }
-  return out;
-}
-
-/** Concatenates byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
   }
   return out;
 }

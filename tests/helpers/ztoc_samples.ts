@@ -6,6 +6,8 @@
  */
 import type { FileMetadata, Ztoc } from "../../lib/ztoc/model.ts";
 
+export { hex, prng } from "./bytes.ts";
+
 const enc = new TextEncoder();
 
 /** UTF-8 bytes of a JS string. */
@@ -56,20 +58,3 @@ export const UPSTREAM_VECTOR = new URL(
 
 /** The original of the fixture, only present on the development machine. */
 export const SHARED_UPSTREAM_VECTOR = "/work/shared/vectors/upstream-v0.1-layer.ztoc";
-
-/** mulberry32: a small deterministic PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Lower-case hex of bytes. */
-export function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
