@@ -11,8 +11,13 @@
  * blocks nest column by column, so a column's width can change in the middle
  * of a table when a shorter line interrupts it.
  *
+ * Cells given to {@link formatTable} are shown with {@link escapeCell}:
+ * text from layers (file names) can hold newlines, tabs and terminal escape
+ * sequences, which are written escaped, never raw.
+ *
  * @module
  */
+import { goQuote } from "./go_quote.ts";
 
 /** Settings of a {@link TabWriter}; the defaults are upstream soci's. */
 export interface TabWriterOptions {
@@ -187,10 +192,108 @@ export function tabwrite(text: string, options?: TabWriterOptions): string {
   return w.flush();
 }
 
+/** Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and U+0020. */
+const NOT_PRINTABLE = /[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/u;
+
+/**
+ * A table cell as it can be shown on a terminal: the text itself when every
+ * character is printable (Go's `unicode.IsPrint`: no control characters, no
+ * tabs or newlines, no escape sequences, no invisible format characters such
+ * as bidi overrides) and it does not start with `"`; otherwise the text
+ * quoted like Go's `strconv.Quote` (`"a\nb"`, `"\x1b[31m"`, `"\u202e"`),
+ * so that a quoted cell is never mistaken for a plain one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeCell } from "./table.ts";
+ * assert.equal(escapeCell("usr/bin/café"), "usr/bin/café");
+ * assert.equal(escapeCell("evil\n\x1b[2Jname"), '"evil\\n\\x1b[2Jname"');
+ * assert.equal(escapeCell('"quoted"'), '"\\"quoted\\""');
+ * ```
+ */
+export function escapeCell(text: string): string {
+  if (!NOT_PRINTABLE.test(text) && text.charCodeAt(0) !== 0x22) return text;
+  return goQuote(text);
+}
+
+/**
+ * A name made of raw bytes (tar names need not be UTF-8), as a table shows
+ * it: like {@link escapeCell}, and when the bytes are not valid UTF-8, quoted
+ * with every invalid byte as `\xHH` (what Go's `strconv.Quote` writes), so
+ * that different names never look the same.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { displayName } from "./table.ts";
+ * assert.equal(displayName(new TextEncoder().encode("etc/hosts")), "etc/hosts");
+ * assert.equal(displayName(new Uint8Array([0x61, 0xff, 0x0a])), '"a\\xff\\n"');
+ * ```
+ */
+export function displayName(bytes: Uint8Array): string {
+  if (validUtf8(bytes)) return escapeCell(UTF8.decode(bytes));
+  // Valid runs quoted as text, each invalid byte as \xHH.
+  let out = "";
+  let run = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const n = utf8Length(bytes, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    out += goQuote(UTF8.decode(bytes.subarray(run, i))).slice(1, -1);
+    out += "\\x" + bytes[i].toString(16).padStart(2, "0");
+    run = ++i;
+  }
+  out += goQuote(UTF8.decode(bytes.subarray(run))).slice(1, -1);
+  return '"' + out + '"';
+}
+
+const UTF8 = new TextDecoder();
+
+function validUtf8(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length;) {
+    if (b[i] < 0x80) {
+      i++;
+      continue;
+    }
+    const n = utf8Length(b, i);
+    if (n === 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+/** Length of the valid UTF-8 sequence at `b[i]` (Go's rules: shortest form, no surrogates), or 0. */
+function utf8Length(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c < 0x80) return 1;
+  const cont = (k: number) => i + k < b.length && (b[i + k] & 0xc0) === 0x80;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    const c1 = b[i + 1];
+    if (c === 0xe0 && c1 < 0xa0) return 0; // overlong
+    if (c === 0xed && c1 >= 0xa0) return 0; // surrogate
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    const c1 = b[i + 1];
+    if (c === 0xf0 && c1 < 0x90) return 0; // overlong
+    if (c === 0xf4 && c1 >= 0x90) return 0; // beyond U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
 /**
  * Formats rows the way upstream's list commands print them: every cell
  * followed by `\t`, every row by `\n`, through the tabwriter; so every cell,
- * the last included, is padded and lines carry trailing spaces.
+ * the last included, is padded and lines carry trailing spaces. Cells are
+ * shown with {@link escapeCell}.
  *
  * @example
  * ```ts
@@ -206,6 +309,6 @@ export function formatTable(
   options?: TabWriterOptions,
 ): string {
   const w = new TabWriter(options);
-  for (const row of rows) w.write(row.map((c) => c + "\t").join("") + "\n");
+  for (const row of rows) w.write(row.map((c) => escapeCell(c) + "\t").join("") + "\n");
   return w.flush();
 }
