@@ -47,7 +47,8 @@ export class ByteStore {
   copy(src: Uint8Array, start = 0, end: number = src.length): Uint8Array {
     const n = end - start;
     if (n <= 0) return EMPTY;
-    if (n > MAX_PACKED) return src.slice(start, end);
+    // A copy even of a Node Buffer (whose slice() is a view).
+    if (n > MAX_PACKED) return new Uint8Array(src.subarray(start, end));
     if (this.#used + n > this.#slab.length) {
       this.#slab = new Uint8Array(SLAB_SIZE);
       this.#used = 0;

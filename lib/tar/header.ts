@@ -97,7 +97,8 @@ export function cString(b: Uint8Array, start: number, len: number): Uint8Array {
   const end = start + len;
   let i = start;
   while (i < end && b[i] !== 0) i++;
-  return i === start ? EMPTY : b.slice(start, i);
+  // A copy even of a Node Buffer (whose slice() is a view).
+  return i === start ? EMPTY : new Uint8Array(b.subarray(start, i));
 }
 
 /** End (exclusive) of the NUL-terminated string in `b[start, start+len)`. */

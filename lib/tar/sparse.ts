@@ -146,7 +146,7 @@ export class SparseMap1x0 {
    * reason when the map is malformed.
    */
   push(block: Uint8Array): SparseEntry[] | null {
-    this.#chunks.push(block.slice(0, 512));
+    this.#chunks.push(new Uint8Array(block.subarray(0, 512)));
     for (let i = 0; i < 512; i++) if (block[i] === 0x0a) this.#newlines++;
     if (this.#newlines === 0) return null;
     if (this.#count < 0) {

@@ -48,7 +48,7 @@ function refuseSparse(e: TarEntry): void {
   const kind = gnuSparseKind((key) => paxValue(e.pax, key));
   if (kind === "") return;
   const major = paxValue(e.pax, "GNU.sparse.major");
-  const version = major === "" ? "0.0" : `${major}.${paxValue(e.pax, "GNU.sparse.minor")}`;
+  const version = major === "" ? "0.x" : `${major}.${paxValue(e.pax, "GNU.sparse.minor")}`;
   const name = JSON.stringify(UTF8.decode(e.name.subarray(0, 200)));
   throw new UnsupportedError(
     `unsupported input tar entry: ${name} is a sparse file (GNU PAX sparse format ${version}); ` +

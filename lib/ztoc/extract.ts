@@ -90,6 +90,11 @@ export function findFile(toc: FileMetadata[], name: string): FileMetadata {
   return current;
 }
 
+/** A copy of `b[start, end)`, also when `b` is a Node Buffer (whose `slice` is a view). */
+function copy(b: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(b.subarray(start, end));
+}
+
 /** Reads compressed layer bytes `[start, end)`. */
 export type RangeReader = (start: number, end: number) => AsyncIterable<Uint8Array>;
 
@@ -153,7 +158,7 @@ async function* verifiedSpans(
       const b = Math.min(span.e, chunkEnd);
       if (b > a) span.hash.update(chunk.subarray(a - pos, b - pos));
     }
-    held.push(chunk.slice(0, chunkEnd - pos));
+    held.push(copy(chunk, 0, chunkEnd - pos));
     pos = chunkEnd;
     let releaseTo = -1;
     while (active.length > 0 && active[0].e <= pos) {
@@ -318,7 +323,7 @@ export async function* extractFile(
     for await (const chunk of verifiedSpans(z, zinfo, first, last, read)) {
       const a = Math.max(off, pos);
       const b = Math.min(off + size, pos + chunk.length);
-      if (b > a) yield chunk.slice(a - pos, b - pos);
+      if (b > a) yield copy(chunk, a - pos, b - pos);
       pos += chunk.length;
     }
     return;
@@ -351,7 +356,7 @@ export async function* extractFile(
         windows.feed(piece);
         const a = Math.max(off, pos);
         const b = Math.min(off + size, pos + n);
-        if (b > a) yield piece.slice(a - pos, b - pos);
+        if (b > a) yield copy(piece, a - pos, b - pos);
         pos += n;
         out = out.subarray(n);
       }

@@ -127,7 +127,7 @@ export async function writeLayer(
     }
     pending = [];
     pendingBytes = 0;
-    if (!sink.write(chunk)) await new Promise((r) => sink.once("drain", r));
+    if (!sink.write(chunk)) await new Promise<void>((r) => sink.once("drain", () => r()));
   };
   for (const b of blocks) {
     pending.push(b);
