@@ -272,8 +272,9 @@ class WindowCheck {
     for (let k = 0; same && k < WINDOW_SIZE; k++) same = w[k] === h[k];
     if (!same) {
       throw new BadInputError(
-        `checkpoint ${i} of the zTOC is damaged: its window differs from the layer's data ` +
-          `before uncompressed offset ${this.#zinfo.checkpoints[i].out}`,
+        `the zTOC is damaged: the window of checkpoint ${i} differs from the output of span ` +
+          `${i - 1} before uncompressed offset ${this.#zinfo.checkpoints[i].out} ` +
+          `(checkpoint ${i} or ${i - 1} was altered)`,
       );
     }
     this.#next = i + 1;
