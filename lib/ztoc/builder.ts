@@ -61,7 +61,8 @@ function refuseSparse(e: TarEntry): void {
  * PAX headers, old GNU sparse files, contiguous files, vendor types) are an
  * UnsupportedError with upstream's message; PAX GNU sparse files (which
  * upstream indexes with their packed data, unusable) are an
- * UnsupportedError too.
+ * UnsupportedError too. `times` (a {@link ModTimes}) shares the `mod_time`
+ * texts of many entries.
  *
  * @example
  * ```ts
@@ -76,7 +77,10 @@ function refuseSparse(e: TarEntry): void {
  * assert.ok(m.type === "reg" && m.modTime === "1970-01-01T00:00:00Z");
  * ```
  */
-export function fileMetadata(e: TarEntry, times?: ModTimes): FileMetadata {
+export function fileMetadata(
+  e: TarEntry,
+  times?: { get(seconds: number, nanos: number): string },
+): FileMetadata {
   const type = TYPES[e.typeflag];
   if (type === undefined) throw new UnsupportedError(`unsupported input tar entry '${e.typeflag}'`);
   if (type === "reg") refuseSparse(e);
