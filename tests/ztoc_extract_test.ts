@@ -50,7 +50,9 @@ async function cliBuild(dir: string, layer: string, spanSize: number): Promise<Z
 /**
  * The compressed range F§5.5 says a reader fetches for `[off, off + size)`:
  * from the start of span(off) to the end of span(off + size), computed from
- * the zinfo bytes with this file's own parser.
+ * the zinfo bytes with this file's own parser. For gzip, one span more at
+ * the start: the span before span(off) is inflated too, to check the
+ * window of checkpoint span(off) (hardening issue, defect 7).
  */
 function expectedRange(z: Ztoc, off: number, size: number): [number, number] {
   const total = z.compressedArchiveSize;
@@ -61,7 +63,7 @@ function expectedRange(z: Ztoc, off: number, size: number): [number, number] {
       while (i + 1 < cps.length && cps[i + 1].out <= o) i++;
       return i;
     };
-    const s = spanOf(off);
+    const s = Math.max(0, spanOf(off) - 1);
     const e = spanOf(off + size);
     const start = cps[s].bits !== 0 ? cps[s].in - 1 : cps[s].in;
     return [start, e + 1 < cps.length ? cps[e + 1].in : total];

@@ -8,6 +8,7 @@
  */
 
 import { BadInputError } from "../errors.ts";
+import type { ByteStore } from "./byte_store.ts";
 
 /** Size of a tar block; headers and data padding are multiples of it. */
 export const BLOCK_SIZE = 512;
@@ -96,7 +97,16 @@ export function cString(b: Uint8Array, start: number, len: number): Uint8Array {
   const end = start + len;
   let i = start;
   while (i < end && b[i] !== 0) i++;
-  return i === start ? EMPTY : b.slice(start, i);
+  // A copy even of a Node Buffer (whose slice() is a view).
+  return i === start ? EMPTY : new Uint8Array(b.subarray(start, i));
+}
+
+/** End (exclusive) of the NUL-terminated string in `b[start, start+len)`. */
+function cStringEnd(b: Uint8Array, start: number, len: number): number {
+  const end = start + len;
+  let i = start;
+  while (i < end && b[i] !== 0) i++;
+  return i;
 }
 
 /**
@@ -241,7 +251,8 @@ function joinPrefix(prefix: Uint8Array, name: Uint8Array): Uint8Array {
  * `offset` is the stream position of the block, used in error messages.
  * Throws BadInputError (`archive/tar: invalid tar header at offset N: …`)
  * on a bad checksum or a malformed numeric field. The returned strings are
- * copies; `block` may be reused afterwards.
+ * copies; `block` may be reused afterwards. With a `store`, they are packed
+ * into it (owner names interned) instead of getting a buffer each.
  *
  * @example
  * ```ts
@@ -260,7 +271,12 @@ function joinPrefix(prefix: Uint8Array, name: Uint8Array): Uint8Array {
  * assert.equal(h.mtime, 1700000000);
  * ```
  */
-export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHeader {
+export function parseHeader(
+  block: Uint8Array,
+  offset: number,
+  start = 0,
+  store?: ByteStore,
+): RawHeader {
   const format = detectFormat(block, start);
   if (format !== "v7" && format !== "ustar" && format !== "gnu" && format !== "star") {
     throw invalidHeader(offset, format);
@@ -273,9 +289,15 @@ export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHe
     if (Number.isNaN(v) && bad === "") bad = field;
     return v;
   };
+  const str = (at: number, len: number, intern = false): Uint8Array => {
+    if (store === undefined) return cString(b, o + at, len);
+    const e = cStringEnd(b, o + at, len);
+    return intern ? store.intern(b, o + at, e) : store.copy(b, o + at, e);
+  };
   const typeflag = b[o + 156];
-  let name = cString(b, o, 100);
-  const linkname = cString(b, o + 157, 100);
+  const nameEnd = cStringEnd(b, o, 100);
+  let name = EMPTY;
+  const linkname = str(157, 100);
   const size = num(124, 12, "size");
   const mode = num(100, 8, "mode");
   const uid = num(108, 8, "uid");
@@ -286,8 +308,8 @@ export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHe
   let devmajor = 0;
   let devminor = 0;
   if (format !== "v7") {
-    uname = cString(b, o + 265, 32);
-    gname = cString(b, o + 297, 32);
+    uname = str(265, 32, true);
+    gname = str(297, 32, true);
     devmajor = num(329, 8, "devmajor");
     devminor = num(337, 8, "devminor");
     let prefix = EMPTY;
@@ -307,8 +329,12 @@ export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHe
         if (isAsciiCString(s)) prefix = s;
       }
     }
-    if (prefix.length > 0) name = joinPrefix(prefix, name);
+    if (prefix.length > 0) {
+      name = joinPrefix(prefix, b.subarray(o, nameEnd));
+      if (store !== undefined) name = store.copy(name);
+    }
   }
+  if (name.length === 0) name = str(0, 100);
   if (bad !== "") throw invalidHeader(offset, `malformed ${bad} field`);
   return {
     typeflag,

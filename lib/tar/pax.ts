@@ -119,6 +119,7 @@ function concatWithCommas(parts: Uint8Array[]): Uint8Array {
  * present, non-empty key, no NUL in keys nor in path/linkpath/uname/gname
  * values); later duplicates win; GNU sparse 0.0 `GNU.sparse.offset` /
  * `GNU.sparse.numbytes` pairs are folded into one `GNU.sparse.map` record.
+ * Keys and values are views into `data` (except a folded sparse map).
  * Throws PaxSyntaxError on the first malformed record.
  *
  * @example
@@ -155,8 +156,8 @@ export function parsePaxRecords(data: Uint8Array): PaxRecords {
       }
     }
     if (eq < 0) throw new PaxSyntaxError(p, "no '=' in record");
-    const key = data.slice(recStart, eq);
-    const value = data.slice(eq + 1, nl);
+    const key = data.subarray(recStart, eq);
+    const value = data.subarray(eq + 1, nl);
     const k = latin1(key);
     if (key.length === 0) throw new PaxSyntaxError(p, "empty key");
     if (k === "path" || k === "linkpath" || k === "uname" || k === "gname") {

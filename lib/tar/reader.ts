@@ -8,6 +8,15 @@
  */
 
 import { BadInputError } from "../errors.ts";
+import {
+  limitError,
+  MAX_ENTRIES_PER_LAYER,
+  MAX_NAME_BYTES_PER_LAYER,
+  MAX_PAX_BYTES_PER_ENTRY,
+  MAX_PAX_BYTES_PER_LAYER,
+  MAX_PAX_RECORDS_PER_LAYER,
+} from "../ztoc/limits.ts";
+import { ByteStore } from "./byte_store.ts";
 import type { TarEntry } from "./entry.ts";
 import {
   BLOCK_SIZE,
@@ -30,6 +39,7 @@ import {
   PaxSyntaxError,
 } from "./pax.ts";
 import {
+  gnuSparseKind,
   parseSparseMap0x1,
   readOldGnuSparseEntries,
   type SparseEntry,
@@ -38,7 +48,7 @@ import {
 } from "./sparse.ts";
 
 /** Largest PAX / GNU long name data Go accepts (`maxSpecialFileSize`). */
-const MAX_SPECIAL_FILE_SIZE = 1 << 20;
+const MAX_SPECIAL_FILE_SIZE = MAX_PAX_BYTES_PER_ENTRY;
 
 const TYPE_REG_A = 0x00;
 const TYPE_REG = 0x30;
@@ -64,6 +74,22 @@ const ST_DONE = 5;
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 const UTF8 = new TextDecoder();
+
+/**
+ * Limits on what one stream may hold (defaults: `lib/ztoc/limits.ts`). A
+ * stream beyond one fails with a BadInputError naming the limit, before the
+ * entry that crosses it is reported.
+ */
+export interface TarReaderLimits {
+  /** Most entries (`g` global headers included). */
+  maxEntries?: number;
+  /** Most PAX record bytes (keys plus values, as reported in `pax`) over all entries. */
+  maxPaxBytes?: number;
+  /** Most PAX records over all entries. */
+  maxPaxRecords?: number;
+  /** Most name plus link target bytes over all entries. */
+  maxNameBytes?: number;
+}
 
 /** An entry whose header is read but whose sparse map still needs blocks. */
 interface PendingSparse {
@@ -111,6 +137,11 @@ function quote(name: Uint8Array): string {
  * inside the padding after an entry's data, or right after meta headers is a
  * clean end; end of input inside a header block, entry data or meta data is
  * an error.
+ *
+ * Work and memory are bounded by the stream: names, owner names and PAX
+ * records are packed into shared slabs ({@link ByteStore}), and the
+ * {@link TarReaderLimits} cap how many entries and how many name and PAX
+ * bytes a stream may report (a zTOC holds all of them).
  *
  * @example
  * ```ts
@@ -164,10 +195,26 @@ export class TarReader {
   #sparse: PendingSparse | null = null;
   /** Name of the last reported entry, for messages about its data. */
   #lastName: Uint8Array = EMPTY;
+  readonly #store = new ByteStore();
+  readonly #maxEntries: number;
+  readonly #maxPaxBytes: number;
+  readonly #maxPaxRecords: number;
+  readonly #maxNameBytes: number;
+  #entries = 0;
+  #paxBytes = 0;
+  #paxRecords = 0;
+  #nameBytes = 0;
 
-  /** Creates a reader that calls `onEntry` for every entry, in stream order. */
-  constructor(onEntry: (entry: TarEntry) => void) {
+  /**
+   * Creates a reader that calls `onEntry` for every entry, in stream order,
+   * refusing streams beyond `limits` (default: the zTOC limits).
+   */
+  constructor(onEntry: (entry: TarEntry) => void, limits: TarReaderLimits = {}) {
     this.#onEntry = onEntry;
+    this.#maxEntries = limits.maxEntries ?? MAX_ENTRIES_PER_LAYER;
+    this.#maxPaxBytes = limits.maxPaxBytes ?? MAX_PAX_BYTES_PER_LAYER;
+    this.#maxPaxRecords = limits.maxPaxRecords ?? MAX_PAX_RECORDS_PER_LAYER;
+    this.#maxNameBytes = limits.maxNameBytes ?? MAX_NAME_BYTES_PER_LAYER;
   }
 
   /** True once the end-of-archive marker (two zero blocks) was seen; later bytes are ignored. */
@@ -322,7 +369,11 @@ export class TarReader {
 
   #onHeader(block: Uint8Array, at: number): void {
     if (this.#entryStart < 0) this.#entryStart = at;
-    const h = parseHeader(block, at);
+    const t = block[156];
+    const meta = t === TYPE_X_HEADER || t === TYPE_X_GLOBAL || t === TYPE_GNU_LONGNAME ||
+      t === TYPE_GNU_LONGLINK;
+    // The strings of meta headers are dropped: only real entries keep theirs.
+    const h = parseHeader(block, at, 0, meta ? undefined : this.#store);
     const tf = h.typeflag;
     const nb = isHeaderOnlyType(tf) ? 0 : h.size;
     if (nb < 0) throw invalidHeader(at, `negative size ${h.size}`);
@@ -362,6 +413,7 @@ export class TarReader {
       else this.#longLink = s;
       return;
     }
+    // Records are views into `data` until they are kept (#keepPax).
     let recs: PaxRecords;
     try {
       recs = parsePaxRecords(data);
@@ -375,15 +427,76 @@ export class TarReader {
       return;
     }
     // Global header: reported as an entry, like Go's reader does.
-    const path = recs.get("path");
     const entry = this.#entryFrom(h);
-    if (path && path[1].length > 0) entry.name = path[1];
-    entry.pax = Array.from(recs.values());
+    entry.name = this.#store.copy(h.name);
+    entry.linkname = this.#store.copy(h.linkname);
+    entry.uname = this.#store.intern(h.uname);
+    entry.gname = this.#store.intern(h.gname);
+    entry.pax = this.#keepPax(recs);
+    const path = recs.get("path");
+    if (path && path[1].length > 0) entry.name = this.#store.copy(path[1]);
     entry.offset = at + BLOCK_SIZE;
     entry.headerOffset = this.#entryStart;
     this.#resetEntryState();
+    this.#count(entry);
     this.#lastName = entry.name;
     this.#onEntry(entry);
+  }
+
+  /** The records as kept in an entry: copied into the store, counted against the limits. */
+  #keepPax(recs: PaxRecords): Array<[Uint8Array, Uint8Array]> {
+    const out = new Array<[Uint8Array, Uint8Array]>(recs.size);
+    let bytes = 0;
+    let i = 0;
+    for (const [k, v] of recs.values()) {
+      bytes += k.length + v.length;
+      out[i++] = [this.#store.intern(k), this.#store.copy(v)];
+    }
+    this.#paxBytes += bytes;
+    this.#paxRecords += recs.size;
+    if (this.#paxBytes > this.#maxPaxBytes) {
+      throw limitError(
+        `tar stream has too many PAX record bytes at offset ${this.#pos}`,
+        "MAX_PAX_BYTES_PER_LAYER",
+        this.#paxBytes,
+        this.#maxPaxBytes,
+        "bytes",
+      );
+    }
+    if (this.#paxRecords > this.#maxPaxRecords) {
+      throw limitError(
+        `tar stream has too many PAX records at offset ${this.#pos}`,
+        "MAX_PAX_RECORDS_PER_LAYER",
+        this.#paxRecords,
+        this.#maxPaxRecords,
+        "records",
+      );
+    }
+    return out;
+  }
+
+  /** Counts an entry about to be reported against the limits. */
+  #count(e: TarEntry): void {
+    this.#entries++;
+    if (this.#entries > this.#maxEntries) {
+      throw limitError(
+        `tar stream has too many entries at offset ${this.#pos}`,
+        "MAX_ENTRIES_PER_LAYER",
+        this.#entries,
+        this.#maxEntries,
+        "entries",
+      );
+    }
+    this.#nameBytes += e.name.length + e.linkname.length;
+    if (this.#nameBytes > this.#maxNameBytes) {
+      throw limitError(
+        `tar stream has too many name bytes at offset ${this.#pos}`,
+        "MAX_NAME_BYTES_PER_LAYER",
+        this.#nameBytes,
+        this.#maxNameBytes,
+        "bytes",
+      );
+    }
   }
 
   #entryFrom(h: RawHeader): TarEntry {
@@ -417,7 +530,11 @@ export class TarReader {
 
   #applyPax(e: TarEntry, recs: PaxRecords): void {
     const at = this.#paxAt;
-    for (const [k, [, v]] of recs) {
+    // The kept records are stable copies: overridden fields share their bytes.
+    const kept = this.#keepPax(recs);
+    let i = 0;
+    for (const k of recs.keys()) {
+      const v = kept[i++][1];
       if (v.length === 0) continue;
       switch (k) {
         case "path":
@@ -455,15 +572,15 @@ export class TarReader {
         }
       }
     }
-    e.pax = Array.from(recs.values());
+    e.pax = kept;
   }
 
   #onRealHeader(h: RawHeader, block: Uint8Array, at: number): void {
     const e = this.#entryFrom(h);
     const recs = this.#pax;
     if (recs) this.#applyPax(e, recs);
-    if (this.#longName.length > 0) e.name = this.#longName;
-    if (this.#longLink.length > 0) e.linkname = this.#longLink;
+    if (this.#longName.length > 0) e.name = this.#store.copy(this.#longName);
+    if (this.#longLink.length > 0) e.linkname = this.#store.copy(this.#longLink);
     let tf = h.typeflag;
     if (tf === TYPE_REG_A) {
       tf = e.name.length > 0 && e.name[e.name.length - 1] === 0x2f ? TYPE_DIR : TYPE_REG;
@@ -493,16 +610,10 @@ export class TarReader {
     }
 
     if (recs) {
-      const major = paxString(recs, "GNU.sparse.major");
-      const minor = paxString(recs, "GNU.sparse.minor");
-      let kind = "";
-      if (major === "0" && (minor === "0" || minor === "1")) kind = "0.x";
-      else if (major === "1" && minor === "0") kind = "1.0";
-      else if (major !== "" || minor !== "") kind = "";
-      else if ((recs.get("GNU.sparse.map")?.[1].length ?? 0) > 0) kind = "0.x";
+      const kind = gnuSparseKind((key) => paxString(recs, key));
       if (kind !== "") {
         const sparseName = recs.get("GNU.sparse.name");
-        if (sparseName && sparseName[1].length > 0) e.name = sparseName[1];
+        if (sparseName && sparseName[1].length > 0) e.name = this.#store.copy(sparseName[1]);
         let size = paxString(recs, "GNU.sparse.size");
         if (size === "") size = paxString(recs, "GNU.sparse.realsize");
         if (size !== "") {
@@ -580,6 +691,7 @@ export class TarReader {
   #emit(e: TarEntry, phys: number): void {
     e.offset = this.#pos;
     e.headerOffset = this.#entryStart;
+    this.#count(e);
     this.#resetEntryState();
     this.#state = ST_HEADER;
     this.#dataLeft = phys;

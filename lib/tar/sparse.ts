@@ -55,6 +55,31 @@ export function readOldGnuSparseEntries(
   return true;
 }
 
+/**
+ * Which PAX GNU sparse format the records of an entry use, decided like
+ * Go's reader: `GNU.sparse.major`/`minor` 0.0 or 0.1 → `0.x`, 1.0 → `1.0`,
+ * other versions → `""` (not sparse), no version but a non-empty
+ * `GNU.sparse.map` → `0.x`, else `""`. `get` returns a record's value
+ * (`""` when absent).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gnuSparseKind } from "./sparse.ts";
+ * const recs: Record<string, string> = { "GNU.sparse.major": "1", "GNU.sparse.minor": "0" };
+ * assert.equal(gnuSparseKind((k) => recs[k] ?? ""), "1.0");
+ * assert.equal(gnuSparseKind(() => ""), "");
+ * ```
+ */
+export function gnuSparseKind(get: (key: string) => string): "0.x" | "1.0" | "" {
+  const major = get("GNU.sparse.major");
+  const minor = get("GNU.sparse.minor");
+  if (major === "0" && (minor === "0" || minor === "1")) return "0.x";
+  if (major === "1" && minor === "0") return "1.0";
+  if (major !== "" || minor !== "") return "";
+  return get("GNU.sparse.map") !== "" ? "0.x" : "";
+}
+
 function parseCount(s: string): number | undefined {
   const n = parseGoInt(s);
   // Go also rejects counts whose double overflows an int64.
@@ -121,7 +146,7 @@ export class SparseMap1x0 {
    * reason when the map is malformed.
    */
   push(block: Uint8Array): SparseEntry[] | null {
-    this.#chunks.push(block.slice(0, 512));
+    this.#chunks.push(new Uint8Array(block.subarray(0, 512)));
     for (let i = 0; i < 512; i++) if (block[i] === 0x0a) this.#newlines++;
     if (this.#newlines === 0) return null;
     if (this.#count < 0) {

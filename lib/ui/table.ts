@@ -11,8 +11,15 @@
  * blocks nest column by column, so a column's width can change in the middle
  * of a table when a shorter line interrupts it.
  *
+ * Cells given to {@link formatTable} are shown with {@link escapeCell}:
+ * text from layers (file names) can hold newlines, tabs and terminal escape
+ * sequences, which are written escaped, never raw.
+ *
  * @module
  */
+import { displayName, escapeCell } from "../go/quote.ts";
+
+export { displayName, escapeCell };
 
 /** Settings of a {@link TabWriter}; the defaults are upstream soci's. */
 export interface TabWriterOptions {
@@ -190,7 +197,8 @@ export function tabwrite(text: string, options?: TabWriterOptions): string {
 /**
  * Formats rows the way upstream's list commands print them: every cell
  * followed by `\t`, every row by `\n`, through the tabwriter; so every cell,
- * the last included, is padded and lines carry trailing spaces.
+ * the last included, is padded and lines carry trailing spaces. Cells are
+ * shown with {@link escapeCell}.
  *
  * @example
  * ```ts
@@ -206,6 +214,6 @@ export function formatTable(
   options?: TabWriterOptions,
 ): string {
   const w = new TabWriter(options);
-  for (const row of rows) w.write(row.map((c) => c + "\t").join("") + "\n");
+  for (const row of rows) w.write(row.map((c) => escapeCell(c) + "\t").join("") + "\n");
   return w.flush();
 }

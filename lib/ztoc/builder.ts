@@ -10,6 +10,8 @@ import { encodeGzipZinfo } from "../gzip/zinfo.ts";
 import { BUILD_TOOL_IDENTIFIER, ZTOC_VERSION } from "../oci/media_types.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { formatModTime } from "../tar/mod_time.ts";
+import { latin1 } from "../tar/pax.ts";
+import { gnuSparseKind } from "../tar/sparse.ts";
 import type { FileMetadata, Ztoc } from "./model.ts";
 import type { LayerScan } from "./scan.ts";
 import { tarMaxSpanId } from "./spans.ts";
@@ -24,10 +26,43 @@ const TYPES: Record<string, string> = {
   "6": "fifo",
 };
 
+const UTF8 = new TextDecoder();
+
+/** The value of PAX record `key` of an entry (`""` when absent), as Latin-1 text. */
+function paxValue(pax: Array<[Uint8Array, Uint8Array]>, key: string): string {
+  let found = "";
+  for (const [k, v] of pax) {
+    if (k.length === key.length && latin1(k) === key) found = latin1(v);
+  }
+  return found;
+}
+
+/**
+ * Refuses PAX GNU sparse files (formats 0.0, 0.1 and 1.0; old GNU `S`
+ * entries are refused by type). Their data in the layer is the packed
+ * fragments (after the map, for 1.0), not the file, so a TOC entry made
+ * from them would serve wrong bytes, in `get-file` as in the snapshotter.
+ */
+function refuseSparse(e: TarEntry): void {
+  if (e.pax.length === 0) return;
+  const kind = gnuSparseKind((key) => paxValue(e.pax, key));
+  if (kind === "") return;
+  const major = paxValue(e.pax, "GNU.sparse.major");
+  const version = major === "" ? "0.x" : `${major}.${paxValue(e.pax, "GNU.sparse.minor")}`;
+  const name = JSON.stringify(UTF8.decode(e.name.subarray(0, 200)));
+  throw new UnsupportedError(
+    `unsupported input tar entry: ${name} is a sparse file (GNU PAX sparse format ${version}); ` +
+      "a zTOC cannot describe sparse files (rebuild the layer without --sparse)",
+  );
+}
+
 /**
  * The TOC entry of one tar entry. Entry types SOCI cannot index (global
- * PAX headers, sparse files, contiguous files, vendor types) are an
- * UnsupportedError with upstream's message.
+ * PAX headers, old GNU sparse files, contiguous files, vendor types) are an
+ * UnsupportedError with upstream's message; PAX GNU sparse files (which
+ * upstream indexes with their packed data, unusable) are an
+ * UnsupportedError too. `times` (a {@link ModTimes}) shares the `mod_time`
+ * texts of many entries.
  *
  * @example
  * ```ts
@@ -42,9 +77,13 @@ const TYPES: Record<string, string> = {
  * assert.ok(m.type === "reg" && m.modTime === "1970-01-01T00:00:00Z");
  * ```
  */
-export function fileMetadata(e: TarEntry): FileMetadata {
+export function fileMetadata(
+  e: TarEntry,
+  times?: { get(seconds: number, nanos: number): string },
+): FileMetadata {
   const type = TYPES[e.typeflag];
   if (type === undefined) throw new UnsupportedError(`unsupported input tar entry '${e.typeflag}'`);
+  if (type === "reg") refuseSparse(e);
   return {
     name: e.name,
     type,
@@ -56,11 +95,42 @@ export function fileMetadata(e: TarEntry): FileMetadata {
     gid: e.gid >>> 0,
     uname: e.uname,
     gname: e.gname,
-    modTime: formatModTime(e.mtimeSeconds, e.mtimeNanos),
+    modTime: times
+      ? times.get(e.mtimeSeconds, e.mtimeNanos)
+      : formatModTime(e.mtimeSeconds, e.mtimeNanos),
     devmajor: e.devmajor,
     devminor: e.devminor,
     xattrs: e.pax,
   };
+}
+
+/**
+ * A cache of `mod_time` texts: the entries of a layer share few distinct
+ * times, so each text is made (and stored) once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ModTimes } from "./builder.ts";
+ * const times = new ModTimes();
+ * assert.equal(times.get(1700000000, 0), "2023-11-14T22:13:20Z");
+ * assert.ok(times.get(1700000000, 0) === times.get(1700000000, 0));
+ * ```
+ */
+export class ModTimes {
+  readonly #whole = new Map<number, string>();
+
+  /** The text of `seconds` + `nanos` (see `formatModTime`). */
+  get(seconds: number, nanos: number): string {
+    if (nanos !== 0) return formatModTime(seconds, nanos);
+    let text = this.#whole.get(seconds);
+    if (text === undefined) {
+      text = formatModTime(seconds, 0);
+      if (this.#whole.size >= 65536) this.#whole.clear();
+      this.#whole.set(seconds, text);
+    }
+    return text;
+  }
 }
 
 /** Options of {@link buildZtoc}. */
@@ -86,7 +156,8 @@ export interface BuildZtocOptions {
  * ```
  */
 export function buildZtoc(scan: LayerScan, options: BuildZtocOptions = {}): Ztoc {
-  const toc = scan.entries.map(fileMetadata);
+  const times = new ModTimes();
+  const toc = scan.entries.map((e) => fileMetadata(e, times));
   const gzip = scan.compression === "gzip";
   return {
     version: ZTOC_VERSION,

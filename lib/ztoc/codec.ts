@@ -9,6 +9,7 @@
 import { Builder } from "npm:flatbuffers@25.9.23";
 import { BadInputError } from "../errors.ts";
 import { parseDigest } from "../oci/digest.ts";
+import { MAX_ZTOC_BYTES } from "./limits.ts";
 import type { CompressionAlgorithm, FileMetadata, Ztoc } from "./model.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -140,13 +141,22 @@ function encodeEntry(b: Builder, me: FileMetadata, texts: TextCache): number {
   return b.endObject();
 }
 
-function estimateSize(z: Ztoc): number {
-  let n = 1024 + z.checkpoints.length + z.spanDigests.length * 84;
+/**
+ * An upper bound of the encoded size (so the builder never has to grow and
+ * copy): every string costs its bytes plus 8 (length, NUL, padding), every
+ * entry at most 96 bytes of table, 32 of vtable, 8 of xattrs vector and 4
+ * of slot, every
+ * PAX record 4 + 24 bytes of slot, table and vtable.
+ */
+function encodedSizeBound(z: Ztoc): number {
+  let n = 256 + 8 + z.checkpoints.length + z.version.length + z.buildToolIdentifier.length;
+  for (const d of z.spanDigests) n += 4 + 8 + d.length;
   for (const me of z.toc) {
-    n += 160 + me.name.length + me.linkname.length + me.uname.length + me.gname.length;
-    for (const [k, v] of me.xattrs) n += 32 + k.length + v.length;
+    n += 144 + 6 * 8 + me.name.length + me.type.length + me.linkname.length + me.uname.length +
+      me.gname.length + me.modTime.length;
+    for (const [k, v] of me.xattrs) n += 28 + 16 + k.length + v.length;
   }
-  return Math.min(n, 0x7fff0000);
+  return n;
 }
 
 /**
@@ -155,6 +165,8 @@ function estimateSize(z: Ztoc): number {
  * bytes, strings written as raw bytes. `compressionAlgorithm` `"gzip"` and
  * `""` leave the enum field out; `"uncompressed"` writes 2; any other name
  * is a BadInputError (`compression algorithm not defined in flatbuf: …`).
+ * A zTOC larger than `MAX_ZTOC_BYTES` (1 GiB) is a BadInputError naming
+ * the limit; memory stays about one zTOC size above the model's.
  *
  * @example
  * ```ts
@@ -171,7 +183,11 @@ function estimateSize(z: Ztoc): number {
  */
 export function encodeZtoc(z: Ztoc): Uint8Array {
   const algorithm = algorithmToEnum(z.compressionAlgorithm);
-  const b = new Builder(estimateSize(z));
+  const bound = encodedSizeBound(z);
+  // The bound overestimates by a few percent at most for real TOCs; far
+  // above the limit, the zTOC is refused without being built.
+  if (bound > MAX_ZTOC_BYTES * 1.25) throw ztocTooLarge(bound, "would be about");
+  const b = new Builder(Math.min(bound, 0x7fff0000));
   const texts = new TextCache();
 
   const version = b.createString(encoder.encode(z.version));
@@ -209,7 +225,19 @@ export function encodeZtoc(z: Ztoc): Uint8Array {
   b.addFieldOffset(5, compressionInfo, 0);
   const root = b.endObject();
   b.finish(root);
-  return b.asUint8Array().slice();
+  const out = b.asUint8Array();
+  if (out.length > MAX_ZTOC_BYTES) throw ztocTooLarge(out.length, "is");
+  // The builder fills its buffer from the end; the bound is at most about
+  // 1.5 times the real size, so the view is kept rather than copied (which
+  // would need both at once), unless most of the buffer is unused.
+  return out.length >= bound / 2 ? out : out.slice();
+}
+
+function ztocTooLarge(size: number, verb: string): BadInputError {
+  return new BadInputError(
+    `the zTOC ${verb} ${size} bytes, more than the limit of ${MAX_ZTOC_BYTES} (MAX_ZTOC_BYTES): ` +
+      "the layer has too many entries or too much metadata",
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -282,7 +310,7 @@ class FbReader {
     const n = this.u32(vec);
     const start = vec + 4;
     this.check(start, n);
-    return this.bytes.subarray(start, start + n);
+    return n === 0 ? EMPTY : this.bytes.subarray(start, start + n);
   }
   /** Start (first element) and length of the vector at field offset `off`. */
   vector(table: number, off: number, elemSize: number): [number, number] {
@@ -292,6 +320,43 @@ class FbReader {
     this.check(vec + 4, n * elemSize);
     return [vec + 4, n];
   }
+}
+
+/**
+ * Shares the values that repeat across TOC entries (type, mod time, owner
+ * names): one string or view per distinct short value instead of one per
+ * entry. Keyed by a hash of the bytes, checked byte by byte.
+ */
+class Interner {
+  readonly #texts = new Map<number, [Uint8Array, string]>();
+  readonly #views = new Map<number, Uint8Array>();
+
+  text(bytes: Uint8Array): string {
+    if (bytes.length === 0) return "";
+    if (bytes.length > 48) return text(bytes);
+    const h = hash(bytes);
+    const hit = this.#texts.get(h);
+    if (hit !== undefined && sameBytes(hit[0], bytes)) return hit[1];
+    const t = text(bytes);
+    if (this.#texts.size < 4096) this.#texts.set(h, [bytes, t]);
+    return t;
+  }
+
+  view(bytes: Uint8Array): Uint8Array {
+    if (bytes.length === 0 || bytes.length > 48) return bytes;
+    const h = hash(bytes);
+    const hit = this.#views.get(h);
+    if (hit !== undefined && sameBytes(hit, bytes)) return hit;
+    if (this.#views.size < 4096) this.#views.set(h, bytes);
+    return bytes;
+  }
+}
+
+/** FNV-1a of the bytes, with the length mixed in. */
+function hash(b: Uint8Array): number {
+  let h = 0x811c9dc5 ^ b.length;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h >>> 0;
 }
 
 /** Decodes text that is almost always ASCII without a TextDecoder call. */
@@ -311,7 +376,7 @@ function text(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
-function readEntry(r: FbReader, t: number): FileMetadata {
+function readEntry(r: FbReader, t: number, shared: Interner): FileMetadata {
   const vt = r.vtable(t);
   const vtsize = r.u16(vt);
   // Field offsets, 0 when the slot is absent.
@@ -327,8 +392,8 @@ function readEntry(r: FbReader, t: number): FileMetadata {
     const o = f(id);
     return o === 0 ? 0 : r.u32((t + o) >>> 0);
   };
-  const xattrs: Array<[Uint8Array, Uint8Array]> = [];
   const [xs, xn] = r.vector(t, f(13), 4);
+  const xattrs = new Array<[Uint8Array, Uint8Array]>(xn);
   // Each PAX record of a real zTOC has its own 4-byte slot; shared vectors
   // could otherwise make a small crafted buffer decode to billions of records.
   r.budget -= xn;
@@ -336,20 +401,20 @@ function readEntry(r: FbReader, t: number): FileMetadata {
   for (let j = 0; j < xn; j++) {
     const x = r.indirect(xs + 4 * j);
     const xvt = r.vtable(x);
-    xattrs.push([r.bytesAt(x, r.field(xvt, 0)), r.bytesAt(x, r.field(xvt, 1))]);
+    xattrs[j] = [shared.view(r.bytesAt(x, r.field(xvt, 0))), r.bytesAt(x, r.field(xvt, 1))];
   }
   return {
     name: r.bytesAt(t, f(0)),
-    type: text(r.bytesAt(t, f(1))),
+    type: shared.text(r.bytesAt(t, f(1))),
     uncompressedOffset: i64(2),
     uncompressedSize: i64(3),
     linkname: r.bytesAt(t, f(4)),
     mode: i64(5),
     uid: u32(6),
     gid: u32(7),
-    uname: r.bytesAt(t, f(8)),
-    gname: r.bytesAt(t, f(9)),
-    modTime: text(r.bytesAt(t, f(10))),
+    uname: shared.view(r.bytesAt(t, f(8))),
+    gname: shared.view(r.bytesAt(t, f(9))),
+    modTime: shared.text(r.bytesAt(t, f(10))),
     devmajor: i64(11),
     devminor: i64(12),
     xattrs,
@@ -376,8 +441,10 @@ function parse(bytes: Uint8Array): Ztoc {
   const tocTable = r.indirect((root + tocOff) >>> 0);
   const tocVt = r.vtable(tocTable);
   const [ms, mn] = r.vector(tocTable, r.field(tocVt, 0), 4);
+  // Each entry has its own 4-byte slot, so mn is bounded by the buffer size.
   const toc = new Array<FileMetadata>(mn);
-  for (let i = 0; i < mn; i++) toc[i] = readEntry(r, r.indirect(ms + 4 * i));
+  const shared = new Interner();
+  for (let i = 0; i < mn; i++) toc[i] = readEntry(r, r.indirect(ms + 4 * i), shared);
 
   const ciOff = f(5);
   if (ciOff === 0) throw new ParseError("the compression_info table is missing");
@@ -481,10 +548,14 @@ export function tarHeaderOffsets(sortedToc: FileMetadata[]): number[] {
  * `checkpoints`) are views into `bytes`, not copies. `modTime` is kept as
  * the stored text.
  *
+ * Values that repeat across entries (type, mod time, owner names, PAX
+ * keys) are shared: the entries must be treated as read-only.
+ *
  * Errors (all BadInputError): `cannot unmarshal ztoc: <reason>` for bytes
  * that are not a well-formed zTOC (including a missing `toc` or
- * `compression_info` table, which upstream cannot load either), and
- * `invalid toc entry` for overlapping entries.
+ * `compression_info` table, which upstream cannot load either), `invalid
+ * toc entry` for overlapping entries, and a blob larger than
+ * `MAX_ZTOC_BYTES` (1 GiB).
  *
  * @example
  * ```ts
@@ -499,6 +570,7 @@ export function tarHeaderOffsets(sortedToc: FileMetadata[]): number[] {
  * ```
  */
 export function decodeZtoc(bytes: Uint8Array): Ztoc {
+  if (bytes.length > MAX_ZTOC_BYTES) throw ztocTooLarge(bytes.length, "is");
   let z: Ztoc;
   try {
     z = parse(bytes);

@@ -37,9 +37,11 @@ function checkSpan(i: number, n: number): void {
 }
 
 /**
- * The {@link Zinfo} of gzip checkpoints. `spanOf` follows upstream's scan
- * (advance from checkpoint 0 while the next checkpoint's `out` ≤ offset),
- * with a binary search when the `out` values never decrease.
+ * The {@link Zinfo} of gzip checkpoints. `spanOf` gives what upstream's
+ * scan gives (advance from checkpoint 0 while the next checkpoint's `out` ≤
+ * offset) in O(log n), also when the `out` values are out of order: the
+ * scan stops before the first later checkpoint whose `out` > offset, found
+ * by a binary search over the running maximum of the `out` values.
  *
  * @example
  * ```ts
@@ -63,6 +65,14 @@ export function gzipZinfo(spanSize: number, checkpoints: Checkpoint[]): Zinfo {
       break;
     }
   }
+  // maxOut[i] = max(out_1 .. out_i): never decreases, so "the first i ≥ 1
+  // with out_i > offset" is the first i with maxOut[i] > offset.
+  let maxOut: Float64Array | undefined;
+  if (!monotonic) {
+    maxOut = new Float64Array(n);
+    maxOut[0] = -Infinity;
+    for (let i = 1; i < n; i++) maxOut[i] = Math.max(maxOut[i - 1], checkpoints[i].out);
+  }
   return {
     kind: "gzip",
     spanSize,
@@ -70,10 +80,16 @@ export function gzipZinfo(spanSize: number, checkpoints: Checkpoint[]): Zinfo {
     checkpoints,
     spanOf(offset: number): number {
       if (n === 0) return 0;
-      if (!monotonic) {
-        let i = 0;
-        while (i < n - 1 && checkpoints[i + 1].out <= offset) i++;
-        return i;
+      if (maxOut !== undefined) {
+        // Smallest i in [1, n) with maxOut[i] > offset; the scan stops at i − 1.
+        let lo = 1;
+        let hi = n;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (maxOut[mid] > offset) hi = mid;
+          else lo = mid + 1;
+        }
+        return lo - 1;
       }
       // Largest i with out_i <= offset (0 if none).
       let lo = 0;
@@ -134,6 +150,7 @@ export function tarMaxSpanId(size: number, spanSize: number): number {
  * ```
  */
 export function tarZinfo(spanSize: number, size: number): Zinfo {
+  if (!(size >= 0)) throw new BadInputError(`invalid tar zinfo: size ${size}`);
   const n = tarMaxSpanId(size, spanSize) + 1;
   const range = (i: number, total: number): [number, number] => {
     checkSpan(i, n);

@@ -1,0 +1,159 @@
+/**
+ * Limits on what one layer and one zTOC may hold, so that a hostile layer or
+ * zTOC costs work and memory bounded by its real size, and fails with a
+ * one-line error naming the limit instead of running out of memory. The
+ * values and their reasons are listed in `docs/hardening.md`.
+ *
+ * Every limit is far above what real images need (tens of thousands of
+ * entries with a few short PAX records each give zTOCs of a few MiB), and
+ * below what the consumers can take: FlatBuffers cannot address more than
+ * 2 GiB, upstream's Go builder panics beyond that, and the snapshotter
+ * fetches a whole zTOC into memory and unpacks every entry into Go structs.
+ *
+ * @module
+ */
+import { BadInputError } from "../errors.ts";
+
+/**
+ * Largest zTOC blob we write or read: 1 GiB, half of the 2 GiB a FlatBuffers
+ * buffer can address (so an accepted zTOC is one upstream can also build and
+ * load). A zTOC of 1 000 000 entries with names of 50 bytes is about 150 MiB.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_ZTOC_BYTES } from "./limits.ts";
+ * assert.equal(MAX_ZTOC_BYTES, 2 ** 30);
+ * ```
+ */
+export const MAX_ZTOC_BYTES: number = 1 << 30;
+
+/**
+ * Most tar entries one layer may have: 1 048 576 (2^20). The largest layers
+ * of real images have a few hundred thousand files; every entry becomes a
+ * TOC entry (about 150 zTOC bytes) and a file the snapshotter keeps in
+ * memory and in its per-layer metadata database.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_ENTRIES_PER_LAYER } from "./limits.ts";
+ * assert.equal(MAX_ENTRIES_PER_LAYER, 1048576);
+ * ```
+ */
+export const MAX_ENTRIES_PER_LAYER: number = 1 << 20;
+
+/**
+ * Largest PAX extended header of one entry: 1 MiB, Go's `archive/tar` limit
+ * (`maxSpecialFileSize`), also applied to GNU long names and link names.
+ * Every PAX record of an entry is copied into its TOC entry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_PAX_BYTES_PER_ENTRY } from "./limits.ts";
+ * assert.equal(MAX_PAX_BYTES_PER_ENTRY, 1048576);
+ * ```
+ */
+export const MAX_PAX_BYTES_PER_ENTRY: number = 1 << 20;
+
+/**
+ * Most PAX record bytes (keys plus values, the `xattrs` of the TOC) one
+ * layer may have: 256 MiB. GNU tar's POSIX format gives every entry about
+ * 100 bytes of time records and SELinux labels add about 60: 1 048 576
+ * entries with both stay below 170 MiB.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_PAX_BYTES_PER_LAYER } from "./limits.ts";
+ * assert.equal(MAX_PAX_BYTES_PER_LAYER, 256 * 1048576);
+ * ```
+ */
+export const MAX_PAX_BYTES_PER_LAYER: number = 256 << 20;
+
+/**
+ * Most PAX records one layer may have: 4 194 304 (four per entry at
+ * {@link MAX_ENTRIES_PER_LAYER}; GNU tar's POSIX format writes three). Each
+ * record costs about 40 zTOC bytes and a few hundred bytes of memory while
+ * the layer is read, whatever its size, so tiny records are limited by count.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_PAX_RECORDS_PER_LAYER } from "./limits.ts";
+ * assert.equal(MAX_PAX_RECORDS_PER_LAYER, 4194304);
+ * ```
+ */
+export const MAX_PAX_RECORDS_PER_LAYER: number = 1 << 22;
+
+/**
+ * Most name and link target bytes one layer may have: 256 MiB (an average
+ * of 256 bytes per entry at {@link MAX_ENTRIES_PER_LAYER}; Linux paths are
+ * at most 4096 bytes and real ones average well under 100).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_NAME_BYTES_PER_LAYER } from "./limits.ts";
+ * assert.equal(MAX_NAME_BYTES_PER_LAYER, 256 * 1048576);
+ * ```
+ */
+export const MAX_NAME_BYTES_PER_LAYER: number = 256 << 20;
+
+/**
+ * Most spans (gzip checkpoints) one zTOC may have: as many as fit in
+ * {@link MAX_ZTOC_BYTES} (each checkpoint stores a 32 KiB window), 32 751.
+ * With the default 4 MiB span size that is a layer of 128 GiB uncompressed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_SPANS } from "./limits.ts";
+ * assert.equal(MAX_SPANS, 32751);
+ * ```
+ */
+export const MAX_SPANS: number = Math.floor(MAX_ZTOC_BYTES / 32785);
+
+/**
+ * Largest span (in layer bytes) that extraction holds in memory until its
+ * digest is checked: 1 GiB. Spans are a little over the span size (4 MiB by
+ * default); a zTOC whose spans are larger is refused by `get-file`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_SPAN_BYTES } from "./limits.ts";
+ * assert.equal(MAX_SPAN_BYTES, 2 ** 30);
+ * ```
+ */
+export const MAX_SPAN_BYTES: number = 1 << 30;
+
+/**
+ * The error for input beyond a limit: one line naming what was counted,
+ * the limit and how much was seen (`… : 1048577 entries, more than the
+ * limit of 1048576 (MAX_ENTRIES_PER_LAYER)`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { limitError } from "./limits.ts";
+ * const e = limitError("layer has too many tar entries", "MAX_ENTRIES_PER_LAYER", 5, 4, "entries");
+ * assert.equal(
+ *   e.message,
+ *   "layer has too many tar entries: 5 entries, more than the limit of 4 (MAX_ENTRIES_PER_LAYER)",
+ * );
+ * ```
+ */
+export function limitError(
+  what: string,
+  name: string,
+  seen: number,
+  limit: number,
+  unit: string,
+): BadInputError {
+  const seenText = Number.isFinite(seen) ? `${seen} ${unit}` : `more ${unit}`;
+  return new BadInputError(
+    `${what}: ${seenText}, more than the limit of ${limit} (${name})`,
+  );
+}
