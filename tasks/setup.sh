@@ -20,7 +20,7 @@ apt_install() {
 }
 if [ "${1:-}" != "--deno" ]; then
   apt_install docker-registry skopeo umoci apache2-utils pigz openssl gcc libc6-dev \
-    zlib1g-dev python3 tar gzip ca-certificates flatbuffers-compiler golang-go containerd
+    zlib1g-dev python3 tar gzip ca-certificates flatbuffers-compiler golang-go containerd time
 fi
 if ! command -v deno >/dev/null || [ "$(deno --version | head -1 | cut -d' ' -f2)" != "$want" ]; then
   if ! command -v npm >/dev/null; then

@@ -5,8 +5,7 @@
  */
 import { UsageError } from "../errors.ts";
 import { formatBytes } from "../ui/bytes.ts";
-import { formatTable } from "../ui/table.ts";
-import { formatZtocInfoJson, ztocInfo } from "../ztoc/info.ts";
+import { ztocInfo, ztocInfoJsonChunks, ztocInfoTableChunks } from "../ztoc/info.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag } from "./flags.ts";
 import { loadZtoc } from "./ztoc_load.ts";
@@ -38,8 +37,12 @@ export const ztocInfoCommand: Command = {
     if (ctx.args.length !== 1) throw new UsageError("please provide one zTOC file or digest");
     const { ztoc, bytes } = await loadZtoc(ctx, ctx.args[0]);
     const info = ztocInfo(ztoc, bytes.length);
+    const enc = new TextEncoder();
+    // Written piece by piece: a zTOC of a million files never needs its whole text in memory.
     if (ctx.bool("json") || !ctx.bool("table")) {
-      await ctx.out.write(new TextEncoder().encode(formatZtocInfoJson(info, { extras: false })));
+      for (const piece of ztocInfoJsonChunks(info, { extras: false })) {
+        await ctx.out.write(enc.encode(piece));
+      }
       return;
     }
     const lines = [
@@ -57,17 +60,6 @@ export const ztocInfoCommand: Command = {
       "",
     ];
     for (const l of lines) ctx.out.line(l);
-    const rows = [["FILENAME", "OFFSET", "SIZE", "TYPE", "START SPAN", "END SPAN"]];
-    for (const f of info.files) {
-      rows.push([
-        f.filename,
-        String(f.offset),
-        String(f.size),
-        f.type,
-        String(f.start_span),
-        String(f.end_span),
-      ]);
-    }
-    await ctx.out.write(new TextEncoder().encode(formatTable(rows)));
+    for (const piece of ztocInfoTableChunks(info)) await ctx.out.write(enc.encode(piece));
   },
 };

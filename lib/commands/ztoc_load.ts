@@ -10,6 +10,7 @@ import type { ArtifactRecord } from "../store/artifacts_db.ts";
 import type { LocalStore } from "../store/local_store.ts";
 import { loadStoredZtoc } from "../use_cases/lookup.ts";
 import { decodeZtoc } from "../ztoc/codec.ts";
+import { MAX_ZTOC_BYTES } from "../ztoc/limits.ts";
 import type { Ztoc } from "../ztoc/model.ts";
 import type { CommandContext } from "./command.ts";
 import { isFile, notFileNorDigest, openStore } from "./open_store.ts";
@@ -35,6 +36,12 @@ export async function loadZtoc(
   store?: LocalStore,
 ): Promise<LoadedZtoc> {
   if (await isFile(arg)) {
+    const size = (await Deno.stat(arg)).size;
+    if (size > MAX_ZTOC_BYTES) {
+      throw new BadInputError(
+        `${arg} is not a zTOC we read: ${size} bytes is more than the ${MAX_ZTOC_BYTES}-byte limit`,
+      );
+    }
     const bytes = await Deno.readFile(arg);
     try {
       return { ztoc: decodeZtoc(bytes), bytes };
