@@ -64,6 +64,7 @@ export {
   type IndexedLayer,
   type IndexInput,
   type IndexOptions,
+  isSettled,
   type Layer,
   type LayerResult,
   layers,

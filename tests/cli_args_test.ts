@@ -8,10 +8,8 @@ import {
   CommandLineError,
   helpText,
   parseCommandLine,
-  parseGoBool,
-  parseGoInt,
-  parseGoUint,
 } from "../lib/commands/args.ts";
+import { parseGoBool, parseGoInt, parseGoUint } from "../lib/go/strconv.ts";
 import type { Command, FlagSpec } from "../lib/commands/command.ts";
 import { BadInputError, UsageError } from "../lib/errors.ts";
 

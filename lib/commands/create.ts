@@ -29,7 +29,7 @@ import {
 import { openStore } from "./open_store.ts";
 
 /** The per-layer line upstream prints (`soci-cli.md` §4), or undefined. */
-export function layerLine(r: LayerResult): string | undefined {
+function layerLine(r: LayerResult): string | undefined {
   if (r.skip !== undefined) return r.skip;
   if (r.ztoc === undefined) return undefined;
   return `layer ${r.layer.descriptor.digest} -> ztoc ${r.ztoc.digest}` +
@@ -193,7 +193,7 @@ export const createCommand: Command = {
 };
 
 /** Upstream's "no ztocs created" error, with what to do about it. */
-export function withHint(e: unknown, minLayerSize: number): unknown {
+function withHint(e: unknown, minLayerSize: number): unknown {
   if (e instanceof BadInputError && e.message.startsWith("no ztocs created")) {
     return new BadInputError(
       `${e.message} (layers smaller than --min-layer-size ${minLayerSize} get none; ` +

@@ -207,7 +207,7 @@ function inMemoryCopy(path: string): DatabaseSync {
 }
 
 /** Closes a connection, ignoring errors. */
-export function closeQuietly(db: DatabaseSync | undefined): void {
+function closeQuietly(db: DatabaseSync | undefined): void {
   try {
     if (db?.isOpen) db.close();
   } catch {
@@ -267,12 +267,12 @@ function migrate(db: DatabaseSync): void {
 }
 
 /** True for SQLite's "database is locked" / busy errors. */
-export function isBusy(e: unknown): boolean {
+function isBusy(e: unknown): boolean {
   const msg = e instanceof Error ? e.message : "";
   return /database is locked|busy/i.test(msg);
 }
 
 /** Blocks the thread for `ms` milliseconds (between SQLite busy retries). */
-export function sleepSync(ms: number): void {
+function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

@@ -48,12 +48,12 @@ const DEC_INT = /^[+-]?[0-9]+$/;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseGoInt } from "./pax.ts";
- * assert.ok(parseGoInt("+0042") === 42n);
- * assert.ok(parseGoInt(" 1") === undefined && parseGoInt("9223372036854775808") === undefined);
+ * import { parseDecimal } from "./pax.ts";
+ * assert.ok(parseDecimal("+0042") === 42n);
+ * assert.ok(parseDecimal(" 1") === undefined && parseDecimal("9223372036854775808") === undefined);
  * ```
  */
-export function parseGoInt(s: string): bigint | undefined {
+export function parseDecimal(s: string): bigint | undefined {
   if (!DEC_INT.test(s)) return undefined;
   const v = BigInt(s);
   return v > MAX_INT64 || v < MIN_INT64 ? undefined : v;
@@ -77,7 +77,7 @@ export function parsePaxTime(s: string): { seconds: number; nanos: number } | un
   const dot = s.indexOf(".");
   const ss = dot < 0 ? s : s.slice(0, dot);
   const sn = dot < 0 ? "" : s.slice(dot + 1);
-  const secs = parseGoInt(ss);
+  const secs = parseDecimal(ss);
   if (secs === undefined) return undefined;
   if (sn.length === 0) return { seconds: Number(secs), nanos: 0 };
   if (!/^[0-9]*$/.test(sn)) return undefined;
@@ -139,7 +139,7 @@ export function parsePaxRecords(data: Uint8Array): PaxRecords {
     const remaining = data.length - p;
     const sp = data.indexOf(0x20, p);
     if (sp < 0) throw new PaxSyntaxError(p, "no space after the length");
-    const n0 = parseGoInt(latin1(data.subarray(p, sp)));
+    const n0 = parseDecimal(latin1(data.subarray(p, sp)));
     if (n0 === undefined || n0 < 5n || n0 > BigInt(remaining)) {
       throw new PaxSyntaxError(p, "bad record length");
     }

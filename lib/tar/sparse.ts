@@ -9,7 +9,7 @@
  */
 
 import { parseNumeric } from "./header.ts";
-import { latin1, parseGoInt, type PaxRecords, paxString } from "./pax.ts";
+import { latin1, parseDecimal, type PaxRecords, paxString } from "./pax.ts";
 
 /** One data fragment of a sparse file: `length` bytes at logical `offset`. */
 export interface SparseEntry {
@@ -81,7 +81,7 @@ export function gnuSparseKind(get: (key: string) => string): "0.x" | "1.0" | "" 
 }
 
 function parseCount(s: string): number | undefined {
-  const n = parseGoInt(s);
+  const n = parseDecimal(s);
   // Go also rejects counts whose double overflows an int64.
   if (n === undefined || n < 0n || 2n * n > MAX_INT64) return undefined;
   return Number(n);
@@ -111,8 +111,8 @@ export function parseSparseMap0x1(recs: PaxRecords): SparseEntry[] | undefined {
   if (parts.length !== 2 * n) return undefined;
   const out: SparseEntry[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {
-    const offset = parseGoInt(parts[i]);
-    const length = parseGoInt(parts[i + 1]);
+    const offset = parseDecimal(parts[i]);
+    const length = parseDecimal(parts[i + 1]);
     if (offset === undefined || length === undefined) return undefined;
     out.push({ offset, length });
   }
@@ -159,8 +159,8 @@ export class SparseMap1x0 {
     const tokens = latin1(concat(this.#chunks)).split("\n");
     const out: SparseEntry[] = [];
     for (let i = 0; i < this.#count; i++) {
-      const offset = parseGoInt(tokens[1 + 2 * i]);
-      const length = parseGoInt(tokens[2 + 2 * i]);
+      const offset = parseDecimal(tokens[1 + 2 * i]);
+      const length = parseDecimal(tokens[2 + 2 * i]);
       if (offset === undefined || length === undefined) {
         throw new Error("bad number in the GNU sparse 1.0 map");
       }
