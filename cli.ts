@@ -13,7 +13,8 @@
 import denoConfig from "./deno.json" with { type: "json" };
 import { SociError, UsageError } from "./lib/errors.ts";
 import { ensureRoot, resolveRoot } from "./lib/store/root.ts";
-import { CommandLineError, helpText, parseCommandLine } from "./lib/commands/args.ts";
+import { CommandLineError, parseCommandLine, type ParsedCommandLine } from "./lib/commands/args.ts";
+import { helpText } from "./lib/commands/help_text.ts";
 import { type Command, createContext, type FlagSpec } from "./lib/commands/command.ts";
 import { commands as defaultCommands } from "./lib/commands/mod.ts";
 
@@ -172,7 +173,6 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
   };
   const errOut = options.out ?? new ConsoleOutput();
   let debug = args.includes("--debug") || args.includes("-debug");
-  let out = errOut;
   let path: readonly Command[] = [root];
   // Usage errors: one line naming the help to read (upstream prints the whole help).
   const usageFailure = (e: UsageError, at: readonly Command[]) => {
@@ -188,96 +188,20 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       throw e;
     }
     path = parsed.path;
-    const flags = parsed.flags;
-    debug = flags.debug === true;
-    if (flags.version === true) {
-      out.line(`soci version ${VERSION} ${REVISION}`);
+    debug = parsed.flags.debug === true;
+    if (parsed.flags.version === true) {
+      errOut.line(`soci version ${VERSION} ${REVISION}`);
       return 0;
     }
     const cmd = path[path.length - 1];
     if (parsed.help || !cmd.action) {
-      await out.write(new TextEncoder().encode(helpText(path, { version: VERSION })));
+      await errOut.write(new TextEncoder().encode(helpText(path, { version: VERSION })));
       return 0;
     }
-    if (!options.out && flags.quiet === true) out = new ConsoleOutput({ quiet: true });
-
-    // --timeout and Ctrl-C abort the action through one signal; the action
-    // stops at its next check and cleans up (a store transaction is
-    // abandoned, never cut halfway).
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let grace: ReturnType<typeof setTimeout> | undefined;
-    let interrupted = false;
-    const timeout = flags.timeout as bigint;
-    // (setTimeout cannot wait longer than 2^31-1 ms, about 24.8 days: treat that as no limit)
-    if (timeout > 0n && timeout <= 2_147_483_647n * 1_000_000n) {
-      const ms = Number((timeout + 999_999n) / 1_000_000n);
-      timer = setTimeout(
-        () =>
-          controller.abort(
-            new SociError(`timed out after ${formatDuration(timeout)} (--timeout)`),
-          ),
-        ms,
-      );
-    }
-    const onInterrupt = () => {
-      if (interrupted) Deno.exit(130); // a second Ctrl-C: stop now
-      interrupted = true;
-      controller.abort(new SociError("interrupted"));
-    };
-    const listening = options.signals !== false && listenForInterrupts(onInterrupt);
-    const ctx = createContext({
-      args: parsed.args,
-      flags,
-      set: parsed.set,
-      out,
-      signal: controller.signal,
-      path: path.map((c) => c.name),
-    });
-    try {
-      const needsRoot = typeof cmd.needsRoot === "function"
-        ? cmd.needsRoot(ctx)
-        : (cmd.needsRoot ?? true);
-      // Every action sees the resolved root; only those that need it create
-      // it (or fail here when there is none to be had).
-      if (needsRoot) {
-        flags.root = resolveRoot(flags.root as string || undefined, env);
-        await ensureRoot(flags.root);
-      } else {
-        try {
-          flags.root = resolveRoot(flags.root as string || undefined, env);
-        } catch {
-          // left empty: a command that reads the store reports it then
-        }
-      }
-      // On --timeout or Ctrl-C the signal aborts; the process waits for the
-      // action to stop cleanly, for up to GRACE_MS, rather than exiting under it.
-      const run = Promise.resolve(cmd.action(ctx));
-      run.catch(() => {}); // a failure after the grace period is of no interest
-      const signal = controller.signal;
-      const result = await Promise.race([
-        run,
-        new Promise<never>((_, reject) => {
-          const late = () => {
-            grace = setTimeout(() => reject(signal.reason), GRACE_MS);
-          };
-          if (signal.aborted) late();
-          else signal.addEventListener("abort", late, { once: true });
-        }),
-      ]);
-      if (interrupted) throw controller.signal.reason;
-      return typeof result === "number" ? result : 0;
-    } catch (e) {
-      if (interrupted) {
-        errOut.warn("soci: interrupted");
-        return 130;
-      }
-      throw e;
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      if (grace !== undefined) clearTimeout(grace);
-      if (listening) Deno.removeSignalListener("SIGINT", onInterrupt);
-    }
+    const out = !options.out && parsed.flags.quiet === true
+      ? new ConsoleOutput({ quiet: true })
+      : errOut;
+    return await runAction(cmd, parsed, out, env, options.signals !== false);
   } catch (e) {
     if (isBrokenPipe(e)) return 141;
     try {
@@ -288,6 +212,119 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       // stderr is gone too: nothing left to report to.
     }
     return 1;
+  }
+}
+
+/**
+ * Runs the selected command's action with its context: the root resolved
+ * (and created when the command needs it), `--timeout` and Ctrl-C turned
+ * into one abort signal. Returns the exit status (130 after Ctrl-C); other
+ * failures are thrown.
+ */
+async function runAction(
+  cmd: Command,
+  parsed: ParsedCommandLine,
+  out: Output,
+  env: (name: string) => string | undefined,
+  signals: boolean,
+): Promise<number> {
+  const flags = parsed.flags;
+  const stop = new Stopper(flags.timeout as bigint, signals);
+  const ctx = createContext({
+    args: parsed.args,
+    flags,
+    set: parsed.set,
+    out,
+    signal: stop.signal,
+    path: parsed.path.map((c) => c.name),
+  });
+  try {
+    const needsRoot = typeof cmd.needsRoot === "function"
+      ? cmd.needsRoot(ctx)
+      : (cmd.needsRoot ?? true);
+    // Every action sees the resolved root; only those that need it create
+    // it (or fail here when there is none to be had).
+    if (needsRoot) {
+      flags.root = resolveRoot(flags.root as string || undefined, env);
+      await ensureRoot(flags.root);
+    } else {
+      try {
+        flags.root = resolveRoot(flags.root as string || undefined, env);
+      } catch {
+        // left empty: a command that reads the store reports it then
+      }
+    }
+    const result = await stop.race(Promise.resolve(cmd.action!(ctx)));
+    return typeof result === "number" ? result : 0;
+  } catch (e) {
+    if (stop.interrupted) {
+      out.warn("soci: interrupted");
+      return 130;
+    }
+    throw e;
+  } finally {
+    stop.dispose();
+  }
+}
+
+/**
+ * `--timeout` and Ctrl-C as one abort signal. On abort the action stops at
+ * its next check and cleans up (a store transaction is abandoned, never cut
+ * halfway); {@linkcode Stopper.race} waits for that for up to `GRACE_MS`
+ * rather than exiting under it. A second Ctrl-C exits at once.
+ */
+class Stopper {
+  readonly #controller = new AbortController();
+  #timer?: ReturnType<typeof setTimeout>;
+  #grace?: ReturnType<typeof setTimeout>;
+  #listening = false;
+  /** True once Ctrl-C was pressed. */
+  interrupted = false;
+
+  constructor(timeout: bigint, signals: boolean) {
+    // (setTimeout cannot wait longer than 2^31-1 ms, about 24.8 days: that is no limit)
+    if (timeout > 0n && timeout <= 2_147_483_647n * 1_000_000n) {
+      const ms = Number((timeout + 999_999n) / 1_000_000n);
+      const reason = new SociError(`timed out after ${formatDuration(timeout)} (--timeout)`);
+      this.#timer = setTimeout(() => this.#controller.abort(reason), ms);
+    }
+    if (signals) this.#listening = listenForInterrupts(this.#onInterrupt);
+  }
+
+  /** Aborted on timeout or Ctrl-C. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  #onInterrupt = () => {
+    if (this.interrupted) Deno.exit(130); // a second Ctrl-C: stop now
+    this.interrupted = true;
+    this.#controller.abort(new SociError("interrupted"));
+  };
+
+  /** `run`'s result, or after an abort its rejection within the grace period. */
+  async race<T>(run: Promise<T>): Promise<T> {
+    run.catch(() => {}); // a failure after the grace period is of no interest
+    const signal = this.signal;
+    const result = await Promise.race([
+      run,
+      new Promise<never>((_, reject) => {
+        const late = () => {
+          this.#grace = setTimeout(() => reject(signal.reason), GRACE_MS);
+        };
+        if (signal.aborted) late();
+        else signal.addEventListener("abort", late, { once: true });
+      }),
+    ]);
+    if (this.interrupted) throw signal.reason;
+    return result;
+  }
+
+  /** Stops the timers and the signal listener. */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#grace !== undefined) clearTimeout(this.#grace);
+    if (this.#listening) Deno.removeSignalListener("SIGINT", this.#onInterrupt);
   }
 }
 

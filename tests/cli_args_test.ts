@@ -3,12 +3,8 @@
 // strconv.NumError `strconv.ParseInt: parsing "<s>": value out of range|invalid syntax`,
 // time.ParseDuration `time: missing unit in duration "<s>"`.
 import assert from "node:assert/strict";
-import {
-  appliedFlags,
-  CommandLineError,
-  helpText,
-  parseCommandLine,
-} from "../lib/commands/args.ts";
+import { appliedFlags, CommandLineError, parseCommandLine } from "../lib/commands/args.ts";
+import { helpText } from "../lib/commands/help_text.ts";
 import { parseGoBool, parseGoInt, parseGoUint } from "../lib/go/strconv.ts";
 import type { Command, FlagSpec } from "../lib/commands/command.ts";
 import { BadInputError, UsageError } from "../lib/errors.ts";

@@ -24,8 +24,7 @@ import { BadInputError, UsageError } from "../errors.ts";
 import { strconvQuote } from "../go/quote.ts";
 import { parseGoBool, parseGoInt, parseGoUint } from "../go/strconv.ts";
 import { parseSize } from "./size.ts";
-import { formatDuration, parseDuration } from "../go/duration.ts";
-import { type HelpFlag, type HelpTopic, renderHelp } from "../ui/help.ts";
+import { parseDuration } from "../go/duration.ts";
 import type { Command, FlagSpec, FlagType, FlagValue } from "./command.ts";
 
 // ---------------------------------------------------------------------------
@@ -100,7 +99,13 @@ export function flagDefault(spec: FlagSpec): FlagValue {
   }
 }
 
-function names(spec: { name: string; aliases?: string[] }): string[] {
+/** `soci index list` for a path of commands. */
+export function pathName(path: readonly Command[]): string {
+  return path.map((c) => c.name).join(" ");
+}
+
+/** A flag's or command's names: its name and its aliases. */
+export function flagNames(spec: { name: string; aliases?: string[] }): string[] {
   return [spec.name, ...(spec.aliases ?? [])];
 }
 
@@ -123,11 +128,11 @@ function names(spec: { name: string; aliases?: string[] }): string[] {
 export function appliedFlags(path: readonly Command[]): FlagSpec[] {
   const cmd = path[path.length - 1];
   const out: FlagSpec[] = [...(cmd.flags ?? [])];
-  const taken = new Set(out.flatMap(names));
+  const taken = new Set(out.flatMap(flagNames));
   const add = (f: FlagSpec) => {
-    if (names(f).some((n) => taken.has(n))) return;
+    if (flagNames(f).some((n) => taken.has(n))) return;
     out.push(f);
-    for (const n of names(f)) taken.add(n);
+    for (const n of flagNames(f)) taken.add(n);
   };
   add(HELP_FLAG);
   for (let i = path.length - 2; i >= 0; i--) {
@@ -233,7 +238,7 @@ export function parseCommandLine(
     const cmd = path[path.length - 1];
     const applied = appliedFlags(path);
     const lookup = new Map<string, FlagSpec>();
-    for (const f of applied) for (const n of names(f)) lookup.set(n, f);
+    for (const f of applied) for (const n of flagNames(f)) lookup.set(n, f);
     positional = [];
     for (let i = 0; i < rest.length; i++) {
       const arg = rest[i];
@@ -310,7 +315,20 @@ export function parseCommandLine(
     );
   }
 
-  // Values for every flag on the path: command line, else environment, else default.
+  const { flags, set } = resolveFlags(path, values, given, options);
+  return { path, args: positional, flags, set, help };
+}
+
+/**
+ * The value of every flag on the path: from the command line, else its
+ * environment variable, else its default; and which were given.
+ */
+function resolveFlags(
+  path: readonly Command[],
+  values: Map<FlagSpec, FlagValue>,
+  given: Set<FlagSpec>,
+  options: ParseOptions,
+): { flags: Record<string, FlagValue>; set: Set<string> } {
   const flags: Record<string, FlagValue> = {};
   const set = new Set<string>();
   for (let depth = 0; depth < path.length; depth++) {
@@ -320,18 +338,7 @@ export function parseCommandLine(
       if (v === undefined && spec.env && options.env) {
         const raw = options.env(spec.env);
         if (raw !== undefined && (raw !== "" || spec.type === "string")) {
-          try {
-            v = convert(spec.type, raw);
-            const problem = spec.validate?.(v);
-            if (problem !== undefined) throw new Error(problem);
-          } catch (e) {
-            throw new BadInputError(
-              `could not parse ${strconvQuote(raw)} as ${
-                GO_TYPE[spec.type]
-              } value from environment ` +
-                `variable ${strconvQuote(spec.env)} for flag ${spec.name}: ${(e as Error).message}`,
-            );
-          }
+          v = fromEnvironment(spec, raw);
           given.add(spec);
         }
       }
@@ -339,103 +346,20 @@ export function parseCommandLine(
       flags[spec.name] = v ?? flagDefault(spec);
     }
   }
-  return { path, args: positional, flags, set, help };
+  return { flags, set };
 }
 
-// ---------------------------------------------------------------------------
-// Help
-
-/** `soci index list` for a path of commands. */
-export function pathName(path: readonly Command[]): string {
-  return path.map((c) => c.name).join(" ");
-}
-
-function defaultText(spec: FlagSpec): string | undefined {
-  if (spec.defaultText !== undefined) return spec.defaultText;
-  const v = flagDefault(spec);
-  switch (spec.type) {
-    case "bool":
-      return v === true ? "true" : undefined;
-    case "string":
-      return v === "" ? undefined : strconvQuote(v as string);
-    case "int64":
-    case "uint64":
-    case "size":
-      return spec.default === undefined ? undefined : String(v);
-    case "duration":
-      return spec.default === undefined ? undefined : formatDuration(v as bigint);
-    case "strings":
-      return (v as string[]).length ? (v as string[]).map(strconvQuote).join(", ") : undefined;
+/** A flag's value from its environment variable, with urfave's error text. */
+function fromEnvironment(spec: FlagSpec, raw: string): FlagValue {
+  try {
+    const v = convert(spec.type, raw);
+    const problem = spec.validate?.(v);
+    if (problem !== undefined) throw new Error(problem);
+    return v;
+  } catch (e) {
+    throw new BadInputError(
+      `could not parse ${strconvQuote(raw)} as ${GO_TYPE[spec.type]} value from environment ` +
+        `variable ${strconvQuote(spec.env!)} for flag ${spec.name}: ${(e as Error).message}`,
+    );
   }
-}
-
-function helpFlag(spec: FlagSpec): HelpFlag {
-  return {
-    names: names(spec),
-    placeholder: spec.type === "bool" ? undefined : (spec.placeholder ?? "value"),
-    usage: spec.usage,
-    defaultText: defaultText(spec),
-    env: spec.env,
-  };
-}
-
-const HELP_COMMAND = {
-  names: ["help", "h"],
-  usage: "show a list of commands or help for one command",
-};
-
-/** Options of {@link helpText}. */
-export interface HelpOptions {
-  /** Version shown on the root's help screen. */
-  version?: string;
-}
-
-/**
- * The help screen of the last command of `path`: usage line, description,
- * subcommands, its own flags with defaults and environment variables, the
- * inherited (global) flags, and its Deno permissions.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { helpText } from "./args.ts";
- * const text = helpText([{ name: "soci", usage: "SOCI tool", permissions: ["--allow-read"] }]);
- * assert.ok(text.includes("PERMISSIONS:\n   --allow-read\n"));
- * ```
- */
-export function helpText(path: readonly Command[], options: HelpOptions = {}): string {
-  const cmd = path[path.length - 1];
-  const isRoot = path.length === 1;
-  const hasSubs = (cmd.subcommands ?? []).some((c) => !c.hidden);
-  const own = [...(cmd.flags ?? []), HELP_FLAG].filter((f) => !f.hidden);
-  const ownNames = new Set(own.flatMap(names));
-  const inherited = appliedFlags(path)
-    .filter((f) => !f.hidden && !names(f).some((n) => ownNames.has(n)));
-  let usageLine = pathName(path) + (isRoot ? " [global options]" : " [options]");
-  if (hasSubs) usageLine += " <command> [command options]";
-  if (!hasSubs || cmd.action) usageLine += " " + (cmd.argsUsage ?? "[arguments...]");
-  const topic: HelpTopic = {
-    path: pathName(path),
-    usage: cmd.usage,
-    usageLine,
-    version: isRoot ? options.version : undefined,
-    description: cmd.description,
-    commands: hasSubs
-      ? [
-        ...(cmd.subcommands ?? []).filter((c) => !c.hidden).map((c) => ({
-          names: [c.name, ...(c.aliases ?? [])],
-          usage: c.usage,
-        })),
-        HELP_COMMAND,
-      ]
-      : undefined,
-    flags: own.map(helpFlag),
-    flagsTitle: isRoot ? "GLOBAL OPTIONS" : "OPTIONS",
-    globalFlags: inherited.length ? inherited.map(helpFlag) : undefined,
-    permissions: cmd.permissions,
-    notes: hasSubs && !cmd.action
-      ? [`Run '${pathName(path)} <command> --help' for help on a command.`]
-      : [`Flags may also follow the arguments; "--" ends flag parsing.`],
-  };
-  return renderHelp(topic);
 }

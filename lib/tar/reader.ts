@@ -31,7 +31,7 @@ import {
 } from "./header.ts";
 import {
   latin1,
-  parseGoInt,
+  parseDecimal,
   parsePaxRecords,
   parsePaxTime,
   type PaxRecords,
@@ -552,7 +552,7 @@ export class TarReader {
         case "uid":
         case "gid":
         case "size": {
-          const n = parseGoInt(latin1(v));
+          const n = parseDecimal(latin1(v));
           if (n === undefined) throw invalidHeader(at, `PAX ${k} record is not a decimal integer`);
           if (k === "uid") e.uid = Number(n);
           else if (k === "gid") e.gid = Number(n);
@@ -617,7 +617,7 @@ export class TarReader {
         let size = paxString(recs, "GNU.sparse.size");
         if (size === "") size = paxString(recs, "GNU.sparse.realsize");
         if (size !== "") {
-          const n = parseGoInt(size);
+          const n = parseDecimal(size);
           if (n === undefined) throw invalidHeader(at, "bad GNU sparse size record");
           e.size = Number(n);
         }
