@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concat } from "./helpers/bytes.ts";
 import { BadInputError, NotFoundError, UnsupportedError } from "../lib/errors.ts";
 import type { Descriptor } from "../lib/oci/descriptor.ts";
 import { parsePlatform } from "../lib/oci/platform.ts";
@@ -433,7 +434,6 @@ Deno.test("OCI layout and archive sources over real layouts", async (t) => {
         script,
         `import { OciArchiveSource } from "${lib}image/oci_archive.ts";
 import { selectManifest } from "${lib}image/select.ts";
-import { concat } from "./helpers/bytes.ts";
 const src = new OciArchiveSource(Deno.args[0], "multi");
 const sel = await selectManifest(src, await src.resolve(), { os: "linux", architecture: "amd64" });
 let n = 0;

@@ -33,6 +33,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { goTar, type GoTarEntry } from "./tar_go_writer.ts";
 import { flatcToJson, TAR_ZINFO_FBS, ZTOC_FBS } from "./ztoc_flatc.ts";
+import { randomBytes as noise, sha256 } from "./bytes.ts";
 
 /** Media types, spelled out here (not imported from lib/) so the tests stay independent. */
 export const MT = {
@@ -631,7 +632,6 @@ print(json.dumps(out))
 `,
       f,
     ) as Array<{ name: string; offset: number; size: number; type: string }>;
-import { randomBytes as noise, sha256 } from "./bytes.ts";
   } finally {
     await Deno.remove(f);
   }

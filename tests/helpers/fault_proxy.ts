@@ -1,4 +1,3 @@
-import { prng } from "./bytes.ts";
 /**
  * A loopback proxy in front of a plain-HTTP registry that misbehaves on
  * purpose, deterministically (seeded): it drops every n-th TCP connection
@@ -11,6 +10,7 @@ import { prng } from "./bytes.ts";
  *
  * @module
  */
+import { prng } from "./bytes.ts";
 
 /** Options of {@link startFaultProxy}. */
 export interface FaultProxyOptions {
