@@ -286,8 +286,8 @@ export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHe
   let devmajor = 0;
   let devminor = 0;
   if (format !== "v7") {
-    uname = cString(b, o + 265, 32);
-    gname = cString(b, o + 297, 32);
+    uname = ownerName(b, o + 265);
+    gname = ownerName(b, o + 297);
     devmajor = num(329, 8, "devmajor");
     devminor = num(337, 8, "devminor");
     let prefix = EMPTY;
@@ -325,6 +325,22 @@ export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHe
     devminor,
     format,
   };
+}
+
+/** Owner names repeat in nearly every header: entries share one copy of each (a few). */
+const OWNER_NAMES = new Map<string, Uint8Array>();
+
+function ownerName(b: Uint8Array, start: number): Uint8Array {
+  let end = start;
+  while (end < start + 32 && b[end] !== 0) end++;
+  if (end === start) return EMPTY;
+  const key = String.fromCharCode(...b.subarray(start, end));
+  let v = OWNER_NAMES.get(key);
+  if (v === undefined) {
+    v = b.slice(start, end);
+    if (OWNER_NAMES.size < 64) OWNER_NAMES.set(key, v);
+  }
+  return v;
 }
 
 /**
