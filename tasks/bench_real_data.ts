@@ -63,7 +63,7 @@ function compareBytes(a: string, b: string): number {
  * await Deno.mkdir(`${dir}/b`);
  * await Deno.writeTextFile(`${dir}/b/x`, "x");
  * await Deno.writeTextFile(`${dir}/a`, "a");
- * const names = walkSorted([dir]).map((e) => e.name.slice(dir.length));
+ * const names = walkSorted([dir]).map((e) => e.name.slice(dir.length - 1));
  * assert.deepEqual(names, ["/", "/a", "/b/", "/b/x"]);
  * await Deno.remove(dir, { recursive: true });
  * ```

@@ -5,14 +5,14 @@
  * than `spanSize` bytes were produced since the last checkpoint (or nothing
  * was produced yet).
  *
- * zlib is told not to compute the gzip CRC-32 (in WASM it costs about a
- * sixth of the inflate time); the inflater computes it natively
- * (`node:zlib` `crc32`) over the output and checks it, and the length, against
- * each member's trailer, with zlib's messages.
+ * The gzip CRC-32 costs about a sixth of the inflate time in WASM. By default
+ * zlib computes and checks it; given a native CRC-32 function (`node:zlib`
+ * `crc32`, see `crc_check.ts`) the inflater computes it that way instead, and
+ * with `check: "caller"` it only reports each member's trailer, for a
+ * {@link GzipCheck} on another thread.
  *
  * @module
  */
-import { crc32 } from "node:zlib";
 import { BadInputError } from "../errors.ts";
 import { type Checkpoint, WINDOW_SIZE } from "./checkpoint.ts";
 import {
@@ -37,6 +37,33 @@ export interface InflateSink {
   data(bytes: Uint8Array, out: number): void;
   /** A checkpoint was recorded (its window is a copy the sink may keep). */
   checkpoint?(cp: Checkpoint): void;
+  /** A gzip member ended (reported with `check: "caller"` only). */
+  member?(m: MemberEnd): void;
+}
+
+/** Where a gzip member ended and what its trailer says. */
+export interface MemberEnd {
+  /** Compressed offset just past the member's trailer. */
+  in: number;
+  /** Uncompressed offset where the member's data ends. */
+  out: number;
+  /** CRC-32 of the member's data, from the trailer. */
+  crc: number;
+  /** Length of the member's data mod 2^32, from the trailer. */
+  size: number;
+}
+
+/** A CRC-32 function: `crc32(bytes, crc)` continues `crc` over `bytes` (as `node:zlib`'s). */
+export type Crc32 = (bytes: Uint8Array, crc: number) => number;
+
+/** Options of {@link CheckpointInflater}. */
+export interface InflaterOptions {
+  /**
+   * Who checks each member's CRC-32 and length: `zlib` (default, in WASM),
+   * a native {@link Crc32} function run here, or `caller` (the sink's
+   * `member` gets each trailer; nothing is checked here).
+   */
+  check?: "zlib" | "caller" | Crc32;
 }
 
 /** What the inflater saw once the stream ended. */
@@ -87,6 +114,7 @@ export class CheckpointInflater {
   #between = false;
   #checkpoints: Checkpoint[] = [];
   #freed = false;
+  readonly #check: "zlib" | "caller" | Crc32;
   /** CRC-32 and length (mod 2^32) of the current member's output. */
   #crc = 0;
   #memberOut = 0;
@@ -94,15 +122,16 @@ export class CheckpointInflater {
   readonly #tail = new Uint8Array(8);
 
   /** An inflater placing checkpoints every `spanSize` bytes of output, reporting to `sink`. */
-  constructor(spanSize: number, sink: InflateSink) {
+  constructor(spanSize: number, sink: InflateSink, options: InflaterOptions = {}) {
     if (!Number.isSafeInteger(spanSize) || spanSize < 0) {
       throw new BadInputError("span size must be >= 0");
     }
     this.#spanSize = spanSize;
     this.#sink = sink;
+    this.#check = options.check ?? "zlib";
     // Allocated after the checks above, so that a refused call leaks nothing.
     this.#stream = new InflateStream(WBITS_GZIP);
-    this.#stream.validate(false);
+    if (this.#check !== "zlib") this.#stream.validate(false);
     // 8 bytes of slack: the patched inflate_fast may read a little past its input.
     this.#input = new WasmBuffer(INPUT_SIZE + 8);
     this.#output = new WasmBuffer(OUTPUT_SIZE);
@@ -144,7 +173,7 @@ export class CheckpointInflater {
       if (this.#between) {
         // Another member follows: parse its header with a fresh state.
         s.reset(WBITS_GZIP);
-        s.validate(false);
+        if (this.#check !== "zlib") s.validate(false);
         this.#between = false;
         this.#crc = 0;
         this.#memberOut = 0;
@@ -169,7 +198,7 @@ export class CheckpointInflater {
       availIn = nowIn;
       if (produced > 0) {
         const bytes = out.subarray(this.#pos, this.#pos + produced);
-        this.#crc = crc32(bytes, this.#crc);
+        if (typeof this.#check === "function") this.#crc = this.#check(bytes, this.#crc);
         this.#memberOut = (this.#memberOut + produced) % 0x100000000;
         this.#sink.data(bytes, this.#totalOut);
         this.#totalOut += produced;
@@ -199,8 +228,12 @@ export class CheckpointInflater {
     }
   }
 
-  /** Checks the CRC-32 and length of the member whose trailer ends at `end` in the input piece. */
+  /** Checks (or reports) the CRC-32 and length of the member whose trailer ends at `end` in the input piece. */
   #checkTrailer(end: number): void {
+    if (this.#check === "zlib") {
+      this.#members++;
+      return;
+    }
     const t = new Uint8Array(8);
     if (end >= 8) t.set(this.#input.subarray(end - 8, end));
     else {
@@ -208,6 +241,16 @@ export class CheckpointInflater {
       t.set(this.#input.subarray(0, end), 8 - end);
     }
     const dv = new DataView(t.buffer);
+    if (this.#check === "caller") {
+      this.#members++;
+      this.#sink.member?.({
+        in: this.#totalIn,
+        out: this.#totalOut,
+        crc: dv.getUint32(0, true),
+        size: dv.getUint32(4, true),
+      });
+      return;
+    }
     if (dv.getUint32(0, true) !== this.#crc) {
       throw new BadInputError(
         `gzip data is corrupt at byte ${this.#totalIn - 4}: incorrect data check`,

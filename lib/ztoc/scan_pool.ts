@@ -19,6 +19,7 @@ import {
   UnsupportedError,
 } from "../errors.ts";
 import type { Checkpoint } from "../gzip/checkpoint.ts";
+import { GzipCheck } from "../gzip/crc_check.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { TarReader } from "../tar/reader.ts";
 import type { ScanRequest, ScanResponse } from "./scan_worker.ts";
@@ -185,6 +186,8 @@ export class ScanPool {
         channel = await this.#acquire();
       } catch (e) {
         if (!(e instanceof WorkerUnavailable)) throw e;
+        // Closed while the worker was starting: the scan fails, as any running one.
+        if (this.#closed) throw new SociError("scan pool closed");
         this.#unavailable = true;
       }
     }
@@ -222,6 +225,8 @@ export class ScanPool {
     const entries: TarEntry[] = [];
     const tar = new TarReader((e) => entries.push(e));
     let tarError: unknown;
+    // The CRC-32 and length of each gzip member, checked here natively.
+    const check = new GzipCheck();
     // Compressed chunks travel to the worker and back, uncompressed bytes
     // from the worker and back (transferred, never copied by structured
     // clone), in buffers of small fixed sets, so neither thread makes
@@ -234,7 +239,10 @@ export class ScanPool {
         inFlight--;
         hasher.spans(m.bytes, m.starts);
         this.#free.push(m.bytes.buffer as ArrayBuffer);
+        // Member ends first: the bytes may run past them into the next member.
+        for (const e of m.members) check.member(e);
         for (const o of m.out) {
+          check.data(o);
           if (tarError === undefined && !tar.done) {
             try {
               tar.push(o);
@@ -244,6 +252,7 @@ export class ScanPool {
           }
           giveBack.push(o.buffer as ArrayBuffer);
         }
+        if (check.error !== undefined) failure ??= check.error;
         options.onProgress?.(hasher.size);
       } else if (m.type === "error") {
         if (m.fatal) throw rebuildError(m.kind, m.message);

@@ -1,6 +1,8 @@
 /**
  * Worker side of `ScanPool`: inflates a gzip layer (one WASM zlib instance
- * per worker) and nothing else, so that the inflate thread never waits.
+ * per worker) and nothing else, so that the inflate thread never waits (the
+ * gzip CRC-32 is checked by the main thread, natively; this module loads no
+ * `node:` module, so the worker starts fast).
  * Each compressed chunk the main thread posts is answered with the span
  * starts (checkpoints) found in it, the chunk's buffer (given back for
  * reuse) and the uncompressed bytes it produced, copied out of WASM memory
@@ -12,7 +14,7 @@
  */
 /// <reference lib="deno.worker" />
 import type { Checkpoint } from "../gzip/checkpoint.ts";
-import { CheckpointInflater } from "../gzip/inflater.ts";
+import { CheckpointInflater, type MemberEnd } from "../gzip/inflater.ts";
 
 /** Messages to a scan worker. */
 export type ScanRequest =
@@ -41,6 +43,8 @@ export type ScanResponse =
     bytes: Uint8Array;
     /** Uncompressed bytes produced from it, in order (views of transferred buffers). */
     out: Uint8Array[];
+    /** gzip members that ended in it: the main thread checks their CRC-32 and length. */
+    members: MemberEnd[];
   }
   | { type: "done"; checkpoints: Checkpoint[]; uncompressedSize: number }
   | { type: "error"; kind: string; message: string; fatal?: boolean };
@@ -51,6 +55,7 @@ export const OUT_BUFFER = 1 << 20;
 let inflater: CheckpointInflater | undefined;
 let failed = false;
 let starts: WorkerSpanStart[] = [];
+let members: MemberEnd[] = [];
 let out: Uint8Array[] = [];
 let transfer: ArrayBuffer[] = [];
 const free: ArrayBuffer[] = [];
@@ -101,18 +106,20 @@ self.onmessage = (ev: MessageEvent<ScanRequest>) => {
         inflater = new CheckpointInflater(msg.spanSize, {
           data,
           checkpoint: (cp) => starts.push({ in: cp.in, bits: cp.bits }),
-        });
+          member: (m) => members.push(m),
+        }, { check: "caller" });
         break;
       case "chunk":
         for (const b of msg.free) if (b.byteLength === OUT_BUFFER) free.push(b);
         if (failed) break;
         inflater!.push(msg.bytes);
         flush();
-        post({ type: "decoded", starts, bytes: msg.bytes, out }, [
+        post({ type: "decoded", starts, bytes: msg.bytes, out, members }, [
           msg.bytes.buffer as ArrayBuffer,
           ...transfer,
         ]);
         starts = [];
+        members = [];
         out = [];
         transfer = [];
         break;
@@ -130,6 +137,7 @@ self.onmessage = (ev: MessageEvent<ScanRequest>) => {
     }
   } catch (e) {
     starts = [];
+    members = [];
     out = [];
     transfer = [];
     fail(e);
