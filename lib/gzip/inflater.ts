@@ -37,34 +37,22 @@ export interface InflateSink {
   data(bytes: Uint8Array, out: number): void;
   /** A checkpoint was recorded (its window is a copy the sink may keep). */
   checkpoint?(cp: Checkpoint): void;
-  /** A gzip member ended (reported with `check: "caller"` only). */
-  member?(m: MemberEnd): void;
+  /**
+   * A gzip member ended (reported with `check: "caller"` only): `in` is the
+   * compressed offset just past its trailer, `out` the uncompressed offset
+   * where its data ends, `crc` and `size` (mod 2^32) what the trailer says.
+   */
+  member?(m: { in: number; out: number; crc: number; size: number }): void;
 }
 
-/** Where a gzip member ended and what its trailer says. */
-export interface MemberEnd {
-  /** Compressed offset just past the member's trailer. */
-  in: number;
-  /** Uncompressed offset where the member's data ends. */
-  out: number;
-  /** CRC-32 of the member's data, from the trailer. */
-  crc: number;
-  /** Length of the member's data mod 2^32, from the trailer. */
-  size: number;
-}
+/** Where a gzip member ended and what its trailer says (see {@link InflateSink}). */
+export type MemberEnd = Parameters<NonNullable<InflateSink["member"]>>[0];
 
 /** A CRC-32 function: `crc32(bytes, crc)` continues `crc` over `bytes` (as `node:zlib`'s). */
 export type Crc32 = (bytes: Uint8Array, crc: number) => number;
 
 /** Options of {@link CheckpointInflater}. */
-export interface InflaterOptions {
-  /**
-   * Who checks each member's CRC-32 and length: `zlib` (default, in WASM),
-   * a native {@link Crc32} function run here, or `caller` (the sink's
-   * `member` gets each trailer; nothing is checked here).
-   */
-  check?: "zlib" | "caller" | Crc32;
-}
+export type InflaterOptions = ConstructorParameters<typeof CheckpointInflater>[2];
 
 /** What the inflater saw once the stream ended. */
 export interface InflateSummary {
@@ -121,8 +109,18 @@ export class CheckpointInflater {
   /** The last 8 input bytes before the current piece (a trailer may straddle pieces). */
   readonly #tail = new Uint8Array(8);
 
-  /** An inflater placing checkpoints every `spanSize` bytes of output, reporting to `sink`. */
-  constructor(spanSize: number, sink: InflateSink, options: InflaterOptions = {}) {
+  /**
+   * An inflater placing checkpoints every `spanSize` bytes of output,
+   * reporting to `sink`. `options.check` says who checks each member's
+   * CRC-32 and length: `zlib` (default, in WASM), a native CRC-32 function
+   * `(bytes, crc) => crc` run here (see `crc_check.ts`), or `caller` (the
+   * sink's `member` gets each trailer; nothing is checked here).
+   */
+  constructor(
+    spanSize: number,
+    sink: InflateSink,
+    options: { check?: "zlib" | "caller" | ((bytes: Uint8Array, crc: number) => number) } = {},
+  ) {
     if (!Number.isSafeInteger(spanSize) || spanSize < 0) {
       throw new BadInputError("span size must be >= 0");
     }

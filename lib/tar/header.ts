@@ -328,18 +328,20 @@ export function parseHeader(block: Uint8Array, offset: number, start = 0): RawHe
 }
 
 /** Owner names repeat in nearly every header: entries share one copy of each (a few). */
-const OWNER_NAMES = new Map<string, Uint8Array>();
+const OWNER_NAMES: Uint8Array[] = [];
 
 function ownerName(b: Uint8Array, start: number): Uint8Array {
   let end = start;
   while (end < start + 32 && b[end] !== 0) end++;
-  if (end === start) return EMPTY;
-  const key = String.fromCharCode(...b.subarray(start, end));
-  let v = OWNER_NAMES.get(key);
-  if (v === undefined) {
-    v = b.slice(start, end);
-    if (OWNER_NAMES.size < 64) OWNER_NAMES.set(key, v);
+  const n = end - start;
+  if (n === 0) return EMPTY;
+  next: for (const v of OWNER_NAMES) {
+    if (v.length !== n) continue;
+    for (let i = 0; i < n; i++) if (v[i] !== b[start + i]) continue next;
+    return v;
   }
+  const v = b.slice(start, end);
+  if (OWNER_NAMES.length < 16) OWNER_NAMES.push(v);
   return v;
 }
 

@@ -56,6 +56,21 @@ function rebuildError(kind: string, message: string): Error {
 
 const WORKER_URL = new URL("./scan_worker.ts", import.meta.url);
 
+/** Closes a source that will not be read: its first read opens it (a file), then it is closed. */
+async function closeSource(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<void> {
+  if (!(Symbol.asyncIterator in chunks)) return;
+  const it = (chunks as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  try {
+    await it.next();
+  } catch {
+    // failing to read is fine: it is being closed
+  } finally {
+    await it.return?.();
+  }
+}
+
 /** A worker that could not start (no read access to its module, …). */
 class WorkerUnavailable extends Error {}
 
@@ -186,8 +201,12 @@ export class ScanPool {
         channel = await this.#acquire();
       } catch (e) {
         if (!(e instanceof WorkerUnavailable)) throw e;
-        // Closed while the worker was starting: the scan fails, as any running one.
-        if (this.#closed) throw new SociError("scan pool closed");
+        // Closed while the worker was starting: the scan fails, as any
+        // running one, and its source is closed.
+        if (this.#closed) {
+          await closeSource(chunks);
+          throw new SociError("scan pool closed");
+        }
         this.#unavailable = true;
       }
     }
