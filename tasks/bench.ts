@@ -1,6 +1,12 @@
 /**
  * Benchmarks of the CLI against `gzip -dc` of the same bytes, measured in
- * the same run (design.md §6): `deno task bench [ztoc|create|registry]`.
+ * the same run (design.md §6): `deno task bench [ztoc|create|all|registry]`.
+ * Every figure is given for both kinds of data (`--data both`, the default):
+ * `generated` layers (`bench_data.ts`, seeded) and `real` layers made of this
+ * machine's own files under `/usr/lib` and `/usr/share` (`bench_real_data.ts`,
+ * about 300 MiB of tar each). `igzip -dc` (ISA-L) and `pigz -dc` are timed in
+ * the same rounds as extra references when installed. A closing table holds
+ * every ratio, time and peak RSS.
  *
  * * `ztoc` (default): `soci ztoc build` of a generated 320 MiB layer vs
  *   `gzip -dc layer > /dev/null`, interleaved, N rounds; medians, spread,
@@ -18,8 +24,9 @@
  * files are read once before timing so that the page cache is warm.
  *
  * ```sh
- * deno task bench                       # ztoc, 3 rounds
- * deno task bench create --rounds 5
+ * deno task bench                       # ztoc, 3 rounds, both kinds of data
+ * deno task bench all --rounds 5        # ztoc and create
+ * deno task bench create --data real --rounds 5
  * deno task bench ztoc --size-mib 64 --json
  * ```
  *
@@ -29,8 +36,11 @@ import {
   DEFAULT_DIR,
   ensureImage,
   ensureLayer,
+  ensureRealImage,
+  ensureRealLayer,
   type LayerInfo,
   parseArgs,
+  REAL_LAYER_SIZE,
   sizeArg,
 } from "./bench_data.ts";
 
@@ -40,9 +50,27 @@ const MIB = 1048576;
 
 /** Goals printed next to the figures. */
 export const GOALS = {
-  ztoc: { ratio: 0.75, rssMiB: 150 },
-  create: { ratio: 0.5, rssMiB: 300 },
+  ztoc: { ratio: 0.6, rssMiB: 130 },
+  create: { ratio: 0.45, rssMiB: 220 },
 } as const;
+
+/** Benchmark data: generated layers (`bench_data.ts`) or layers of this machine's own files. */
+export type DataKind = "generated" | "real";
+
+/** Other decompressors timed in the same rounds when installed (extra references). */
+const EXTRA_REFS = [
+  { cmd: "igzip", label: "igzip -dc (ISA-L)" },
+  { cmd: "pigz", label: "pigz -dc" },
+] as const;
+
+function installed(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
 
 /** One timed process run. */
 export interface Run {
@@ -169,11 +197,14 @@ function verdict(ok: boolean): string {
 /** Result of a benchmark, as printed (and as `--json` output). */
 export interface BenchResult {
   bench: string;
+  data: DataKind;
   rounds: number;
   input: Record<string, unknown>;
   reference: { label: string; wall: number[]; median: number };
   measured: { label: string; wall: number[]; median: number; peakRssMiB: number };
   startup: { median: number };
+  /** Other decompressors of the same bytes, in the same rounds. */
+  extra: Array<{ label: string; wall: number[]; median: number; ratioToGzip: number }>;
   ratio: { ofMedians: number; perRound: number[]; goal: number; ok: boolean };
   rss: { peakMiB: number; goalMiB: number; ok: boolean; how: string };
   loadavg: { before: string; after: string };
@@ -181,6 +212,7 @@ export interface BenchResult {
 
 function report(
   bench: string,
+  data: DataKind,
   input: Record<string, unknown>,
   ref: Series,
   refPerRound: number[],
@@ -189,6 +221,7 @@ function report(
   goal: { ratio: number; rssMiB: number },
   before: string,
   json: boolean,
+  extra: Series[] = [],
 ): BenchResult {
   const cmdWalls = cmd.runs.map((r) => r.wall);
   const perRound = cmdWalls.map((w, i) => w / refPerRound[i]);
@@ -196,11 +229,21 @@ function report(
   const peak = Math.max(...cmd.runs.map((r) => r.rssKiB)) / 1024;
   const result: BenchResult = {
     bench,
+    data,
     rounds: cmdWalls.length,
     input,
     reference: { label: ref.label, wall: refPerRound, median: median(refPerRound) },
     measured: { label: cmd.label, wall: cmdWalls, median: median(cmdWalls), peakRssMiB: peak },
     startup: { median: median(startup.map((r) => r.wall)) },
+    extra: extra.map((e) => {
+      const wall = e.runs.map((r) => r.wall);
+      return {
+        label: e.label,
+        wall,
+        median: median(wall),
+        ratioToGzip: median(wall) / median(refPerRound),
+      };
+    }),
     ratio: { ofMedians, perRound, goal: goal.ratio, ok: ofMedians <= goal.ratio },
     rss: {
       peakMiB: peak,
@@ -210,23 +253,24 @@ function report(
     },
     loadavg: { before, after: loadavg() },
   };
-  if (json) {
-    console.log(JSON.stringify(result, null, 2));
-    return result;
-  }
+  if (json) return result;
   console.log("");
   console.log(`${"".padEnd(34)} ${"median".padStart(8)}   min–max`);
   console.log(summary(ref));
+  for (const e of extra) console.log(summary(e));
   console.log(summary(cmd));
   console.log(summary({ label: "deno start-up (soci --version)", runs: startup }));
   console.log("");
+  for (const e of result.extra) {
+    console.log(`ratio ${e.label}/gzip: ${e.ratioToGzip.toFixed(3)} (reference)`);
+  }
   console.log(
-    `ratio ${bench}/gzip: ${ofMedians.toFixed(3)} (of medians; per round ` +
+    `[${data}] ratio ${bench}/gzip: ${ofMedians.toFixed(3)} (of medians; per round ` +
       `${perRound.map((x) => x.toFixed(3)).join(" ")})   goal ≤ ${goal.ratio}   ` +
       verdict(result.ratio.ok),
   );
   console.log(
-    `peak RSS of soci ${bench}: ${peak.toFixed(1)} MiB ` +
+    `[${data}] peak RSS of soci ${bench}: ${peak.toFixed(1)} MiB ` +
       `(${result.rss.how})   goal ≤ ${goal.rssMiB} MiB   ${verdict(result.rss.ok)}`,
   );
   console.log(`load average: before ${before}, after ${result.loadavg.after} (2 cores, shared)`);
@@ -247,12 +291,35 @@ function describe(l: LayerInfo): string {
   return `${l.path}\n  ${(l.size / MIB).toFixed(1)} MiB gzip, ${
     (l.uncompressedSize / MIB).toFixed(1)
   } MiB tar (ratio ${(l.uncompressedSize / l.size).toFixed(2)}), ${l.stats.files} files, ` +
-    `${l.stats.dirs} dirs, ${l.stats.symlinks} symlinks, seed ${l.seed}, ${l.digest}`;
+    `${l.stats.dirs} dirs, ${l.stats.symlinks} symlinks, ` +
+    (l.kind === "real" ? `${l.source}` : `seed ${l.seed}`) + `, ${l.digest}`;
+}
+
+/** Times each installed extra reference on `paths` (one after the other) into `into`. */
+async function extraRound(paths: string[], into: Map<string, Run[]>): Promise<void> {
+  for (const x of EXTRA_REFS) {
+    const runs = into.get(x.label);
+    if (runs === undefined) continue;
+    let sum: Run | undefined;
+    for (const p of paths) {
+      const r = await timed(x.cmd, ["-dc", p]);
+      if (r.code !== 0) fail(`${x.cmd} -dc`, r);
+      sum = sum === undefined ? r : { ...sum, wall: sum.wall + r.wall, user: sum.user + r.user };
+    }
+    runs.push(sum!);
+  }
+}
+
+function extraRefs(): Map<string, Run[]> {
+  return new Map(EXTRA_REFS.filter((x) => installed(x.cmd)).map((x) => [x.label, []]));
 }
 
 interface Options {
+  data: DataKind;
   rounds: number;
   size: number;
+  /** Uncompressed size of a real-content layer. */
+  realSize: number;
   seed: number;
   dir: string;
   json: boolean;
@@ -261,9 +328,11 @@ interface Options {
 /** `ztoc`: `soci ztoc build` vs `gzip -dc` of one layer. */
 async function benchZtoc(o: Options): Promise<BenchResult> {
   const log = (s: string) => console.error(s);
-  const layer = await ensureLayer({ seed: o.seed, size: o.size, dir: o.dir, log });
+  const layer = o.data === "real"
+    ? await ensureRealLayer({ size: o.realSize, dir: o.dir, log })
+    : await ensureLayer({ seed: o.seed, size: o.size, dir: o.dir, log });
   const small = await ensureLayer({ seed: 99, size: 256 * 1024, dir: o.dir });
-  if (!o.json) console.log(`layer: ${describe(layer)}`);
+  if (!o.json) console.log(`\n== ztoc, ${o.data} data ==\nlayer: ${describe(layer)}`);
   await warm(layer.path);
   const tmp = await Deno.makeTempDir({ prefix: "soci-bench-" });
   try {
@@ -276,9 +345,11 @@ async function benchZtoc(o: Options): Promise<BenchResult> {
     const before = loadavg();
     const gz: Run[] = [];
     const zt: Run[] = [];
+    const extra = extraRefs();
     const digests = new Set<string>();
     for (let i = 0; i < o.rounds; i++) {
       const steps = [
+        () => extraRound([layer.path], extra),
         async () => {
           const r = await timed("gzip", ["-dc", layer.path]);
           if (r.code !== 0) fail("gzip -dc", r);
@@ -306,6 +377,7 @@ async function benchZtoc(o: Options): Promise<BenchResult> {
     const startup = await startupRuns(o.rounds);
     return report(
       "ztoc",
+      o.data,
       { layer: layer.path, size: layer.size, uncompressedSize: layer.uncompressedSize },
       { label: "gzip -dc layer > /dev/null", runs: gz },
       gz.map((r) => r.wall),
@@ -314,6 +386,7 @@ async function benchZtoc(o: Options): Promise<BenchResult> {
       GOALS.ztoc,
       before,
       o.json,
+      [...extra].map(([label, runs]) => ({ label, runs })),
     );
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -345,10 +418,12 @@ async function benchCreate(o: Options): Promise<BenchResult | undefined> {
     }
     fail("soci create (warm-up)", w);
   }
-  const image = await ensureImage({ size: o.size, dir: o.dir, seeds: [o.seed, o.seed + 1], log });
+  const image = o.data === "real"
+    ? await ensureRealImage({ size: o.realSize, dir: o.dir, log })
+    : await ensureImage({ size: o.size, dir: o.dir, seeds: [o.seed, o.seed + 1], log });
   const ref = `oci:${image.dir}:${image.tag}`;
   if (!o.json) {
-    console.log(`image: ${ref} (manifest ${image.manifest})`);
+    console.log(`\n== create, ${o.data} data ==\nimage: ${ref} (manifest ${image.manifest})`);
     for (const l of image.layers) console.log(`layer: ${describe(l)}`);
   }
   for (const l of image.layers) await warm(l.path);
@@ -356,8 +431,10 @@ async function benchCreate(o: Options): Promise<BenchResult | undefined> {
   const gz: Run[] = [];
   const gzRound: number[] = [];
   const cr: Run[] = [];
+  const extra = extraRefs();
   for (let i = 0; i < o.rounds; i++) {
     const steps = [
+      () => extraRound(image.layers.map((l) => l.path), extra),
       async () => {
         let sum = 0;
         for (const l of image.layers) {
@@ -397,6 +474,7 @@ async function benchCreate(o: Options): Promise<BenchResult | undefined> {
   });
   return report(
     "create",
+    o.data,
     { image: ref, layers: image.layers.map((l) => ({ path: l.path, size: l.size })) },
     { label: `gzip -dc of ${image.layers.length} layers, in turn`, runs: refRuns },
     gzRound,
@@ -405,6 +483,7 @@ async function benchCreate(o: Options): Promise<BenchResult | undefined> {
     GOALS.create,
     before,
     o.json,
+    [...extra].map(([label, runs]) => ({ label, runs })),
   );
 }
 
@@ -448,7 +527,9 @@ async function startRegistry(): Promise<{ host: string; stop: () => Promise<void
 /** `create docker://…` against `create oci:…` of the same image (issue 4's goal: ≤ 1.15×). */
 async function benchRegistry(o: Options): Promise<void> {
   const log = (s: string) => console.error(s);
-  const image = await ensureImage({ size: o.size, dir: o.dir, seeds: [o.seed, o.seed + 1], log });
+  const image = o.data === "real"
+    ? await ensureRealImage({ size: o.realSize, dir: o.dir, log })
+    : await ensureImage({ size: o.size, dir: o.dir, seeds: [o.seed, o.seed + 1], log });
   const registry = await startRegistry();
   try {
     const remote = `${registry.host}/bench/app:bench`;
@@ -550,13 +631,30 @@ async function benchRegistry(o: Options): Promise<void> {
   }
 }
 
+/** One line per result: the figures README's benchmark table holds. */
+function table(results: BenchResult[]): void {
+  console.log("");
+  console.log("| command | data | × gzip -dc | seconds (gzip -dc) | peak RSS | references |");
+  console.log("|---|---|---|---|---|---|");
+  for (const r of results) {
+    const refs = r.extra.map((e) => `${e.label} ${e.ratioToGzip.toFixed(2)}`).join(", ");
+    console.log(
+      `| ${r.bench} | ${r.data} | ${r.ratio.ofMedians.toFixed(2)} (goal ≤ ${r.ratio.goal}) | ` +
+        `${r.measured.median.toFixed(2)} (${r.reference.median.toFixed(2)}) | ` +
+        `${r.rss.peakMiB.toFixed(0)} MiB (goal ≤ ${r.rss.goalMiB}) | ${refs} |`,
+    );
+  }
+}
+
 if (import.meta.main) {
-  const usage = "usage: deno task bench [ztoc|create|registry] [--rounds N] [--size-mib N] " +
-    "[--seed N] [--dir DIR] [--json]";
+  const usage = "usage: deno task bench [ztoc|create|all|registry] [--data generated|real|both] " +
+    "[--rounds N] [--size-mib N] [--real-size-mib N] [--seed N] [--dir DIR] [--json]";
   try {
     const { positional, values } = parseArgs(Deno.args, {
       rounds: "string",
       "size-mib": "string",
+      "real-size-mib": "string",
+      data: "string",
       seed: "string",
       dir: "string",
       json: "bool",
@@ -566,19 +664,35 @@ if (import.meta.main) {
       console.log(usage);
       Deno.exit(0);
     }
-    const o: Options = {
+    const data = (values.data as string | undefined) ?? "both";
+    if (!["generated", "real", "both"].includes(data)) throw new Error(`bad --data: ${data}`);
+    const base = {
       rounds: Number(values.rounds ?? 3),
       size: sizeArg(values),
+      realSize: values["real-size-mib"] === undefined
+        ? REAL_LAYER_SIZE
+        : Math.round(Number(values["real-size-mib"]) * MIB),
       seed: Number(values.seed ?? 1),
       dir: (values.dir as string | undefined) ?? DEFAULT_DIR,
       json: values.json === true,
     };
-    if (!(o.rounds >= 1) || !Number.isInteger(o.rounds)) throw new Error("bad --rounds");
+    if (!(base.rounds >= 1) || !Number.isInteger(base.rounds)) throw new Error("bad --rounds");
+    if (!(base.realSize > 0)) throw new Error("bad --real-size-mib");
+    const kinds: DataKind[] = data === "both" ? ["generated", "real"] : [data as DataKind];
     const what = positional[0] ?? "ztoc";
-    if (what === "ztoc") await benchZtoc(o);
-    else if (what === "create") await benchCreate(o);
-    else if (what === "registry") await benchRegistry(o);
-    else throw new Error(usage);
+    const results: BenchResult[] = [];
+    for (const kind of kinds) {
+      const o: Options = { ...base, data: kind };
+      if (what === "ztoc" || what === "all") results.push(await benchZtoc(o));
+      if (what === "create" || what === "all") {
+        const r = await benchCreate(o);
+        if (r) results.push(r);
+      }
+      if (what === "registry") await benchRegistry(o);
+      if (!["ztoc", "create", "all", "registry"].includes(what)) throw new Error(usage);
+    }
+    if (base.json) console.log(JSON.stringify(results, null, 2));
+    else if (results.length > 0) table(results);
   } catch (e) {
     console.error(`bench: ${(e as Error).message}`);
     Deno.exit(1);

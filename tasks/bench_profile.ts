@@ -1,12 +1,16 @@
 /**
- * Where the time of `ztoc build` goes: times, in this process, each part of
- * the one-pass scan of a generated layer (read, sha256, inflate, inflate +
- * tar, `scanLayer`, `ScanPool(1).scan`, zTOC encoding), with `gzip -dc` of
- * the same file as the reference; then the peak RSS of each part run alone
- * in a fresh process (`/usr/bin/time -f %M`).
+ * Where the time of `ztoc build` goes, for both kinds of benchmark data (a
+ * generated layer and a layer of this machine's own files): times, in this
+ * process, each part of the one-pass scan (read, sha256, inflate, inflate +
+ * tar, `scanLayer`, `ScanPool(1).scan` with the CPU time of its main and
+ * worker threads, zTOC building and encoding) and the whole `ztoc build`
+ * command, with `gzip -dc` (and `igzip -dc` when installed) of the same
+ * file as references; then the peak RSS of each part run alone in a fresh
+ * process (`/usr/bin/time -f %M`).
  *
  * ```sh
- * deno run -A tasks/bench_profile.ts [--rounds 3] [--size-mib 320] [--seed 1] [--layer FILE]
+ * deno run -A tasks/bench_profile.ts [--data generated|real|both] [--rounds 3] [--size-mib 320]
+ *   [--real-size-mib 300] [--seed 1] [--layer FILE]
  * ```
  *
  * @module
@@ -21,9 +25,17 @@ import { encodeZtoc } from "../lib/ztoc/codec.ts";
 import { LayerDecoder, LayerHasher, type LayerScan, scanLayer } from "../lib/ztoc/scan.ts";
 import { ScanPool } from "../lib/ztoc/scan_pool.ts";
 import { median, timed } from "./bench.ts";
-import { DEFAULT_DIR, ensureLayer, parseArgs, sizeArg } from "./bench_data.ts";
+import {
+  DEFAULT_DIR,
+  ensureLayer,
+  ensureRealLayer,
+  parseArgs,
+  REAL_LAYER_SIZE,
+  sizeArg,
+} from "./bench_data.ts";
 
 const SPAN = DEFAULT_SPAN_SIZE;
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const MIB = 1048576;
 
 async function readAll(path: string): Promise<Uint8Array[]> {
@@ -78,10 +90,43 @@ function hashSpans(chunks: Uint8Array[], starts: ReturnType<typeof spanStarts>):
   return h.end().spanDigests.length;
 }
 
-async function poolScan(path: string): Promise<LayerScan> {
+/** CPU seconds (user + system) of each thread of this process, by thread id. */
+function threadCpu(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/self/task/${t.name}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(t.name), (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // thread ended
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of the main thread and of the busiest other thread (the worker) in the last pool scan. */
+const poolCpu = { main: [] as number[], worker: [] as number[] };
+
+async function poolScan(path: string, record = false): Promise<LayerScan> {
   const pool = new ScanPool(1);
+  const before = threadCpu();
   try {
-    return await pool.scan(readFileChunks(path), { compression: "detect", spanSize: SPAN });
+    const scan = await pool.scan(readFileChunks(path, 0, Infinity, { reuse: true }), {
+      compression: "detect",
+      spanSize: SPAN,
+    });
+    if (record) {
+      const after = threadCpu();
+      let worker = 0;
+      for (const [tid, cpu] of after) {
+        const d = cpu - (before.get(tid) ?? 0);
+        if (tid !== Deno.pid && d > worker) worker = d;
+      }
+      poolCpu.main.push((after.get(Deno.pid) ?? 0) - (before.get(Deno.pid) ?? 0));
+      poolCpu.worker.push(worker);
+    }
+    return scan;
   } finally {
     pool.close();
   }
@@ -146,6 +191,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs(Deno.args, {
     rounds: "string",
     "size-mib": "string",
+    "real-size-mib": "string",
+    data: "string",
     seed: "string",
     dir: "string",
     layer: "string",
@@ -156,24 +203,53 @@ async function main(): Promise<void> {
     return;
   }
   const rounds = Number(values.rounds ?? 3);
-  let path = values.layer as string | undefined;
-  if (path === undefined) {
+  const dir = (values.dir as string | undefined) ?? DEFAULT_DIR;
+  const log = (s: string) => console.error(s);
+  if (typeof values.layer === "string") {
+    await profile(values.layer, rounds, "given");
+    return;
+  }
+  const data = (values.data as string | undefined) ?? "both";
+  if (data === "generated" || data === "both") {
     const info = await ensureLayer({
       seed: Number(values.seed ?? 1),
       size: sizeArg(values),
-      dir: (values.dir as string | undefined) ?? DEFAULT_DIR,
-      log: (s) => console.error(s),
+      dir,
+      log,
     });
-    path = info.path;
+    await profile(info.path, rounds, "generated");
   }
-  const layer = path;
+  if (data === "real" || data === "both") {
+    const size = values["real-size-mib"] === undefined
+      ? REAL_LAYER_SIZE
+      : Math.round(Number(values["real-size-mib"]) * MIB);
+    const info = await ensureRealLayer({ size, dir, log });
+    await profile(info.path, rounds, "real");
+  }
+  if (!["generated", "real", "both"].includes(data)) throw new Error(`bad --data: ${data}`);
+}
+
+function hasCommand(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+async function profile(layer: string, rounds: number, kind: string): Promise<void> {
+  poolCpu.main.length = 0;
+  poolCpu.worker.length = 0;
   const size = (await Deno.stat(layer)).size;
   const chunks = await readAll(layer); // also warms the page cache
   const starts = spanStarts(chunks);
   const tarSize = inflateOnly(chunks);
   let scan: LayerScan | undefined;
   console.log(
-    `layer ${layer}: ${(size / MIB).toFixed(1)} MiB gzip, ${(tarSize / MIB).toFixed(1)} MiB ` +
+    `\n== ${kind} data ==\nlayer ${layer}: ${(size / MIB).toFixed(1)} MiB gzip, ${
+      (tarSize / MIB).toFixed(1)
+    } MiB ` +
       `tar, ${chunks.length} chunks, ${starts.flat().length} spans; ${rounds} rounds, ` +
       `load average ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}`,
   );
@@ -184,6 +260,36 @@ async function main(): Promise<void> {
       run: async () => {
         const r = await timed("gzip", ["-dc", layer]);
         if (r.code !== 0) throw new Error("gzip -dc failed");
+      },
+    },
+    ...(hasCommand("igzip")
+      ? [{
+        name: "igzip -dc > /dev/null (ISA-L, subprocess)",
+        run: async () => {
+          const r = await timed("igzip", ["-dc", layer]);
+          if (r.code !== 0) throw new Error("igzip -dc failed");
+        },
+      }]
+      : []),
+    {
+      name: "soci ztoc build (whole command, subprocess)",
+      run: async () => {
+        const out = await Deno.makeTempFile();
+        try {
+          const r = await timed(Deno.execPath(), [
+            "run",
+            "-A",
+            CLI,
+            "ztoc",
+            "build",
+            "-o",
+            out,
+            layer,
+          ]);
+          if (r.code !== 0) throw new Error(`ztoc build failed: ${r.stderr}`);
+        } finally {
+          await Deno.remove(out);
+        }
       },
     },
     { name: "read file, 1 MiB chunks (readFileChunks)", run: () => readAll(layer) },
@@ -201,7 +307,8 @@ async function main(): Promise<void> {
         scan = await scanLayer(readFileChunks(layer), { compression: "detect", spanSize: SPAN });
       },
     },
-    { name: "ScanPool(1).scan (from file, worker)", run: () => poolScan(layer) },
+    { name: "ScanPool(1).scan (from file, worker)", run: () => poolScan(layer, true) },
+    { name: "buildZtoc (after the scan)", run: () => buildZtoc(scan!) },
     { name: "buildZtoc + encodeZtoc (after the scan)", run: () => encodeZtoc(buildZtoc(scan!)) },
     { name: "DecompressionStream gzip (native, from file)", run: () => nativeInflate(layer) },
   ];
@@ -229,6 +336,11 @@ async function main(): Promise<void> {
         `${(size / 1e6 / m).toFixed(0).padStart(7)}  ${(m / ref).toFixed(2).padStart(5)}`,
     );
   }
+
+  console.log(
+    `ScanPool(1).scan CPU time: main thread ${median(poolCpu.main).toFixed(2)} s, ` +
+      `worker (inflate) ${median(poolCpu.worker).toFixed(2)} s (medians; /proc/self/task)`,
+  );
 
   // Peak RSS of each part alone, in a fresh process.
   console.log("");

@@ -43,6 +43,9 @@ int zs_prime(z_stream *s, int bits, int value) {
 int zs_set_dict(z_stream *s, const unsigned char *p, unsigned n) {
   return inflateSetDictionary(s, p, n);
 }
+/* check = 0: the gzip CRC-32 and length are neither computed nor checked
+ * (the caller checks them); 1: zlib checks them. Call after every reset. */
+int zs_validate(z_stream *s, int check) { return inflateValidate(s, check); }
 const char *zs_msg(z_stream *s) { return s->msg ? s->msg : ""; }
 
 void zs_free(z_stream *s) {

@@ -12,6 +12,8 @@ import { createHash } from "node:crypto";
 import {
   ensureImage,
   ensureLayer,
+  ensureRealImage,
+  ensureRealLayer,
   type LayerStats,
   tarChunks,
   tarHeader,
@@ -100,7 +102,7 @@ Deno.test("tarChunks: Python tarfile and GNU tar read every entry", async () => 
       largest: 0,
       bytes: { text: 0, binary: 0, records: 0, compressed: 0, zeros: 0 },
     };
-    await writeTar(path, 13, size, stats); // seed 13: has PAX entries and hard links at this size
+    await writeTar(path, 8, size, stats); // seed 8: has PAX entries and hard links at this size
     const py = await run("python3", ["-c", PY_SUMMARY, path]);
     assert.equal(py.code, 0, py.stderr);
     const s = JSON.parse(py.stdout);
@@ -240,6 +242,83 @@ Deno.test("ensureImage: skopeo reads the layout and verifies every blob", async 
     // skopeo copy checks every blob against its digest
     const copy = await run("skopeo", ["copy", "--quiet", ref, `dir:${dir}/copy`]);
     assert.equal(copy.code, 0, copy.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("real-content layers: sorted, fixed owner and mtime, file bytes as on disk, read by Python and skopeo", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A tree of our own: files, a long name (PAX), a symlink and a hard link.
+    const root = `${dir}/root`;
+    const deep = `${root}/b/${"long-directory-name-".repeat(8)}`;
+    await Deno.mkdir(deep, { recursive: true });
+    await Deno.mkdir(`${root}/a`);
+    const files: Record<string, Uint8Array> = {};
+    for (let i = 0; i < 60; i++) {
+      const p = `${i % 2 ? root + "/a" : deep}/f${String(i).padStart(2, "0")}`;
+      files[p] = new TextEncoder().encode(`file ${i} `.repeat(50 * i + 1));
+      await Deno.writeFile(p, files[p]);
+    }
+    await Deno.symlink("a/f01", `${root}/link`);
+    await Deno.link(`${root}/a/f01`, `${root}/a/zz-hard`);
+    // (a plain file where its first link went to the other slice)
+    files[`${root}/a/zz-hard`] = files[`${root}/a/f01`];
+    const opts = { dir: `${dir}/cache`, roots: [root], size: 32 * 1024 };
+    const img = await ensureRealImage(opts);
+    const again = await ensureRealLayer({ ...opts, dir: `${dir}/cache2` });
+    assert.equal(again.digest, img.layers[0].digest, "same files, same bytes");
+    assert.notEqual(img.layers[0].digest, img.layers[1].digest);
+    const py = await run("python3", [
+      "-c",
+      `
+import sys, tarfile, json, hashlib
+out = []
+for path in sys.argv[1:]:
+    t = tarfile.open(path)
+    out.append([[m.name, m.type.decode(), m.uid, m.gid, m.uname, m.gname, m.mtime, m.linkname,
+      hashlib.sha256(t.extractfile(m).read()).hexdigest() if m.isfile() else None] for m in t])
+print(json.dumps(out))
+`,
+      ...img.layers.map((l) => l.path),
+    ]);
+    assert.equal(py.code, 0, py.stderr);
+    const layers = JSON.parse(py.stdout) as Array<Array<[string, string, ...unknown[]]>>;
+    const seen = new Set<string>();
+    for (const entries of layers) {
+      const names = entries.map((e) => e[0]);
+      assert.deepEqual(names, [...names].sort(), "sorted");
+      for (const [name, type, uid, gid, uname, gname, mtime, linkname, sha] of entries) {
+        assert.deepEqual([uid, gid, uname, gname, mtime], [0, 0, "root", "root", 1_700_000_000]);
+        if (type === "0") {
+          const data = files["/" + name];
+          assert.ok(data, name);
+          assert.equal(sha, createHash("sha256").update(data).digest("hex"), name);
+          assert.ok(!seen.has(name), "each file in one layer only");
+          seen.add(name);
+        }
+        if (type === "2") assert.equal(linkname, "a/f01");
+        if (type === "1") assert.equal(linkname, root.slice(1) + "/a/f01");
+      }
+    }
+    // every file of the tree is in one of the slices (two slices here)
+    const slices = Number(/slice \d+\/(\d+)/.exec(img.layers[0].source!)![1]);
+    if (slices === 2) {
+      assert.equal(seen.size + (layers.flat().some((e) => e[1] === "1") ? 1 : 0), 61);
+    }
+    const inspect = await run("skopeo", ["inspect", "--raw", `oci:${img.dir}:${img.tag}`]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    const copy = await run("skopeo", [
+      "copy",
+      "--quiet",
+      `oci:${img.dir}:${img.tag}`,
+      `dir:${dir}/copy`,
+    ]);
+    assert.equal(copy.code, 0, copy.stderr);
+    // gzip -n: no name, mtime 0
+    const head = (await Deno.readFile(img.layers[0].path)).subarray(0, 10);
+    assert.deepEqual([...head.subarray(0, 8)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

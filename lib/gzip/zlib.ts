@@ -46,6 +46,7 @@ interface ZlibExports {
   zs_inflate(s: number, flush: number): number;
   zs_prime(s: number, bits: number, value: number): number;
   zs_set_dict(s: number, p: number, n: number): number;
+  zs_validate(s: number, check: number): number;
   zs_msg(s: number): number;
   zs_free(s: number): void;
 }
@@ -164,6 +165,13 @@ export class InflateStream {
   /** `inflateSetDictionary` from bytes in WASM memory. */
   setDictionary(ptr: number, len: number): void {
     if (z.zs_set_dict(this.#s, ptr, len) !== Z_OK) throw new Error("inflateSetDictionary failed");
+  }
+  /**
+   * `inflateValidate`: with `false`, zlib neither computes nor checks the
+   * gzip CRC-32 and length (the caller does); reset turns checking back on.
+   */
+  validate(check: boolean): void {
+    if (z.zs_validate(this.#s, check ? 1 : 0) !== Z_OK) throw new Error("inflateValidate failed");
   }
   /** Frees the stream. */
   free(): void {

@@ -32,6 +32,19 @@ function pad(n: number, width: number): string {
  * ```
  */
 export function formatModTime(seconds: number, nanos: number): string {
+  // Layers often give every entry the same time (SOURCE_DATE_EPOCH, fixed mtimes).
+  if (seconds === last.seconds && nanos === last.nanos) return last.text;
+  const text = format(seconds, nanos);
+  last.seconds = seconds;
+  last.nanos = nanos;
+  last.text = text;
+  return text;
+}
+
+/** The last time formatted, and its text. */
+const last = { seconds: NaN, nanos: NaN, text: "" };
+
+function format(seconds: number, nanos: number): string {
   if (!Number.isFinite(seconds) || !Number.isFinite(nanos)) return "";
   nanos = Math.floor(nanos);
   if (nanos < 0 || nanos >= 1e9) {

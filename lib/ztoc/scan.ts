@@ -14,6 +14,7 @@
  */
 import { BadInputError } from "../errors.ts";
 import type { Checkpoint } from "../gzip/checkpoint.ts";
+import { nativeCrc32 } from "../gzip/crc_check.ts";
 import { CheckpointInflater } from "../gzip/inflater.ts";
 import { Sha256 } from "../oci/digest.ts";
 import type { TarEntry } from "../tar/entry.ts";
@@ -136,7 +137,7 @@ export class LayerDecoder {
           }
         },
         checkpoint: (cp) => this.#found.push({ in: cp.in, bits: cp.bits }),
-      });
+      }, { check: nativeCrc32 });
     } else if (!(spanSize > 0)) {
       throw new BadInputError("span size must be > 0 for uncompressed layers");
     }

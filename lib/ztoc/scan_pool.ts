@@ -1,8 +1,10 @@
 /**
- * Scans layers on Web Workers: each worker (one WASM zlib instance) runs
- * the decoding half of the pass (inflate + tar) while the calling thread
- * reads the bytes and hashes them (layer and span digests). Several layers
- * run at once, one per worker.
+ * Scans gzip layers on Web Workers: each worker (one WASM zlib instance)
+ * only inflates, while the calling thread reads the compressed bytes, hashes
+ * them (layer and span digests) and reads the tar from the uncompressed
+ * bytes the worker hands back (TOC). Several layers run at once, one per
+ * worker. Uncompressed (tar) layers need no inflating and are scanned in the
+ * calling thread.
  *
  * Workers need read access to this module's folder; where they cannot
  * start (a narrower `--allow-read`), scans run in the calling thread.
@@ -17,37 +19,25 @@ import {
   UnsupportedError,
 } from "../errors.ts";
 import type { Checkpoint } from "../gzip/checkpoint.ts";
+import { GzipCheck } from "../gzip/crc_check.ts";
 import type { TarEntry } from "../tar/entry.ts";
+import { TarReader } from "../tar/reader.ts";
+import type { ScanRequest, ScanResponse } from "./scan_worker.ts";
 import {
   LayerHasher,
   type LayerScan,
   scanLayer,
   type ScanOptions,
   sniff,
-  type SpanStart,
   verifyLayer,
 } from "./scan.ts";
 
-/** Messages to a scan worker. */
-export type ScanRequest =
-  | { type: "start"; compression: "gzip" | "uncompressed"; spanSize: number }
-  | { type: "chunk"; bytes: Uint8Array }
-  | { type: "end" };
-
-/** Messages from a scan worker. */
-export type ScanResponse =
-  | { type: "ready" }
-  | { type: "decoded"; starts: SpanStart[]; bytes: Uint8Array }
-  | {
-    type: "done";
-    result: { checkpoints: Checkpoint[]; uncompressedSize: number; entries: TarEntry[] };
-  }
-  | { type: "error"; kind: string; message: string; fatal?: boolean };
+export type { ScanRequest, ScanResponse } from "./scan_worker.ts";
 
 /** Chunks posted to a worker and not yet answered. */
-const IN_FLIGHT = 4;
+const IN_FLIGHT = 3;
 /** Size of the buffers that carry layer bytes to a worker and back. */
-const CHUNK = 1 << 20;
+const CHUNK = 1 << 19;
 
 function rebuildError(kind: string, message: string): Error {
   switch (kind) {
@@ -65,6 +55,21 @@ function rebuildError(kind: string, message: string): Error {
 }
 
 const WORKER_URL = new URL("./scan_worker.ts", import.meta.url);
+
+/** Closes a source that will not be read: its first read opens it (a file), then it is closed. */
+async function closeSource(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<void> {
+  if (!(Symbol.asyncIterator in chunks)) return;
+  const it = (chunks as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  try {
+    await it.next();
+  } catch {
+    // failing to read is fine: it is being closed
+  } finally {
+    await it.return?.();
+  }
+}
 
 /** A worker that could not start (no read access to its module, …). */
 class WorkerUnavailable extends Error {}
@@ -191,11 +196,17 @@ export class ScanPool {
   ): Promise<LayerScan> {
     if (this.#closed) throw new SociError("scan pool is closed");
     let channel: Channel | undefined;
-    if (!this.#unavailable) {
+    if (!this.#unavailable && options.compression !== "uncompressed") {
       try {
         channel = await this.#acquire();
       } catch (e) {
         if (!(e instanceof WorkerUnavailable)) throw e;
+        // Closed while the worker was starting: the scan fails, as any
+        // running one, and its source is closed.
+        if (this.#closed) {
+          await closeSource(chunks);
+          throw new SociError("scan pool closed");
+        }
         this.#unavailable = true;
       }
     }
@@ -218,21 +229,49 @@ export class ScanPool {
   ): Promise<LayerScan> {
     const signal = options.signal;
     const sniffed = await sniff(chunks, options.compression);
+    if (sniffed.compression === "uncompressed") {
+      // Nothing to inflate: the tar is read here.
+      return await scanLayer(sniffed.chunks, { ...options, compression: "uncompressed" });
+    }
     let failure: Error | undefined = sniffed.compression instanceof Error
       ? sniffed.compression
       : undefined;
-    const compression = sniffed.compression instanceof Error ? "uncompressed" : sniffed.compression;
+    const compression = "gzip";
     const hasher = new LayerHasher(compression, options.spanSize);
-    // Chunks travel to the worker and back (transferred, never copied by
-    // structured clone) in buffers of a small fixed set, so neither thread
-    // makes garbage per chunk. The layer digest is taken before a buffer
-    // leaves, the span digests when it comes back with its span starts.
+    // The TOC is read here, from the uncompressed bytes the worker sends.
+    // As in LayerDecoder, a tar error is kept while inflating goes on: the
+    // gzip error, when there is one, names the real problem.
+    const entries: TarEntry[] = [];
+    const tar = new TarReader((e) => entries.push(e));
+    let tarError: unknown;
+    // The CRC-32 and length of each gzip member, checked here natively.
+    const check = new GzipCheck();
+    // Compressed chunks travel to the worker and back, uncompressed bytes
+    // from the worker and back (transferred, never copied by structured
+    // clone), in buffers of small fixed sets, so neither thread makes
+    // garbage per chunk. The layer digest is taken before a chunk leaves,
+    // the span digests when it comes back with its span starts.
     let inFlight = 0;
+    const giveBack: ArrayBuffer[] = [];
     const onReply = (m: ScanResponse): void => {
       if (m.type === "decoded") {
         inFlight--;
         hasher.spans(m.bytes, m.starts);
         this.#free.push(m.bytes.buffer as ArrayBuffer);
+        // Member ends first: the bytes may run past them into the next member.
+        for (const e of m.members) check.member(e);
+        for (const o of m.out) {
+          check.data(o);
+          if (tarError === undefined && !tar.done) {
+            try {
+              tar.push(o);
+            } catch (e) {
+              tarError = e;
+            }
+          }
+          giveBack.push(o.buffer as ArrayBuffer);
+        }
+        if (check.error !== undefined) failure ??= check.error;
         options.onProgress?.(hasher.size);
       } else if (m.type === "error") {
         if (m.fatal) throw rebuildError(m.kind, m.message);
@@ -245,7 +284,7 @@ export class ScanPool {
     if (failure === undefined) {
       state.idle = false;
       channel.worker.postMessage(
-        { type: "start", compression, spanSize: options.spanSize } satisfies ScanRequest,
+        { type: "start", spanSize: options.spanSize } satisfies ScanRequest,
       );
     }
     // Small source chunks (HTTP bodies) are gathered into whole buffers first.
@@ -256,8 +295,10 @@ export class ScanPool {
       fill = undefined;
       filled = 0;
       inFlight++;
-      channel.worker.postMessage({ type: "chunk", bytes } satisfies ScanRequest, [
+      const free = giveBack.splice(0);
+      channel.worker.postMessage({ type: "chunk", bytes, free } satisfies ScanRequest, [
         bytes.buffer as ArrayBuffer,
+        ...free,
       ]);
       while (failure === undefined && inFlight >= IN_FLIGHT) onReply(await channel.next());
     };
@@ -278,13 +319,13 @@ export class ScanPool {
       }
     }
     if (failure === undefined && filled > 0) await send();
-    let decoded: Extract<ScanResponse, { type: "done" }>["result"] | undefined;
+    let checkpoints: Checkpoint[] | undefined;
     if (failure === undefined) {
       channel.worker.postMessage({ type: "end" } satisfies ScanRequest);
-      while (failure === undefined && decoded === undefined) {
+      while (failure === undefined && checkpoints === undefined) {
         const m = await channel.next();
         if (m.type === "done") {
-          decoded = m.result;
+          checkpoints = m.checkpoints;
           state.idle = true;
         } else onReply(m);
       }
@@ -292,7 +333,18 @@ export class ScanPool {
     const { digest, size, spanDigests } = hasher.end();
     verifyLayer(digest, size, options);
     if (failure !== undefined) throw failure;
-    return { compression, digest, size, spanSize: options.spanSize, spanDigests, ...decoded! };
+    if (tarError !== undefined) throw tarError;
+    const uncompressedSize = tar.end();
+    return {
+      compression,
+      digest,
+      size,
+      spanSize: options.spanSize,
+      spanDigests,
+      checkpoints: checkpoints!,
+      uncompressedSize,
+      entries,
+    };
   }
 
   /** Stops every worker; scans still running fail. */

@@ -1,25 +1,98 @@
 /**
- * Worker side of `ScanPool`: runs a {@link LayerDecoder} (inflate + tar)
- * on the chunks the main thread posts and answers each with the span
- * starts found in it. One WASM zlib instance per worker.
+ * Worker side of `ScanPool`: inflates a gzip layer (one WASM zlib instance
+ * per worker) and nothing else, so that the inflate thread never waits (the
+ * gzip CRC-32 is checked by the main thread, natively; this module loads no
+ * `node:` module, so the worker starts fast).
+ * Each compressed chunk the main thread posts is answered with the span
+ * starts (checkpoints) found in it, the chunk's buffer (given back for
+ * reuse) and the uncompressed bytes it produced, copied out of WASM memory
+ * into buffers that are transferred, not copied, to the main thread (which
+ * reads the tar, hashes and builds the TOC) and come back with later
+ * chunks.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { LayerDecoder } from "./scan.ts";
-import type { ScanRequest, ScanResponse } from "./scan_pool.ts";
+import type { Checkpoint } from "../gzip/checkpoint.ts";
+import { CheckpointInflater, type MemberEnd } from "../gzip/inflater.ts";
 
-let decoder: LayerDecoder | undefined;
+/** Messages to a scan worker. */
+export type ScanRequest =
+  | { type: "start"; spanSize: number }
+  | {
+    type: "chunk";
+    bytes: Uint8Array;
+    /** Output buffers given back for reuse (transferred). */
+    free: ArrayBuffer[];
+  }
+  | { type: "end" };
+
+/** A span start: where a checkpoint was placed (compressed offset and bits). */
+export interface WorkerSpanStart {
+  in: number;
+  bits: number;
+}
+
+/** Messages from a scan worker. */
+export type ScanResponse =
+  | { type: "ready" }
+  | {
+    type: "decoded";
+    starts: WorkerSpanStart[];
+    /** The compressed chunk, given back. */
+    bytes: Uint8Array;
+    /** Uncompressed bytes produced from it, in order (views of transferred buffers). */
+    out: Uint8Array[];
+    /** gzip members that ended in it: the main thread checks their CRC-32 and length. */
+    members: MemberEnd[];
+  }
+  | { type: "done"; checkpoints: Checkpoint[]; uncompressedSize: number }
+  | { type: "error"; kind: string; message: string; fatal?: boolean };
+
+/** Size of the buffers that carry uncompressed bytes to the main thread. */
+export const OUT_BUFFER = 1 << 20;
+
+let inflater: CheckpointInflater | undefined;
 let failed = false;
+let starts: WorkerSpanStart[] = [];
+let members: MemberEnd[] = [];
+let out: Uint8Array[] = [];
+let transfer: ArrayBuffer[] = [];
+const free: ArrayBuffer[] = [];
+let buf: Uint8Array | undefined;
+let fill = 0;
 
-function post(msg: ScanResponse, transfer: Transferable[] = []): void {
-  self.postMessage(msg, transfer);
+function post(msg: ScanResponse, t: Transferable[] = []): void {
+  self.postMessage(msg, t);
+}
+
+/** Hands the filled part of the current output buffer on. */
+function flush(): void {
+  if (buf === undefined || fill === 0) return;
+  out.push(buf.subarray(0, fill));
+  transfer.push(buf.buffer as ArrayBuffer);
+  buf = undefined;
+  fill = 0;
+}
+
+function data(bytes: Uint8Array): void {
+  let at = 0;
+  while (at < bytes.length) {
+    buf ??= new Uint8Array(free.pop() ?? new ArrayBuffer(OUT_BUFFER));
+    const n = Math.min(buf.length - fill, bytes.length - at);
+    buf.set(bytes.subarray(at, at + n), fill);
+    fill += n;
+    at += n;
+    if (fill === buf.length) flush();
+  }
 }
 
 function fail(e: unknown): void {
   failed = true;
-  decoder?.free();
-  decoder = undefined;
+  inflater?.free();
+  inflater = undefined;
+  buf = undefined;
+  fill = 0;
   const err = e as Error & { kind?: string };
   post({ type: "error", kind: err.kind ?? "internal", message: err.message ?? String(e) });
 }
@@ -30,26 +103,43 @@ self.onmessage = (ev: MessageEvent<ScanRequest>) => {
     switch (msg.type) {
       case "start":
         failed = false;
-        decoder = new LayerDecoder(msg.compression, msg.spanSize);
+        inflater = new CheckpointInflater(msg.spanSize, {
+          data,
+          checkpoint: (cp) => starts.push({ in: cp.in, bits: cp.bits }),
+          member: (m) => members.push(m),
+        }, { check: "caller" });
         break;
       case "chunk":
-        // The buffer goes back to the main thread for the span digests and reuse.
-        if (!failed) {
-          post({ type: "decoded", starts: decoder!.push(msg.bytes), bytes: msg.bytes }, [
-            msg.bytes.buffer as ArrayBuffer,
-          ]);
-        }
+        for (const b of msg.free) if (b.byteLength === OUT_BUFFER) free.push(b);
+        if (failed) break;
+        inflater!.push(msg.bytes);
+        flush();
+        post({ type: "decoded", starts, bytes: msg.bytes, out, members }, [
+          msg.bytes.buffer as ArrayBuffer,
+          ...transfer,
+        ]);
+        starts = [];
+        members = [];
+        out = [];
+        transfer = [];
         break;
       case "end":
         if (!failed) {
-          const result = decoder!.end();
-          decoder = undefined;
-          const transfer = result.checkpoints.map((c) => c.window.buffer as ArrayBuffer);
-          post({ type: "done", result }, transfer);
+          const summary = inflater!.end();
+          inflater = undefined;
+          const windows = summary.checkpoints.map((c) => c.window.buffer as ArrayBuffer);
+          post(
+            { type: "done", checkpoints: summary.checkpoints, uncompressedSize: summary.totalOut },
+            windows,
+          );
         }
         break;
     }
   } catch (e) {
+    starts = [];
+    members = [];
+    out = [];
+    transfer = [];
     fail(e);
   }
 };

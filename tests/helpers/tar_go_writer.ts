@@ -167,97 +167,128 @@ function encodeRecords(records: Array<[string, Uint8Array]>): Uint8Array {
 }
 
 /**
+ * The header blocks of one entry (a PAX `x` header with its records when
+ * needed, then the USTAR-layout header), as {@link goTar} writes them; the
+ * entry's data and padding are left to the caller (`data` is not read, only
+ * `size`). A `g` entry gives its header and records.
+ */
+export function goTarHeader(e: GoTarEntry): Uint8Array {
+  return concatParts(headerParts(e));
+}
+
+function concatParts(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function headerParts(e: GoTarEntry): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  const typeflag = e.typeflag ?? "0";
+  const name = bytes(e.name);
+  if (typeflag === "g") {
+    const data = encodeRecords((e.pax ?? []).map(([k, v]) => [k, bytes(v)]));
+    const [dir] = dirAndBase(name);
+    parts.push(metaHeader(`${dir}GlobalHead.0.0`, "g", data.length), ...padded(data));
+    return parts;
+  }
+  const data = e.data ?? new Uint8Array(0);
+  const size = e.size ?? data.length;
+  const mode = e.mode ?? 0o644;
+  const uid = e.uid ?? 0;
+  const gid = e.gid ?? 0;
+  const mtime = e.mtime ?? 1700000000;
+  const nanos = e.mtimeNanos ?? 0;
+  const linkname = bytes(e.linkname);
+  const uname = bytes(e.uname);
+  const gname = bytes(e.gname);
+  const flagByte = e.rawTypeflag ?? typeflag.charCodeAt(0);
+
+  // Like Go: collect the PAX records every field would need, and use
+  // them only when some field cannot be stored in a USTAR header.
+  const records: Array<[string, Uint8Array]> = [];
+  let ustarOk = true;
+  let prefix: Uint8Array = new Uint8Array(0);
+  let shortName = name;
+  const split = splitUstar(name);
+  if (!e.v7) {
+    if (name.length > 100 || !isAscii(name)) {
+      records.push(["path", name]);
+      if (!split) ustarOk = false;
+    }
+    const strField = (key: string, v: Uint8Array, width: number) => {
+      if (v.length > width || !isAscii(v)) {
+        records.push([key, v]);
+        ustarOk = false;
+      }
+    };
+    strField("linkpath", linkname, 100);
+    strField("uname", uname, 32);
+    strField("gname", gname, 32);
+    const numField = (key: string, v: number, width: number) => {
+      if (!fitsOctal(width, v)) {
+        records.push([key, ENC.encode(String(v))]);
+        ustarOk = false;
+      }
+    };
+    numField("uid", uid, 8);
+    numField("gid", gid, 8);
+    numField("size", size, 12);
+    if (!fitsOctal(12, mtime) || nanos !== 0) {
+      records.push(["mtime", ENC.encode(paxTime(mtime, nanos))]);
+      ustarOk = false;
+    }
+    for (const [k, v] of e.pax ?? []) {
+      records.push([k, bytes(v)]);
+      ustarOk = false;
+    }
+  }
+  if (!ustarOk) {
+    const rec = encodeRecords(records);
+    const [dir, base] = dirAndBase(name);
+    parts.push(metaHeader(`${dir}PaxHeaders.0/${base}`, "x", rec.length), ...padded(rec));
+    shortName = name.filter((c) => c < 0x80);
+  } else if (split) {
+    [prefix, shortName] = split;
+  }
+
+  const blk = new Block();
+  blk.str(0, 100, shortName);
+  blk.oct(100, 8, mode);
+  blk.oct(108, 8, uid);
+  blk.oct(116, 8, gid);
+  blk.oct(124, 12, size);
+  blk.oct(136, 12, mtime);
+  blk.b[156] = flagByte;
+  blk.str(157, 100, linkname);
+  if (!e.v7) {
+    blk.str(265, 32, uname);
+    blk.str(297, 32, gname);
+    blk.oct(329, 8, e.devmajor ?? 0);
+    blk.oct(337, 8, e.devminor ?? 0);
+    blk.str(345, 155, prefix);
+  }
+  parts.push(blk.finish(e.v7 ? "v7" : "ustar"));
+  return parts;
+}
+
+/**
  * Writes `entries` as one tar archive laid out like Go's `archive/tar`
  * Writer output.
  */
 export function goTar(entries: GoTarEntry[], opts: GoTarOptions = {}): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const e of entries) {
-    const typeflag = e.typeflag ?? "0";
-    const name = bytes(e.name);
-    if (typeflag === "g") {
-      const data = encodeRecords((e.pax ?? []).map(([k, v]) => [k, bytes(v)]));
-      const [dir] = dirAndBase(name);
-      parts.push(metaHeader(`${dir}GlobalHead.0.0`, "g", data.length), ...padded(data));
-      continue;
-    }
+    parts.push(...headerParts(e));
+    if ((e.typeflag ?? "0") === "g") continue;
     const data = e.data ?? new Uint8Array(0);
     const size = e.size ?? data.length;
-    const mode = e.mode ?? 0o644;
-    const uid = e.uid ?? 0;
-    const gid = e.gid ?? 0;
-    const mtime = e.mtime ?? 1700000000;
-    const nanos = e.mtimeNanos ?? 0;
-    const linkname = bytes(e.linkname);
-    const uname = bytes(e.uname);
-    const gname = bytes(e.gname);
-    const flagByte = e.rawTypeflag ?? typeflag.charCodeAt(0);
-
-    // Like Go: collect the PAX records every field would need, and use
-    // them only when some field cannot be stored in a USTAR header.
-    const records: Array<[string, Uint8Array]> = [];
-    let ustarOk = true;
-    let prefix: Uint8Array = new Uint8Array(0);
-    let shortName = name;
-    const split = splitUstar(name);
-    if (!e.v7) {
-      if (name.length > 100 || !isAscii(name)) {
-        records.push(["path", name]);
-        if (!split) ustarOk = false;
-      }
-      const strField = (key: string, v: Uint8Array, width: number) => {
-        if (v.length > width || !isAscii(v)) {
-          records.push([key, v]);
-          ustarOk = false;
-        }
-      };
-      strField("linkpath", linkname, 100);
-      strField("uname", uname, 32);
-      strField("gname", gname, 32);
-      const numField = (key: string, v: number, width: number) => {
-        if (!fitsOctal(width, v)) {
-          records.push([key, ENC.encode(String(v))]);
-          ustarOk = false;
-        }
-      };
-      numField("uid", uid, 8);
-      numField("gid", gid, 8);
-      numField("size", size, 12);
-      if (!fitsOctal(12, mtime) || nanos !== 0) {
-        records.push(["mtime", ENC.encode(paxTime(mtime, nanos))]);
-        ustarOk = false;
-      }
-      for (const [k, v] of e.pax ?? []) {
-        records.push([k, bytes(v)]);
-        ustarOk = false;
-      }
-    }
-    if (!ustarOk) {
-      const rec = encodeRecords(records);
-      const [dir, base] = dirAndBase(name);
-      parts.push(metaHeader(`${dir}PaxHeaders.0/${base}`, "x", rec.length), ...padded(rec));
-      shortName = name.filter((c) => c < 0x80);
-    } else if (split) {
-      [prefix, shortName] = split;
-    }
-
-    const blk = new Block();
-    blk.str(0, 100, shortName);
-    blk.oct(100, 8, mode);
-    blk.oct(108, 8, uid);
-    blk.oct(116, 8, gid);
-    blk.oct(124, 12, size);
-    blk.oct(136, 12, mtime);
-    blk.b[156] = flagByte;
-    blk.str(157, 100, linkname);
-    if (!e.v7) {
-      blk.str(265, 32, uname);
-      blk.str(297, 32, gname);
-      blk.oct(329, 8, e.devmajor ?? 0);
-      blk.oct(337, 8, e.devminor ?? 0);
-      blk.str(345, 155, prefix);
-    }
-    parts.push(blk.finish(e.v7 ? "v7" : "ustar"));
+    const flagByte = e.rawTypeflag ?? (e.typeflag ?? "0").charCodeAt(0);
     const headerOnly = flagByte >= 0x31 && flagByte <= 0x36;
     if (!headerOnly) {
       const body = data.length === size ? data : new Uint8Array(size);
