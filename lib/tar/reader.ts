@@ -15,7 +15,7 @@ import {
   MAX_PAX_BYTES_PER_ENTRY,
   MAX_PAX_BYTES_PER_LAYER,
   MAX_PAX_RECORDS_PER_LAYER,
-} from "../ztoc/limits.ts";
+} from "./limits.ts";
 import { ByteStore } from "./byte_store.ts";
 import type { TarEntry } from "./entry.ts";
 import {
@@ -76,7 +76,7 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const UTF8 = new TextDecoder();
 
 /**
- * Limits on what one stream may hold (defaults: `lib/ztoc/limits.ts`). A
+ * Limits on what one stream may hold (defaults: `limits.ts`). A
  * stream beyond one fails with a BadInputError naming the limit, before the
  * entry that crosses it is reported.
  */

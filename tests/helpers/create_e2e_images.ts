@@ -29,7 +29,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { goTar, type GoTarEntry } from "./tar_go_writer.ts";
 import { flatcToJson, TAR_ZINFO_FBS, ZTOC_FBS } from "./ztoc_flatc.ts";
