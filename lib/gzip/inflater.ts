@@ -101,6 +101,7 @@ export class CheckpointInflater {
   /** True between members: the previous member ended and no byte of the next was read. */
   #between = false;
   #checkpoints: Checkpoint[] = [];
+  readonly #maxCheckpoints: number;
   #freed = false;
   readonly #check: "zlib" | "caller" | Crc32;
   /** CRC-32 and length (mod 2^32) of the current member's output. */
@@ -115,11 +116,16 @@ export class CheckpointInflater {
    * CRC-32 and length: `zlib` (default, in WASM), a native CRC-32 function
    * `(bytes, crc) => crc` run here (see `crc_check.ts`), or `caller` (the
    * sink's `member` gets each trailer; nothing is checked here).
+   * `options.maxCheckpoints` bounds the checkpoints (each holds a 32 KiB
+   * window): one more is a `BadInputError` (a gzip bomb of tiny blocks).
    */
   constructor(
     spanSize: number,
     sink: InflateSink,
-    options: { check?: "zlib" | "caller" | ((bytes: Uint8Array, crc: number) => number) } = {},
+    options: {
+      check?: "zlib" | "caller" | ((bytes: Uint8Array, crc: number) => number);
+      maxCheckpoints?: number;
+    } = {},
   ) {
     if (!Number.isSafeInteger(spanSize) || spanSize < 0) {
       throw new BadInputError("span size must be >= 0");
@@ -127,6 +133,7 @@ export class CheckpointInflater {
     this.#spanSize = spanSize;
     this.#sink = sink;
     this.#check = options.check ?? "zlib";
+    this.#maxCheckpoints = options.maxCheckpoints ?? Infinity;
     // Allocated after the checks above, so that a refused call leaks nothing.
     this.#stream = new InflateStream(WBITS_GZIP);
     if (this.#check !== "zlib") this.#stream.validate(false);
@@ -263,6 +270,12 @@ export class CheckpointInflater {
   }
 
   #checkpoint(bits: number): void {
+    if (this.#checkpoints.length >= this.#maxCheckpoints) {
+      throw new BadInputError(
+        `gzip stream needs more than ${this.#maxCheckpoints} checkpoints at span size ` +
+          `${this.#spanSize} (MAX_SPANS); a larger --span-size makes fewer`,
+      );
+    }
     const cp: Checkpoint = {
       in: this.#totalIn,
       out: this.#totalOut,

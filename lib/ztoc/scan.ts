@@ -20,6 +20,7 @@ import { Sha256 } from "../oci/digest.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { BLOCK_SIZE, headerChecksums, isZeroBlock, parseOctal } from "../tar/header.ts";
 import { TarReader } from "../tar/reader.ts";
+import { MAX_SPANS } from "./limits.ts";
 
 /** How a layer's bytes are compressed, as far as a zTOC is concerned. */
 export type LayerCompression = "gzip" | "uncompressed";
@@ -137,7 +138,7 @@ export class LayerDecoder {
           }
         },
         checkpoint: (cp) => this.#found.push({ in: cp.in, bits: cp.bits }),
-      }, { check: nativeCrc32 });
+      }, { check: nativeCrc32, maxCheckpoints: MAX_SPANS });
     } else if (!(spanSize > 0)) {
       throw new BadInputError("span size must be > 0 for uncompressed layers");
     }

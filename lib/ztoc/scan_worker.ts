@@ -15,6 +15,7 @@
 /// <reference lib="deno.worker" />
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import { CheckpointInflater, type MemberEnd } from "../gzip/inflater.ts";
+import { MAX_SPANS } from "./limits.ts";
 
 /** Messages to a scan worker. */
 export type ScanRequest =
@@ -107,7 +108,7 @@ self.onmessage = (ev: MessageEvent<ScanRequest>) => {
           data,
           checkpoint: (cp) => starts.push({ in: cp.in, bits: cp.bits }),
           member: (m) => members.push(m),
-        }, { check: "caller" });
+        }, { check: "caller", maxCheckpoints: MAX_SPANS });
         break;
       case "chunk":
         for (const b of msg.free) if (b.byteLength === OUT_BUFFER) free.push(b);
