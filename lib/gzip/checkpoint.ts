@@ -12,7 +12,12 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { WINDOW_SIZE } from "./checkpoint.ts";
- * assert.equal(WINDOW_SIZE, 32768);
+ * import { CheckpointInflater } from "./inflater.ts";
+ * import { gzipSync } from "node:zlib";
+ * // every checkpoint carries a window of exactly this size (deflate reaches back 32 KiB)
+ * const inf = new CheckpointInflater(1 << 20, { data: () => {} });
+ * inf.push(gzipSync(new Uint8Array(1000)));
+ * assert.ok(inf.end().checkpoints.every((cp) => cp.window.length === WINDOW_SIZE));
  * ```
  */
 export const WINDOW_SIZE = 32768;
