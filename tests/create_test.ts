@@ -80,7 +80,7 @@ Deno.test("create: multi-layer image (small gzip, large gzip, tar) → index byt
   await withRoot(async (root) => {
     const r = await soci(root, ["create", "--min-layer-size", "0", `oci:${L}:app`]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stderr, "");
+    assert.equal(r.stderr, "image stored as app (use this name with push, index list --ref)\n");
     // C§1.3 / C§11.2 item 10: the missing root is created with mode 0700.
     assert.equal((await Deno.stat(root)).mode! & 0o777, 0o700);
 

@@ -421,12 +421,12 @@ Deno.test("names never collide silently: oci:A:v1 then oci:B:v1 keep both images
       }).output();
     }
     const ca = await ok(soci(["--root", root, "create", "--min-layer-size", "0", `oci:${a}:v1`]));
-    assert.match(ca.stdout, /^image stored as v1 \(/m);
+    assert.match(ca.stderr, /^image stored as v1 \(/m);
     const cb = await ok(soci(["--root", root, "create", "--min-layer-size", "0", `oci:${b}:v1`]));
-    assert.match(cb.stdout, /^image stored as v1-2 \(/m);
+    assert.match(cb.stderr, /^image stored as v1-2 \(/m);
     // Again from A: the same name, not a third one.
     const ca2 = await ok(soci(["--root", root, "create", "--min-layer-size", "0", `oci:${a}:v1`]));
-    assert.match(ca2.stdout, /^image stored as v1 \(/m);
+    assert.match(ca2.stderr, /^image stored as v1 \(/m);
     const list = (await ok(soci(["--root", root, "index", "ls"]))).stdout;
     assert.match(list, /\sv1\s/);
     assert.match(list, /\sv1-2\s/);
@@ -441,7 +441,7 @@ Deno.test("names never collide silently: oci:A:v1 then oci:B:v1 keep both images
       "mine",
       `oci:${b}:v1`,
     ]));
-    assert.match(named.stdout, /^image stored as mine \(/m);
+    assert.match(named.stderr, /^image stored as mine \(/m);
     // Pushing a layout-indexed image by a registry name tells exactly what to run.
     const p = await soci(["--root", root, "push", "127.0.0.1:5999/app:1"]);
     assert.equal(p.code, 1);

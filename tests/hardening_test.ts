@@ -88,7 +88,7 @@ Deno.test("defect 1: a zTOC claiming 2^40 bytes in 1-byte spans: info answers, g
   await withTempDir(async (dir) => {
     await Deno.writeFile(`${dir}/claim.ztoc`, bytes);
     await Deno.writeFile(`${dir}/layer.tar`, goTar([{ name: "big", data: textBytes(3000, 1) }]));
-    const shown = await measureDeno(["cli.ts", "ztoc", "info", `${dir}/claim.ztoc`], {
+    const shown = await measureDeno(["cli.ts", "ztoc", "info", "--table", `${dir}/claim.ztoc`], {
       timeoutMs: 60_000,
     });
     assert.equal(shown.code, 0, shown.stderr);
@@ -341,7 +341,7 @@ Deno.test("defect 6: ztoc info shows names with newlines and terminal escapes es
       `${dir}/l.tar`,
     ]);
     assert.equal(built.code, 0, built.stderr);
-    const r = await measureDeno(["cli.ts", "ztoc", "info", `${dir}/l.ztoc`]);
+    const r = await measureDeno(["cli.ts", "ztoc", "info", "--table", `${dir}/l.ztoc`]);
     assert.equal(r.code, 0, r.stderr);
     const out = DEC.decode(r.stdout);
     assert.ok(!out.includes("\u001b") && !out.includes("\u202e") && !out.includes("\t"));

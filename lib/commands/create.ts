@@ -158,7 +158,7 @@ export const createCommand: Command = {
         },
       });
     } catch (e) {
-      throw withHint(e, minLayerSize);
+      throw withHint(e, ctx.int("min-layer-size"));
     } finally {
       progress.finish();
       await source.close?.();
@@ -186,14 +186,15 @@ export const createCommand: Command = {
           `${formatPlatform(b.platform)} (${n} ztoc${n === 1 ? "" : "s"})`,
       );
     }
+    // On stderr: stdout keeps upstream's lines and ours about the indexes.
     if (!quiet && transportOf(ref) !== "store") {
-      ctx.out.line(`image stored as ${result.name} (use this name with push, index list --ref)`);
+      ctx.out.warn(`image stored as ${result.name} (use this name with push, index list --ref)`);
     }
   },
 };
 
 /** Upstream's "no ztocs created" error, with what to do about it. */
-function withHint(e: unknown, minLayerSize: number): unknown {
+function withHint(e: unknown, minLayerSize: bigint): unknown {
   if (e instanceof BadInputError && e.message.startsWith("no ztocs created")) {
     return new BadInputError(
       `${e.message} (layers smaller than --min-layer-size ${minLayerSize} get none; ` +

@@ -12,10 +12,15 @@
  *
  * @module
  */
-/// <reference lib="deno.worker" />
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import { CheckpointInflater, type MemberEnd } from "../gzip/inflater.ts";
 import { MAX_SPANS } from "./limits.ts";
+
+/** The worker's global scope, as much of it as this module uses (no global lib directive). */
+const scope = self as unknown as {
+  postMessage(message: unknown, transfer: Transferable[]): void;
+  onmessage: ((ev: MessageEvent<ScanRequest>) => void) | null;
+};
 
 /** Messages to a scan worker. */
 export type ScanRequest =
@@ -64,7 +69,7 @@ let buf: Uint8Array | undefined;
 let fill = 0;
 
 function post(msg: ScanResponse, t: Transferable[] = []): void {
-  self.postMessage(msg, t);
+  scope.postMessage(msg, t);
 }
 
 /** Hands the filled part of the current output buffer on. */
@@ -98,7 +103,7 @@ function fail(e: unknown): void {
   post({ type: "error", kind: err.kind ?? "internal", message: err.message ?? String(e) });
 }
 
-self.onmessage = (ev: MessageEvent<ScanRequest>) => {
+scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
   const msg = ev.data;
   try {
     switch (msg.type) {
