@@ -25,7 +25,7 @@ import {
   sizeFlags,
   spanSizeFlag,
 } from "./flags.ts";
-import { openStore } from "./open_store.ts";
+import { containerdOptions, openStore } from "./open_store.ts";
 
 /** The per-layer line upstream prints (`soci-cli.md` §4), or undefined. */
 export function layerLine(r: LayerResult): string | undefined {
@@ -107,7 +107,11 @@ export const createCommand: Command = {
     const json = ctx.bool("json");
     const quiet = ctx.bool("quiet");
     using store = openStore(ctx);
-    const source = await openImage(ref, { store, registry: await registryOptions(ctx) });
+    const source = await openImage(ref, {
+      store,
+      registry: await registryOptions(ctx),
+      containerd: containerdOptions(ctx),
+    });
     const progress = new Progress(ctx.out, { enabled: json || quiet ? false : undefined });
     const tasks = new Map<Layer, ProgressTask>();
     const skippedPlatforms: string[] = [];

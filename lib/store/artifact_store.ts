@@ -38,8 +38,15 @@ export interface TransactionOptions {
   onStep?: (step: CommitStep) => void;
 }
 
-/** Steps of a commit, reported to {@linkcode TransactionOptions.onStep}. */
-export type CommitStep = "pending" | "blobs" | "db" | "index";
+/**
+ * Steps of a commit, reported to {@linkcode TransactionOptions.onStep}:
+ * `pending` (what a dead commit may leave behind is recorded), `blobs`
+ * (the blobs are in the store), `db` (inside the DB transaction, before it
+ * commits), `committed` (right after the DB committed; the containerd store
+ * only), `index` (the store's own records follow the DB: the local store's
+ * `index.json`, containerd's labels and image records).
+ */
+export type CommitStep = "pending" | "blobs" | "db" | "committed" | "index";
 
 /** Where SOCI artifacts are kept (see the module documentation). */
 export interface ArtifactStore {
@@ -88,6 +95,19 @@ export interface ArtifactStore {
   close(): void;
 }
 
+/** The options of {@linkcode ArtifactTransaction.tagImage}. */
+export interface TagImageOptions {
+  /**
+   * Make the name point at the target in a store that keeps its own image
+   * records (containerd): the record is created, or moved to `target` when
+   * it exists (`convert`'s destination). Without it, the containerd store
+   * never makes or changes an image record: a name it does not have with
+   * that target is not recorded there, and the image's indexes are kept by
+   * a GC root label instead. The local store always records the name.
+   */
+  upsert?: boolean;
+}
+
 /** The options of {@linkcode ArtifactTransaction.addIndex}. */
 export interface AddIndexOptions {
   /** The image (by its store name) the index belongs to: stores keep the index while it exists. */
@@ -126,8 +146,17 @@ export interface ArtifactTransaction extends AsyncDisposable {
    * references become garbage for {@linkcode ArtifactStore.gc}.
    */
   removeIndex(digest: string): void;
-  /** Names an image (its target must be staged here or stored). */
-  tagImage(name: string, target: Descriptor, annotations?: Record<string, string>): void;
+  /**
+   * Names an image (its target must be staged here or stored). In the
+   * containerd store, `annotations` become the record's labels when it is
+   * created or moved (see {@linkcode TagImageOptions.upsert}).
+   */
+  tagImage(
+    name: string,
+    target: Descriptor,
+    annotations?: Record<string, string>,
+    options?: TagImageOptions,
+  ): void;
   /** Writes (upserts) a DB row at commit. */
   putRecord(rec: ArtifactRecord): void;
   /** Deletes a DB row at commit. */
