@@ -125,6 +125,7 @@ export class ContainerdTransaction implements ArtifactTransaction {
     this.#lease ??= (async () => {
       this.#writableDb();
       const store = this.#store;
+      await Deno.mkdir(store.root, { recursive: true, mode: 0o700 }); // the DB's folder
       const id = newLeaseId();
       const db = store.db;
       db.transaction(() => db.addPending(this.#key, [leaseEntry(this.#target(), id)]));
