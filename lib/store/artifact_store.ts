@@ -143,7 +143,9 @@ export interface ArtifactTransaction extends AsyncDisposable {
   addIndex(desc: Descriptor, options?: AddIndexOptions): void;
   /**
    * Drops a SOCI index: no longer listed; its blob and what only it
-   * references become garbage for {@linkcode ArtifactStore.gc}.
+   * references become garbage for {@linkcode ArtifactStore.gc} (the
+   * containerd store deletes the blob at commit, and containerd's GC
+   * collects what only it referenced).
    */
   removeIndex(digest: string): void;
   /**

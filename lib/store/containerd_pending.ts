@@ -74,12 +74,31 @@ export function newTxKey(): string {
   return `${CONTAINERD_TX_PREFIX}${Date.now().toString(36)}-${Deno.pid}-${rnd}`;
 }
 
-/** The key of the operations of transaction `tx`. */
+/**
+ * The key of the operations of transaction `tx`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { opsKey } from "./containerd_pending.ts";
+ * assert.equal(opsKey("ctrd-1-2-3"), "ctrd-1-2-3/ops");
+ * ```
+ */
 export function opsKey(tx: string): string {
   return tx + OPS_SUFFIX;
 }
 
-/** The entry that names the lease of a transaction. */
+/**
+ * The entry that names the lease of a transaction.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { leaseEntry } from "./containerd_pending.ts";
+ * assert.equal(leaseEntry({ sock: "/s", ns: "default" }, "l1"),
+ *   'lease:{"sock":"/s","ns":"default","id":"l1"}');
+ * ```
+ */
 export function leaseEntry(target: PendingTarget, id: string): string {
   return `lease:${JSON.stringify({ sock: target.sock, ns: target.ns, id })}`;
 }
@@ -116,6 +135,18 @@ export function decodeOps(entries: string[]): Array<PendingOp & PendingTarget> {
  * Tells containerd (through `client`, whose namespace is replaced by each
  * operation's) what `ops` say. Idempotent; a record or blob that is gone
  * meanwhile is skipped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ContainerdClient } from "../containerd/client.ts";
+ * import { applyOps } from "./containerd_pending.ts";
+ * const client = new ContainerdClient({ address: "/nonexistent/containerd.sock" });
+ * await applyOps(client, []); // nothing to tell: nothing is asked
+ * await assert.rejects(applyOps(client, [{ op: "delete", digest: "sha256:" + "0".repeat(64) }]),
+ *   /is containerd running/);
+ * client.close();
+ * ```
  */
 export async function applyOps(
   client: ContainerdClient,
@@ -212,6 +243,23 @@ async function ownerGone(tx: string, now = Date.now()): Promise<boolean> {
  *
  * @param db the artifacts DB (nothing is done when it is read-only)
  * @param client a client of the store's containerd
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ArtifactsDb } from "./artifacts_db.ts";
+ * import { ContainerdClient } from "../containerd/client.ts";
+ * import { recoverContainerd } from "./containerd_pending.ts";
+ * const db = ArtifactsDb.open(":memory:");
+ * const client = new ContainerdClient({ address: "/nonexistent/containerd.sock" });
+ * // An entry of another containerd is left for a command that talks to it.
+ * const entry = 'lease:{"sock":"/other.sock","ns":"default","id":"l1"}';
+ * db.addPending("ctrd-1-4194305-00000000", [entry]);
+ * await recoverContainerd(db, client);
+ * assert.deepEqual([...db.listPending().values()], [[entry]]);
+ * client.close();
+ * db.close();
+ * ```
  */
 export async function recoverContainerd(db: ArtifactsDb, client: ContainerdClient): Promise<void> {
   if (db.readOnly) return;
@@ -239,7 +287,20 @@ export async function recoverContainerd(db: ArtifactsDb, client: ContainerdClien
   }
 }
 
-/** Deletes a lease (a missing one is fine). */
+/**
+ * Deletes a lease (a missing one is fine); with `sync`, containerd collects
+ * what only it held before answering.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ContainerdClient } from "../containerd/client.ts";
+ * import { deleteLease } from "./containerd_pending.ts";
+ * const client = new ContainerdClient({ address: "/nonexistent/containerd.sock" });
+ * await assert.rejects(deleteLease(client, "default", "l1", true), /is containerd running/);
+ * client.close();
+ * ```
+ */
 export async function deleteLease(
   client: ContainerdClient,
   ns: string,
