@@ -12,9 +12,8 @@
  * - `containerd → containerd`: `--content-store containerd create
  *   bench:bench` (read from containerd, artifacts written into it, as
  *   upstream's `soci create` works);
- * - with `--direct`, also `containerd direct` (library level: the same
- *   stages over a `ContainerdSource` with `directRead`, which reads the
- *   blob files of containerd's content store; not a CLI option).
+ * - `… --direct-read`: the same, reading the layers from the blob files of
+ *   containerd's content store (`create --direct-read`).
  *
  * Besides wall time it prints the CPU time of each process
  * (`/usr/bin/time`) and of containerd while it serves, which says more than
@@ -23,29 +22,15 @@
  * (`ctr images import`).
  *
  * ```sh
- * deno run -A tasks/bench_containerd.ts [--rounds N] [--size-mib N] [--direct]
+ * deno run -A tasks/bench_containerd.ts [--rounds N] [--size-mib N]
  * ```
  *
  * @module
  */
 import { DEFAULT_DIR, ensureImage, parseArgs, sizeArg } from "./bench_data.ts";
 import { ctrImport, ociArchive, startContainerd } from "../tests/helpers/containerd.ts";
-import { ContainerdSource } from "../lib/image/containerd_source.ts";
-import { index, layers, pipe, spans, ztoc } from "../lib/pipeline.ts";
 
-const SELF = new URL(import.meta.url).pathname;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-/** Child mode (`--direct`): build the index with direct reads and print its digest. */
-async function child(reference: string, socket: string): Promise<void> {
-  const src = new ContainerdSource(reference, { address: socket, directRead: true });
-  try {
-    const soci = await pipe(src, layers(), spans(), ztoc(), index());
-    console.log(soci.descriptor.digest);
-  } finally {
-    await src.close();
-  }
-}
 
 /** One run: wall seconds, CPU seconds of the process and of containerd, the index digest. */
 interface Run {
@@ -89,7 +74,6 @@ async function main(): Promise<void> {
     rounds: "string",
     "size-mib": "string",
     dir: "string",
-    direct: "bool",
   });
   const rounds = Number(values.rounds ?? 5);
   const log = (s: string) => console.error(s);
@@ -106,41 +90,22 @@ async function main(): Promise<void> {
     await ociArchive(image.dir, image.tag, `${work}/image.tar`);
     await ctrImport(c, `${work}/image.tar`, { baseName: "docker.io/library/bench" });
     await Deno.remove(`${work}/image.tar`);
-    const create = (root: string, args: string[]) => [
-      "run",
-      "-A",
-      CLI,
-      "--root",
-      root,
-      "--address",
-      c.socket,
-      ...args.slice(0, -1),
-      "create",
-      "-q",
-      "--force",
-      args[args.length - 1],
-    ];
-    const cli = (args: string[]) => async () => {
+    /** `create` of `image` in a fresh root, `global` flags before the command, `extra` after. */
+    const cli = (global: string[], image: string, extra: string[] = []) => async () => {
       const root = freshRoot();
+      const args = ["run", "-A", CLI, "--root", root, "--address", c.socket, ...global, "create"];
       try {
-        return await timed(create(root, args), c.pid);
+        return await timed([...args, "-q", "--force", ...extra, image], c.pid);
       } finally {
         await Deno.remove(root, { recursive: true }).catch(() => {});
       }
     };
+    const inContainerd = ["--content-store", "containerd"];
     const variants: Array<{ name: string; run: () => Promise<Run>; runs: Run[] }> = [
-      { name: "oci:", run: cli([`oci:${image.dir}:${image.tag}`]) },
-      { name: "containerd → soci", run: cli(["containerd:bench:bench"]) },
-      {
-        name: "containerd → containerd",
-        run: cli(["--content-store", "containerd", "bench:bench"]),
-      },
-      ...(values.direct
-        ? [{
-          name: "containerd direct",
-          run: () => timed(["run", "-A", SELF, "--child", "bench:bench", c.socket], c.pid),
-        }]
-        : []),
+      { name: "oci:", run: cli([], `oci:${image.dir}:${image.tag}`) },
+      { name: "containerd → soci", run: cli([], "containerd:bench:bench") },
+      { name: "containerd → containerd", run: cli(inContainerd, "bench:bench") },
+      { name: "… --direct-read", run: cli(inContainerd, "bench:bench", ["--direct-read"]) },
     ].map((v) => ({ ...v, runs: [] }));
     for (const v of variants) await v.run(); // warm-up (page cache, Deno caches)
     for (let i = 0; i < rounds; i++) {
@@ -189,7 +154,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) {
-  if (Deno.args[0] === "--child") await child(Deno.args[1], Deno.args[2]);
-  else await main();
-}
+if (import.meta.main) await main();

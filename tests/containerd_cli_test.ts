@@ -642,6 +642,21 @@ Deno.test("containerd CLI: the documented permissions are enough; a missing one 
       await cliOk(root, [...g, ...args], { perms: read });
     }
     await cliOk(root, [...g, "rebuild-db"], { perms: write });
+    // --direct-read: with leave to read containerd's content folder, and without (the API then).
+    const contentDir = `${c.root}/io.containerd.content.v1.content`;
+    for (const perms of [[...write, `--allow-read=${root},${S},${contentDir}`], write]) {
+      const again = await cliOk(root, [
+        ...g,
+        "create",
+        "-q",
+        "--force",
+        "--min-layer-size",
+        "0",
+        "--direct-read",
+        "img:app",
+      ], { perms });
+      assert.deepEqual(lines(again.stdout), [digest]);
+    }
     await cliOk(root, [...g, "index", "rm", digest], { perms: write });
 
     const one = async (perms: string[], line: string) => {
@@ -657,6 +672,17 @@ Deno.test("containerd CLI: the documented permissions are enough; a missing one 
       [`--allow-read=${root},${S}`, `--allow-write=${S}`, `--allow-net=unix:${S}`],
       "talking to containerd needs --allow-env=GRPC_* (grpc-js reads its settings from GRPC_* " +
         "variables)",
+    );
+    // The soci store does not ask containerd about a bare name without leave to look.
+    const r = await cli(root, ["--address", S, "create", "nope:1"], {
+      perms: [`--allow-read=${root}`, `--allow-write=${root}`],
+    });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `soci: image nope:1: not found in the local store (${root}/content), containerd (${S}) ` +
+        `was not asked: that needs --allow-read=${S}; give the image as oci:DIR[:TAG], ` +
+        "oci-archive:FILE[:TAG] or docker://HOST/REPO[:TAG], or a name that create stored\n",
     );
     await one(
       [`--allow-read=${root},${S}`, "--allow-env=GRPC_*"],

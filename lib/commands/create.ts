@@ -25,7 +25,7 @@ import {
   sizeFlags,
   spanSizeFlag,
 } from "./flags.ts";
-import { containerdOptions, openStore } from "./open_store.ts";
+import { containerdOptions, directReadFlag, openStore } from "./open_store.ts";
 
 /** The per-layer line upstream prints (`soci-cli.md` §4), or undefined. */
 export function layerLine(r: LayerResult): string | undefined {
@@ -89,6 +89,7 @@ export const createCommand: Command = {
     jsonFlag,
     { ...quietFlag, usage: "print only the index digests" },
     ...registryFlags,
+    directReadFlag,
   ],
   permissions: "--allow-read --allow-write=<root> (--allow-net for docker://, " +
     "--allow-env, --allow-run=docker-credential-* for registry credentials)",

@@ -35,22 +35,22 @@
  *
  * With the default soci store, a bare image name that is not in the local
  * store is looked for in containerd when its socket exists and may be
- * read: `create` then needs CTRD too.
+ * read: `create` then needs CTRD too. `create --direct-read` reads
+ * containerd's layers from its content folder when
+ * `--allow-read=<containerd root>/io.containerd.content.v1.content` allows
+ * (see {@link directReadFlag}).
  *
  * @module
  */
 import { BadInputError } from "../errors.ts";
-import {
-  type ContainerdClientOptions,
-  DEFAULT_ADDRESS,
-  DEFAULT_NAMESPACE,
-} from "../containerd/client.ts";
+import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from "../containerd/client.ts";
+import type { ContainerdSourceOptions } from "../image/containerd_source.ts";
 import { parseDigest } from "../oci/digest.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { ContainerdStore } from "../store/containerd_store.ts";
 import { LocalStore } from "../store/local_store.ts";
 import { resolveRoot } from "../store/root.ts";
-import type { CommandContext } from "./command.ts";
+import type { CommandContext, FlagSpec } from "./command.ts";
 
 /** The `--content-store` values. */
 export const CONTENT_STORES = ["soci", "containerd"] as const;
@@ -90,9 +90,27 @@ export function contentStoreOf(ctx: CommandContext): "soci" | "containerd" {
 }
 
 /**
+ * `--direct-read` (`create`): read the layers of an image in containerd
+ * from the blob files of containerd's content store (found with
+ * containerd's Introspection service) instead of streaming them through
+ * its API — cheaper in CPU (see `tasks/bench_containerd.ts`). It needs
+ * `--allow-read=<containerd root>/io.containerd.content.v1.content` (e.g.
+ * `/var/lib/containerd/io.containerd.content.v1.content`) and the system's
+ * leave to read those files; without them (checked without a prompt) the
+ * layers are read through the API. Off by default.
+ */
+export const directReadFlag: FlagSpec = {
+  name: "direct-read",
+  type: "bool",
+  usage: "read containerd's layers from its content store's files, not through its API " +
+    "(needs --allow-read on that folder, else the API is used)",
+};
+
+/**
  * The containerd client settings of the command: `--address` (a `unix://`
  * prefix is fine), `--namespace`, `--timeout` as the deadline of each call,
- * `--debug` for grpc-js's own log lines.
+ * `--debug` for grpc-js's own log lines, and `--direct-read` where the
+ * command has it.
  *
  * @example
  * ```ts
@@ -106,9 +124,9 @@ export function contentStoreOf(ctx: CommandContext): "soci" | "containerd" {
  * });
  * ```
  */
-export function containerdOptions(ctx: CommandContext): ContainerdClientOptions {
+export function containerdOptions(ctx: CommandContext): ContainerdSourceOptions {
   const timeout = ctx.flags.timeout;
-  return {
+  const options: ContainerdSourceOptions = {
     address: flag(ctx, "address") || DEFAULT_ADDRESS,
     namespace: flag(ctx, "namespace") || DEFAULT_NAMESPACE,
     timeoutMs: typeof timeout === "bigint" && timeout > 0n
@@ -116,6 +134,8 @@ export function containerdOptions(ctx: CommandContext): ContainerdClientOptions 
       : undefined,
     debug: ctx.flags.debug === true,
   };
+  if (ctx.flags[directReadFlag.name] === true) options.directRead = true;
+  return options;
 }
 
 /**

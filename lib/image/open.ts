@@ -8,15 +8,10 @@
  * @module
  */
 import { BadInputError, NotFoundError, UnsupportedError } from "../errors.ts";
-import {
-  type ContainerdClientOptions,
-  DEFAULT_ADDRESS,
-  DEFAULT_NAMESPACE,
-  socketPath,
-} from "../containerd/client.ts";
+import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE, socketPath } from "../containerd/client.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { ContainerdStore } from "../store/containerd_store.ts";
-import { ContainerdSource } from "./containerd_source.ts";
+import { ContainerdSource, type ContainerdSourceOptions } from "./containerd_source.ts";
 import { OciArchiveSource } from "./oci_archive.ts";
 import { OciLayoutSource } from "./oci_layout.ts";
 import { RegistrySource, type RegistrySourceOptions } from "./registry_source.ts";
@@ -33,9 +28,9 @@ export interface OpenImageOptions {
    * containerd's socket and namespace, for `containerd:NAME` (default: the
    * containerd store's client when `store` is one, else containerd's
    * defaults) and for bare names the local store does not have (asked only
-   * when this is given).
+   * when this is given); `directRead` for every containerd source.
    */
-  containerd?: ContainerdClientOptions;
+  containerd?: ContainerdSourceOptions;
 }
 
 /**
@@ -106,9 +101,7 @@ export async function openImage(
 }
 
 /** The client of a containerd source: the containerd store's, else one made from the options. */
-function containerdSourceOptions(options: OpenImageOptions): ConstructorParameters<
-  typeof ContainerdSource
->[1] {
+function containerdSourceOptions(options: OpenImageOptions): ContainerdSourceOptions {
   const store = options.store;
   const wanted = options.containerd;
   if (
@@ -117,7 +110,7 @@ function containerdSourceOptions(options: OpenImageOptions): ConstructorParamete
       (socketPath(wanted.address ?? DEFAULT_ADDRESS) === store.client.socket &&
         (wanted.namespace ?? DEFAULT_NAMESPACE) === store.client.namespace))
   ) {
-    return { client: store.client };
+    return { client: store.client, directRead: wanted?.directRead };
   }
   return { ...(wanted ?? {}) };
 }
@@ -126,9 +119,11 @@ function containerdSourceOptions(options: OpenImageOptions): ConstructorParamete
 async function openStoredImage(
   name: string,
   store: ArtifactStore,
-  containerd: ContainerdClientOptions | undefined,
+  containerd: ContainerdSourceOptions | undefined,
 ): Promise<ImageSource> {
-  if (store instanceof ContainerdStore) return new ContainerdSource(name, { client: store.client });
+  if (store instanceof ContainerdStore) {
+    return new ContainerdSource(name, { client: store.client, directRead: containerd?.directRead });
+  }
   if (containerd === undefined || (await store.image(name)) !== undefined) {
     return new StoreSource(store, name);
   }
