@@ -40,11 +40,10 @@ export interface TransactionOptions {
 
 /**
  * Steps of a commit, reported to {@linkcode TransactionOptions.onStep}:
- * `pending` (what a dead commit may leave behind is recorded), `blobs`
- * (the blobs are in the store), `db` (inside the DB transaction, before it
- * commits), `committed` (right after the DB committed; the containerd store
- * only), `index` (the store's own records follow the DB: the local store's
- * `index.json`, containerd's labels and image records).
+ * `pending` (the blobs about to be added are noted), `blobs` (they are in
+ * place), `db` (inside the DB transaction, before it commits), `committed`
+ * (the commit point has passed), `index` (views such as `index.json` are
+ * up to date).
  */
 export type CommitStep = "pending" | "blobs" | "db" | "committed" | "index";
 
