@@ -108,6 +108,12 @@ export { OciLayoutSource } from "./lib/image/oci_layout.ts";
 export { OciArchiveSource } from "./lib/image/oci_archive.ts";
 export { RegistrySource, type RegistrySourceOptions } from "./lib/image/registry_source.ts";
 export { StoreSource } from "./lib/image/store_source.ts";
+export {
+  CONTAINERD_TRANSPORT,
+  containerdImageName,
+  ContainerdSource,
+  type ContainerdSourceOptions,
+} from "./lib/image/containerd_source.ts";
 export { FILE_CHUNK, fileLayer, readFileChunks } from "./lib/image/file_layer.ts";
 export type { LayerCompression } from "./lib/image/layer.ts";
 export {
@@ -154,6 +160,7 @@ export {
 } from "./lib/soci/soci_index.ts";
 export {
   ANNOTATION_SOURCE,
+  containerdOrigin,
   type CreatedIndex,
   createIndexes,
   type CreateOptions,
@@ -199,8 +206,39 @@ export type {
   BlobInfo,
   CommitStep,
   ContentStoreKind,
+  TagImageOptions,
   TransactionOptions,
 } from "./lib/store/artifact_store.ts";
+export {
+  ContainerdStore,
+  type ContainerdStoreOptions,
+  recordNames,
+} from "./lib/store/containerd_store.ts";
+export { withRootLock } from "./lib/store/root_lock.ts";
+export {
+  type CallContext,
+  ContainerdClient,
+  type ContainerdClientOptions,
+  ContainerdError,
+  type DuplexCall,
+} from "./lib/containerd/client.ts";
+export {
+  type BlobData,
+  ContainerdContent,
+  type ContentInfo,
+  type WriteOptions,
+  type WriteResult,
+} from "./lib/containerd/content.ts";
+export { ContainerdImages, type ImageRecord } from "./lib/containerd/images.ts";
+export {
+  ContainerdLeases,
+  type CreateLeaseOptions,
+  type LeaseInfo,
+  type LeaseResource,
+} from "./lib/containerd/leases.ts";
+export { ContainerdNamespaces } from "./lib/containerd/namespaces.ts";
+export { SERVICES as CONTAINERD_SERVICES } from "./lib/containerd/descriptor.ts";
+export { normalizeImageName } from "./lib/containerd/names.ts";
 export { LocalStore, type LocalStoreOptions } from "./lib/store/local_store.ts";
 export {
   ArtifactsDb,

@@ -26,7 +26,7 @@ import {
   sizeFlags,
   spanSizeFlag,
 } from "./flags.ts";
-import { openStore } from "./open_store.ts";
+import { containerdOptions, directReadFlag, openStore } from "./open_store.ts";
 
 /** The per-layer line upstream prints (`soci-cli.md` §4), or undefined. */
 function layerLine(r: LayerResult): string | undefined {
@@ -96,6 +96,7 @@ export const createCommand: Command = {
     jsonFlag,
     { ...quietFlag, usage: "print only the index digests" },
     ...registryFlags,
+    directReadFlag,
   ],
   permissions: [
     "oci:/oci-archive: --allow-read=<image>,<root>,<checkout> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
@@ -117,7 +118,7 @@ export const createCommand: Command = {
     const quiet = ctx.bool("quiet");
     using store = openStore(ctx);
     const registry = await registryOptions(ctx);
-    const source = await openImage(ref, { store, registry });
+    const source = await openImage(ref, { store, registry, containerd: containerdOptions(ctx) });
     const progress = new Progress(ctx.out, { enabled: json || quiet ? false : undefined });
     const tasks = new Map<Layer, ProgressTask>();
     const skippedPlatforms: string[] = [];

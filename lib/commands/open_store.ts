@@ -1,36 +1,161 @@
 /**
- * Opening the artifact store of a command (`--root`, later
- * `--content-store`), and telling files from digests in arguments.
+ * Opening the artifact store of a command: `--content-store soci` (the
+ * default: the local store under `--root`) or `--content-store containerd`
+ * (containerd's content store at `--address`, namespace `--namespace`,
+ * with the artifacts DB under `--root`); the containerd settings image
+ * references use; and telling files from digests in arguments.
+ *
+ * **Deno permissions with `--content-store containerd`** (measured with
+ * Deno 2.9.6; SOCK is containerd's socket, ROOT the soci root). Every
+ * command that talks to containerd needs the socket and grpc-js's
+ * environment variables:
+ *
+ * ```text
+ * CTRD = --allow-read=SOCK --allow-write=SOCK --allow-net=unix:SOCK --allow-env=GRPC_*
+ * ```
+ *
+ * (a narrower `--allow-env` list is in `lib/containerd/client.ts`), plus,
+ * per command:
+ *
+ * | command | besides CTRD |
+ * |---|---|
+ * | `create NAME` (image in containerd) | `--allow-read=ROOT --allow-write=ROOT` |
+ * | `create oci:DIR` / `docker://…` | the same, plus what the source needs (read DIR; net and credentials) |
+ * | `index list`, `index info`, `ztoc list`, `ztoc info`, `ztoc get-file` | `--allow-read=ROOT` |
+ * | `index rm`, `rebuild-db` | `--allow-read=ROOT --allow-write=ROOT` |
+ * | `push` | `--allow-read=ROOT`, plus the registry's (`--allow-net=HOST`, credentials) |
+ *
+ * Writing commands also read `/proc` when they may (`--allow-read=/proc`):
+ * it tells the recovery that the process of a dead transaction is gone, so
+ * its lease is deleted at once rather than when it expires (24 h). The
+ * global flags' environment variables (`CONTAINERD_ADDRESS`,
+ * `CONTAINERD_NAMESPACE`, `SOCI_ROOT`, …) are read only where
+ * `--allow-env` grants them. A missing permission is one line naming the
+ * flags to add (`reaching containerd at SOCK needs --allow-read=SOCK …`).
+ *
+ * With the default soci store, a bare image name that is not in the local
+ * store is looked for in containerd when its socket exists and may be
+ * read: `create` then needs CTRD too. `create --direct-read` reads
+ * containerd's layers from its content folder when
+ * `--allow-read=<containerd root>/io.containerd.content.v1.content` allows
+ * (see {@link directReadFlag}).
  *
  * @module
  */
 import { BadInputError } from "../errors.ts";
+import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from "../containerd/client.ts";
+import type { ContainerdSourceOptions } from "../image/containerd_source.ts";
 import { parseDigest } from "../oci/digest.ts";
+import type { ArtifactStore } from "../store/artifact_store.ts";
+import { ContainerdStore } from "../store/containerd_store.ts";
 import { LocalStore } from "../store/local_store.ts";
 import { resolveRoot } from "../store/root.ts";
-import type { CommandContext } from "./command.ts";
+import type { CommandContext, FlagSpec } from "./command.ts";
+
+/** The `--content-store` values. */
+export const CONTENT_STORES = ["soci", "containerd"] as const;
+
+/** A flag's string value, `""` when the command does not have it (tests that build contexts). */
+function flag(ctx: CommandContext, name: string): string {
+  const v = ctx.flags[name];
+  return typeof v === "string" ? v : "";
+}
 
 /**
- * Opens the store and DB of the command's root: the `root` flag as the CLI
- * resolved it (`resolveRoot()` when it is empty, for direct callers).
- * Reading commands pass `readOnly` so that nothing is created. Writable,
- * the DB file is created by the first write, so a command that fails on a
- * fresh root leaves no DB behind. Close it with `using`.
+ * The `--content-store` of the command: `soci` (also when empty or not a
+ * flag of the command) or `containerd`; anything else is upstream's
+ * `unknown content store type: <x>; must be one of [soci containerd]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contentStoreOf } from "./open_store.ts";
+ * import { createContext } from "./command.ts";
+ * import { MemoryOutput } from "../ui/output.ts";
+ * const ctx = (v: string) =>
+ *   createContext({ args: [], flags: { "content-store": v }, out: new MemoryOutput() });
+ * assert.equal(contentStoreOf(ctx("")), "soci");
+ * assert.equal(contentStoreOf(ctx("containerd")), "containerd");
+ * assert.throws(() => contentStoreOf(ctx("local")),
+ *   /^BadInputError: unknown content store type: local; must be one of \[soci containerd\]$/);
+ * ```
+ */
+export function contentStoreOf(ctx: CommandContext): "soci" | "containerd" {
+  const v = flag(ctx, "content-store");
+  if (v === "" || v === "soci") return "soci";
+  if (v === "containerd") return "containerd";
+  throw new BadInputError(
+    `unknown content store type: ${v}; must be one of [${CONTENT_STORES.join(" ")}]`,
+  );
+}
+
+/**
+ * `--direct-read` (`create`): read the layers of an image in containerd
+ * from the blob files of containerd's content store (found with
+ * containerd's Introspection service) instead of streaming them through
+ * its API — cheaper in CPU (see `tasks/bench_containerd.ts`). It needs
+ * `--allow-read=<containerd root>/io.containerd.content.v1.content` (e.g.
+ * `/var/lib/containerd/io.containerd.content.v1.content`) and the system's
+ * leave to read those files; without them (checked without a prompt) the
+ * layers are read through the API. Off by default.
+ */
+export const directReadFlag: FlagSpec = {
+  name: "direct-read",
+  type: "bool",
+  usage: "read containerd's layers from its content store's files, not through its API " +
+    "(needs --allow-read on that folder, else the API is used)",
+};
+
+/**
+ * The containerd client settings of the command: `--address` (a `unix://`
+ * prefix is fine), `--namespace`, `--timeout` as the deadline of each call,
+ * `--debug` for grpc-js's own log lines, and `--direct-read` where the
+ * command has it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { containerdOptions } from "./open_store.ts";
+ * import { createContext } from "./command.ts";
+ * import { MemoryOutput } from "../ui/output.ts";
+ * const ctx = createContext({ args: [], flags: { namespace: "ci" }, out: new MemoryOutput() });
+ * assert.deepEqual(containerdOptions(ctx), {
+ *   address: "/run/containerd/containerd.sock", namespace: "ci", timeoutMs: undefined, debug: false,
+ * });
+ * ```
+ */
+export function containerdOptions(ctx: CommandContext): ContainerdSourceOptions {
+  const timeout = ctx.flags.timeout;
+  const options: ContainerdSourceOptions = {
+    address: flag(ctx, "address") || DEFAULT_ADDRESS,
+    namespace: flag(ctx, "namespace") || DEFAULT_NAMESPACE,
+    timeoutMs: typeof timeout === "bigint" && timeout > 0n
+      ? Math.max(1, Number(timeout / 1_000_000n))
+      : undefined,
+    debug: ctx.flags.debug === true,
+  };
+  if (ctx.flags[directReadFlag.name] === true) options.directRead = true;
+  return options;
+}
+
+/**
+ * Opens the store chosen by `--content-store` (see the module
+ * documentation), with the DB of the command's root: the `root` flag as
+ * the CLI resolved it (`resolveRoot()` when it is empty, for direct
+ * callers). Reading commands pass `readOnly` so that nothing is created.
+ * Writable, the DB file is created by the first write, so a command that
+ * fails on a fresh root leaves no DB behind. Nothing is connected or read
+ * yet. Close it with `using`.
  */
 export function openStore(
   ctx: CommandContext,
   options: { readOnly?: boolean } = {},
-): LocalStore {
-  const kind = (ctx.flags["content-store"] as string | undefined) || "soci";
-  if (kind !== "soci" && kind !== "containerd") {
-    throw new BadInputError(
-      `unknown content store type: ${kind}; must be one of [soci containerd]`,
-    );
-  }
+): ArtifactStore & Disposable {
+  const kind = contentStoreOf(ctx);
+  const root = flag(ctx, "root") || resolveRoot();
   if (kind === "containerd") {
-    throw new BadInputError("--content-store containerd is not available in this build");
+    return ContainerdStore.open(root, { ...containerdOptions(ctx), readOnly: options.readOnly });
   }
-  const root = ctx.string("root") || resolveRoot();
   return LocalStore.open(root, { readOnly: options.readOnly });
 }
 

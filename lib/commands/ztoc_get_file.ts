@@ -11,7 +11,7 @@ import { extractFile, findFile, type RangeReader } from "../ztoc/extract.ts";
 import type { Command } from "./command.ts";
 import { outputFlag, registryFlags, registryOptions } from "./flags.ts";
 import { storedLayerReader } from "../use_cases/layer_reader.ts";
-import { isFile, openStore } from "./open_store.ts";
+import { containerdOptions, isFile, openStore } from "./open_store.ts";
 import { loadZtoc } from "./ztoc_load.ts";
 
 /** The chunks of `source`, failing with the signal's reason once it aborts. */
@@ -63,6 +63,7 @@ export const ztocGetFileCommand: Command = {
     else if (loaded.record && store) {
       read = await storedLayerReader(store, loaded.record, {
         registry: await registryOptions(ctx),
+        containerd: containerdOptions(ctx),
       });
     } else throw new UsageError("give the layer the zTOC was built from with --layer <file>");
     const bytes = stoppable(extractFile(loaded.ztoc, entry, read), ctx.signal);

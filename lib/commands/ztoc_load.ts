@@ -7,7 +7,7 @@
 import { BadInputError, SociError } from "../errors.ts";
 import { parseDigest } from "../oci/digest.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
-import type { LocalStore } from "../store/local_store.ts";
+import type { ArtifactStore } from "../store/artifact_store.ts";
 import { loadStoredZtoc } from "../use_cases/lookup.ts";
 import { decodeZtoc } from "../ztoc/codec.ts";
 import { MAX_ZTOC_BYTES } from "../ztoc/limits.ts";
@@ -33,7 +33,7 @@ export interface LoadedZtoc {
 export async function loadZtoc(
   ctx: CommandContext,
   arg: string,
-  store?: LocalStore,
+  store?: ArtifactStore,
 ): Promise<LoadedZtoc> {
   if (await isFile(arg)) {
     const size = (await Deno.stat(arg)).size;

@@ -74,7 +74,17 @@ let grpcJs: Promise<GrpcJs> | undefined;
  * merely import this one need no `--allow-env=GRPC_*` and pay no load time).
  */
 function loadGrpc(): Promise<GrpcJs> {
-  grpcJs ??= import("npm:@grpc/grpc-js@1.14.7") as Promise<GrpcJs>;
+  grpcJs ??= (import("npm:@grpc/grpc-js@1.14.7") as Promise<GrpcJs>).catch((e) => {
+    grpcJs = undefined; // let a later call (with more permissions) try again
+    if (e instanceof Deno.errors.NotCapable && /env access/.test(e.message)) {
+      throw new SociError(
+        "talking to containerd needs --allow-env=GRPC_* (grpc-js reads its settings from " +
+          "GRPC_* variables)",
+        { cause: e },
+      );
+    }
+    throw e;
+  });
   return grpcJs;
 }
 

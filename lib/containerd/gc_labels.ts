@@ -88,3 +88,88 @@ export function indexGcLabels(index: ImageIndex): Record<string, string> {
   index.manifests.forEach((d, i) => labels[`${GC_REF_CONTENT_PREFIX}m.${i}`] = d.digest);
   return labels;
 }
+
+/**
+ * The label with which an image record keeps one SOCI index of the image:
+ * `containerd.io/gc.ref.content.soci-index.<hex>` (besides upstream's
+ * {@link SOCI_INDEX_IMAGE_LABEL}, which names only the index built last, so
+ * that every platform's index is kept while the image exists).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sociIndexRefLabel } from "./gc_labels.ts";
+ * assert.equal(sociIndexRefLabel("sha256:ab"), "containerd.io/gc.ref.content.soci-index.ab");
+ * ```
+ */
+export function sociIndexRefLabel(indexDigest: string): string {
+  return `${SOCI_INDEX_IMAGE_LABEL}.${indexDigest.slice(indexDigest.indexOf(":") + 1)}`;
+}
+
+/** The SOCI index artifact types (a manifest whose config has one of them is a SOCI index). */
+const SOCI_INDEX_TYPES = new Set([
+  "application/vnd.amazon.soci.index.v1+json",
+  "application/vnd.amazon.soci.index.v2+json",
+]);
+
+/** What {@link documentGcLabels} found a blob to be. */
+export type DocumentKind = "soci-index" | "manifest" | "index" | "other";
+
+/**
+ * The GC labels of a JSON document, by what it is: a SOCI index (its config
+ * media type is a SOCI index type) gets {@link sociIndexGcLabels}, another
+ * manifest {@link manifestGcLabels}, an index {@link indexGcLabels}; other
+ * bytes (zTOCs, configs, JSON that is none of these) get none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { documentGcLabels } from "./gc_labels.ts";
+ * const soci = JSON.stringify({
+ *   schemaVersion: 2,
+ *   config: { mediaType: "application/vnd.amazon.soci.index.v1+json", digest: "sha256:c", size: 2 },
+ *   layers: [{ mediaType: "application/octet-stream", digest: "sha256:z", size: 9 }],
+ * });
+ * assert.deepEqual(documentGcLabels(new TextEncoder().encode(soci)), {
+ *   kind: "soci-index",
+ *   labels: {
+ *     "containerd.io/gc.ref.content.config": "sha256:c",
+ *     "containerd.io/gc.ref.content.ztoc.0": "sha256:z",
+ *   },
+ * });
+ * assert.deepEqual(documentGcLabels(new Uint8Array([0x1c, 0x00])), { kind: "other", labels: {} });
+ * assert.equal(documentGcLabels(new TextEncoder().encode('{"architecture":"amd64"}')).kind, "other");
+ * ```
+ */
+export function documentGcLabels(
+  bytes: Uint8Array,
+): { kind: DocumentKind; labels: Record<string, string> } {
+  const other = { kind: "other" as const, labels: {} };
+  let i = 0;
+  while (
+    i < bytes.length &&
+    (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)
+  ) i++;
+  if (bytes[i] !== 0x7b) return other;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return other;
+  }
+  const o = doc as Record<string, unknown>;
+  const isDesc = (v: unknown): v is { digest: string } =>
+    typeof v === "object" && v !== null &&
+    typeof (v as Record<string, unknown>).digest === "string";
+  if (isDesc(o.config) && Array.isArray(o.layers) && o.layers.every(isDesc)) {
+    const m = o as unknown as ImageManifest;
+    const type = (m.config as { mediaType?: unknown }).mediaType;
+    return typeof type === "string" && SOCI_INDEX_TYPES.has(type)
+      ? { kind: "soci-index", labels: sociIndexGcLabels(m) }
+      : { kind: "manifest", labels: manifestGcLabels(m) };
+  }
+  if (Array.isArray(o.manifests) && o.manifests.every(isDesc)) {
+    return { kind: "index", labels: indexGcLabels(o as unknown as ImageIndex) };
+  }
+  return other;
+}

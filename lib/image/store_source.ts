@@ -1,7 +1,7 @@
 /**
  * An image in an artifact store, named by a bare name (the name `create`
- * recorded it under). Only manifests, indexes and configs are
- * stored, never layers.
+ * recorded it under, or, in the containerd store, an image record's name).
+ * The local store keeps only manifests, indexes and configs, never layers.
  *
  * @module
  */
@@ -35,21 +35,31 @@ export class StoreSource implements ImageSource {
   readonly storeName: string;
   /** The store the image is read from. */
   readonly store: ArtifactStore;
+  readonly #alsoAsked?: string;
 
-  /** A source for the image named `name` in `store`. */
-  constructor(store: ArtifactStore, name: string) {
+  /**
+   * A source for the image named `name` in `store`. `options.alsoAsked`
+   * says where else the name was looked for (e.g. `nor in containerd
+   * namespace default (/run/containerd/containerd.sock)`), for the
+   * not-found message.
+   */
+  constructor(store: ArtifactStore, name: string, options: { alsoAsked?: string } = {}) {
     this.store = store;
     this.reference = name;
     this.storeName = name;
+    this.#alsoAsked = options.alsoAsked;
   }
 
   /**
    * The image's target (`NotFoundError` when no image has that name in the
-   * store).
+   * store: `image <name>: not found in the local store (<dir>)`, then where
+   * else it was looked for, then a hint).
    */
   async resolve(): Promise<Descriptor> {
     const img = await this.store.image(this.storeName);
-    if (!img) throw new NotFoundError(await notFoundText(this.storeName, this.store.location));
+    if (!img) {
+      throw new NotFoundError(await notFoundText(this.storeName, this.store, this.#alsoAsked));
+    }
     return img.target;
   }
 
@@ -60,8 +70,9 @@ export class StoreSource implements ImageSource {
   async fetchBytes(desc: Descriptor): Promise<Uint8Array> {
     const bytes = await this.store.readBlob(desc.digest);
     if (bytes.length !== desc.size) {
+      const where = this.store.kind === "containerd" ? this.store.location : "the local store";
       throw new BadInputError(
-        `blob ${desc.digest} in the local store has ${bytes.length} bytes, expected ${desc.size}`,
+        `blob ${desc.digest} in ${where} has ${bytes.length} bytes, expected ${desc.size}`,
       );
     }
     if (desc.digest.startsWith("sha256:")) {
@@ -86,6 +97,9 @@ export class StoreSource implements ImageSource {
   }
 
   #notStored(desc: Descriptor): NotFoundError {
+    if (this.store.kind === "containerd") {
+      return new NotFoundError(`blob ${desc.digest} is not in ${this.store.location}`);
+    }
     return new NotFoundError(
       `blob ${desc.digest} is not in the local store ` +
         `(layers are not stored; give the image's original source)`,
@@ -97,8 +111,15 @@ export class StoreSource implements ImageSource {
  * What to say when a bare name is not in the store: a path that exists is
  * most likely meant as a layout or an archive; otherwise the transports.
  */
-async function notFoundText(name: string, location: string): Promise<string> {
-  const head = `image ${name}: not found in the local store (${location})`;
+async function notFoundText(
+  name: string,
+  store: ArtifactStore,
+  alsoAsked: string | undefined,
+): Promise<string> {
+  let head = store.kind === "containerd"
+    ? `image ${name}: not found in ${store.location}`
+    : `image ${name}: not found in the local store (${store.location})`;
+  if (alsoAsked) head += `, ${alsoAsked}`;
   let info: Deno.FileInfo | undefined;
   try {
     info = await Deno.stat(name);

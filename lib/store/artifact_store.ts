@@ -94,6 +94,19 @@ export interface ArtifactStore {
   close(): void;
 }
 
+/** The options of {@linkcode ArtifactTransaction.tagImage}. */
+export interface TagImageOptions {
+  /**
+   * Make the name point at the target in a store that keeps its own image
+   * records (containerd): the record is created, or moved to `target` when
+   * it exists (`convert`'s destination). Without it, the containerd store
+   * never makes or changes an image record: a name it does not have with
+   * that target is not recorded there, and the image's indexes are kept by
+   * a GC root label instead. The local store always records the name.
+   */
+  upsert?: boolean;
+}
+
 /** The options of {@linkcode ArtifactTransaction.addIndex}. */
 export interface AddIndexOptions {
   /** The image (by its store name) the index belongs to: stores keep the index while it exists. */
@@ -129,11 +142,22 @@ export interface ArtifactTransaction extends AsyncDisposable {
   addIndex(desc: Descriptor, options?: AddIndexOptions): void;
   /**
    * Drops a SOCI index: no longer listed; its blob and what only it
-   * references become garbage for {@linkcode ArtifactStore.gc}.
+   * references become garbage for {@linkcode ArtifactStore.gc} (the
+   * containerd store deletes the blob at commit, and containerd's GC
+   * collects what only it referenced).
    */
   removeIndex(digest: string): void;
-  /** Names an image (its target must be staged here or stored). */
-  tagImage(name: string, target: Descriptor, annotations?: Record<string, string>): void;
+  /**
+   * Names an image (its target must be staged here or stored). In the
+   * containerd store, `annotations` become the record's labels when it is
+   * created or moved (see {@linkcode TagImageOptions.upsert}).
+   */
+  tagImage(
+    name: string,
+    target: Descriptor,
+    annotations?: Record<string, string>,
+    options?: TagImageOptions,
+  ): void;
   /** Writes (upserts) a DB row at commit. */
   putRecord(rec: ArtifactRecord): void;
   /** Deletes a DB row at commit. */

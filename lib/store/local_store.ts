@@ -51,6 +51,8 @@ import {
   readJsonCandidate,
 } from "./reachability.ts";
 import { artifactsDbPath, contentDir } from "./root.ts";
+import { CONTAINERD_TX_PREFIX } from "./containerd_pending.ts";
+import { withRootLock } from "./root_lock.ts";
 import { META_IMPORT_TAGS } from "./sqlite.ts";
 
 const OCI_LAYOUT_BYTES = new TextEncoder().encode('{"imageLayoutVersion":"1.0.0"}');
@@ -287,16 +289,11 @@ export class LocalStore implements ArtifactStore {
    * store is first brought back to what the DB records (see the module
    * documentation).
    */
-  async withLock<T>(fn: () => Promise<T>, options: { recover?: boolean } = {}): Promise<T> {
-    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 });
-    const f = await Deno.open(this.root, { read: true });
-    try {
-      await f.lock(true);
+  withLock<T>(fn: () => Promise<T>, options: { recover?: boolean } = {}): Promise<T> {
+    return withRootLock(this.root, async () => {
       if (options.recover ?? true) await this.#recover();
       return await fn();
-    } finally {
-      f.close(); // closing releases the lock
-    }
+    });
   }
 
   /**
@@ -323,7 +320,10 @@ export class LocalStore implements ArtifactStore {
       // Without its DB, index.json is all that is left: keep it for rebuild-db.
       if (lostDb) return;
     }
-    const pending = this.db.listPending();
+    // (Entries of the containerd store's transactions, which share the DB, are its own.)
+    const pending = new Map(
+      [...this.db.listPending()].filter(([tx]) => !tx.startsWith(CONTAINERD_TX_PREFIX)),
+    );
     if (pending.size > 0) {
       await this.sweep();
       this.db.transaction(() => {

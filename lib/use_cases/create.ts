@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { ContainerdSource } from "../image/containerd_source.ts";
 import type { Layer } from "../image/layer.ts";
 import type { SelectedManifest } from "../image/select.ts";
 import type { ImageSource } from "../image/source.ts";
@@ -28,6 +29,7 @@ import { spans } from "../stages/spans.ts";
 import { storeZtocs, writeIndex } from "../stages/store_sink.ts";
 import { ztoc } from "../stages/ztoc.ts";
 import type { ArtifactStore, ArtifactTransaction } from "../store/artifact_store.ts";
+import { ContainerdStore } from "../store/containerd_store.ts";
 import {
   choosePlatforms,
   type PlatformChoice,
@@ -230,14 +232,52 @@ async function storeImage(
     const config = m.manifest.config;
     await tx.putBlob(await source.fetchBytes(config), config);
   }
-  const from = options.sourceAnnotation ?? source.reference;
+  const from = containerdOrigin(source, store) ?? options.sourceAnnotation ?? source.reference;
   if (from === "") return options.name ?? source.storeName; // already in the store
-  const name = await nameImage(store, options.name ?? source.storeName, from, !!options.name);
+  // containerd's records are containerd's names: nothing to make unique (and
+  // the containerd store records no new names; see ArtifactTransaction.tagImage).
+  const name = store.kind === "containerd"
+    ? options.name ?? source.storeName
+    : await nameImage(store, options.name ?? source.storeName, from, !!options.name);
   tx.tagImage(name, { mediaType: target.mediaType, digest: target.digest, size: target.size }, {
     ...options.annotations,
     [ANNOTATION_SOURCE]: from,
   });
   return name;
+}
+
+/**
+ * Where an image read from containerd came from, as recorded with its name:
+ * `""` (already in the store) when the store is that containerd namespace,
+ * else `containerd:<record name>` (what `ztoc get-file` reopens);
+ * `undefined` for other sources.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { containerdOrigin } from "./create.ts";
+ * import { ContainerdSource } from "../image/containerd_source.ts";
+ * import { ContainerdStore } from "../store/containerd_store.ts";
+ * import { LocalStore } from "../store/local_store.ts";
+ * const root = await Deno.makeTempDir();
+ * const local = LocalStore.open(root, { readOnly: true });
+ * const ctrd = ContainerdStore.open(root, { address: "/c.sock", readOnly: true });
+ * const src = new ContainerdSource("app:1", { address: "/c.sock" });
+ * assert.equal(containerdOrigin(src, local), "containerd:docker.io/library/app:1");
+ * assert.equal(containerdOrigin(src, ctrd), "");
+ * await src.close();
+ * local.close();
+ * ctrd.close();
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function containerdOrigin(source: ImageSource, store: ArtifactStore): string | undefined {
+  if (!(source instanceof ContainerdSource)) return undefined;
+  if (
+    store instanceof ContainerdStore && store.client.socket === source.client.socket &&
+    store.client.namespace === source.client.namespace
+  ) return "";
+  return `containerd:${source.storeName}`;
 }
 
 export type { PlatformManifest };

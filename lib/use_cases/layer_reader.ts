@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { NotFoundError } from "../errors.ts";
+import { BadInputError, NotFoundError } from "../errors.ts";
 import { openImage, type OpenImageOptions } from "../image/open.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
@@ -88,9 +88,11 @@ export function openingRangeReader(
 }
 
 /**
- * A range reader over the layer a stored zTOC indexes, through the source
- * of an image whose index lists the zTOC. The source is opened by each
- * read and closed when its iteration ends ({@linkcode openingRangeReader}).
+ * A range reader over the layer a stored zTOC indexes: from the store when
+ * it holds the layer (the containerd store: layers are in containerd's
+ * content store, as upstream reads them), else through the source of an
+ * image whose index lists the zTOC. The source is opened by each read and
+ * closed when its iteration ends ({@linkcode openingRangeReader}).
  *
  * @example
  * ```ts
@@ -110,6 +112,15 @@ export async function storedLayerReader(
   options: OpenImageOptions = {},
 ): Promise<RangeReader> {
   const layerDigest = record.originalDigest;
+  const inStore = await store.stat(layerDigest).catch((e) => {
+    if (e instanceof BadInputError) return undefined; // not a digest: no layer to find
+    throw e;
+  });
+  if (inStore !== undefined) {
+    return async function* (start: number, end: number) {
+      yield await store.readRange(layerDigest, start, end);
+    };
+  }
   const images = await store.images();
   for (const idx of store.db.listIndexes()) {
     if (!(await store.has(idx.digest))) continue;

@@ -230,3 +230,66 @@ export async function ingestDirEntries(c: TestContainerd): Promise<string[]> {
   }
   return out;
 }
+
+/** Labels as `ctr` prints them: `k=v,k=v`, or `-` for none. */
+function parseLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (text === "-" || text === "") return out;
+  for (const kv of text.split(",")) {
+    const i = kv.indexOf("=");
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+/** Every blob of `ctr content ls` with its labels. */
+export async function ctrContentLabels(
+  c: TestContainerd,
+  namespace?: string,
+): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const line of (await c.ctr(["content", "ls"], namespace)).split("\n").slice(1)) {
+    if (line.trim() === "") continue;
+    const cols = line.split("\t").filter((s) => s !== "");
+    out.set(cols[0], parseLabels(cols[cols.length - 1]));
+  }
+  return out;
+}
+
+/** Every image record of `ctr images ls` with its labels (the last column). */
+export async function ctrImageLabels(
+  c: TestContainerd,
+  namespace?: string,
+): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const line of (await c.ctr(["images", "ls"], namespace)).split("\n").slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 2) continue;
+    out.set(cols[0], parseLabels(cols[cols.length - 1]));
+  }
+  return out;
+}
+
+/** Every lease of `ctr leases ls` with its labels. */
+export async function ctrLeases(
+  c: TestContainerd,
+  namespace?: string,
+): Promise<Array<{ id: string; labels: Record<string, string> }>> {
+  const out = [];
+  for (const line of (await c.ctr(["leases", "ls"], namespace)).split("\n").slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 2) continue;
+    out.push({ id: cols[0], labels: parseLabels(cols.length > 2 ? cols[cols.length - 1] : "-") });
+  }
+  return out;
+}
+
+/**
+ * Runs containerd's garbage collection now: a throw-away lease deleted with
+ * `ctr leases rm --sync` (containerd collects before answering).
+ */
+export async function ctrGc(c: TestContainerd, namespace?: string): Promise<void> {
+  const id = `gc-${crypto.randomUUID()}`;
+  await c.ctr(["leases", "create", "--id", id], namespace);
+  await c.ctr(["leases", "rm", "--sync", id], namespace);
+}
