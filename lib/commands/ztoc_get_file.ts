@@ -7,7 +7,7 @@
 import { UsageError } from "../errors.ts";
 import { readFileChunks } from "../image/file_layer.ts";
 import { writeFileAtomic } from "../util/atomic_file.ts";
-import { extractFile, findFile, type RangeReader } from "../ztoc/extract.ts";
+import { checkFileKind, extractFile, findFile, type RangeReader } from "../ztoc/extract.ts";
 import type { Command } from "./command.ts";
 import { outputFlag, registryFlags, registryOptions } from "./flags.ts";
 import { storedLayerReader } from "../use_cases/layer_reader.ts";
@@ -58,6 +58,7 @@ export const ztocGetFileCommand: Command = {
     using store = (await isFile(ztocArg)) ? undefined : openStore(ctx, { readOnly: true });
     const loaded = await loadZtoc(ctx, ztocArg, store);
     const entry = findFile(loaded.ztoc.toc, name);
+    checkFileKind(entry, name);
     let read: RangeReader;
     if (layerFile) read = (s, e) => readFileChunks(layerFile, s, e, { reuse: true });
     else if (loaded.record && store) {

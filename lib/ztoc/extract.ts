@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { BadInputError, NotFoundError } from "../errors.ts";
+import { BadInputError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { WINDOW_SIZE } from "../gzip/checkpoint.ts";
 import { inflateFromCheckpoint } from "../gzip/resume.ts";
 import { Sha256 } from "../oci/digest.ts";
@@ -41,9 +41,11 @@ function nameOf(m: FileMetadata): string {
 /**
  * Finds a file in a TOC. The name is first matched exactly (as upstream
  * does), then after cleaning (`/etc/x`, `./etc/x` and `etc/x` are the same
- * file). Hard links are followed to their target; symlinks too, resolved
- * against the link's directory, up to 40 hops. A name that is not there is
- * a NotFoundError `file <name> does not exist in metadata`.
+ * file). Links are followed, up to 40 hops: a link's target is first looked
+ * up as the exact archive path (upstream's rule), and a relative symlink
+ * target that is not there is then resolved against the link's directory.
+ * A name that is not there is a NotFoundError `file <name> does not exist
+ * in metadata`.
  *
  * @example
  * ```ts
@@ -75,19 +77,60 @@ export function findFile(toc: FileMetadata[], name: string): FileMetadata {
   for (let hops = 0; current.linkname.length > 0; hops++) {
     if (hops >= MAX_LINKS) throw new BadInputError(`too many levels of links at ${name}`);
     const link = utf8.decode(current.linkname);
-    let target = link;
-    if (current.type === "symlink" && !link.startsWith("/")) {
+    let next = lookup(link);
+    if (next === undefined && current.type === "symlink" && !link.startsWith("/")) {
       const own = cleanPath(nameOf(current));
       const dir = own.includes("/") ? own.slice(0, own.lastIndexOf("/")) : "";
-      target = `${dir}/${link}`;
+      next = lookup(`${dir}/${link}`);
     }
-    const next = lookup(target);
     if (next === undefined) {
       throw new NotFoundError(`file ${link} does not exist in metadata (link from ${name})`);
     }
     current = next;
   }
   return current;
+}
+
+/**
+ * Checks that an entry found by {@link findFile} has bytes to read: a
+ * directory, a device or a fifo is a `BadInputError` saying what it is, and
+ * a regular file recorded as a GNU sparse file (by a tool that indexed it
+ * anyway) an `UnsupportedError` (its stored bytes are not the file's).
+ * Regular files, empty ones included, pass.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFileKind } from "./extract.ts";
+ * import type { FileMetadata } from "./model.ts";
+ * const b = (s: string) => new TextEncoder().encode(s);
+ * const entry = (type: string, xattrs: Array<[Uint8Array, Uint8Array]> = []): FileMetadata => ({
+ *   name: b("x"), type, linkname: b(""), uncompressedOffset: 512, uncompressedSize: 0,
+ *   mode: 0, uid: 0, gid: 0, uname: b(""), gname: b(""), modTime: "", devmajor: 0,
+ *   devminor: 0, xattrs,
+ * });
+ * checkFileKind(entry("reg"), "x");
+ * assert.throws(() => checkFileKind(entry("dir"), "etc"), /^BadInputError: etc is a directory$/);
+ * assert.throws(() => checkFileKind(entry("reg", [[b("GNU.sparse.major"), b("1")]]), "x"),
+ *   /sparse/);
+ * ```
+ */
+export function checkFileKind(entry: FileMetadata, name: string): void {
+  const kinds: Record<string, string> = {
+    dir: "a directory",
+    char: "a character device",
+    block: "a block device",
+    fifo: "a fifo",
+  };
+  const kind = kinds[entry.type];
+  if (kind !== undefined) throw new BadInputError(`${name} is ${kind}`);
+  for (const [key] of entry.xattrs) {
+    if (utf8.decode(key).startsWith("GNU.sparse.")) {
+      throw new UnsupportedError(
+        `${name} is a sparse file: the layer stores its data packed, which a zTOC cannot read`,
+      );
+    }
+  }
 }
 
 /** A copy of `b[start, end)`, also when `b` is a Node Buffer (whose `slice` is a view). */
