@@ -306,13 +306,13 @@ export async function convertImage(
       manifest: { descriptor, manifest: found.manifest, bytes: found.bytes, platform },
     });
   }
-  for (const s of skipped) options.onPlatformSkipped?.(s.platform, s.reason);
-  for (const a of alreadyEnabled) options.onAlreadyEnabled?.(a.platform, a.index);
   if (plan.length === 0 && alreadyEnabled.length === 0) {
     throw new NotFoundError(
       `cannot convert ${formatPlatform(skipped[0].platform)}: ${skipped[0].reason}`,
     );
   }
+  for (const s of skipped) options.onPlatformSkipped?.(s.platform, s.reason);
+  for (const a of alreadyEnabled) options.onAlreadyEnabled?.(a.platform, a.index);
 
   // What the output keeps as it is: manifests the source lacks (a registry
   // destination must have them already), and the blobs of incomplete ones.
@@ -452,19 +452,37 @@ async function buildIndexes(
   };
   // The first failure of the destination, reported as is rather than as a layer's.
   let sinkFailure: unknown;
+  const fail = (e: unknown) => {
+    sinkFailure ??= e;
+    return Promise.reject(e);
+  };
+  // Sinks whose bytes are all written: committed once the scan has checked
+  // the layer's digest (in `onLayer`), aborted when the layer failed.
+  const pending = new Map<string, BlobSink>();
   const sinkFor = async (layer: Layer): Promise<BlobSink | undefined> => {
+    const d = layer.descriptor;
+    let sink: BlobSink;
     try {
-      if (await destination.obtain(layer.descriptor)) return undefined;
-      const sink = await destination.openBlob(layer.descriptor);
-      return {
-        write: (c) => sink.write(c).catch((e) => Promise.reject(sinkFailure ??= e)),
-        commit: () => sink.commit().catch((e) => Promise.reject(sinkFailure ??= e)),
-        abort: () => sink.abort(),
-      };
+      if (await destination.obtain(d)) return undefined;
+      sink = await destination.openBlob(d);
     } catch (e) {
-      sinkFailure ??= e;
-      throw e;
+      return await fail(e);
     }
+    return {
+      write: (c) => sink.write(c).catch(fail),
+      commit: () => {
+        pending.set(d.digest, sink);
+        return Promise.resolve();
+      },
+      abort: () => sink.abort(),
+    };
+  };
+  const settle = async (r: IndexInput): Promise<void> => {
+    const sink = pending.get(r.layer.descriptor.digest);
+    if (sink === undefined) return;
+    pending.delete(r.layer.descriptor.digest);
+    if (r.error !== undefined) await sink.abort();
+    else await sink.commit().catch(fail);
   };
   const out: BuiltIndex[] = [];
   for (const { platform, manifest } of plan) {
@@ -492,7 +510,8 @@ async function buildIndexes(
             version: 2,
             allowEmpty: options.allowEmpty,
             prefetch: () => pf.blobs(),
-            onLayer: (r) => {
+            onLayer: async (r) => {
+              await settle(r);
               const z = r.ztoc;
               if (z && !z.reused && !builtHere.has(r.layer.descriptor.digest)) {
                 builtHere.set(r.layer.descriptor.digest, {
@@ -507,6 +526,8 @@ async function buildIndexes(
           }),
       );
     } catch (e) {
+      for (const sink of pending.values()) await sink.abort();
+      pending.clear();
       if (sinkFailure !== undefined) {
         throw sinkFailure instanceof SociError
           ? withContext(sinkFailure, `cannot write to ${destination.reference}`)
