@@ -8,35 +8,37 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  type BuiltImage,
-  type BuiltLayer,
   dbRows,
   describeFile,
   e2eImages,
   EMPTY_CONFIG,
-  type ExpectedZtoc,
   lines,
   sha256sum,
   soci,
   sociOk,
   storeBlob,
-  storedZtocs,
   toolOk,
   withRoot,
-  ztocOf,
 } from "./helpers/create_e2e_images.ts";
 import {
+  AMD64,
+  ARM64,
   docDesc,
   encIndex,
+  expectedMulti,
+  expectedPlatform,
   expectedRewritten,
-  expectedV2Index,
+  expectedZtocs,
   INDEX_DIGEST,
   layoutIndex,
   layoutText,
+  manEntry,
   MANIFEST_DIGEST,
   OCI_INDEX,
   OCI_MANIFEST,
   SOCI_V2,
+  sociEntry,
+  sourceDoc,
   untar,
   type XDesc,
 } from "./helpers/convert_expect.ts";
@@ -44,60 +46,8 @@ import { buildGoJsonOracle, runGoJsonOracle } from "./helpers/json_fuzz.ts";
 
 const IMG = await e2eImages();
 const L = IMG.layout;
-const SPAN = 4194304;
 const DEC = new TextDecoder();
 const ENC = new TextEncoder();
-const AMD64 = { architecture: "amd64", os: "linux" };
-const ARM64 = { architecture: "arm64", os: "linux", variant: "v8" };
-const UNKNOWN = { architecture: "unknown", os: "unknown" };
-
-/** The image a test image manifest is, as JSON. */
-function sourceDoc(img: BuiltImage) {
-  return JSON.parse(DEC.decode(img.manifestBytes));
-}
-
-/** The zTOC descriptors the index of `layers` must list, identified in the root's store by flatc. */
-async function expectedZtocs(
-  root: string,
-  layers: BuiltLayer[],
-  spanSize = SPAN,
-): Promise<ExpectedZtoc[]> {
-  const zs = await storedZtocs(root);
-  const out: ExpectedZtoc[] = [];
-  for (const l of layers) {
-    const z = await ztocOf(zs, l, spanSize);
-    out.push({ ztoc: z, layer: await describeFile(l.path, l.desc.mediaType), spanSize });
-  }
-  return out;
-}
-
-/** The expected v2 index of an image and the manifest that binds it. */
-async function expectedPlatform(root: string, img: BuiltImage, layers = img.layers) {
-  const sociText = expectedV2Index(await expectedZtocs(root, layers));
-  const soci = docDesc(OCI_MANIFEST, sociText);
-  const manText = expectedRewritten(sourceDoc(img), soci.digest);
-  const man = docDesc(OCI_MANIFEST, manText);
-  return { sociText, soci, manText, man };
-}
-
-/** The entry of a v2 index in a SOCI-enabled image (F§8 step 5). */
-function sociEntry(soci: XDesc, manifestDigest: string, platform: XDesc["platform"]): XDesc {
-  return {
-    ...soci,
-    annotations: { [MANIFEST_DIGEST]: manifestDigest },
-    platform,
-    artifactType: SOCI_V2,
-  };
-}
-
-/** The entry of a rewritten manifest (F§8 step 4). */
-function manEntry(man: XDesc, platform: XDesc["platform"], sociDigest?: string): XDesc {
-  return {
-    ...man,
-    ...(sociDigest ? { annotations: { [INDEX_DIGEST]: sociDigest } } : {}),
-    platform,
-  };
-}
 
 /** Every blob file of a layout: digest → size, with each file's digest checked by sha256sum. */
 async function layoutBlobs(dir: string): Promise<Map<string, number>> {
@@ -287,31 +237,6 @@ Deno.test("convert: Docker media types become OCI in the manifest (layers keep t
   });
 });
 
-/** The expected SOCI-enabled image of `multi` for the platforms converted. */
-async function expectedMulti(root: string, converted: ("amd64" | "arm64")[]) {
-  const plain = (img: BuiltImage) => docDesc(OCI_MANIFEST, expectedRewritten(sourceDoc(img)));
-  const none = {
-    soci: plain(IMG.multi.unknown),
-    man: plain(IMG.multi.unknown),
-    sociText: "",
-    manText: "",
-  };
-  const amd = converted.includes("amd64") ? await expectedPlatform(root, IMG.multi.amd64) : none;
-  const arm = converted.includes("arm64") ? await expectedPlatform(root, IMG.multi.arm64) : none;
-  const a = converted.includes("amd64") ? amd.man : plain(IMG.multi.amd64);
-  const b = converted.includes("arm64") ? arm.man : plain(IMG.multi.arm64);
-  const u = plain(IMG.multi.unknown);
-  const entries: XDesc[] = [
-    manEntry(a, AMD64, converted.includes("amd64") ? amd.soci.digest : undefined),
-    manEntry(b, ARM64, converted.includes("arm64") ? arm.soci.digest : undefined),
-    manEntry(u, UNKNOWN),
-  ];
-  if (converted.includes("amd64")) entries.push(sociEntry(amd.soci, amd.man.digest, AMD64));
-  if (converted.includes("arm64")) entries.push(sociEntry(arm.soci, arm.man.digest, ARM64));
-  const idxText = encIndex(entries);
-  return { amd, arm, unknown: u, idxText, idx: docDesc(OCI_INDEX, idxText) };
-}
-
 Deno.test("convert oci-archive: → oci-archive: multi-platform --all-platforms: documents, shared layer read once, archive like containerd's exporter", async () => {
   await withRoot(async (root, scratch) => {
     const input = join(scratch, "in.tar");
@@ -332,7 +257,7 @@ Deno.test("convert oci-archive: → oci-archive: multi-platform --all-platforms:
       `oci-archive:${input}:multi`,
       `oci-archive:${output}:multi-soci`,
     ]);
-    const e = await expectedMulti(root, ["amd64", "arm64"]);
+    const e = await expectedMulti(IMG, root, ["amd64", "arm64"]);
     const [shared, onlyAmd] = IMG.multi.amd64.layers;
     const onlyArm = IMG.multi.arm64.layers[1];
     const zShared = (await expectedZtocs(root, [shared]))[0].ztoc.digest;
@@ -421,7 +346,7 @@ Deno.test({
     await withRoot(async (root, scratch) => {
       const out = join(scratch, "out");
       await sociOk(root, ["convert", "--min-layer-size", "0", `oci:${L}:multi`, `oci:${out}:m`]);
-      const e = await expectedMulti(root, ["amd64"]);
+      const e = await expectedMulti(IMG, root, ["amd64"]);
       assert.equal(await skopeoRaw(`oci:${out}:m`), e.idxText);
       // The arm64 and unknown manifests got OCI media types and no annotation.
       assert.equal(
@@ -452,7 +377,7 @@ Deno.test("convert: a partially present multi-platform image: platforms it lacks
     assert.deepEqual(lines(r1.stderr), [
       `skipping platform linux/arm64/v8: its manifest ${IMG.multi.arm64.manifest.digest} is not in oci:${noManifest}:multi`,
     ]);
-    const e = await expectedMulti(root, ["amd64"]);
+    const e = await expectedMulti(IMG, root, ["amd64"]);
     const idx1 = JSON.parse(await skopeoRaw(`oci:${out1}:m`));
     // The arm64 entry exactly as the source lists it; amd64 converted; unknown rewritten.
     const srcIndex = JSON.parse(await layoutText(L, IMG.multi.index.digest));
@@ -512,7 +437,7 @@ Deno.test("convert: converting a SOCI-enabled image says so and gives the same i
       `oci:${out1}:x`,
     ]);
     const digest = first.stdout.trim();
-    const e = await expectedMulti(root, ["amd64", "arm64"]);
+    const e = await expectedMulti(IMG, root, ["amd64", "arm64"]);
     assert.equal(digest, e.idx.digest);
 
     const out2 = join(scratch, "o2.tar");

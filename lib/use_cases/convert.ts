@@ -311,8 +311,6 @@ export async function convertImage(
       `cannot convert ${formatPlatform(skipped[0].platform)}: ${skipped[0].reason}`,
     );
   }
-  for (const s of skipped) options.onPlatformSkipped?.(s.platform, s.reason);
-  for (const a of alreadyEnabled) options.onAlreadyEnabled?.(a.platform, a.index);
 
   // What the output keeps as it is: manifests the source lacks (a registry
   // destination must have them already), and the blobs of incomplete ones.
@@ -328,6 +326,9 @@ export async function convertImage(
       }
     }
   }
+
+  for (const s of skipped) options.onPlatformSkipped?.(s.platform, s.reason);
+  for (const a of alreadyEnabled) options.onAlreadyEnabled?.(a.platform, a.index);
 
   await using tx = store.begin();
   const name = await nameImage(

@@ -9,7 +9,28 @@
  * @module
  */
 import { join } from "node:path";
-import { type Desc, EMPTY_CONFIG, type ExpectedZtoc, sha256, toolOk } from "./create_e2e_images.ts";
+import {
+  type BuiltImage,
+  type BuiltLayer,
+  type Desc,
+  describeFile,
+  type E2eImages,
+  EMPTY_CONFIG,
+  type ExpectedZtoc,
+  sha256,
+  storedZtocs,
+  toolOk,
+  ztocOf,
+} from "./create_e2e_images.ts";
+
+const DEC = new TextDecoder();
+const SPAN = 4194304;
+/** Platforms of the test images. */
+export const AMD64 = { architecture: "amd64", os: "linux" };
+/** The arm64 platform of `multi`. */
+export const ARM64 = { architecture: "arm64", os: "linux", variant: "v8" };
+/** The attestation-like child of `multi`. */
+export const UNKNOWN = { architecture: "unknown", os: "unknown" };
 
 /** A descriptor as the tests write it (all optional members of F§7.1 the tests use). */
 export interface XDesc {
@@ -162,4 +183,81 @@ export async function manifestDoc(
   digest: string,
 ): Promise<{ mediaType?: string; config: Desc; layers: Desc[] }> {
   return JSON.parse(await layoutText(layout, digest));
+}
+
+/** The image a test image manifest is, as JSON. */
+export function sourceDoc(img: BuiltImage) {
+  return JSON.parse(DEC.decode(img.manifestBytes));
+}
+
+/** The zTOC descriptors the index of `layers` must list, identified in the root's store by flatc. */
+export async function expectedZtocs(
+  root: string,
+  layers: BuiltLayer[],
+  spanSize = SPAN,
+): Promise<ExpectedZtoc[]> {
+  const zs = await storedZtocs(root);
+  const out: ExpectedZtoc[] = [];
+  for (const l of layers) {
+    const z = await ztocOf(zs, l, spanSize);
+    out.push({ ztoc: z, layer: await describeFile(l.path, l.desc.mediaType), spanSize });
+  }
+  return out;
+}
+
+/** The expected v2 index of an image and the manifest that binds it. */
+export async function expectedPlatform(root: string, img: BuiltImage, layers = img.layers) {
+  const sociText = expectedV2Index(await expectedZtocs(root, layers));
+  const soci = docDesc(OCI_MANIFEST, sociText);
+  const manText = expectedRewritten(sourceDoc(img), soci.digest);
+  const man = docDesc(OCI_MANIFEST, manText);
+  return { sociText, soci, manText, man };
+}
+
+/** The entry of a v2 index in a SOCI-enabled image (F§8 step 5). */
+export function sociEntry(soci: XDesc, manifestDigest: string, platform: XDesc["platform"]): XDesc {
+  return {
+    ...soci,
+    annotations: { [MANIFEST_DIGEST]: manifestDigest },
+    platform,
+    artifactType: SOCI_V2,
+  };
+}
+
+/** The entry of a rewritten manifest (F§8 step 4). */
+export function manEntry(man: XDesc, platform: XDesc["platform"], sociDigest?: string): XDesc {
+  return {
+    ...man,
+    ...(sociDigest ? { annotations: { [INDEX_DIGEST]: sociDigest } } : {}),
+    platform,
+  };
+}
+
+/** The expected SOCI-enabled image of `multi` for the platforms converted. */
+export async function expectedMulti(
+  IMG: E2eImages,
+  root: string,
+  converted: ("amd64" | "arm64")[],
+) {
+  const plain = (img: BuiltImage) => docDesc(OCI_MANIFEST, expectedRewritten(sourceDoc(img)));
+  const none = {
+    soci: plain(IMG.multi.unknown),
+    man: plain(IMG.multi.unknown),
+    sociText: "",
+    manText: "",
+  };
+  const amd = converted.includes("amd64") ? await expectedPlatform(root, IMG.multi.amd64) : none;
+  const arm = converted.includes("arm64") ? await expectedPlatform(root, IMG.multi.arm64) : none;
+  const a = converted.includes("amd64") ? amd.man : plain(IMG.multi.amd64);
+  const b = converted.includes("arm64") ? arm.man : plain(IMG.multi.arm64);
+  const u = plain(IMG.multi.unknown);
+  const entries: XDesc[] = [
+    manEntry(a, AMD64, converted.includes("amd64") ? amd.soci.digest : undefined),
+    manEntry(b, ARM64, converted.includes("arm64") ? arm.soci.digest : undefined),
+    manEntry(u, UNKNOWN),
+  ];
+  if (converted.includes("amd64")) entries.push(sociEntry(amd.soci, amd.man.digest, AMD64));
+  if (converted.includes("arm64")) entries.push(sociEntry(arm.soci, arm.man.digest, ARM64));
+  const idxText = encIndex(entries);
+  return { amd, arm, unknown: u, idxText, idx: docDesc(OCI_INDEX, idxText) };
 }
