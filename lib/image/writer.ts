@@ -14,10 +14,10 @@ import type { Descriptor } from "../oci/descriptor.ts";
 import { decodeIndex, decodeManifest } from "../oci/json_decode.ts";
 import { isIndexType, isManifestType } from "../oci/media_types.ts";
 
+import type { ContentFetcher } from "../registry/copy_graph.ts";
+
 /** Gives the bytes of a node of the graph: whole (documents) or streamed (layers). */
-export type ContentFetcher = (
-  desc: Descriptor,
-) => Promise<Uint8Array | ReadableStream<Uint8Array>>;
+export type { ContentFetcher };
 
 /** A blob being written as its bytes stream in. */
 export interface BlobSink {

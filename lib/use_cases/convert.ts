@@ -10,7 +10,7 @@
  *
  * — then the SOCI-enabled image (`soci/soci_image.ts`, F§8) is made from
  * the source's documents and those indexes, and an image writer puts it at
- * the destination (an OCI layout, an OCI archive, a registry, the local
+ * the destination (`stages/soci_image_sink.ts`) (an OCI layout, an OCI archive, a registry, the local
  * store), the name last. Each layer is read from the source once: the
  * scan's read also feeds the destination when it lacks the layer (`tee`);
  * layers the destination has are not read unless they need a zTOC, and a
@@ -43,13 +43,15 @@ import { decodeIndex, decodeManifest } from "../oci/json_decode.ts";
 import {
   DEFAULT_MIN_LAYER_SIZE,
   DEFAULT_SPAN_SIZE,
+  EMPTY_CONFIG_BYTES,
   EMPTY_CONFIG_DIGEST,
   isIndexType,
   SOCI_INDEX_V2,
+  ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
 import { formatPlatform, platformMatches } from "../oci/platform.ts";
 import type { PrefetchBlob } from "../soci/prefetch.ts";
-import { boundSociIndex, sociEnabledImage, type SociImage } from "../soci/soci_image.ts";
+import { boundSociIndex } from "../soci/soci_image.ts";
 import type { IndexInput, SociIndex } from "../stages/index.ts";
 import { index } from "../stages/index.ts";
 import type { ZtocBlob } from "../stages/layer_result.ts";
@@ -58,14 +60,18 @@ import { pipe } from "../stages/pipe.ts";
 import { prefetch } from "../stages/prefetch.ts";
 import { reuse, type ZtocFinder } from "../stages/reuse.ts";
 import { spans } from "../stages/spans.ts";
+import { writeSociImage } from "../stages/soci_image_sink.ts";
 import { storeZtocs, writeIndex } from "../stages/store_sink.ts";
 import { tee } from "../stages/tee.ts";
-import { ztoc } from "../stages/ztoc.ts";
+import { ztoc, type ZtocOutput } from "../stages/ztoc.ts";
 import type { ArtifactStore, ArtifactTransaction } from "../store/artifact_store.ts";
 import { existingZtoc } from "./create.ts";
 import { ANNOTATION_SOURCE, nameImage } from "./image_names.ts";
 import { choosePlatforms, type PlatformChoice } from "./platforms.ts";
 import { sourceHas } from "./stored_image.ts";
+
+/** Media type of the `{}` config blob of a SOCI index (as a blob, its descriptor's type is moot). */
+const OCI_CONFIG_EMPTY_TYPE = "application/octet-stream";
 
 /** Options of {@link convertImage}. */
 export interface ConvertOptions {
@@ -267,6 +273,7 @@ export async function convertImage(
   options: ConvertOptions = {},
 ): Promise<ConvertResult> {
   const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
+  source = withDocumentCache(source);
   const target = await source.resolve();
   const img = await readSource(source, target);
   const single = img.index === undefined;
@@ -351,10 +358,9 @@ export async function convertImage(
       : [];
     options.signal?.throwIfAborted();
 
-    let image: SociImage | undefined;
+    // The configs the source has (small): for the local store and the destination.
+    const configs = await readConfigs(source, img);
     let root = target;
-    const documents = new Map<string, Uint8Array>();
-    const artifacts = new Set<string>();
     const indexes: ConvertedIndex[] = [];
     if (built.length > 0) {
       // Manifests rewritten: the converted ones and every other complete one (F§8 step 4).
@@ -362,19 +368,19 @@ export async function convertImage(
       for (const [digest, { bytes }] of img.manifests) {
         if (!img.incomplete.has(digest)) rewrite.set(digest, bytes);
       }
-      image = sociEnabledImage({
+      const image = await writeSociImage(source, destination, built, {
         target,
         targetBytes: img.targetBytes,
         platform: own,
         manifests: rewrite,
-        indexes: built.map((b) => ({
-          manifestDigest: b.manifest.digest,
-          platform: b.platform,
-          index: b.index.descriptor,
-        })),
+        absent: img.absent,
+        blobs: configs,
+        readBlob: (d) => tx.readBlob(d),
       });
       root = image.descriptor;
-      for (const [d, bytes] of image.documents) documents.set(d, bytes);
+      for (const [digest, bytes] of image.documents) {
+        await tx.putBlob(bytes, { digest, size: bytes.length });
+      }
       for (const b of built) {
         const bound = image.manifests.find((m) => m.original.digest === b.manifest.digest)!;
         await writeIndex(tx, b.index, {
@@ -384,27 +390,25 @@ export async function convertImage(
           platform: formatPlatform(b.platform),
           imageName: name,
         });
-        artifacts.add(b.index.descriptor.digest);
-        artifacts.add(EMPTY_CONFIG_DIGEST);
-        for (const l of b.index.manifest.layers) artifacts.add(l.digest);
         indexes.push({ ...b, boundManifest: bound.descriptor });
       }
+    } else {
+      // Nothing to convert: the image as it is.
+      const fetch: ContentFetcher = async (desc) => {
+        const bytes = configs.get(desc.digest) ?? img.manifests.get(desc.digest)?.bytes;
+        if (bytes) return bytes;
+        if (desc.digest === target.digest) return img.targetBytes;
+        if (isDocument(desc)) return await source.fetchBytes(desc);
+        return await source.openBlob(desc);
+      };
+      await destination.commit(target, fetch, { absent: img.absent });
+      await tx.putBlob(img.targetBytes, { digest: target.digest, size: target.size });
+      for (const [digest, { bytes }] of img.manifests) {
+        await tx.putBlob(bytes, { digest, size: bytes.length });
+      }
     }
-
-    // The image's documents go to the local store too (never its layers).
-    await storeDocuments(tx, source, img, image, documents);
-
-    const fetch: ContentFetcher = async (desc) => {
-      const doc = documents.get(desc.digest);
-      if (doc) return doc;
-      if (artifacts.has(desc.digest)) return await tx.readBlob(desc.digest);
-      const m = img.manifests.get(desc.digest);
-      if (m) return m.bytes;
-      if (desc.digest === target.digest) return img.targetBytes;
-      if (isDocument(desc)) return await source.fetchBytes(desc);
-      return await source.openBlob(desc);
-    };
-    await destination.commit(root, fetch, { absent: img.absent });
+    // The image's documents are in the local store too (never its layers).
+    for (const [digest, bytes] of configs) await tx.putBlob(bytes, { digest, size: bytes.length });
     options.signal?.throwIfAborted();
 
     tx.tagImage(name, { mediaType: root.mediaType, digest: root.digest, size: root.size }, {
@@ -485,6 +489,49 @@ async function buildIndexes(
     if (r.error !== undefined) await sink.abort();
     else await sink.commit().catch(fail);
   };
+  // New zTOCs go to the destination as soon as they are built, while other
+  // layers are still being read: little is left for the final commit.
+  const early = new Map<string, Promise<void>>();
+  const pushEarly = (desc: Descriptor, bytes: Uint8Array) => {
+    if (early.has(desc.digest)) return;
+    const p = (async () => {
+      if (await destination.has(desc)) return;
+      const sink = await destination.openBlob(desc);
+      try {
+        await sink.write(bytes);
+      } catch (e) {
+        await sink.abort();
+        throw e;
+      }
+      await sink.commit();
+    })().catch(fail);
+    p.catch(() => {}); // awaited below
+    early.set(desc.digest, p);
+  };
+  pushEarly(
+    { mediaType: OCI_CONFIG_EMPTY_TYPE, digest: EMPTY_CONFIG_DIGEST, size: 2 },
+    EMPTY_CONFIG_BYTES,
+  );
+  async function* sendEarly(input: AsyncIterable<ZtocOutput>): AsyncGenerator<ZtocOutput> {
+    for await (const r of input) {
+      const z = (r as { ztoc?: ZtocBlob }).ztoc;
+      if (z && !z.reused && z.bytes) {
+        pushEarly({ mediaType: ZTOC_MEDIA_TYPE, digest: z.digest, size: z.size }, z.bytes);
+      }
+      yield r;
+    }
+  }
+  const failed = async (e: unknown): Promise<never> => {
+    for (const sink of pending.values()) await sink.abort();
+    pending.clear();
+    await Promise.allSettled(early.values());
+    if (sinkFailure !== undefined) {
+      throw sinkFailure instanceof SociError
+        ? withContext(sinkFailure, `cannot write to ${destination.reference}`)
+        : sinkFailure;
+    }
+    throw e;
+  };
   const out: BuiltIndex[] = [];
   for (const { platform, manifest } of plan) {
     const pf = prefetch(options.prefetchPaths ?? [], { loadZtoc: (b) => tx.readBlob(b.digest) });
@@ -507,7 +554,7 @@ async function buildIndexes(
         }),
         pf,
         (input) =>
-          index(storeZtocs(tx, input), {
+          index(storeZtocs(tx, sendEarly(input)), {
             version: 2,
             allowEmpty: options.allowEmpty,
             prefetch: () => pf.blobs(),
@@ -527,56 +574,57 @@ async function buildIndexes(
           }),
       );
     } catch (e) {
-      for (const sink of pending.values()) await sink.abort();
-      pending.clear();
-      if (sinkFailure !== undefined) {
-        throw sinkFailure instanceof SociError
-          ? withContext(sinkFailure, `cannot write to ${destination.reference}`)
-          : sinkFailure;
-      }
-      throw e;
+      return await failed(e);
     }
     for (const p of pf.missing()) options.onPrefetchMissing?.(p, platform);
     for (const b of soci.prefetch) options.onPrefetch?.(b, platform);
     out.push({ platform, manifest: manifest.descriptor, index: soci });
   }
+  try {
+    await Promise.all(early.values());
+  } catch (e) {
+    return await failed(e);
+  }
   return out;
 }
 
-/**
- * Stages the documents of the written image in the store: the new index
- * and rewritten manifests (or, unchanged, the source's target and
- * manifests) and the configs the source has. Layers never.
- */
-async function storeDocuments(
-  tx: ArtifactTransaction,
+/** Documents and configs read more than once (platforms, configs, the image) are read once. */
+function withDocumentCache(inner: ImageSource): ImageSource {
+  const cache = new Map<string, Promise<Uint8Array>>();
+  const out: ImageSource & { hasBlob?: (d: Descriptor) => Promise<boolean> } = {
+    reference: inner.reference,
+    storeName: inner.storeName,
+    resolve: () => inner.resolve(),
+    fetchBytes: (d) => {
+      if (d.size > 4 * 1024 * 1024) return inner.fetchBytes(d);
+      let p = cache.get(d.digest);
+      if (!p) {
+        p = inner.fetchBytes(d);
+        p.catch(() => cache.delete(d.digest));
+        cache.set(d.digest, p);
+      }
+      return p;
+    },
+    openBlob: (d) => inner.openBlob(d),
+    close: () => inner.close?.() ?? Promise.resolve(),
+  };
+  if (inner.readChunks) out.readChunks = (d) => inner.readChunks!(d);
+  if (inner.readRange) out.readRange = (d, a, b) => inner.readRange!(d, a, b);
+  const has = (inner as { hasBlob?: (d: Descriptor) => Promise<boolean> }).hasBlob;
+  if (typeof has === "function") out.hasBlob = (d) => has.call(inner, d);
+  return out;
+}
+
+/** The configs of the image's manifests that the source has, by digest. */
+async function readConfigs(
   source: ImageSource,
   img: SourceImage,
-  image: SociImage | undefined,
-  documents: Map<string, Uint8Array>,
-): Promise<void> {
-  if (image) {
-    for (const [digest, bytes] of image.documents) {
-      await tx.putBlob(bytes, {
-        digest,
-        size: bytes.length,
-      });
-    }
-  } else {
-    await tx.putBlob(img.targetBytes, img.target);
-    for (const [digest, { bytes }] of img.manifests) {
-      await tx.putBlob(bytes, { digest, size: bytes.length });
-    }
+): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const { manifest } of img.manifests.values()) {
+    const config = manifest.config;
+    if (out.has(config.digest) || img.absent.has(config.digest)) continue;
+    out.set(config.digest, await source.fetchBytes(config));
   }
-  const configs = new Map<string, Descriptor>();
-  for (const [digest, { manifest }] of img.manifests) {
-    if (img.incomplete.has(digest) && img.absent.has(manifest.config.digest)) continue;
-    configs.set(manifest.config.digest, manifest.config);
-  }
-  for (const config of configs.values()) {
-    if (img.absent.has(config.digest)) continue;
-    const bytes = await source.fetchBytes(config);
-    await tx.putBlob(bytes, config);
-    documents.set(config.digest, bytes);
-  }
+  return out;
 }
