@@ -29,7 +29,7 @@ export class StoreImageWriter implements ImageWriter {
   /** The name the image gets in the store. */
   readonly storeName: string;
   /** Layers stay where they came from. */
-  readonly layerSource = undefined;
+  readonly layerSource: string | undefined = undefined;
   /** The store may list an image whose manifests it lacks. */
   readonly allowsPartial = true;
 
