@@ -334,6 +334,22 @@ Deno.test("create --prefetch-file (relative and absolute paths) and --prefetch-f
       `soci: couldn't retrieve artifact for sha256:${"0".repeat(64)}, not found\n`,
     );
 
+    // rebuild-db from the blobs alone records the v1 index's prefetch descriptors the way
+    // upstream does: as soci_layer rows of their layer (C§7 step 2), span size 0.
+    for (const f of ["artifacts.sqlite", "artifacts.sqlite-wal", "artifacts.sqlite-shm"]) {
+      await Deno.remove(join(root, f)).catch(() => {});
+    }
+    await sociOk(root, ["rebuild-db"]);
+    const rebuilt = (await dbRows(root)).filter((x) =>
+      x.digest === bigDigest || x.digest === tarDigest
+    )
+      .map((x) => [x.digest, x.type, x.original_digest, x.span_size]);
+    assert.deepEqual(
+      rebuilt,
+      [[bigDigest, "soci_layer", big.desc.digest, 0], [tarDigest, "soci_layer", tar.desc.digest, 0]]
+        .sort((a, b) => (a[0] as string) < (b[0] as string) ? -1 : 1),
+    );
+
     // A missing or malformed JSON file: upstream's messages.
     const missing = await soci(root, [
       "create",
