@@ -208,7 +208,7 @@ export async function realContentImage(size = 300 * MIB, dir = DEFAULT_DIR): Pro
 export interface ConvertBenchResult {
   rounds: number;
   image: { layers: { digest: string; size: number; tarSize: number }[] };
-  create: { wall: number[]; min: number; writtenBytes: number[] };
+  create: { wall: number[]; min: number; writtenBytes: number[]; peakRssMiB: number };
   convert: { wall: number[]; min: number; writtenBytes: number[]; peakRssMiB: number };
   ratio: { ofMinima: number; goal: number; ok: boolean };
   bytesRead: { perRound: number[]; layers: number; ratio: number; goal: number; ok: boolean };
@@ -326,6 +326,7 @@ export async function benchConvert(
         wall: create.map((r) => r.wall),
         min: minCreate,
         writtenBytes: create.map((r) => r.writtenBytes),
+        peakRssMiB: Math.max(...create.map((r) => r.rssKiB)) / 1024,
       },
       convert: {
         wall: convert.map((r) => r.wall),
@@ -365,7 +366,10 @@ if (import.meta.main) {
     console.log(JSON.stringify(r, null, 2));
   } else {
     const f = (x: number) => `${x.toFixed(2)} s`;
-    console.log(`create docker://  min ${f(r.create.min)}  (${r.create.wall.map(f).join(", ")})`);
+    console.log(
+      `create docker://  min ${f(r.create.min)}  (${r.create.wall.map(f).join(", ")}), ` +
+        `peak RSS ${r.create.peakRssMiB.toFixed(0)} MiB`,
+    );
     console.log(
       `convert d:// → d://  min ${f(r.convert.min)}  (${
         r.convert.wall.map(f).join(", ")
