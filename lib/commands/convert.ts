@@ -237,7 +237,7 @@ export const convertCommand: Command = {
           manifestDigest: b.manifest.digest,
           boundManifestDigest: b.boundManifest.digest,
           layers: b.index.layers.map(layerJson),
-          prefetch: b.index.prefetch.map(prefetchJson),
+          ...(b.index.prefetch.length > 0 ? { prefetch: b.index.prefetch.map(prefetchJson) } : {}),
         })),
         alreadyEnabled: result.alreadyEnabled.map((a) => ({
           platform: formatPlatform(a.platform),

@@ -190,7 +190,7 @@ export const createCommand: Command = {
           platform: formatPlatform(b.platform),
           manifestDigest: b.manifest.digest,
           layers: b.index.layers.map(layerJson),
-          prefetch: b.index.prefetch.map(prefetchJson),
+          ...(b.index.prefetch.length > 0 ? { prefetch: b.index.prefetch.map(prefetchJson) } : {}),
         })),
         skippedPlatforms,
       });
