@@ -26,6 +26,19 @@
  * assert.match(soci.descriptor.digest, /^sha256:[0-9a-f]{64}$/);
  * ```
  *
+ * @example Make a SOCI-enabled image (v2): the stages, then an image writer
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { index, layers, OciLayoutSource, OciLayoutWriter, pipe, spans, writeSociImage, ztoc }
+ *   from "./mod.ts";
+ * const image = OciLayoutSource.fromReference("oci:./fixtures/sample-image:latest");
+ * const soci = await pipe(image, layers({ minLayerSize: 0 }), spans(), ztoc(), index({ version: 2 }));
+ * const out = await Deno.makeTempDir();
+ * const enabled = await writeSociImage(image, await OciLayoutWriter.open(`${out}/app`, "soci"), [soci]);
+ * assert.equal(enabled.index.manifests[1].digest, soci.descriptor.digest);
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ *
  * @example Read one file out of a layer through its zTOC
  * ```ts
  * import assert from "node:assert/strict";
@@ -59,6 +72,7 @@
  */
 
 export {
+  type BuiltSociIndex,
   type FailedLayer,
   index,
   type IndexedLayer,
@@ -73,12 +87,17 @@ export {
   manifestLayers,
   type PendingLayer,
   pipe,
+  prefetch,
+  type PrefetchInput,
+  type PrefetchOptions,
+  type PrefetchStage,
   reuse,
   type ReusedLayer,
   type ReuseOutput,
   type ReuseStage,
   type ScannedLayer,
   type SettledLayer,
+  type SinkFor,
   type SkippedLayer,
   type SociIndex,
   spans,
@@ -90,8 +109,13 @@ export {
   storeZtocs,
   type StoreZtocsOptions,
   type StoreZtocsStage,
+  tee,
+  teeChunks,
+  type TeeStage,
   writeIndex,
   type WriteIndexOptions,
+  writeSociImage,
+  type WriteSociImageOptions,
   ztoc,
   type ZtocBlob,
   type ZtocFinder,
@@ -114,6 +138,24 @@ export {
   ContainerdSource,
   type ContainerdSourceOptions,
 } from "./lib/image/containerd_source.ts";
+export {
+  type BlobSink,
+  childrenOf,
+  type CommitImageOptions,
+  type GraphNode,
+  graphNodes,
+  type ImageWriter,
+  type WriteEvent,
+} from "./lib/image/writer.ts";
+export { OciLayoutWriter, type OciLayoutWriterOptions } from "./lib/image/oci_layout_writer.ts";
+export { OciArchiveWriter } from "./lib/image/oci_archive_writer.ts";
+export {
+  parseDestination,
+  RegistryWriter,
+  type RegistryWriterOptions,
+} from "./lib/image/registry_writer.ts";
+export { StoreImageWriter } from "./lib/image/store_writer.ts";
+export { openImageWriter, type OpenWriterOptions } from "./lib/image/open_writer.ts";
 export { FILE_CHUNK, fileLayer, readFileChunks } from "./lib/image/file_layer.ts";
 export type { LayerCompression } from "./lib/image/layer.ts";
 export {
@@ -158,6 +200,37 @@ export {
   ztocDescriptor,
   type ZtocDescriptorInput,
 } from "./lib/soci/soci_index.ts";
+export {
+  boundSociIndex,
+  type BuiltV2Index,
+  rewriteManifest,
+  type RewrittenManifest,
+  sociEnabledImage,
+  type SociImage,
+  type SociImageInput,
+} from "./lib/soci/soci_image.ts";
+export {
+  countSpans,
+  decodePrefetch,
+  encodePrefetch,
+  fileSpanRange,
+  mergeRanges,
+  normalizePrefetchPath,
+  PREFETCH_VERSION,
+  type PrefetchArtifact,
+  type PrefetchBlob,
+  prefetchBlob,
+  PrefetchSearch,
+  type SpanRange,
+} from "./lib/soci/prefetch.ts";
+export {
+  type ConvertedIndex,
+  convertImage,
+  type ConvertOptions,
+  type ConvertResult,
+} from "./lib/use_cases/convert.ts";
+export { type BlobPresence, sourceHas, StoredImageSource } from "./lib/use_cases/stored_image.ts";
+export { openStandaloneInput } from "./lib/use_cases/standalone.ts";
 export {
   ANNOTATION_SOURCE,
   containerdOrigin,

@@ -4,6 +4,8 @@
  *
  * ```text
  * layers(image) → reuse(find) → spans() → ztoc() → storeZtocs(tx) → index()
+ * layers(image) → reuse(find) → tee(sink) → spans() → ztoc() → prefetch(paths)
+ *   → index({ version: 2 }) → writeSociImage(image, writer)
  * ```
  *
  * Every stage passes along one result per layer, in layer order (see
@@ -19,5 +21,8 @@ export * from "./stages/spans.ts";
 export * from "./stages/ztoc.ts";
 export * from "./stages/index.ts";
 export * from "./stages/store_sink.ts";
+export * from "./stages/prefetch.ts";
+export * from "./stages/tee.ts";
+export * from "./stages/soci_image_sink.ts";
 export * from "./stages/pipe.ts";
 export type { Layer } from "./image/layer.ts";

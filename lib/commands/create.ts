@@ -10,6 +10,8 @@ import { openImage, transportOf } from "../image/open.ts";
 import type { Layer } from "../image/layer.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import type { LayerResult } from "../stages/layer_result.ts";
+import type { Platform } from "../oci/descriptor.ts";
+import type { PrefetchBlob } from "../soci/prefetch.ts";
 import { createIndexes, type CreateResult } from "../use_cases/create.ts";
 import { ANNOTATION_PLAIN_HTTP } from "../use_cases/image_names.ts";
 import { Progress, type ProgressTask } from "../ui/progress.ts";
@@ -27,16 +29,38 @@ import {
   spanSizeFlag,
 } from "./flags.ts";
 import { containerdOptions, directReadFlag, openStore } from "./open_store.ts";
+import { prefetchFlags, prefetchPaths } from "./prefetch_flags.ts";
 
 /** The per-layer line upstream prints (`soci-cli.md` §4), or undefined. */
-function layerLine(r: LayerResult): string | undefined {
+export function layerLine(r: LayerResult): string | undefined {
   if (r.skip !== undefined) return r.skip;
   if (r.ztoc === undefined) return undefined;
   return `layer ${r.layer.descriptor.digest} -> ztoc ${r.ztoc.digest}` +
     (r.ztoc.reused ? " (already exists)" : "");
 }
 
-function layerJson(r: LayerResult) {
+/** Upstream's line for a prefetch artifact (`soci-format.md` §6 step 6). */
+export function prefetchLine(b: PrefetchBlob): string {
+  return `Created prefetch artifact for layer ${b.layerDigest}: ${b.descriptor.digest}`;
+}
+
+/** The warning for a prefetch path that no layer has. */
+export function prefetchMissingLine(path: string, platform: Platform): string {
+  return `warning: prefetch file ${path} is in no indexed layer of ${formatPlatform(platform)}`;
+}
+
+/** The `--json` form of a prefetch artifact. */
+export function prefetchJson(b: PrefetchBlob) {
+  return {
+    digest: b.descriptor.digest,
+    size: b.descriptor.size,
+    layerDigest: b.layerDigest,
+    spans: b.spans.map((s) => ({ start: s.start, end: s.end })),
+  };
+}
+
+/** The `--json` form of a layer's outcome. */
+export function layerJson(r: LayerResult) {
   const d = r.layer.descriptor;
   return {
     digest: d.digest,
@@ -53,7 +77,7 @@ function layerJson(r: LayerResult) {
  * `oci-archive:` (so that it still works from another directory), `""` for
  * an image already in the store (its tag is left alone).
  */
-function sourceAnnotation(ref: string): string | undefined {
+export function sourceAnnotation(ref: string): string | undefined {
   const t = transportOf(ref);
   if (t === "store") return "";
   if (t !== "oci" && t !== "oci-archive") return undefined;
@@ -95,6 +119,7 @@ export const createCommand: Command = {
     },
     jsonFlag,
     { ...quietFlag, usage: "print only the index digests" },
+    ...prefetchFlags,
     ...registryFlags,
     directReadFlag,
   ],
@@ -116,6 +141,7 @@ export const createCommand: Command = {
     const platforms = platformFlags(ctx);
     const json = ctx.bool("json");
     const quiet = ctx.bool("quiet");
+    const prefetch = await prefetchPaths(ctx);
     using store = openStore(ctx);
     const registry = await registryOptions(ctx);
     const source = await openImage(ref, { store, registry, containerd: containerdOptions(ctx) });
@@ -137,6 +163,7 @@ export const createCommand: Command = {
         annotations: transportOf(ref) === "docker" && registry.plainHttp
           ? { [ANNOTATION_PLAIN_HTTP]: "true" }
           : undefined,
+        prefetchPaths: prefetch,
         signal: ctx.signal,
         onProgress: (layer, n) => {
           let t = tasks.get(layer);
@@ -152,6 +179,12 @@ export const createCommand: Command = {
           }
           const line = layerLine(r);
           if (line !== undefined && !json && !quiet) ctx.out.line(line);
+        },
+        onPrefetch: (b) => {
+          if (!json && !quiet) ctx.out.line(prefetchLine(b));
+        },
+        onPrefetchMissing: (path, p) => {
+          if (!json && !quiet) ctx.out.warn(prefetchMissingLine(path, p));
         },
         onPlatformSkipped: (p, reason) => {
           skippedPlatforms.push(formatPlatform(p));
@@ -175,6 +208,7 @@ export const createCommand: Command = {
           platform: formatPlatform(b.platform),
           manifestDigest: b.manifest.digest,
           layers: b.index.layers.map(layerJson),
+          ...(b.index.prefetch.length > 0 ? { prefetch: b.index.prefetch.map(prefetchJson) } : {}),
         })),
         skippedPlatforms,
       });

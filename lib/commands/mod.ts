@@ -5,8 +5,10 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { convertCommand } from "./convert.ts";
 import { createCommand } from "./create.ts";
 import { indexCommand } from "./index_group.ts";
+import { prefetchCommand } from "./prefetch_group.ts";
 import { pushCommand } from "./push.ts";
 import { rebuildDbCommand } from "./rebuild_db.ts";
 import { ztocCommand } from "./ztoc.ts";
@@ -14,8 +16,10 @@ import { ztocCommand } from "./ztoc.ts";
 /** The top-level commands, in the order help lists them. */
 export const commands: Command[] = [
   createCommand,
+  convertCommand,
   pushCommand,
   indexCommand,
   ztocCommand,
+  prefetchCommand,
   rebuildDbCommand,
 ];

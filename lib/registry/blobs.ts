@@ -425,6 +425,28 @@ export class Blobs {
     return false;
   }
 
+  /**
+   * Deletes a blob from a repository (distribution's `DELETE
+   * /v2/<repo>/blobs/<digest>`, where the registry allows deletes); false
+   * when it was not there. Registries that refuse deletes answer with an
+   * error (405 `UNSUPPORTED`).
+   */
+  async delete(repo: string, digest: string): Promise<boolean> {
+    parseDigest(digest);
+    const t = this.#t;
+    const action = `delete blob ${repo}@${digest}`;
+    const res = await t.retry(action, () =>
+      t.send({
+        action,
+        method: "DELETE",
+        url: t.url(repo, `blobs/${digest}`),
+        scopes: [repositoryScope(repo, "delete"), repositoryScope(repo, "pull,push")],
+        allowNotFound: true,
+      }));
+    await res.body?.cancel();
+    return res.status !== 404;
+  }
+
   /** `POST` of a new upload session (not retried here). */
   async #open(
     repo: string,

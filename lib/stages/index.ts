@@ -10,6 +10,7 @@ import type { Descriptor, ImageManifest } from "../oci/descriptor.ts";
 import { sha256Digest } from "../oci/digest.ts";
 import { encodeManifest } from "../oci/json_encode.ts";
 import { OCI_MANIFEST } from "../oci/media_types.ts";
+import type { PrefetchBlob } from "../soci/prefetch.ts";
 import { sociIndexManifest, type SociIndexVersion } from "../soci/soci_index.ts";
 import {
   type IndexedLayer,
@@ -31,13 +32,20 @@ export interface IndexOptions {
   version?: SociIndexVersion | 1 | 2;
   /** The image manifest the index is for (v1 subject); default the layers' own. */
   subject?: Descriptor;
-  /** Prefetch descriptors appended after the zTOCs. */
-  prefetch?: Descriptor[];
+  /**
+   * Prefetch artifacts appended after the zTOCs (F§6): descriptors, or
+   * blobs (`stages/prefetch.ts`), or a function that gives them once every
+   * layer has come through (a prefetch stage earlier in the pipe).
+   */
+  prefetch?: PrefetchInput | (() => PrefetchInput);
   /** Called for every layer result, in order (progress lines, sinks). */
   onLayer?: (r: IndexInput) => void | Promise<void>;
   /** Write an index even when no layer got a zTOC. */
   allowEmpty?: boolean;
 }
+
+/** Prefetch artifacts for {@link IndexOptions.prefetch}. */
+export type PrefetchInput = ReadonlyArray<Descriptor | PrefetchBlob>;
 
 /** A built SOCI index. */
 export interface SociIndex {
@@ -49,6 +57,8 @@ export interface SociIndex {
   descriptor: Descriptor;
   /** Every layer's result, in layer order. */
   layers: IndexInput[];
+  /** The prefetch artifacts listed whose bytes are at hand (to be stored with the index). */
+  prefetch: PrefetchBlob[];
 }
 
 /**
@@ -107,7 +117,11 @@ async function indexOf(
     throw new BadInputError(`errors encountered while building soci layers; ${errors.join("; ")}`);
   }
   const blobs = all.filter((r) => r.descriptor !== undefined).map((r) => r.descriptor!);
-  const prefetch = options.prefetch ?? [];
+  const given = typeof options.prefetch === "function"
+    ? options.prefetch()
+    : options.prefetch ?? [];
+  const prefetchBlobs = given.filter((p): p is PrefetchBlob => "bytes" in p);
+  const prefetch = given.map((p) => "bytes" in p ? p.descriptor : p);
   if (blobs.length === 0 && prefetch.length === 0 && !options.allowEmpty) {
     throw new BadInputError("no ztocs created, all layers either skipped or produced errors");
   }
@@ -127,5 +141,6 @@ async function indexOf(
       artifactType: manifest.config.mediaType,
     },
     layers: results,
+    prefetch: prefetchBlobs,
   };
 }

@@ -9,7 +9,7 @@
 import type { Descriptor } from "../oci/descriptor.ts";
 import { EMPTY_CONFIG_BYTES, EMPTY_CONFIG_DIGEST } from "../oci/media_types.ts";
 import type { ArtifactTransaction } from "../store/artifact_store.ts";
-import { indexRecord, ztocRecord } from "../store/artifact_record.ts";
+import { indexRecord, prefetchRecord, ztocRecord } from "../store/artifact_record.ts";
 import type { SociIndex } from "./index.ts";
 import { isIterable, type LayerResult, type StageInput } from "./layer_result.ts";
 import type { ZtocOutput } from "./ztoc.ts";
@@ -95,9 +95,15 @@ async function* storeZtocsOf(
 
 /** What {@link writeIndex} records about the index. */
 export interface WriteIndexOptions {
-  /** The image manifest the index is for (the DB's original digest). */
+  /** The image manifest the index was built for (the DB's location and original digest). */
   manifest: Descriptor;
-  /** The image's target (manifest or index) it belongs to. */
+  /**
+   * The manifest the index is bound to, when that is not `manifest`: a v2
+   * index is bound to the rewritten manifest of the SOCI-enabled image
+   * (F§8 step 7: the DB's original digest; the location keeps `manifest`).
+   */
+  boundManifest?: string;
+  /** The image's target (manifest or index) it belongs to; for v2, the SOCI-enabled image. */
   image: Descriptor;
   /** `os/arch[/variant]` as recorded in the DB. */
   platform: string;
@@ -108,8 +114,9 @@ export interface WriteIndexOptions {
 }
 
 /**
- * Stages a built SOCI index in `tx`: the `{}` config, the index blob, the
- * index itself as a store root, and its DB row (`soci_index`).
+ * Stages a built SOCI index in `tx`: the `{}` config, its prefetch
+ * artifacts with their DB rows (`soci_prefetch`), the index blob, the index
+ * itself as a store root, and its DB row (`soci_index`).
  *
  * @example
  * ```ts
@@ -136,9 +143,13 @@ export async function writeIndex(
   options: WriteIndexOptions,
 ): Promise<void> {
   await tx.putBlob(EMPTY_CONFIG_BYTES, { digest: EMPTY_CONFIG_DIGEST, size: 2 });
+  for (const p of soci.prefetch ?? []) {
+    await tx.putBlob(p.bytes, p.descriptor);
+    tx.putRecord(prefetchRecord(p.descriptor.digest, p.descriptor.size, p.layerDigest));
+  }
   await tx.putBlob(soci.bytes, soci.descriptor);
   tx.addIndex(soci.descriptor, { image: options.imageName });
-  tx.putRecord(indexRecord(
+  const rec = indexRecord(
     soci.descriptor.digest,
     soci.descriptor.size,
     options.manifest.digest,
@@ -146,5 +157,7 @@ export async function writeIndex(
     options.platform,
     soci.manifest.config.mediaType,
     options.createdAt,
-  ));
+  );
+  if (options.boundManifest !== undefined) rec.originalDigest = options.boundManifest;
+  tx.putRecord(rec);
 }

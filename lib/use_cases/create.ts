@@ -3,7 +3,8 @@
  * selected platform, composed from the stages —
  *
  * ```text
- * manifestLayers → reuse(existing zTOCs) → spans → ztoc → storeZtocs(tx) → index → writeIndex(tx)
+ * manifestLayers → reuse(existing zTOCs) → spans → ztoc → prefetch → storeZtocs(tx) → index
+ *   → writeIndex(tx)
  * ```
  *
  * — with everything (zTOCs, indexes, the image's documents and its name)
@@ -24,6 +25,8 @@ import { index } from "../stages/index.ts";
 import type { ZtocBlob } from "../stages/layer_result.ts";
 import { manifestLayers } from "../stages/layers.ts";
 import { pipe } from "../stages/pipe.ts";
+import { prefetch } from "../stages/prefetch.ts";
+import type { PrefetchBlob } from "../soci/prefetch.ts";
 import { reuse, type ZtocFinder } from "../stages/reuse.ts";
 import { spans } from "../stages/spans.ts";
 import { storeZtocs, writeIndex } from "../stages/store_sink.ts";
@@ -67,8 +70,17 @@ export interface CreateOptions {
   sourceAnnotation?: string;
   /** More annotations recorded with the image's name. */
   annotations?: Record<string, string>;
+  /**
+   * Files to prefetch (F§6, experimental upstream): each platform's index
+   * gets one prefetch artifact per layer holding some of them.
+   */
+  prefetchPaths?: string[];
   /** Called once per layer, in layer order, when its outcome is known. */
   onLayer?: (r: IndexInput, platform: Platform) => void;
+  /** A prefetch artifact was made. */
+  onPrefetch?: (blob: PrefetchBlob, platform: Platform) => void;
+  /** A prefetch path is in no layer of a platform (upstream logs a warning). */
+  onPrefetchMissing?: (path: string, platform: Platform) => void;
   /** A platform was skipped because the image lacks it (other platforms were found). */
   onPlatformSkipped?: (platform: Platform, reason: string) => void;
   /** Bytes of a layer read so far. */
@@ -157,7 +169,7 @@ export async function createIndexes(
         });
       }
       options.onLayer?.(r, platform);
-    });
+    }, platform);
     await writeIndex(tx, soci, {
       manifest: manifest.descriptor,
       image: target,
@@ -172,16 +184,18 @@ export async function createIndexes(
 }
 
 /** One platform's index: the stages, with new zTOCs staged in `tx`. */
-function indexPlatform(
+async function indexPlatform(
   source: ImageSource,
   tx: ArtifactTransaction,
   manifest: SelectedManifest,
   find: ZtocFinder,
   options: CreateOptions,
   onLayer: (r: IndexInput) => void,
+  platform: Platform,
 ): Promise<SociIndex> {
   const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
-  return pipe(
+  const pf = prefetch(options.prefetchPaths ?? [], { loadZtoc: (b) => tx.readBlob(b.digest) });
+  const soci = await pipe(
     manifestLayers(source, manifest, options.minLayerSize ?? DEFAULT_MIN_LAYER_SIZE),
     reuse(find),
     spans({
@@ -195,9 +209,18 @@ function indexPlatform(
       disableXattrs: options.disableXattrs,
       loadZtoc: (blob) => tx.readBlob(blob.digest),
     }),
+    pf,
     storeZtocs(tx),
-    index({ subject: manifest.descriptor, allowEmpty: options.allowEmpty, onLayer }),
+    index({
+      subject: manifest.descriptor,
+      allowEmpty: options.allowEmpty,
+      onLayer,
+      prefetch: () => pf.blobs(),
+    }),
   );
+  for (const p of pf.missing()) options.onPrefetchMissing?.(p, platform);
+  for (const b of soci.prefetch) options.onPrefetch?.(b, platform);
+  return soci;
 }
 
 /**
