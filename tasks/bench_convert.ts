@@ -8,44 +8,27 @@
  * uploads (same registry: nothing, the layers are mounted); `/usr/bin/time`
  * gives the bytes each process wrote to disk (no layer bytes).
  *
- * The image: two gzip layers of real content (see {@link realContentImage}).
+ * The images: the shared two-layer benchmark images of `bench_data.ts`, real
+ * content (`ensureRealImage`: slices of the machine's own `/usr` files) and
+ * generated (`ensureImage`), each measured in its own run.
  *
  * ```sh
- * deno run -A tasks/bench_convert.ts [--rounds 3] [--size-mib 300] [--json]
+ * deno run -A tasks/bench_convert.ts [--rounds 3] [--size-mib 300] [--data real|generated|both] [--json]
  * ```
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { startCountingProxy } from "../tests/helpers/counting_proxy.ts";
 import { startRegistry } from "../tests/helpers/registry.ts";
-import { DEFAULT_DIR, parseArgs } from "./bench_data.ts";
+import { ensureImage, ensureRealImage, type ImageInfo, parseArgs } from "./bench_data.ts";
 import { type Run, timed } from "./bench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CLI = `${ROOT}/cli.ts`;
 const MIB = 1048576;
-const MTIME = 1_700_000_000;
 
 /** The goals of issue 7. */
 export const GOALS = { ratio: 1.1, bytesRead: 1.02 } as const;
-
-/** A layer of the benchmark image. */
-export interface RealLayer {
-  /** The `.tar.gz` file. */
-  path: string;
-  digest: string;
-  size: number;
-  /** Size of the tar. */
-  tarSize: number;
-}
-
-/** The benchmark image: an OCI layout tagged `bench`. */
-export interface RealImage {
-  dir: string;
-  tag: string;
-  layers: RealLayer[];
-}
 
 async function run(cmd: string, args: string[], stdin?: string): Promise<string> {
   const child = new Deno.Command(cmd, {
@@ -68,145 +51,10 @@ async function run(cmd: string, args: string[], stdin?: string): Promise<string>
   return new TextDecoder().decode(out.stdout);
 }
 
-/**
- * The first files (regular files and symlinks, in byte order of their
- * paths) under `dir` whose sizes add up to `limit` bytes.
- */
-async function pickFiles(dir: string, limit: number): Promise<{ list: string[]; bytes: number }> {
-  const found = await run("find", [
-    dir,
-    "-xdev",
-    "(",
-    "-type",
-    "f",
-    "-o",
-    "-type",
-    "l",
-    ")",
-    "-printf",
-    "%s %p\\n",
-  ]);
-  const entries = found.split("\n").filter((l) => l).map((l) => {
-    const i = l.indexOf(" ");
-    return { size: Number(l.slice(0, i)), path: l.slice(i + 1) };
-  }).filter((e) => !e.path.includes("\n")).sort((
-    a,
-    b,
-  ) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const list: string[] = [];
-  let bytes = 0;
-  for (const e of entries) {
-    if (bytes >= limit) break;
-    list.push(e.path.replace(/^\//, ""));
-    bytes += e.size;
-  }
-  return { list, bytes };
-}
-
-/**
- * One real-content layer: a sorted GNU tar (owner 0, fixed mtime) of the
- * first `size` bytes of files under `root`, through `gzip -6 -n`; cached in
- * the bench dir under a name that fingerprints the file list.
- */
-async function realLayer(root: string, size: number, dir: string): Promise<RealLayer> {
-  const { list } = await pickFiles(root, size);
-  const fp = createHash("sha256").update(list.join("\n")).digest("hex").slice(0, 12);
-  const base = `${dir}/convert-real-${root.replaceAll("/", "_")}-${size}-${fp}`;
-  const gz = `${base}.tar.gz`;
-  const meta = `${base}.json`;
-  try {
-    return JSON.parse(await Deno.readTextFile(meta));
-  } catch {
-    // not cached yet
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  const listFile = `${base}.list`;
-  await Deno.writeTextFile(listFile, list.join("\n") + "\n");
-  await run("bash", [
-    "-c",
-    `set -o pipefail; tar --no-recursion --sort=name --owner=0 --group=0 --numeric-owner ` +
-    `--mtime=@${MTIME} --format=gnu -C / -cf - -T '${listFile}' ` +
-    `| gzip -6 -n > '${gz}.tmp' && mv '${gz}.tmp' '${gz}'`,
-  ]);
-  const digest = "sha256:" + (await run("sha256sum", [gz])).split(" ")[0];
-  const layer: RealLayer = {
-    path: gz,
-    digest,
-    size: (await Deno.stat(gz)).size,
-    tarSize: Number((await run("bash", ["-c", `gzip -dc '${gz}' | wc -c`])).trim()),
-  };
-  await Deno.writeTextFile(meta, JSON.stringify(layer));
-  return layer;
-}
-
-/**
- * The benchmark image, made here until the shared real-content image of
- * `bench_data.ts` (branch `speed`, `ensureRealImage`) is on main — swap
- * this function for that one then: two gzip layers of about `size` bytes of
- * tar each, the first of files under `/usr/share`, the second under
- * `/usr/lib` (sorted, owner 0, fixed mtime, `gzip -6 -n`), in an OCI layout
- * tagged `bench` whose config names the host platform.
- */
-export async function realContentImage(size = 300 * MIB, dir = DEFAULT_DIR): Promise<RealImage> {
-  const layers = [await realLayer("/usr/share", size, dir), await realLayer("/usr/lib", size, dir)];
-  const layout = `${dir}/convert-image-${layers.map((l) => l.digest.slice(7, 19)).join("-")}`;
-  const tag = "bench";
-  try {
-    await Deno.stat(`${layout}/index.json`);
-    return { dir: layout, tag, layers };
-  } catch {
-    // build it
-  }
-  const tmp = `${layout}.tmp`;
-  await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  await Deno.mkdir(`${tmp}/blobs/sha256`, { recursive: true });
-  const put = async (bytes: Uint8Array) => {
-    const hex = createHash("sha256").update(bytes).digest("hex");
-    await Deno.writeFile(`${tmp}/blobs/sha256/${hex}`, bytes);
-    return { digest: `sha256:${hex}`, size: bytes.length };
-  };
-  for (const l of layers) await Deno.link(l.path, `${tmp}/blobs/sha256/${l.digest.slice(7)}`);
-  const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-  const arch = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
-  const diffIds = [];
-  for (const l of layers) {
-    diffIds.push(
-      "sha256:" + (await run("bash", ["-c", `gzip -dc '${l.path}' | sha256sum`])).split(" ")[0],
-    );
-  }
-  const config = await put(
-    enc({ architecture: arch, os: "linux", rootfs: { type: "layers", diff_ids: diffIds } }),
-  );
-  const manifest = await put(enc({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
-    layers: layers.map((l) => ({
-      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-      digest: l.digest,
-      size: l.size,
-    })),
-  }));
-  await Deno.writeTextFile(`${tmp}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}');
-  await Deno.writeFile(
-    `${tmp}/index.json`,
-    enc({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: [{
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        ...manifest,
-        annotations: { "org.opencontainers.image.ref.name": tag },
-      }],
-    }),
-  );
-  await Deno.rename(tmp, layout);
-  return { dir: layout, tag, layers };
-}
-
 /** The figures of one benchmark run (also the `--json` output). */
 export interface ConvertBenchResult {
   rounds: number;
+  data: "real" | "generated";
   image: { layers: { digest: string; size: number; tarSize: number }[] };
   create: { wall: number[]; min: number; writtenBytes: number[]; peakRssMiB: number };
   convert: { wall: number[]; min: number; writtenBytes: number[]; peakRssMiB: number };
@@ -230,11 +78,19 @@ function loadavg(): string {
 
 /** Runs the benchmark (see the module documentation). */
 export async function benchConvert(
-  options: { rounds?: number; size?: number; log?: (s: string) => void } = {},
+  options: {
+    rounds?: number;
+    size?: number;
+    data?: "real" | "generated";
+    log?: (s: string) => void;
+  } = {},
 ): Promise<ConvertBenchResult> {
   const log = options.log ?? (() => {});
   const rounds = options.rounds ?? 3;
-  const image = await realContentImage(options.size);
+  const data = options.data ?? "real";
+  const image: ImageInfo = data === "real"
+    ? await ensureRealImage({ size: options.size, log })
+    : await ensureImage({ size: options.size, log });
   log(
     `image ${image.dir}: ${
       image.layers.map((l) => `${(l.size / MIB).toFixed(1)} MiB`).join(" + ")
@@ -319,8 +175,13 @@ export async function benchConvert(
     const readRatio = Math.max(...read) / layerBytes;
     return {
       rounds,
+      data,
       image: {
-        layers: image.layers.map(({ digest, size, tarSize }) => ({ digest, size, tarSize })),
+        layers: image.layers.map(({ digest, size, uncompressedSize }) => ({
+          digest,
+          size,
+          tarSize: uncompressedSize,
+        })),
       },
       create: {
         wall: create.map((r) => r.wall),
@@ -355,17 +216,34 @@ export async function benchConvert(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs(Deno.args, { rounds: "string", "size-mib": "string", json: "bool" });
-  const size = values["size-mib"] ? Math.round(Number(values["size-mib"]) * MIB) : undefined;
-  const r = await benchConvert({
-    rounds: values.rounds ? Number(values.rounds) : undefined,
-    size,
-    log: (s) => console.error(s),
+  const { values } = parseArgs(Deno.args, {
+    rounds: "string",
+    "size-mib": "string",
+    data: "string",
+    json: "bool",
   });
-  if (values.json) {
-    console.log(JSON.stringify(r, null, 2));
-  } else {
+  const size = values["size-mib"] ? Math.round(Number(values["size-mib"]) * MIB) : undefined;
+  const which = String(values.data ?? "both");
+  if (!["real", "generated", "both"].includes(which)) {
+    console.error(`--data must be real, generated or both, not ${which}`);
+    Deno.exit(2);
+  }
+  const kinds = which === "both" ? ["real", "generated"] as const : [which as "real" | "generated"];
+  const results: ConvertBenchResult[] = [];
+  for (const data of kinds) {
+    results.push(
+      await benchConvert({
+        rounds: values.rounds ? Number(values.rounds) : undefined,
+        size,
+        data,
+        log: (s) => console.error(s),
+      }),
+    );
+  }
+  if (values.json) console.log(JSON.stringify(results, null, 2));
+  for (const r of values.json ? [] : results) {
     const f = (x: number) => `${x.toFixed(2)} s`;
+    console.log(`== ${r.data} content`);
     console.log(
       `create docker://  min ${f(r.create.min)}  (${r.create.wall.map(f).join(", ")}), ` +
         `peak RSS ${r.create.peakRssMiB.toFixed(0)} MiB`,
