@@ -395,9 +395,10 @@ Deno.test("create: multi-platform index — --all-platforms, --platform (repeate
         const r = await sociOk(root, [...base, "-p", "linux/s390x", "-p", "linux/amd64", ref]);
         assert.deepEqual(indexLines(r.stdout), [{ digest: amdIdx, platform: "linux/amd64", n: 2 }]);
         const err = lines(r.stderr);
-        assert.equal(err.length, 1, r.stderr);
+        assert.equal(err.length, 2, r.stderr);
         assert.match(err[0], /linux\/s390x/);
         assert.match(err[0], /not found/);
+        assert.match(err[1], /^image stored as multi /);
         const j = await sociOk(root, [...base, "--json", "-p", "linux/s390x,linux/amd64", ref]);
         assert.deepEqual(parseJson<{ skippedPlatforms: string[] }>(j.stdout).skippedPlatforms, [
           "linux/s390x",
@@ -619,15 +620,16 @@ Deno.test("create: sparse indexes — zTOCs exactly for layers whose size ≥ mi
       `ztoc skipped - layer ${d.digest} (${d.mediaType}) size ${d.size} is less than ` +
       `min-layer-size ${min}`;
 
+    const stored = "image stored as app (use this name with push, index list --ref)\n";
     assert.deepEqual(await indexed(0), {
       code: 0,
-      stderr: "",
+      stderr: stored,
       skipped: [],
       layers: [small.digest, big.digest, tar.digest],
     });
     assert.deepEqual(await indexed(1000000), {
       code: 0,
-      stderr: "",
+      stderr: stored,
       skipped: [skipLine(small, 1000000), skipLine(tar, 1000000)],
       layers: [big.digest],
     });
