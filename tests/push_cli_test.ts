@@ -62,7 +62,7 @@ async function createIndex(
   const args = ["--root", root, "create", "--plain-http", "--min-layer-size", "0"];
   if (spanSize !== 4194304) args.push("--span-size", String(spanSize));
   const r = await runSoci([...args, `docker://${name}`]);
-  assert.equal(r.stderr, "");
+  assert.equal(r.stderr, `image stored as ${name} (use this name with push, index list --ref)\n`);
   assert.equal(r.code, 0);
   const lines = linesOf(r.stdout);
   assert.equal(lines.length, img.layers.length + 1, r.stdout);
@@ -322,8 +322,8 @@ Deno.test("push CLI → docker-registry 2.8: fallback tag, blobs, --existing-ind
     });
 
     await t.step("help: push reads the store and talks to the registry only", async () => {
-      const perms = "--allow-read --allow-env --allow-net=<registry> " +
-        "(--allow-run=docker-credential-<name> for credential helpers)";
+      const perms =
+        "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME --allow-net=<registry>";
       const h = await runSoci(["push", "--help"]);
       assert.equal(h.code, 0);
       const lines = linesOf(h.stdout);

@@ -305,7 +305,9 @@ Deno.test("create docker:// and push via CLI, htpasswd + TLS: --user, docker con
           ],
           { env },
         );
-        assert.deepEqual([c.code, untraced(c.stderr)], [0, []]);
+        assert.deepEqual([c.code, untraced(c.stderr)], [0, [
+          `image stored as ${reg.host}/u1:latest (use this name with push, index list --ref)`,
+        ]]);
         const p = await runSoci(
           [
             "--root",
@@ -630,7 +632,9 @@ Deno.test("CLI secrets: CDN redirect tokens in --debug, passwords in references,
           "0",
           `docker://${fake.host}/app:latest`,
         ]);
-        assert.deepEqual([r.code, untraced(r.stderr)], [0, []], r.stdout);
+        assert.deepEqual([r.code, untraced(r.stderr)], [0, [
+          `image stored as ${fake.host}/app:latest (use this name with push, index list --ref)`,
+        ]], r.stdout);
         // The redirects really carried the token to the blob host...
         assert.ok(fake.blobHostRequests.length >= 2);
         assert.ok(
