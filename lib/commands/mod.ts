@@ -10,6 +10,9 @@ import { indexCommand } from "./index_group.ts";
 import { pushCommand } from "./push.ts";
 import { rebuildDbCommand } from "./rebuild_db.ts";
 import { ztocCommand } from "./ztoc.ts";
+import { catCommand } from "./cat.ts";
+import { lsCommand } from "./ls.ts";
+import { verifyCommand } from "./verify.ts";
 
 /** The top-level commands, in the order help lists them. */
 export const commands: Command[] = [
@@ -18,4 +21,7 @@ export const commands: Command[] = [
   indexCommand,
   ztocCommand,
   rebuildDbCommand,
+  lsCommand,
+  catCommand,
+  verifyCommand,
 ];

@@ -75,12 +75,6 @@ function baseOf(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
-/** True when `path` is strictly under directory `dir` (`""` is the root). */
-function isUnder(path: string, dir: string): boolean {
-  if (dir === "") return path !== "";
-  return path.length > dir.length && path.startsWith(dir) && path[dir.length] === "/";
-}
-
 /** The strict ancestors of a path, nearest first (the root `""` not included). */
 function ancestors(path: string): string[] {
   const out: string[] = [];

@@ -40,7 +40,7 @@ import type { FileMetadata, Ztoc } from "../ztoc/model.ts";
 import { validateZtoc, type Zinfo, zinfoOf } from "../ztoc/spans.ts";
 import { fullLayerRange, fullLayerToc } from "./full_layer.ts";
 import { ANNOTATION_PLAIN_HTTP, ANNOTATION_SOURCE } from "./image_names.ts";
-import { type Discovery, discoverIndex } from "./index_discovery.ts";
+import { discoverIndex, type Discovery } from "./index_discovery.ts";
 import { choosePlatforms, resolvePlatforms } from "./platforms.ts";
 import { pieceRangeReader } from "./range_pieces.ts";
 import { countingSource, type ReadStats } from "./read_stats.ts";
@@ -193,7 +193,8 @@ export class ImageFiles implements AsyncDisposable {
         : image;
       if (typeof image === "string") toClose.push(raw);
       const stats = options.stats;
-      const source = stats ? countingSource(raw, stats) : raw;
+      const fromStore = raw instanceof StoreSource ? "store" : "image";
+      const source = stats ? countingSource(raw, stats, fromStore) : raw;
       const target = await source.resolve();
       const wanted = await choosePlatforms(
         source,

@@ -93,8 +93,11 @@ export class ReadStats {
 }
 
 /**
- * An image source that counts every byte it hands out into `stats`
- * (manifests, blobs, layer streams and ranges), per digest.
+ * An image source that counts the bytes it hands out into `stats`, per
+ * digest: layer streams and ranges every time, whole blobs (manifests,
+ * configs, zTOCs) once each (sources and callers ask for the same small
+ * document more than once, mostly from a cache). `from` says whether the
+ * source is the local store.
  *
  * @example
  * ```ts
@@ -109,7 +112,12 @@ export class ReadStats {
  * assert.equal(stats.total(), target.size);
  * ```
  */
-export function countingSource(source: ImageSource, stats: ReadStats): ImageSource {
+export function countingSource(
+  source: ImageSource,
+  stats: ReadStats,
+  from: "image" | "store" = "image",
+): ImageSource {
+  const fetched = new Set<string>();
   const counted = async function* (
     digest: string,
     chunks: AsyncIterable<Uint8Array>,
@@ -121,7 +129,7 @@ export function countingSource(source: ImageSource, stats: ReadStats): ImageSour
         yield c;
       }
     } finally {
-      stats.add(digest, n);
+      stats.add(digest, n, from);
     }
   };
   const wrapped: ImageSource = {
@@ -134,7 +142,8 @@ export function countingSource(source: ImageSource, stats: ReadStats): ImageSour
     resolve: () => source.resolve(),
     async fetchBytes(desc: Descriptor) {
       const bytes = await source.fetchBytes(desc);
-      stats.add(desc.digest, bytes.length);
+      if (!fetched.has(desc.digest)) stats.add(desc.digest, bytes.length, from);
+      fetched.add(desc.digest);
       return bytes;
     },
     async openBlob(desc: Descriptor) {
@@ -151,7 +160,7 @@ export function countingSource(source: ImageSource, stats: ReadStats): ImageSour
     const range = source.readRange.bind(source);
     wrapped.readRange = async (desc: Descriptor, start: number, end: number) => {
       const bytes = await range(desc, start, end);
-      stats.add(desc.digest, bytes.length);
+      stats.add(desc.digest, bytes.length, from);
       return bytes;
     };
   }

@@ -39,6 +39,15 @@ const MAX_LISTED = 5;
 export interface VerifyOptions extends ReadImageOptions {
   /** Bytes compared after each checkpoint (default 64 KiB). */
   resumeBytes?: number;
+  /**
+   * Called once the index is found and its document checked, before the
+   * layers: the index, the document's problems, and the number of layers.
+   */
+  onIndex?: (
+    index: { digest: string; version: "v1" | "v2"; via: IndexVia },
+    problems: string[],
+    layers: number,
+  ) => void;
   /** Called with each layer's report as soon as it is known, in layer order. */
   onLayer?: (report: LayerReport) => void;
   /** Stops the work between chunks. */
@@ -175,7 +184,9 @@ export function checkIndexDocument(
     if (d.mediaType === PREFETCH_MEDIA_TYPE) {
       prefetchSeen = true;
       if (!target || !positions.has(target)) {
-        problems.push(`${at}: a prefetch blob for ${target ?? "no layer"}, not a layer of the image`);
+        problems.push(
+          `${at}: a prefetch blob for ${target ?? "no layer"}, not a layer of the image`,
+        );
       }
       return;
     }
@@ -234,7 +245,9 @@ const utf8 = new TextDecoder();
 /** The first field in which two TOC entries differ, as `field is A, the layer has B`. */
 function entryDifference(z: FileMetadata, real: FileMetadata): string | undefined {
   const text = (b: Uint8Array) => JSON.stringify(utf8.decode(b));
-  if (!sameBytes(z.name, real.name)) return `name is ${text(z.name)}, the layer has ${text(real.name)}`;
+  if (!sameBytes(z.name, real.name)) {
+    return `name is ${text(z.name)}, the layer has ${text(real.name)}`;
+  }
   if (z.type !== real.type) return `type is ${z.type}, the layer has ${real.type}`;
   const numbers: Array<[string, number, number]> = [
     ["uncompressed_offset", z.uncompressedOffset, real.uncompressedOffset],
@@ -249,8 +262,12 @@ function entryDifference(z: FileMetadata, real: FileMetadata): string | undefine
   if (!sameBytes(z.linkname, real.linkname)) {
     return `linkname is ${text(z.linkname)}, the layer has ${text(real.linkname)}`;
   }
-  if (!sameBytes(z.uname, real.uname)) return `uname is ${text(z.uname)}, the layer has ${text(real.uname)}`;
-  if (!sameBytes(z.gname, real.gname)) return `gname is ${text(z.gname)}, the layer has ${text(real.gname)}`;
+  if (!sameBytes(z.uname, real.uname)) {
+    return `uname is ${text(z.uname)}, the layer has ${text(real.uname)}`;
+  }
+  if (!sameBytes(z.gname, real.gname)) {
+    return `gname is ${text(z.gname)}, the layer has ${text(real.gname)}`;
+  }
   if (z.modTime !== real.modTime && instant(z.modTime) !== instant(real.modTime)) {
     return `mod_time is ${z.modTime}, the layer has ${real.modTime}`;
   }
@@ -279,7 +296,9 @@ function compareToc(z: Ztoc, check: LayerCheck): string[] {
       problems.push(`TOC entry ${i} ${JSON.stringify(utf8.decode(z.toc[i].name))}: ${d}`);
     }
   }
-  if (check.uncompressedSize !== undefined && check.uncompressedSize !== z.uncompressedArchiveSize) {
+  if (
+    check.uncompressedSize !== undefined && check.uncompressedSize !== z.uncompressedArchiveSize
+  ) {
     problems.push(
       `uncompressed_archive_size is ${z.uncompressedArchiveSize}, the layer's tar ends at ` +
         `${check.uncompressedSize}`,
@@ -434,6 +453,11 @@ export async function verifyImage(
     found.version,
     files.manifest.descriptor,
     files.manifest.manifest,
+  );
+  options.onIndex?.(
+    { digest: found.descriptor.digest, version: found.version, via: found.via },
+    indexProblems,
+    files.layers.length,
   );
   const layers: LayerReport[] = [];
   for (const layer of files.layers) {

@@ -152,7 +152,9 @@ export class LayerVerifier {
     this.#gzip = zinfo.kind === "gzip";
     const n = zinfo.numSpans;
     this.#ranges = [];
-    for (let i = 0; i < n; i++) this.#ranges.push(zinfo.compressedRange(i, z.compressedArchiveSize));
+    for (let i = 0; i < n; i++) {
+      this.#ranges.push(zinfo.compressedRange(i, z.compressedArchiveSize));
+    }
     this.#spanHash = new Array(n).fill(undefined);
     this.#spanDigests = new Array(n).fill("");
     this.#headEnd = this.#gzip && n > 0 ? Math.min(this.#ranges[0][0], MAX_HEADER) : 0;
