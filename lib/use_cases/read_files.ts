@@ -110,6 +110,38 @@ export interface ImageLayer {
   ztoc?: Descriptor;
 }
 
+/** Documents (manifests, configs) up to this size are fetched once per opened image. */
+const MEMO_MAX = 1 << 20;
+
+/**
+ * The source with `fetchBytes` remembered for small documents: platform
+ * selection reads the same manifest and config more than once.
+ */
+function memoSource(source: ImageSource): ImageSource {
+  const memo = new Map<string, Promise<Uint8Array>>();
+  const wrapped: ImageSource = {
+    reference: source.reference,
+    storeName: source.storeName,
+    resolve: () => source.resolve(),
+    fetchBytes(desc: Descriptor) {
+      if (desc.size > MEMO_MAX) return source.fetchBytes(desc);
+      const key = `${desc.digest} ${desc.size}`;
+      let p = memo.get(key);
+      if (p === undefined) {
+        p = source.fetchBytes(desc);
+        memo.set(key, p);
+        p.catch(() => memo.delete(key));
+      }
+      return p;
+    },
+    openBlob: (desc: Descriptor) => source.openBlob(desc),
+    close: () => source.close?.() ?? Promise.resolve(),
+  };
+  if (source.readChunks) wrapped.readChunks = source.readChunks.bind(source);
+  if (source.readRange) wrapped.readRange = source.readRange.bind(source);
+  return wrapped;
+}
+
 /** A zTOC loaded for reading. */
 interface LoadedZtoc {
   ztoc: Ztoc;
@@ -194,7 +226,7 @@ export class ImageFiles implements AsyncDisposable {
       if (typeof image === "string") toClose.push(raw);
       const stats = options.stats;
       const fromStore = raw instanceof StoreSource ? "store" : "image";
-      const source = stats ? countingSource(raw, stats, fromStore) : raw;
+      const source = memoSource(stats ? countingSource(raw, stats, fromStore) : raw);
       const target = await source.resolve();
       const wanted = await choosePlatforms(
         source,
