@@ -3,7 +3,7 @@
  * changeset rules (image-spec `layer.md`): layers apply bottom to top, an
  * upper entry replaces a lower one at the same path (a directory over a
  * directory only updates its metadata and keeps the children; anything else
- * over a directory drops the children), a whiteout `.wh.NAME` hides `NAME`
+ * drops what the lower layers had under that path), a whiteout `.wh.NAME` hides `NAME`
  * and everything under it in the lower layers, an opaque marker
  * `.wh..wh..opq` hides every lower entry under its directory, and
  * whiteouts never hide entries of their own layer. A directory that no
@@ -136,6 +136,11 @@ export class LayerFiles {
   readonly opaque: Set<string> = new Set();
   /** Directories that hold entries of this layer (the root not included). */
   readonly impliedDirs: Set<string> = new Set();
+  /**
+   * Paths with a non-directory entry in this layer (even one a later
+   * directory entry replaced): what the lower layers had under them is gone.
+   */
+  readonly nonDirs: Set<string> = new Set();
 
   /** Indexes `toc`, the TOC of layer number `layer`. */
   constructor(toc: Iterable<FileMetadata>, layer: number) {
@@ -157,6 +162,7 @@ export class LayerFiles {
       } else {
         this.entries.delete(path); // a later entry wins, and takes the later place
         this.entries.set(path, m);
+        if (m.type !== "dir") this.nonDirs.add(path);
       }
       for (const a of ancestors(path)) {
         if (this.impliedDirs.has(a)) break;
@@ -173,9 +179,7 @@ export class LayerFiles {
   hidesBelow(path: string): boolean {
     if (this.whiteouts.has(path)) return true;
     for (const a of ancestors(path)) {
-      if (this.whiteouts.has(a) || this.opaque.has(a)) return true;
-      const m = this.entries.get(a);
-      if (m !== undefined && m.type !== "dir") return true;
+      if (this.whiteouts.has(a) || this.opaque.has(a) || this.nonDirs.has(a)) return true;
     }
     return this.opaque.has("") && path !== "";
   }
@@ -203,7 +207,8 @@ function linkTarget(
     }
     target = target.target ?? target;
   }
-  return target;
+  // A hard link names a file; a directory (or nothing) there leaves it dangling.
+  return target?.meta.type === "dir" ? undefined : target;
 }
 
 /**
@@ -233,8 +238,8 @@ function linkTarget(
 export function mergeLayers(layers: readonly LayerFiles[]): Map<string, TreeNode> {
   const tree = new Map<string, TreeNode>();
   /** Deletes, in one pass, every node `drop` selects. */
-  const sweep = (drop: (path: string, node: TreeNode) => boolean) => {
-    for (const [p, node] of tree) if (drop(p, node)) tree.delete(p);
+  const sweep = (drop: (path: string) => boolean) => {
+    for (const p of tree.keys()) if (drop(p)) tree.delete(p);
   };
   const hasAncestorIn = (path: string, set: Set<string>) => {
     for (const a of ancestors(path)) if (set.has(a)) return true;
@@ -243,12 +248,13 @@ export function mergeLayers(layers: readonly LayerFiles[]): Map<string, TreeNode
   for (const files of layers) {
     // Hard links into lower layers see the tree as it was before this layer.
     const lowerView = new Map(tree);
-    // 1. This layer's whiteouts and opaque markers act on the layers below.
-    if (files.whiteouts.size > 0 || files.opaque.size > 0) {
+    // 1. This layer's whiteouts and opaque markers act on the layers below,
+    //    and so do its non-directories: what was under them is gone.
+    if (files.whiteouts.size > 0 || files.opaque.size > 0 || files.nonDirs.size > 0) {
       const rootOpaque = files.opaque.has("");
       sweep((p) =>
         rootOpaque || files.whiteouts.has(p) || hasAncestorIn(p, files.whiteouts) ||
-        hasAncestorIn(p, files.opaque)
+        hasAncestorIn(p, files.opaque) || hasAncestorIn(p, files.nonDirs)
       );
     }
     // 2. The directories its entries (and whiteouts) sit in, shallowest first.
@@ -259,18 +265,12 @@ export function mergeLayers(layers: readonly LayerFiles[]): Map<string, TreeNode
         tree.set(dir, { path: dir, meta: implicitDir(dir), layer: files.layer, implicit: true });
       }
     }
-    // 3. Its entries, in order. Anything but a directory over a directory drops its children.
-    const replaced = new Set<string>();
+    // 3. Its entries, in order.
     const links: TreeNode[] = [];
     for (const [path, meta] of files.entries) {
-      const old = tree.get(path);
-      if (old !== undefined && old.meta.type === "dir" && meta.type !== "dir") replaced.add(path);
       const node: TreeNode = { path, meta, layer: files.layer, implicit: false };
       tree.set(path, node);
       if (meta.type === "hardlink") links.push(node);
-    }
-    if (replaced.size > 0) {
-      sweep((p, node) => node.layer !== files.layer && hasAncestorIn(p, replaced));
     }
     for (const node of links) {
       node.target = linkTarget(node, files, (p) => lowerView.get(p));
@@ -324,16 +324,22 @@ export async function lookupPath(
       if (implied !== undefined && meta.type !== "dir") return implied;
       const node: TreeNode = { path: p, meta, layer: files.layer, implicit: false };
       if (meta.type === "hardlink") {
-        const name = cleanPath(utf8.decode(meta.linkname));
-        const lowerHits = new Map<string, TreeNode | undefined>();
-        if (!files.entries.has(name) || name === p) {
-          lowerHits.set(name, await lookupPath(count, load, name, i));
-        }
-        node.target = linkTarget(node, files, (n) => lowerHits.get(n));
+        // The names the link (through links of this layer) needs from below,
+        // looked up first; then the link is resolved with them.
+        const asked = new Set<string>();
+        linkTarget(node, files, (n) => {
+          asked.add(n);
+          return undefined;
+        });
+        const below = new Map<string, TreeNode | undefined>();
+        for (const n of asked) below.set(n, await lookupPath(count, load, n, i));
+        node.target = linkTarget(node, files, (n) => below.get(n));
       }
       return node;
     }
-    if (implied === undefined && files.impliedDirs.has(p)) {
+    // The lowest layer that implies the directory (with nothing hiding it in
+    // between) is the one that made it, as a bottom-up merge would.
+    if (files.impliedDirs.has(p)) {
       implied = { path: p, meta: implicitDir(p), layer: files.layer, implicit: true };
     }
     if (files.hidesBelow(p)) return implied;
