@@ -25,6 +25,8 @@ import type { FileMetadata } from "../ztoc/model.ts";
 
 const WHITEOUT_PREFIX = ".wh.";
 const OPAQUE_MARKER = ".wh..wh..opq";
+/** Names that need the full cleaning: `.`/`..`/empty parts after the first, or `//`. */
+const SLOW_PATH = /\/\/|\/\.\.?(\/|$)|^\.\.?$|^\.\.\/|^\/\.|^\.\/\.|^\.\/\/|^\/\//;
 /** Symlinks followed in one path before giving up (Linux's limit). */
 const MAX_SYMLINKS = 40;
 
@@ -57,6 +59,13 @@ export interface TreeNode {
  * ```
  */
 export function cleanPath(path: string): string {
+  // Most tar names are `./a/b` or `a/b/`: no `.`, `..` or empty parts inside.
+  if (!SLOW_PATH.test(path)) {
+    let a = path.startsWith("./") ? 2 : path.startsWith("/") ? 1 : 0;
+    if (path === ".") a = 1;
+    const b = path.endsWith("/") ? path.length - 1 : path.length;
+    return a >= b ? "" : path.slice(a, b);
+  }
   const out: string[] = [];
   for (const part of path.split("/")) {
     if (part === "" || part === ".") continue;
@@ -80,6 +89,13 @@ function ancestors(path: string): string[] {
   const out: string[] = [];
   for (let p = parentOf(path); p !== ""; p = parentOf(p)) out.push(p);
   return out;
+}
+
+/** A tar name as text: ASCII directly, anything else through UTF-8 decoding. */
+function nameText(b: Uint8Array): string {
+  if (b.length > 1024) return utf8.decode(b);
+  for (let i = 0; i < b.length; i++) if (b[i] >= 0x80) return utf8.decode(b);
+  return String.fromCharCode.apply(null, b as unknown as number[]);
 }
 
 /** A synthetic directory entry for an implicit directory. */
@@ -146,7 +162,7 @@ export class LayerFiles {
   constructor(toc: Iterable<FileMetadata>, layer: number) {
     this.layer = layer;
     for (const m of toc) {
-      const path = cleanPath(utf8.decode(m.name));
+      const path = cleanPath(nameText(m.name));
       if (path === "") continue; // the root directory
       const base = baseOf(path);
       const dir = parentOf(path);
@@ -164,7 +180,8 @@ export class LayerFiles {
         this.entries.set(path, m);
         if (m.type !== "dir") this.nonDirs.add(path);
       }
-      for (const a of ancestors(path)) {
+      for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+        const a = path.slice(0, i);
         if (this.impliedDirs.has(a)) break;
         this.impliedDirs.add(a);
       }

@@ -280,7 +280,15 @@ export async function discoverIndex(
     return { tried };
   }
   const repo = reg.repository;
-  const api = await reg.client.referrers.api(repo, manifestDigest, SOCI_INDEX_V1);
+  const referrers = reg.client.referrers;
+  // While it is not known whether the registry has the API, the fallback tag
+  // is asked for at the same time (one round trip instead of two); the API's
+  // answer still comes first.
+  const early = referrers.support === "unknown"
+    ? referrers.fallbackIndex(repo, manifestDigest)
+    : undefined;
+  early?.catch(() => {});
+  const api = await referrers.api(repo, manifestDigest, SOCI_INDEX_V1);
   let first: Descriptor | undefined;
   let via: IndexVia = "referrers";
   if (api === undefined) tried.push(`${reg.client.registry} has no referrers API`);
@@ -289,7 +297,7 @@ export async function discoverIndex(
   if (first === undefined) {
     via = "tag";
     const tag = fallbackTag(manifestDigest);
-    const fallback = await reg.client.referrers.fallbackIndex(repo, manifestDigest);
+    const fallback = await (early ?? referrers.fallbackIndex(repo, manifestDigest));
     if (fallback === undefined) tried.push(`no fallback tag ${tag}`);
     else {
       first = (fallback.index.manifests ?? []).find((d) => d.artifactType === SOCI_INDEX_V1);

@@ -16,16 +16,18 @@
 import { BadInputError, NotFoundError } from "../errors.ts";
 import { openImage, type OpenImageOptions } from "../image/open.ts";
 import { RegistrySource } from "../image/registry_source.ts";
-import type { SelectedManifest } from "../image/select.ts";
+import { type SelectedManifest, selectManifest } from "../image/select.ts";
 import type { ImageSource } from "../image/source.ts";
 import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import { sha256Digest } from "../oci/digest.ts";
 import {
   ANNOTATION_LAYER_DIGEST,
+  isIndexType,
   PREFETCH_MEDIA_TYPE,
   ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
+import { hostPlatform } from "../oci/platform.ts";
 import {
   LayerFiles,
   lookupPath,
@@ -143,8 +145,10 @@ function memoSource(source: ImageSource): ImageSource {
 }
 
 /** A zTOC loaded for reading. */
-interface LoadedZtoc {
+export interface LoadedZtoc {
+  /** The decoded zTOC. */
   ztoc: Ztoc;
+  /** Its span geometry. */
   zinfo: Zinfo;
 }
 
@@ -228,14 +232,21 @@ export class ImageFiles implements AsyncDisposable {
       const fromStore = raw instanceof StoreSource ? "store" : "image";
       const source = memoSource(stats ? countingSource(raw, stats, fromStore) : raw);
       const target = await source.resolve();
-      const wanted = await choosePlatforms(
-        source,
-        target,
-        options.platform ? [options.platform] : undefined,
-      );
-      const { found, missing } = await resolvePlatforms(source, target, wanted);
-      if (found.length === 0) throw missing[0].error;
-      const manifest = found[0].manifest;
+      let manifest: SelectedManifest;
+      if (options.platform === undefined && !isIndexType(target.mediaType)) {
+        // One manifest and no platform asked for: it is the one to read (its
+        // config need not be read to learn its platform).
+        manifest = await selectManifest(source, target, target.platform ?? hostPlatform());
+      } else {
+        const wanted = await choosePlatforms(
+          source,
+          target,
+          options.platform ? [options.platform] : undefined,
+        );
+        const { found, missing } = await resolvePlatforms(source, target, wanted);
+        if (found.length === 0) throw missing[0].error;
+        manifest = found[0].manifest;
+      }
       stats?.label(target.digest, "manifest");
       stats?.label(manifest.descriptor.digest, "manifest");
       stats?.label(manifest.manifest.config.digest, "config");
