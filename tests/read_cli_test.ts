@@ -208,6 +208,19 @@ Deno.test("cli: ls, cat and verify of a registry image with an empty root", asyn
       assert.equal(report.layers[1].status, "failed");
     });
 
+    await t.step(
+      "an image of the local store reads its layers from where it came from",
+      async () => {
+        const name = `${reg.host}/app:v1`;
+        const r = await runRaw(["--root", builder, "cat", "--plain-http", name, "links/rel"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(sha256(r.stdout), oracle.get("etc/os-release")!.digest);
+        const v = await runSoci(["--root", builder, "verify", "--plain-http", name]);
+        assert.equal(v.code, 0, v.stdout + v.stderr);
+        assert.match(linesOf(v.stdout)[0], /\(v1, from the local store\): ok$/);
+      },
+    );
+
     await t.step("nothing was written", async () => {
       assert.equal(await exists(root), false);
     });

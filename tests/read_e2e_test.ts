@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { createIndexes } from "../lib/use_cases/create.ts";
 import { pushIndexes } from "../lib/use_cases/push.ts";
 import { ImageFiles, listFiles, openFile } from "../lib/use_cases/read_files.ts";
+import { verifyImage } from "../lib/use_cases/verify.ts";
 import { openImage } from "../lib/image/open.ts";
 import { LocalStore } from "../lib/store/local_store.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
@@ -347,6 +348,11 @@ Deno.test("read: a v2 image (index named by the manifest annotation), as a layou
       await using files = await ImageFiles.open(`oci:${dir}:v2`, { platform });
       await check(files);
     }
+    // verify accepts it: a v2 index without subject, named by the annotation.
+    const report = await verifyImage(`oci:${dir}:v2`, { platform });
+    assert.ok(report.ok, JSON.stringify([report.indexProblems, report.layers]));
+    assert.equal(report.version, "v2");
+    assert.equal(report.via, "annotation");
     // The same image in the registry.
     await pushIndexRaw(reg.url, "v2img", "v2", dir, index);
     {
