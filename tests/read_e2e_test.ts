@@ -367,3 +367,67 @@ Deno.test("read: a v2 image (index named by the manifest annotation), as a layou
     await Deno.remove(scratch, { recursive: true });
   }
 });
+
+Deno.test("read: tar and zstd layers (with and without zTOCs) in an OCI layout", async () => {
+  const scratch = await Deno.makeTempDir({ prefix: "soci-read-kinds-" });
+  try {
+    const enc = new TextEncoder();
+    const trees: TreeSpec[][] = [
+      [{ path: "base/a.txt", kind: "file", data: text(400_000, 40) }],
+      [
+        { path: "tar/b.txt", kind: "file", data: text(300_000, 41) },
+        { path: "base/.wh.a.txt", kind: "file", data: new Uint8Array(0) },
+      ],
+      [{ path: "zstd/c.txt", kind: "file", data: text(200_000, 42) }],
+      [{ path: "small/d.txt", kind: "file", data: enc.encode("tiny\n") }],
+    ];
+    const gz = await buildLayer(trees[0]);
+    const tar = await buildLayer(trees[1], false); // uncompressed, gets a tar zTOC
+    const plainTar = await buildLayer(trees[2], false);
+    const zst = await new Deno.Command("zstd", {
+      args: ["-q", "-c", "-"],
+      stdin: "piped",
+      stdout: "piped",
+    })
+      .spawn();
+    const w = zst.stdin.getWriter();
+    await w.write(plainTar.bytes);
+    await w.close();
+    const zBytes = (await zst.output()).stdout;
+    const zstdLayer = {
+      ...plainTar,
+      mediaType: "application/vnd.oci.image.layer.v1.tar+zstd",
+      bytes: zBytes,
+      digest: sha256(zBytes),
+      size: zBytes.length,
+    };
+    const small = await buildLayer(trees[3], false); // below the minimum size: no zTOC
+    const layout = await writeLayout(join(scratch, "l"), "v1", [gz, tar, zstdLayer, small]);
+    const image = `oci:${layout.dir}:v1`;
+    using store = LocalStore.open(join(scratch, "root"));
+    await createIndexes(await openImage(image), store, { spanSize: SPAN, minLayerSize: 50_000 });
+    await using files = await ImageFiles.open(image, { store });
+    assert.deepEqual(files.layers.map((l) => l.ztoc !== undefined), [true, true, false, false]);
+    const list = await files.list();
+    assert.deepEqual(list.filter((f) => f.type === "reg").map((f) => [f.path, f.layer]), [
+      ["small/d.txt", 3],
+      ["tar/b.txt", 1],
+      ["zstd/c.txt", 2],
+    ]);
+    const want: Array<[string, TreeSpec]> = [
+      ["tar/b.txt", trees[1][0]],
+      ["zstd/c.txt", trees[2][0]],
+      ["small/d.txt", trees[3][0]],
+    ];
+    for (const [path, spec] of want) {
+      const data = await bytesOf(await files.open(path));
+      assert.equal(sha256(data), sha256((spec as { data: Uint8Array }).data), path);
+    }
+    await assert.rejects(files.open("base/a.txt"), NotFoundError);
+    const report = await verifyImage(image, { store });
+    assert.ok(report.ok, JSON.stringify(report.layers.map((l) => l.problems)));
+    assert.deepEqual(report.layers.map((l) => l.status), ["ok", "ok", "no-ztoc", "no-ztoc"]);
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+});
