@@ -347,13 +347,24 @@ export {
   type TreeNode,
 } from "./lib/soci/merged_tree.ts";
 export {
+  type ClaimedSizes,
+  type DecodeFindings,
   DEFAULT_RESUME_CHECK,
+  type HashFindings,
   type LayerCheck,
+  LayerDecodeCheck,
+  LayerHashCheck,
   LayerVerifier,
   type LayerVerifierOptions,
   type ResumeMismatch,
   type WindowMismatch,
 } from "./lib/ztoc/verify_layer.ts";
+export {
+  type CheckOptions,
+  VerifyPool,
+  type VerifyRequest,
+  type VerifyResponse,
+} from "./lib/ztoc/verify_pool.ts";
 export { ResumeProbe } from "./lib/ztoc/resume_probe.ts";
 export { gzipHeaderLength } from "./lib/ztoc/gzip_header.ts";
 

@@ -7,6 +7,8 @@
  * loads by the snapshotter's rules (§3.5, §5.8), every span digest matches
  * the layer, every checkpoint's window is the layer's bytes and resuming
  * there reproduces them, and the TOC equals the layer's real tar entries.
+ * The layer is hashed in the calling thread and decoded on a worker
+ * (`ztoc/verify_pool.ts`).
  *
  * @module
  */
@@ -28,7 +30,8 @@ import { fileMetadata } from "../ztoc/builder.ts";
 import { decodeZtoc } from "../ztoc/codec.ts";
 import type { FileMetadata, Ztoc } from "../ztoc/model.ts";
 import { validateZtoc, type Zinfo, zinfoOf } from "../ztoc/spans.ts";
-import { type LayerCheck, LayerVerifier } from "../ztoc/verify_layer.ts";
+import type { LayerCheck } from "../ztoc/verify_layer.ts";
+import { VerifyPool } from "../ztoc/verify_pool.ts";
 import type { FoundIndex, IndexVia } from "./index_discovery.ts";
 import { ImageFiles, type ImageLayer, type ReadImageOptions } from "./read_files.ts";
 
@@ -37,7 +40,7 @@ const MAX_LISTED = 5;
 
 /** Options of {@link verifyImage}. */
 export interface VerifyOptions extends ReadImageOptions {
-  /** Bytes compared after each checkpoint (default 64 KiB). */
+  /** Bytes compared after each checkpoint (default 32 KiB). */
   resumeBytes?: number;
   /**
    * Called once the index is found and its document checked, before the
@@ -311,6 +314,7 @@ function compareToc(z: Ztoc, check: LayerCheck): string[] {
 async function verifyLayer(
   files: ImageFiles,
   layer: ImageLayer,
+  pool: VerifyPool,
   options: VerifyOptions,
 ): Promise<LayerReport> {
   const report: LayerReport = {
@@ -359,18 +363,10 @@ async function verifyLayer(
         "(a zTOC of another layer?)",
     );
   }
-  const verifier = new LayerVerifier(z, zi, { resumeBytes: options.resumeBytes });
-  let check: LayerCheck;
-  try {
-    for await (const chunk of await files.layerChunks(layer)) {
-      options.signal?.throwIfAborted();
-      verifier.push(chunk);
-    }
-    check = verifier.end();
-  } catch (e) {
-    verifier.free();
-    throw e;
-  }
+  const check: LayerCheck = await pool.check(z, zi, await files.layerChunks(layer), {
+    resumeBytes: options.resumeBytes,
+    signal: options.signal,
+  });
   if (check.digest !== layer.descriptor.digest || check.size !== size) {
     throw new BadInputError(
       `layer ${layer.descriptor.digest} was served with digest ${check.digest} (${check.size} ` +
@@ -460,10 +456,15 @@ export async function verifyImage(
     files.layers.length,
   );
   const layers: LayerReport[] = [];
-  for (const layer of files.layers) {
-    const r = await verifyLayer(files, layer, options);
-    layers.push(r);
-    options.onLayer?.(r);
+  const pool = new VerifyPool();
+  try {
+    for (const layer of files.layers) {
+      const r = await verifyLayer(files, layer, pool, options);
+      layers.push(r);
+      options.onLayer?.(r);
+    }
+  } finally {
+    pool.close();
   }
   return {
     target: files.target,

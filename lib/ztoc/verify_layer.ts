@@ -10,10 +10,11 @@
  *   (the 32 KiB before `out`);
  * * for every checkpoint, a resume from that checkpoint alone
  *   ({@link ResumeProbe}) whose first bytes must equal the full
- *   decompression's bytes at `out`. The first 64 KiB are compared: once
- *   32 KiB past `out` agree, the inflater's window is the full pass's
- *   window and, its bit position being the same, every later byte of the
- *   span agrees too.
+ *   decompression's bytes at `out`. The first 32 KiB are compared (the
+ *   whole span when shorter): the resumed inflater decodes the same
+ *   symbols from the same bit position as the full pass, and once 32 KiB
+ *   of output agree, every later byte is a literal or a copy from at most
+ *   32 KiB back, so it agrees too.
  *
  * Nothing is buffered beyond a chunk, the 32 KiB tail of the output and
  * the probes' first bytes. The caller compares the results with the zTOC
@@ -32,7 +33,7 @@ import { ResumeProbe } from "./resume_probe.ts";
 import type { Zinfo } from "./spans.ts";
 
 /** Bytes of each span compared between a resume and the full decompression. */
-export const DEFAULT_RESUME_CHECK = 64 * 1024;
+export const DEFAULT_RESUME_CHECK = 32 * 1024;
 /** Most bytes kept of the region before the first span. */
 const MAX_HEADER = 64 * 1024;
 
@@ -84,7 +85,7 @@ export interface LayerCheck {
 
 /** Options of {@link LayerVerifier}. */
 export interface LayerVerifierOptions {
-  /** Bytes compared after each checkpoint (default 64 KiB). */
+  /** Bytes compared after each checkpoint (default 32 KiB). */
   resumeBytes?: number;
 }
 
@@ -93,9 +94,128 @@ interface Capture {
   filled: number;
 }
 
+/** What the hashing half learned (see {@link LayerHashCheck}). */
+export type HashFindings = Pick<
+  LayerCheck,
+  "digest" | "size" | "spanDigests" | "truncatedSpans" | "header"
+>;
+
+/** What the decoding half learned (see {@link LayerDecodeCheck}). */
+export type DecodeFindings = Pick<
+  LayerCheck,
+  "entries" | "uncompressedSize" | "windows" | "resumes" | "checkpointsChecked" | "decodeError"
+>;
+
+/** The sizes a zTOC claims for its layer. */
+export interface ClaimedSizes {
+  /** `compressed_archive_size`. */
+  compressed: number;
+  /** `uncompressed_archive_size`. */
+  uncompressed: number;
+}
+
 /**
- * The streaming checker (see the module documentation). Push the layer's
- * bytes in order, then `end()`.
+ * The hashing half of the pass: the layer digest, the span digests over
+ * the zTOC's ranges, and the gzip header before the first span. Cheap
+ * enough for the thread that reads the layer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tarZinfo } from "./spans.ts";
+ * import { LayerHashCheck } from "./verify_layer.ts";
+ * import { sha256Digest } from "../oci/digest.ts";
+ * const layer = new Uint8Array(3000).map((_, i) => i % 7);
+ * const h = new LayerHashCheck(tarZinfo(1024, 3000), { compressed: 3000, uncompressed: 3000 });
+ * h.push(layer);
+ * const f = h.end();
+ * assert.equal(f.digest, sha256Digest(layer));
+ * assert.deepEqual(f.spanDigests, [
+ *   sha256Digest(layer.subarray(0, 1024)), sha256Digest(layer.subarray(1024, 2048)),
+ *   sha256Digest(layer.subarray(2048)),
+ * ]);
+ * ```
+ */
+export class LayerHashCheck {
+  readonly #gzip: boolean;
+  readonly #numSpans: number;
+  readonly #layer = new Sha256();
+  #pos = 0;
+  readonly #ranges: Array<[number, number]>;
+  readonly #spanHash: Array<Sha256 | undefined>;
+  readonly #spanDigests: string[];
+  #nextSpan = 0;
+  readonly #headEnd: number;
+  readonly #head: Uint8Array;
+
+  /** A hashing half for spans `zinfo` of a layer of the claimed sizes. */
+  constructor(zinfo: Zinfo, sizes: ClaimedSizes) {
+    this.#gzip = zinfo.kind === "gzip";
+    const n = this.#numSpans = zinfo.numSpans;
+    this.#ranges = [];
+    for (let i = 0; i < n; i++) this.#ranges.push(zinfo.compressedRange(i, sizes.compressed));
+    this.#spanHash = new Array(n).fill(undefined);
+    this.#spanDigests = new Array(n).fill("");
+    this.#headEnd = this.#gzip && n > 0 ? Math.min(this.#ranges[0][0], MAX_HEADER) : 0;
+    this.#head = new Uint8Array(Math.max(0, this.#headEnd));
+  }
+
+  /** Hashes the next bytes of the layer. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    const start = this.#pos;
+    const end = start + chunk.length;
+    this.#layer.update(chunk);
+    const ranges = this.#ranges;
+    for (let i = this.#nextSpan; i < ranges.length; i++) {
+      const [s, e] = ranges[i];
+      if (s >= end) break;
+      const a = Math.max(s, start);
+      const b = Math.min(e, end);
+      if (b > a) {
+        const h = this.#spanHash[i] ??= new Sha256();
+        h.update(chunk.subarray(a - start, b - start));
+      }
+      if (e <= end && i === this.#nextSpan) {
+        this.#spanDigests[i] = (this.#spanHash[i] ?? new Sha256()).digest();
+        this.#spanHash[i] = undefined;
+        this.#nextSpan++;
+      }
+    }
+    if (start < this.#headEnd) {
+      this.#head.set(chunk.subarray(0, Math.min(chunk.length, this.#headEnd - start)), start);
+    }
+    this.#pos = end;
+  }
+
+  /** The digests, and what is wrong with the header region. */
+  end(): HashFindings {
+    const truncated: number[] = [];
+    for (let i = this.#nextSpan; i < this.#ranges.length; i++) {
+      truncated.push(i);
+      this.#spanDigests[i] = "";
+    }
+    let header: string | undefined;
+    if (this.#gzip && this.#numSpans > 0) {
+      const start0 = this.#ranges[0][0];
+      if (start0 > MAX_HEADER) header = `the first span starts at byte ${start0}`;
+      else header = gzipHeaderLength(this.#head.subarray(0, Math.min(this.#pos, start0))).problem;
+    }
+    return {
+      digest: this.#layer.digest(),
+      size: this.#pos,
+      spanDigests: this.#spanDigests,
+      truncatedSpans: truncated,
+      header,
+    };
+  }
+}
+
+/**
+ * The decoding half of the pass: the full decompression (gzip) feeding the
+ * tar reader, the window of every checkpoint compared with the output, and
+ * a resume probe from every checkpoint. The CPU-heavy half: it can run on
+ * a worker (`verify_worker.ts`).
  *
  * @example
  * ```ts
@@ -104,37 +224,25 @@ interface Capture {
  * import { scanLayer } from "./scan.ts";
  * import { buildZtoc } from "./builder.ts";
  * import { zinfoOf } from "./spans.ts";
- * import { LayerVerifier } from "./verify_layer.ts";
+ * import { LayerDecodeCheck } from "./verify_layer.ts";
  * const layer = gzipSync(new Uint8Array(1024)); // an empty tar
  * const z = buildZtoc(await scanLayer([layer], { compression: "gzip", spanSize: 1 << 20 }));
- * const v = new LayerVerifier(z, zinfoOf(z));
- * v.push(layer);
- * const check = v.end();
- * assert.deepEqual(check.spanDigests, z.spanDigests);
- * assert.equal(check.windows.length + check.resumes.length, 0);
- * assert.equal(check.uncompressedSize, 1024);
+ * const d = new LayerDecodeCheck(zinfoOf(z), { compressed: layer.length, uncompressed: 1024 });
+ * d.push(layer);
+ * const f = d.end();
+ * assert.equal(f.uncompressedSize, 1024);
+ * assert.equal(f.checkpointsChecked, 1);
  * ```
  */
-export class LayerVerifier {
-  readonly #zi: Zinfo;
+export class LayerDecodeCheck {
   readonly #gzip: boolean;
-  readonly #layer = new Sha256();
   #pos = 0;
-  // Span digests over the zTOC's ranges.
-  readonly #ranges: Array<[number, number]>;
-  readonly #spanHash: Array<Sha256 | undefined>;
-  readonly #spanDigests: string[];
-  #nextSpan = 0;
-  // The region before the first span.
-  readonly #headEnd: number;
-  readonly #head: Uint8Array;
-  // Decoding.
+  readonly #starts: number[];
   readonly #entries: TarEntry[] = [];
   readonly #tar = new TarReader((e) => this.#entries.push(e));
   #inflater: CheckpointInflater | undefined;
   #decodeError: string | undefined;
   #tarError: string | undefined;
-  // Checkpoint checks (gzip).
   readonly #cps: Checkpoint[];
   readonly #want: number[];
   #tail: Uint8Array = new Uint8Array(0);
@@ -146,23 +254,14 @@ export class LayerVerifier {
   readonly #probes = new Map<number, ResumeProbe>();
   readonly #resumes: ResumeMismatch[] = [];
 
-  /** A checker of the layer that `z` (with its parsed zinfo `zinfo`) indexes. */
-  constructor(z: Ztoc, zinfo: Zinfo, options: LayerVerifierOptions = {}) {
-    this.#zi = zinfo;
+  /** A decoding half for spans `zinfo` of a layer of the claimed sizes. */
+  constructor(zinfo: Zinfo, sizes: ClaimedSizes, options: LayerVerifierOptions = {}) {
     this.#gzip = zinfo.kind === "gzip";
-    const n = zinfo.numSpans;
-    this.#ranges = [];
-    for (let i = 0; i < n; i++) {
-      this.#ranges.push(zinfo.compressedRange(i, z.compressedArchiveSize));
-    }
-    this.#spanHash = new Array(n).fill(undefined);
-    this.#spanDigests = new Array(n).fill("");
-    this.#headEnd = this.#gzip && n > 0 ? Math.min(this.#ranges[0][0], MAX_HEADER) : 0;
-    this.#head = new Uint8Array(Math.max(0, this.#headEnd));
     this.#cps = this.#gzip ? zinfo.checkpoints : [];
+    this.#starts = this.#cps.map((_, i) => zinfo.compressedRange(i, sizes.compressed)[0]);
     const k = options.resumeBytes ?? DEFAULT_RESUME_CHECK;
     this.#want = this.#cps.map((_, i) => {
-      const [us, ue] = zinfo.uncompressedRange(i, z.uncompressedArchiveSize);
+      const [us, ue] = zinfo.uncompressedRange(i, sizes.uncompressed);
       return Math.max(0, Math.min(k, ue - us));
     });
     if (this.#gzip) {
@@ -172,16 +271,11 @@ export class LayerVerifier {
     }
   }
 
-  /** Feeds the next bytes of the layer. */
+  /** Decodes the next bytes of the layer. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     const start = this.#pos;
     const end = start + chunk.length;
-    this.#layer.update(chunk);
-    this.#hashSpans(chunk, start, end);
-    if (start < this.#headEnd) {
-      this.#head.set(chunk.subarray(0, Math.min(chunk.length, this.#headEnd - start)), start);
-    }
     if (this.#gzip) {
       this.#startProbes(chunk, start, end);
       if (this.#decodeError === undefined) {
@@ -204,31 +298,12 @@ export class LayerVerifier {
     this.#pos = end;
   }
 
-  #hashSpans(chunk: Uint8Array, start: number, end: number): void {
-    const ranges = this.#ranges;
-    for (let i = this.#nextSpan; i < ranges.length; i++) {
-      const [s, e] = ranges[i];
-      if (s >= end) break;
-      const a = Math.max(s, start);
-      const b = Math.min(e, end);
-      if (b > a) {
-        const h = this.#spanHash[i] ??= new Sha256();
-        h.update(chunk.subarray(a - start, b - start));
-      }
-      if (e <= end && i === this.#nextSpan) {
-        this.#spanDigests[i] = (this.#spanHash[i] ?? new Sha256()).digest();
-        this.#spanHash[i] = undefined;
-        this.#nextSpan++;
-      }
-    }
-  }
-
   /** Starts a resume probe at every span beginning inside this chunk. */
   #startProbes(chunk: Uint8Array, start: number, end: number): void {
     const fresh = new Set<number>();
-    while (this.#nextProbe < this.#cps.length && this.#ranges[this.#nextProbe][0] < end) {
+    while (this.#nextProbe < this.#cps.length && this.#starts[this.#nextProbe] < end) {
       const i = this.#nextProbe++;
-      const s = this.#ranges[i][0];
+      const s = this.#starts[i];
       if (s < start || this.#want[i] === 0) continue;
       const probe = new ResumeProbe(this.#cps[i], this.#want[i]);
       probe.push(chunk.subarray(s - start));
@@ -342,7 +417,7 @@ export class LayerVerifier {
   }
 
   /** Ends the pass and returns what it learned. */
-  end(): LayerCheck {
+  end(): DecodeFindings {
     let uncompressedSize: number | undefined;
     if (this.#inflater !== undefined) {
       try {
@@ -360,30 +435,10 @@ export class LayerVerifier {
       }
     }
     this.#settle(true);
-    // Spans not finished: the layer ended inside (or before) them.
-    const truncated: number[] = [];
-    for (let i = this.#nextSpan; i < this.#ranges.length; i++) {
-      truncated.push(i);
-      this.#spanDigests[i] = "";
-    }
-    let header: string | undefined;
-    if (this.#gzip && this.#zi.numSpans > 0) {
-      const start0 = this.#ranges[0][0];
-      if (start0 > MAX_HEADER) header = `the first span starts at byte ${start0}`;
-      else {
-        const r = gzipHeaderLength(this.#head.subarray(0, Math.min(this.#pos, start0)));
-        header = r.problem;
-      }
-    }
     const decodeError = this.#decodeError ?? (this.#tarError && `tar: ${this.#tarError}`);
     return {
-      digest: this.#layer.digest(),
-      size: this.#pos,
-      spanDigests: this.#spanDigests,
-      truncatedSpans: truncated,
       entries: decodeError ? [] : this.#entries,
       uncompressedSize,
-      header,
       windows: this.#windows,
       resumes: this.#resumes,
       checkpointsChecked: this.#gzip ? this.#cps.length : 0,
@@ -397,5 +452,55 @@ export class LayerVerifier {
     this.#inflater = undefined;
     for (const p of this.#probes.values()) p.free();
     this.#probes.clear();
+  }
+}
+
+/**
+ * Both halves in the calling thread: push the layer's bytes in order, then
+ * `end()` (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gzipSync } from "node:zlib";
+ * import { scanLayer } from "./scan.ts";
+ * import { buildZtoc } from "./builder.ts";
+ * import { zinfoOf } from "./spans.ts";
+ * import { LayerVerifier } from "./verify_layer.ts";
+ * const layer = gzipSync(new Uint8Array(1024)); // an empty tar
+ * const z = buildZtoc(await scanLayer([layer], { compression: "gzip", spanSize: 1 << 20 }));
+ * const v = new LayerVerifier(z, zinfoOf(z));
+ * v.push(layer);
+ * const check = v.end();
+ * assert.deepEqual(check.spanDigests, z.spanDigests);
+ * assert.equal(check.windows.length + check.resumes.length, 0);
+ * assert.equal(check.uncompressedSize, 1024);
+ * ```
+ */
+export class LayerVerifier {
+  readonly #hash: LayerHashCheck;
+  readonly #decode: LayerDecodeCheck;
+
+  /** A checker of the layer that `z` (with its parsed zinfo `zinfo`) indexes. */
+  constructor(z: Ztoc, zinfo: Zinfo, options: LayerVerifierOptions = {}) {
+    const sizes = { compressed: z.compressedArchiveSize, uncompressed: z.uncompressedArchiveSize };
+    this.#hash = new LayerHashCheck(zinfo, sizes);
+    this.#decode = new LayerDecodeCheck(zinfo, sizes, options);
+  }
+
+  /** Feeds the next bytes of the layer. */
+  push(chunk: Uint8Array): void {
+    this.#hash.push(chunk);
+    this.#decode.push(chunk);
+  }
+
+  /** Ends the pass and returns what it learned. */
+  end(): LayerCheck {
+    return { ...this.#hash.end(), ...this.#decode.end() };
+  }
+
+  /** Frees WASM memory after a failure (done by `end()` otherwise). */
+  free(): void {
+    this.#decode.free();
   }
 }
