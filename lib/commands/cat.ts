@@ -31,6 +31,12 @@ export const catCommand: Command = {
     using store = openStore(ctx, { readOnly: true });
     const options = await readOptions(ctx, store);
     await using files = await ImageFiles.open(image, options);
+    if (files.index === undefined) {
+      ctx.out.warn(
+        `warning: no SOCI index found (${files.discovery.tried.join("; ")}): ` +
+          "reading the file's layer in full",
+      );
+    }
     for await (const part of await files.bytes(path)) {
       ctx.signal?.throwIfAborted();
       await ctx.out.write(part);
