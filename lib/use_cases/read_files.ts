@@ -92,6 +92,8 @@ export interface ReadImageOptions {
   store?: ArtifactStore;
   /** Registry options (credentials, TLS, plain HTTP, timeout). */
   registry?: OpenImageOptions["registry"];
+  /** More options for `openImage` (e.g. a containerd socket), for every source opened. */
+  open?: OpenImageOptions;
   /** The platform to read; default the image's own (one manifest) or the host's. */
   platform?: Platform;
   /** Use this SOCI index (digest, or with a store a unique prefix). */
@@ -225,7 +227,11 @@ export class ImageFiles implements AsyncDisposable {
     const toClose: ImageSource[] = [];
     try {
       const raw = typeof image === "string"
-        ? await openImage(image, { store: options.store, registry: options.registry })
+        ? await openImage(image, {
+          ...options.open,
+          store: options.store,
+          registry: options.registry,
+        })
         : image;
       if (typeof image === "string") toClose.push(raw);
       const stats = options.stats;
@@ -263,6 +269,7 @@ export class ImageFiles implements AsyncDisposable {
           const plainHttp = options.registry?.plainHttp ||
             img?.annotations[ANNOTATION_PLAIN_HTTP] === "true";
           rawLayers = await openImage(from, {
+            ...options.open,
             store: options.store,
             registry: { ...options.registry, plainHttp },
           });
