@@ -409,6 +409,77 @@ export {
   withContext,
 } from "./lib/errors.ts";
 
+// Using the index: reading files of an image, verifying an index.
+export {
+  type FileInfo,
+  ImageFiles,
+  type ImageLayer,
+  listFiles,
+  type LoadedZtoc,
+  openFile,
+  type ReadImageOptions,
+} from "./lib/use_cases/read_files.ts";
+export {
+  decodeSociIndex,
+  discoverIndex,
+  type Discovery,
+  type DiscoveryOptions,
+  type FoundIndex,
+  type IndexVia,
+} from "./lib/use_cases/index_discovery.ts";
+export {
+  checkIndexDocument,
+  type LayerReport,
+  verifyImage,
+  type VerifyOptions,
+  type VerifyReport,
+} from "./lib/use_cases/verify.ts";
+export {
+  type BlobCount,
+  type BlobKind,
+  countingSource,
+  ReadStats,
+} from "./lib/use_cases/read_stats.ts";
+export {
+  fullLayerRange,
+  fullLayerToc,
+  sniffCompression,
+  type StreamCompression,
+  tarBytes,
+} from "./lib/use_cases/full_layer.ts";
+export { DEFAULT_PIECE, pieceRangeReader } from "./lib/use_cases/range_pieces.ts";
+export {
+  cleanPath,
+  LayerFiles,
+  type LayerLoader,
+  lookupPath,
+  mergeLayers,
+  type ResolveOptions,
+  resolvePath,
+  type TreeNode,
+} from "./lib/soci/merged_tree.ts";
+export {
+  type ClaimedSizes,
+  type DecodeFindings,
+  DEFAULT_RESUME_CHECK,
+  type HashFindings,
+  type LayerCheck,
+  LayerDecodeCheck,
+  LayerHashCheck,
+  LayerVerifier,
+  type LayerVerifierOptions,
+  type ResumeMismatch,
+  type WindowMismatch,
+} from "./lib/ztoc/verify_layer.ts";
+export {
+  type CheckOptions,
+  VerifyPool,
+  type VerifyRequest,
+  type VerifyResponse,
+} from "./lib/ztoc/verify_pool.ts";
+export { ResumeProbe } from "./lib/ztoc/resume_probe.ts";
+export { gzipHeaderLength } from "./lib/ztoc/gzip_header.ts";
+
 // `deno run jsr:@soci/cli …` runs the CLI (loaded only then).
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

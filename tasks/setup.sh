@@ -2,7 +2,7 @@
 # Sets up a fresh Debian 12 machine (as root) for soci-deno: Deno from npm
 # (Debian's nodejs and npm first, when npm is missing), the npm packages Deno
 # needs, and the real components the tests use (Debian's docker-registry,
-# skopeo, umoci, pigz, openssl, htpasswd, containerd, flatc; Go for the JSON
+# skopeo, umoci, pigz, zstd, openssl, htpasswd, containerd, flatc; Go for the JSON
 # fuzz oracle).
 #   bash tasks/setup.sh           everything (tests)
 #   bash tasks/setup.sh --deno    only Deno and the npm packages (running the CLI)
@@ -20,7 +20,7 @@ apt_install() {
 }
 if [ "${1:-}" != "--deno" ]; then
   apt_install docker-registry skopeo umoci apache2-utils pigz openssl gcc libc6-dev \
-    zlib1g-dev python3 tar gzip ca-certificates flatbuffers-compiler golang-go containerd time
+    zlib1g-dev python3 tar gzip ca-certificates flatbuffers-compiler golang-go containerd time zstd
 fi
 if ! command -v deno >/dev/null || [ "$(deno --version | head -1 | cut -d' ' -f2)" != "$want" ]; then
   if ! command -v npm >/dev/null; then

@@ -12,6 +12,9 @@ import { prefetchCommand } from "./prefetch_group.ts";
 import { pushCommand } from "./push.ts";
 import { rebuildDbCommand } from "./rebuild_db.ts";
 import { ztocCommand } from "./ztoc.ts";
+import { catCommand } from "./cat.ts";
+import { lsCommand } from "./ls.ts";
+import { verifyCommand } from "./verify.ts";
 
 /** The top-level commands, in the order help lists them. */
 export const commands: Command[] = [
@@ -22,4 +25,7 @@ export const commands: Command[] = [
   ztocCommand,
   prefetchCommand,
   rebuildDbCommand,
+  lsCommand,
+  catCommand,
+  verifyCommand,
 ];

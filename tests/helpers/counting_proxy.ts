@@ -15,6 +15,8 @@ export interface CountedRequest {
   path: string;
   /** Status of the answer (0 while in flight or when the upstream failed). */
   status: number;
+  /** The `Range` header sent, if any. */
+  range: string | null;
   /** Bytes of the request body the upstream received. */
   sent: number;
   /** Bytes of the response body passed back to the client. */
@@ -37,6 +39,8 @@ export interface CountingProxy {
   mounted(): string[];
   /** Bytes of request bodies sent to `…/blobs/uploads/…` in all. */
   uploadBytes(): number;
+  /** Response body bytes passed to the client so far, all requests. */
+  total(): number;
   /** Forgets the requests seen so far. */
   reset(): void;
   /** Stops the proxy. */
@@ -66,6 +70,7 @@ function counter(onBytes: (n: number) => void): TransformStream<Uint8Array, Uint
  * const d = "sha256:" + "a".repeat(64);
  * assert.equal(await (await fetch(`${proxy.url}/v2/a/blobs/${d}`)).text(), "hello");
  * assert.equal(proxy.blobBytesRead().get(d), 5);
+ * assert.equal(proxy.total(), 5);
  * await proxy.stop();
  * await upstream.shutdown();
  * ```
@@ -77,7 +82,14 @@ export function startCountingProxy(upstream: string): CountingProxy {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const u = new URL(req.url);
     const path = u.pathname + u.search;
-    const seen: CountedRequest = { method: req.method, path, status: 0, sent: 0, received: 0 };
+    const seen: CountedRequest = {
+      method: req.method,
+      path,
+      status: 0,
+      range: req.headers.get("range"),
+      sent: 0,
+      received: 0,
+    };
     requests.push(seen);
     const headers = new Headers(req.headers);
     headers.delete("host");
@@ -128,6 +140,9 @@ export function startCountingProxy(upstream: string): CountingProxy {
     uploadBytes() {
       return requests.filter((r) => r.path.includes("/blobs/uploads/"))
         .reduce((n, r) => n + r.sent, 0);
+    },
+    total() {
+      return requests.reduce((n, r) => n + r.received, 0);
     },
     reset() {
       requests = [];

@@ -1,0 +1,480 @@
+/**
+ * `verify`: is an image's SOCI index right, so that the snapshotter will
+ * use it rather than fall back to a full pull? For the index document
+ * (`soci-format.md` §7.1–7.4): Go's exact JSON, the SOCI config, the
+ * subject, one well-annotated zTOC per layer in layer order. For every
+ * zTOC, in one streaming pass over its layer (`ztoc/verify_layer.ts`): it
+ * loads by the snapshotter's rules (§3.5, §5.8), every span digest matches
+ * the layer, every checkpoint's window is the layer's bytes and resuming
+ * there reproduces them, and the TOC equals the layer's real tar entries.
+ * The layer is hashed in the calling thread and decoded on a worker
+ * (`ztoc/verify_pool.ts`).
+ *
+ * @module
+ */
+import { BadInputError, NotFoundError } from "../errors.ts";
+import type { ImageSource } from "../image/source.ts";
+import type { Descriptor, ImageManifest, Platform } from "../oci/descriptor.ts";
+import { decodeManifest } from "../oci/json_decode.ts";
+import { encodeManifest } from "../oci/json_encode.ts";
+import {
+  ANNOTATION_LAYER_DIGEST,
+  ANNOTATION_LAYER_MEDIA_TYPE,
+  ANNOTATION_SPAN_SIZE,
+  EMPTY_CONFIG_DIGEST,
+  OCI_MANIFEST,
+  PREFETCH_MEDIA_TYPE,
+  ZTOC_MEDIA_TYPE,
+} from "../oci/media_types.ts";
+import { fileMetadata } from "../ztoc/builder.ts";
+import { decodeZtoc } from "../ztoc/codec.ts";
+import type { FileMetadata, Ztoc } from "../ztoc/model.ts";
+import { validateZtoc, type Zinfo, zinfoOf } from "../ztoc/spans.ts";
+import type { LayerCheck } from "../ztoc/verify_layer.ts";
+import { VerifyPool } from "../ztoc/verify_pool.ts";
+import type { FoundIndex, IndexVia } from "./index_discovery.ts";
+import { ImageFiles, type ImageLayer, type ReadImageOptions } from "./read_files.ts";
+
+/** Most problems of one kind listed for a layer before "… and N more". */
+const MAX_LISTED = 5;
+
+/** Options of {@link verifyImage}. */
+export interface VerifyOptions extends ReadImageOptions {
+  /** Bytes compared after each checkpoint (default 32 KiB). */
+  resumeBytes?: number;
+  /**
+   * Called once the index is found and its document checked, before the
+   * layers: the index, the document's problems, and the number of layers.
+   */
+  onIndex?: (
+    index: { digest: string; version: "v1" | "v2"; via: IndexVia },
+    problems: string[],
+    layers: number,
+  ) => void;
+  /** Called with each layer's report as soon as it is known, in layer order. */
+  onLayer?: (report: LayerReport) => void;
+  /** Stops the work between chunks. */
+  signal?: AbortSignal;
+}
+
+/** What was found about one layer. */
+export interface LayerReport {
+  /** Position in the manifest (0 = lowest). */
+  index: number;
+  /** The layer's descriptor. */
+  layer: Descriptor;
+  /** The zTOC's descriptor in the index, if the index has one for the layer. */
+  ztoc?: Descriptor;
+  /** `ok`, `failed`, or `no-ztoc` (nothing to check: the layer is pulled in full). */
+  status: "ok" | "failed" | "no-ztoc";
+  /** One line per problem, naming the span, checkpoint or entry. */
+  problems: string[];
+  /** Spans checked. */
+  spans: number;
+  /** Checkpoints whose window and resume were checked. */
+  checkpoints: number;
+  /** TOC entries compared. */
+  entries: number;
+}
+
+/** The result of {@link verifyImage}. */
+export interface VerifyReport {
+  /** The image's target. */
+  target: Descriptor;
+  /** The platform's manifest. */
+  manifest: Descriptor;
+  /** Its platform. */
+  platform: Platform;
+  /** The SOCI index checked. */
+  index: Descriptor;
+  /** `v1` or `v2`. */
+  version: "v1" | "v2";
+  /** How the index was found. */
+  via: IndexVia;
+  /** Problems of the index document itself. */
+  indexProblems: string[];
+  /** One report per layer, in layer order. */
+  layers: LayerReport[];
+  /** True when the index and every zTOC passed every check. */
+  ok: boolean;
+}
+
+function capped(list: string[], what: string): string[] {
+  if (list.length <= MAX_LISTED) return list;
+  return [...list.slice(0, MAX_LISTED), `… and ${list.length - MAX_LISTED} more ${what}`];
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return n;
+}
+
+/**
+ * The problems of a SOCI index document for an image manifest
+ * (`soci-format.md` §7.1–7.4); empty when it is right.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkIndexDocument } from "./verify.ts";
+ * import { sociIndexManifest } from "../soci/soci_index.ts";
+ * import { encodeManifest } from "../oci/json_encode.ts";
+ * import { decodeManifest } from "../oci/json_decode.ts";
+ * const layer = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+ *   digest: "sha256:" + "1".repeat(64), size: 10 };
+ * const image = { schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+ *   config: { mediaType: "application/vnd.oci.image.config.v1+json",
+ *     digest: "sha256:" + "2".repeat(64), size: 3 }, layers: [layer] };
+ * const subject = { mediaType: image.mediaType, digest: "sha256:" + "3".repeat(64), size: 99 };
+ * const doc = sociIndexManifest("v1", [], subject);
+ * const bytes = encodeManifest(doc);
+ * assert.deepEqual(checkIndexDocument(bytes, decodeManifest(bytes), "v1", subject, image), []);
+ * const spaced = new TextEncoder().encode(new TextDecoder().decode(bytes).replace(",", ", "));
+ * assert.match(checkIndexDocument(spaced, doc, "v1", subject, image)[0], /not what Go/);
+ * ```
+ */
+export function checkIndexDocument(
+  bytes: Uint8Array,
+  doc: ImageManifest,
+  version: "v1" | "v2",
+  manifest: Descriptor,
+  image: ImageManifest,
+): string[] {
+  const problems: string[] = [];
+  let canonical: Uint8Array | undefined;
+  try {
+    canonical = encodeManifest(decodeManifest(bytes));
+  } catch (e) {
+    problems.push(`the index JSON does not re-encode: ${(e as Error).message}`);
+  }
+  if (canonical !== undefined && firstDifference(canonical, bytes) !== bytes.length) {
+    problems.push(
+      `the index JSON is not what Go's encoder writes (first difference at byte ${
+        firstDifference(canonical, bytes)
+      }): the snapshotter re-encodes it and cannot store it under its digest`,
+    );
+  } else if (canonical !== undefined && canonical.length !== bytes.length) {
+    problems.push("the index JSON is not what Go's encoder writes (its length differs)");
+  }
+  if (doc.schemaVersion !== 2) problems.push(`schemaVersion is ${doc.schemaVersion}, not 2`);
+  if (doc.mediaType !== OCI_MANIFEST) {
+    problems.push(`mediaType is ${JSON.stringify(doc.mediaType ?? "")}, not ${OCI_MANIFEST}`);
+  }
+  if (doc.config.digest !== EMPTY_CONFIG_DIGEST || doc.config.size !== 2) {
+    problems.push(`config is ${doc.config.digest} (${doc.config.size} bytes), not the {} blob`);
+  }
+  if (version === "v1") {
+    const s = doc.subject;
+    if (s === undefined) problems.push("a v1 index has no subject");
+    else if (s.digest !== manifest.digest || s.size !== manifest.size) {
+      problems.push(`its subject is ${s.digest}, not the image manifest ${manifest.digest}`);
+    } else if (s.mediaType !== manifest.mediaType) {
+      problems.push(`its subject's mediaType ${s.mediaType} is not the manifest's`);
+    }
+  } else if (doc.subject !== undefined) problems.push("a v2 index has a subject");
+
+  const positions = new Map<string, number>();
+  (image.layers ?? []).forEach((l, i) => {
+    if (!positions.has(l.digest)) positions.set(l.digest, i);
+  });
+  const seen = new Set<string>();
+  let lastLayer = -1;
+  let prefetchSeen = false;
+  (doc.layers ?? []).forEach((d, k) => {
+    const at = `layers[${k}] (${d.digest})`;
+    const target = d.annotations?.[ANNOTATION_LAYER_DIGEST];
+    if (d.mediaType === PREFETCH_MEDIA_TYPE) {
+      prefetchSeen = true;
+      if (!target || !positions.has(target)) {
+        problems.push(
+          `${at}: a prefetch blob for ${target ?? "no layer"}, not a layer of the image`,
+        );
+      }
+      return;
+    }
+    if (d.mediaType !== ZTOC_MEDIA_TYPE) {
+      problems.push(`${at}: unexpected mediaType ${d.mediaType}`);
+      return;
+    }
+    if (prefetchSeen) problems.push(`${at}: a zTOC after prefetch blobs`);
+    if (!target) {
+      problems.push(`${at}: no ${ANNOTATION_LAYER_DIGEST} annotation`);
+      return;
+    }
+    const pos = positions.get(target);
+    if (pos === undefined) {
+      problems.push(`${at}: its layer ${target} is not a layer of the image`);
+      return;
+    }
+    if (seen.has(target)) problems.push(`${at}: a second zTOC for layer ${target}`);
+    seen.add(target);
+    if (pos < lastLayer) problems.push(`${at}: zTOCs are not in the image's layer order`);
+    lastLayer = Math.max(lastLayer, pos);
+    const mt = d.annotations?.[ANNOTATION_LAYER_MEDIA_TYPE];
+    if (mt !== image.layers[pos].mediaType) {
+      problems.push(
+        `${at}: ${ANNOTATION_LAYER_MEDIA_TYPE} is ${JSON.stringify(mt ?? "")}, the layer's is ` +
+          image.layers[pos].mediaType,
+      );
+    }
+    const span = d.annotations?.[ANNOTATION_SPAN_SIZE];
+    if (span === undefined || !/^[0-9]+$/.test(span)) {
+      problems.push(`${at}: ${ANNOTATION_SPAN_SIZE} is ${JSON.stringify(span ?? "")}`);
+    }
+  });
+  return problems;
+}
+
+/** Seconds and nanoseconds of an RFC 3339 time, for comparing instants. */
+function instant(text: string): string {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/
+    .exec(text);
+  if (!m) return `text:${text}`;
+  let secs = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000;
+  if (m[8] !== "Z") {
+    const sign = m[8][0] === "-" ? -1 : 1;
+    secs -= sign * (Number(m[8].slice(1, 3)) * 3600 + Number(m[8].slice(4, 6)) * 60);
+  }
+  return `${secs}.${(m[7] ?? "").padEnd(9, "0")}`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && firstDifference(a, b) === a.length;
+}
+
+const utf8 = new TextDecoder();
+
+/** The first field in which two TOC entries differ, as `field is A, the layer has B`. */
+function entryDifference(z: FileMetadata, real: FileMetadata): string | undefined {
+  const text = (b: Uint8Array) => JSON.stringify(utf8.decode(b));
+  if (!sameBytes(z.name, real.name)) {
+    return `name is ${text(z.name)}, the layer has ${text(real.name)}`;
+  }
+  if (z.type !== real.type) return `type is ${z.type}, the layer has ${real.type}`;
+  const numbers: Array<[string, number, number]> = [
+    ["uncompressed_offset", z.uncompressedOffset, real.uncompressedOffset],
+    ["uncompressed_size", z.uncompressedSize, real.uncompressedSize],
+    ["mode", z.mode, real.mode],
+    ["uid", z.uid, real.uid],
+    ["gid", z.gid, real.gid],
+    ["devmajor", z.devmajor, real.devmajor],
+    ["devminor", z.devminor, real.devminor],
+  ];
+  for (const [name, a, b] of numbers) if (a !== b) return `${name} is ${a}, the layer has ${b}`;
+  if (!sameBytes(z.linkname, real.linkname)) {
+    return `linkname is ${text(z.linkname)}, the layer has ${text(real.linkname)}`;
+  }
+  if (!sameBytes(z.uname, real.uname)) {
+    return `uname is ${text(z.uname)}, the layer has ${text(real.uname)}`;
+  }
+  if (!sameBytes(z.gname, real.gname)) {
+    return `gname is ${text(z.gname)}, the layer has ${text(real.gname)}`;
+  }
+  if (z.modTime !== real.modTime && instant(z.modTime) !== instant(real.modTime)) {
+    return `mod_time is ${z.modTime}, the layer has ${real.modTime}`;
+  }
+  const recs = (m: FileMetadata) =>
+    m.xattrs.map(([k, v]) => `${utf8.decode(k)}=${utf8.decode(v)}`).sort().join("\n");
+  if (recs(z) !== recs(real)) return "its PAX records differ from the layer's";
+  return undefined;
+}
+
+/** Problems of a zTOC's TOC against the layer's real entries. */
+function compareToc(z: Ztoc, check: LayerCheck): string[] {
+  const problems: string[] = [];
+  let real: FileMetadata[];
+  try {
+    real = check.entries.map((e) => fileMetadata(e));
+  } catch (e) {
+    return [`the layer's tar has an entry a zTOC cannot hold: ${(e as Error).message}`];
+  }
+  if (z.toc.length !== real.length) {
+    problems.push(`the TOC lists ${z.toc.length} entries, the layer's tar has ${real.length}`);
+  }
+  const n = Math.min(z.toc.length, real.length);
+  for (let i = 0; i < n; i++) {
+    const d = entryDifference(z.toc[i], real[i]);
+    if (d !== undefined) {
+      problems.push(`TOC entry ${i} ${JSON.stringify(utf8.decode(z.toc[i].name))}: ${d}`);
+    }
+  }
+  if (
+    check.uncompressedSize !== undefined && check.uncompressedSize !== z.uncompressedArchiveSize
+  ) {
+    problems.push(
+      `uncompressed_archive_size is ${z.uncompressedArchiveSize}, the layer's tar ends at ` +
+        `${check.uncompressedSize}`,
+    );
+  }
+  return capped(problems, "TOC problems");
+}
+
+/** Checks one layer against its zTOC. */
+async function verifyLayer(
+  files: ImageFiles,
+  layer: ImageLayer,
+  pool: VerifyPool,
+  options: VerifyOptions,
+): Promise<LayerReport> {
+  const report: LayerReport = {
+    index: layer.index,
+    layer: layer.descriptor,
+    ztoc: layer.ztoc,
+    status: "ok",
+    problems: [],
+    spans: 0,
+    checkpoints: 0,
+    entries: 0,
+  };
+  if (layer.ztoc === undefined) {
+    report.status = "no-ztoc";
+    return report;
+  }
+  const fail = (p: string[]) => {
+    report.problems.push(...p);
+    report.status = report.problems.length > 0 ? "failed" : report.status;
+    return report;
+  };
+  const bytes = await files.blob(layer.ztoc);
+  let z: Ztoc;
+  let zi: Zinfo;
+  try {
+    z = decodeZtoc(bytes);
+  } catch (e) {
+    return fail([`the zTOC does not load: ${(e as Error).message}`]);
+  }
+  try {
+    validateZtoc(z);
+    zi = zinfoOf(z);
+  } catch (e) {
+    return fail([`the zTOC does not load by the snapshotter's rules: ${(e as Error).message}`]);
+  }
+  report.spans = zi.numSpans;
+  const span = Number(layer.ztoc.annotations?.[ANNOTATION_SPAN_SIZE]);
+  const problems: string[] = [];
+  if (Number.isFinite(span) && span !== zi.spanSize) {
+    problems.push(`the index says span size ${span}, the zTOC's zinfo says ${zi.spanSize}`);
+  }
+  const size = layer.descriptor.size;
+  if (z.compressedArchiveSize !== size) {
+    problems.push(
+      `the zTOC is for a layer of ${z.compressedArchiveSize} bytes, this layer has ${size} ` +
+        "(a zTOC of another layer?)",
+    );
+  }
+  const check: LayerCheck = await pool.check(z, zi, await files.layerChunks(layer), {
+    resumeBytes: options.resumeBytes,
+    signal: options.signal,
+  });
+  if (check.digest !== layer.descriptor.digest || check.size !== size) {
+    throw new BadInputError(
+      `layer ${layer.descriptor.digest} was served with digest ${check.digest} (${check.size} ` +
+        "bytes): cannot check it",
+    );
+  }
+  report.checkpoints = check.checkpointsChecked;
+  if (check.header) problems.push(`the bytes before span 0 are not a gzip header: ${check.header}`);
+  const spanProblems: string[] = [];
+  for (let i = 0; i < zi.numSpans; i++) {
+    const [s, e] = zi.compressedRange(i, z.compressedArchiveSize);
+    if (check.truncatedSpans.includes(i)) {
+      spanProblems.push(`span ${i} (bytes ${s}–${e}) ends past the end of the layer`);
+    } else if (check.spanDigests[i] !== z.spanDigests[i]) {
+      spanProblems.push(
+        `span ${i} (bytes ${s}–${e}): digest ${z.spanDigests[i] || '""'} does not match the ` +
+          `layer's ${check.spanDigests[i]}`,
+      );
+    }
+  }
+  problems.push(...capped(spanProblems, "spans with wrong digests"));
+  problems.push(...capped(
+    check.windows.map((w) =>
+      `checkpoint ${w.checkpoint} (span ${w.checkpoint}, offset ${w.out}): its window differs ` +
+      `from the layer's decompressed bytes at offset ${w.at}`
+    ),
+    "checkpoints with wrong windows",
+  ));
+  problems.push(...capped(
+    check.resumes.map((r) =>
+      `checkpoint ${r.checkpoint} (span ${r.checkpoint}, offset ${r.out}): ${r.reason}`
+    ),
+    "checkpoints that do not resume",
+  ));
+  if (check.decodeError) problems.push(`the layer does not decompress: ${check.decodeError}`);
+  else {
+    report.entries = check.entries.length;
+    problems.push(...compareToc(z, check));
+  }
+  return fail(problems);
+}
+
+/**
+ * Verifies the SOCI index of an image and every zTOC in it (see the module
+ * documentation). The index is found as `ImageFiles` finds it (`--index`,
+ * the v2 annotation, the local store, the referrers API, the fallback
+ * tag); none found is a `NotFoundError` saying what was tried.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { verifyImage } from "./verify.ts";
+ * import { createIndexes } from "./create.ts";
+ * import { openImage } from "../image/open.ts";
+ * import { LocalStore } from "../store/local_store.ts";
+ * const root = await Deno.makeTempDir();
+ * using store = LocalStore.open(root);
+ * const image = "oci:./fixtures/sample-image:latest";
+ * await createIndexes(await openImage(image), store, { minLayerSize: 0, spanSize: 1 << 16 });
+ * const report = await verifyImage(image, { store });
+ * assert.ok(report.ok && report.layers.every((l) => l.status === "ok"));
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function verifyImage(
+  image: string | ImageSource,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  await using files = await ImageFiles.open(image, options);
+  const found: FoundIndex | undefined = files.index;
+  if (found === undefined) {
+    throw new NotFoundError(
+      `no SOCI index found for ${files.manifest.descriptor.digest}: ` +
+        files.discovery.tried.join("; "),
+    );
+  }
+  const indexProblems = checkIndexDocument(
+    found.bytes,
+    found.manifest,
+    found.version,
+    files.manifest.descriptor,
+    files.manifest.manifest,
+  );
+  options.onIndex?.(
+    { digest: found.descriptor.digest, version: found.version, via: found.via },
+    indexProblems,
+    files.layers.length,
+  );
+  const layers: LayerReport[] = [];
+  const pool = new VerifyPool();
+  try {
+    for (const layer of files.layers) {
+      const r = await verifyLayer(files, layer, pool, options);
+      layers.push(r);
+      options.onLayer?.(r);
+    }
+  } finally {
+    pool.close();
+  }
+  return {
+    target: files.target,
+    manifest: files.manifest.descriptor,
+    platform: files.manifest.platform,
+    index: found.descriptor,
+    version: found.version,
+    via: found.via,
+    indexProblems,
+    layers,
+    ok: indexProblems.length === 0 && layers.every((l) => l.status !== "failed"),
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * Checking layers against their zTOCs with the work split over two
+ * threads, as `ScanPool` splits a scan: the calling thread reads the layer
+ * and hashes it ({@link LayerHashCheck}), a worker decodes it and checks
+ * the checkpoints ({@link LayerDecodeCheck}). The layer's bytes travel to
+ * the worker and back in a few reused buffers. Where no worker can start
+ * (a narrower `--allow-read`), both halves run in the calling thread.
+ *
+ * @module
+ */
+import { SociError } from "../errors.ts";
+import type { Ztoc } from "./model.ts";
+import type { Zinfo } from "./spans.ts";
+import {
+  type DecodeFindings,
+  type LayerCheck,
+  LayerDecodeCheck,
+  LayerHashCheck,
+  type LayerVerifierOptions,
+} from "./verify_layer.ts";
+
+/** Messages to a verify worker. */
+export type VerifyRequest =
+  | {
+    type: "start";
+    algorithm: string;
+    zinfo: Uint8Array;
+    sizes: { compressed: number; uncompressed: number };
+    resumeBytes?: number;
+  }
+  | { type: "chunk"; bytes: Uint8Array }
+  | { type: "end" };
+
+/** Messages from a verify worker. */
+export type VerifyResponse =
+  | { type: "ready" }
+  | { type: "chunk"; bytes: Uint8Array }
+  | { type: "done"; result: DecodeFindings }
+  | { type: "error"; message: string };
+
+const WORKER_URL = new URL("./verify_worker.ts", import.meta.url);
+/** Chunks posted and not yet handed back. */
+const IN_FLIGHT = 4;
+/** Size of the buffers that carry layer bytes to the worker. */
+const CHUNK = 1 << 20;
+
+/** A worker and its answers, consumed in order. */
+class Channel {
+  readonly worker: Worker;
+  #queue: VerifyResponse[] = [];
+  #wake: (() => void) | undefined;
+
+  constructor(worker: Worker) {
+    this.worker = worker;
+    worker.onmessage = (ev: MessageEvent<VerifyResponse>) => this.#push(ev.data);
+    worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault();
+      this.#push({ type: "error", message: `verify worker failed: ${ev.message}` });
+    };
+  }
+
+  #push(m: VerifyResponse): void {
+    this.#queue.push(m);
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  async next(): Promise<VerifyResponse> {
+    while (this.#queue.length === 0) await new Promise<void>((r) => (this.#wake = r));
+    return this.#queue.shift()!;
+  }
+}
+
+/** Options of {@link VerifyPool.check}. */
+export interface CheckOptions extends LayerVerifierOptions {
+  /** Stops the check between chunks (it fails with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/**
+ * One worker reused for the layers checked one after the other; `close()`
+ * it when done.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gzipSync } from "node:zlib";
+ * import { scanLayer } from "./scan.ts";
+ * import { buildZtoc } from "./builder.ts";
+ * import { zinfoOf } from "./spans.ts";
+ * import { VerifyPool } from "./verify_pool.ts";
+ * const layer = gzipSync(new Uint8Array(1024)); // an empty tar
+ * const z = buildZtoc(await scanLayer([layer], { compression: "gzip", spanSize: 1 << 20 }));
+ * const pool = new VerifyPool();
+ * try {
+ *   const check = await pool.check(z, zinfoOf(z), [layer]);
+ *   assert.deepEqual(check.spanDigests, z.spanDigests);
+ *   assert.equal(check.uncompressedSize, 1024);
+ * } finally {
+ *   pool.close();
+ * }
+ * ```
+ */
+export class VerifyPool {
+  #channel: Channel | undefined;
+  #unavailable = false;
+  #free: ArrayBuffer[] = [];
+
+  async #acquire(): Promise<Channel | undefined> {
+    if (this.#channel) return this.#channel;
+    if (this.#unavailable) return undefined;
+    if (WORKER_URL.protocol === "file:") {
+      const read = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
+      if (read.state !== "granted") {
+        this.#unavailable = true;
+        return undefined;
+      }
+    }
+    const c = new Channel(new Worker(WORKER_URL, { type: "module" }));
+    const first = await c.next();
+    if (first.type !== "ready") {
+      c.worker.terminate();
+      this.#unavailable = true;
+      return undefined;
+    }
+    this.#channel = c;
+    return c;
+  }
+
+  /**
+   * Checks the layer whose bytes `chunks` yields against zTOC `z` (zinfo
+   * `zinfo`): the same findings as `LayerVerifier`, decoding on the worker.
+   */
+  async check(
+    z: Ztoc,
+    zinfo: Zinfo,
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: CheckOptions = {},
+  ): Promise<LayerCheck> {
+    const sizes = { compressed: z.compressedArchiveSize, uncompressed: z.uncompressedArchiveSize };
+    const hash = new LayerHashCheck(zinfo, sizes);
+    const channel = await this.#acquire();
+    if (channel === undefined) {
+      const decode = new LayerDecodeCheck(zinfo, sizes, options);
+      try {
+        for await (const chunk of chunks) {
+          options.signal?.throwIfAborted();
+          hash.push(chunk);
+          decode.push(chunk);
+        }
+      } catch (e) {
+        decode.free();
+        throw e;
+      }
+      return { ...hash.end(), ...decode.end() };
+    }
+    let done = false;
+    try {
+      const result = await this.#run(channel, z, sizes, hash, chunks, options);
+      done = true;
+      return result;
+    } finally {
+      // A check left half way leaves the worker mid-layer: start afresh next time.
+      if (!done) {
+        channel.worker.terminate();
+        this.#channel = undefined;
+      }
+    }
+  }
+
+  async #run(
+    channel: Channel,
+    z: Ztoc,
+    sizes: { compressed: number; uncompressed: number },
+    hash: LayerHashCheck,
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: CheckOptions,
+  ): Promise<LayerCheck> {
+    channel.worker.postMessage(
+      {
+        type: "start",
+        algorithm: z.compressionAlgorithm,
+        zinfo: z.checkpoints,
+        sizes,
+        resumeBytes: options.resumeBytes,
+      } satisfies VerifyRequest,
+    );
+    let inFlight = 0;
+    const reply = (m: VerifyResponse): DecodeFindings | undefined => {
+      if (m.type === "chunk") {
+        inFlight--;
+        this.#free.push(m.bytes.buffer as ArrayBuffer);
+        return undefined;
+      }
+      if (m.type === "error") throw new SociError(m.message);
+      if (m.type === "done") return m.result;
+      return undefined;
+    };
+    let fill: Uint8Array | undefined;
+    let filled = 0;
+    const send = async () => {
+      const bytes = fill!.subarray(0, filled);
+      fill = undefined;
+      filled = 0;
+      inFlight++;
+      channel.worker.postMessage({ type: "chunk", bytes } satisfies VerifyRequest, [
+        bytes.buffer as ArrayBuffer,
+      ]);
+      while (inFlight >= IN_FLIGHT) reply(await channel.next());
+    };
+    for await (const chunk of chunks) {
+      options.signal?.throwIfAborted();
+      hash.push(chunk);
+      for (let off = 0; off < chunk.length;) {
+        fill ??= new Uint8Array(this.#free.pop() ?? new ArrayBuffer(CHUNK));
+        const n = Math.min(CHUNK - filled, chunk.length - off);
+        fill.set(chunk.subarray(off, off + n), filled);
+        filled += n;
+        off += n;
+        if (filled === CHUNK) await send();
+      }
+    }
+    if (filled > 0) await send();
+    channel.worker.postMessage({ type: "end" } satisfies VerifyRequest);
+    let decoded: DecodeFindings | undefined;
+    while (decoded === undefined) decoded = reply(await channel.next());
+    return { ...hash.end(), ...decoded };
+  }
+
+  /** Stops the worker. */
+  close(): void {
+    this.#channel?.worker.terminate();
+    this.#channel = undefined;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Benchmarks of using the index (issue 10), each against a reference timed
+ * in the same run, min of several rounds:
+ *
+ * * `cat` of a ~1 MiB file from the middle of a large layer served by
+ *   Debian's docker-registry on loopback — `openFile` in-process, with an
+ *   empty store (index discovery, the zTOC and the spans included) — versus
+ *   downloading that layer blob once (goal ≤ 0.05×); with the bytes the
+ *   `cat` fetched against the bound 2 × span + file + zTOC and documents.
+ *   The same `cat` through the CLI (a whole `deno run` process) is shown
+ *   for information.
+ * * `verify` of the image (its one layer's zTOC, one streaming pass) versus
+ *   `ztoc build` of the same layer file, both in-process from local files
+ *   (goal ≤ 1.0×).
+ *
+ * The input is {@link benchImage}: a one-layer image of generated content
+ * from `bench_data.ts` (`--size-mib`, default 320). Point it at other data
+ * (e.g. a real-content layer) by changing that one function.
+ *
+ * ```sh
+ * deno run -A tasks/bench_read.ts                 # 320 MiB layer, 5 rounds
+ * deno run -A tasks/bench_read.ts --size-mib 64 --rounds 3 --json
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ensureImage, type ImageInfo, parseArgs, sizeArg } from "./bench_data.ts";
+import { skopeoCopyToRegistry, startRegistry } from "../tests/helpers/registry.ts";
+import { createIndexes } from "../lib/use_cases/create.ts";
+import { pushIndexes } from "../lib/use_cases/push.ts";
+import { ImageFiles, openFile } from "../lib/use_cases/read_files.ts";
+import { ReadStats } from "../lib/use_cases/read_stats.ts";
+import { verifyImage } from "../lib/use_cases/verify.ts";
+import { openImage } from "../lib/image/open.ts";
+import { fileLayer } from "../lib/image/file_layer.ts";
+import { spans, ztoc } from "../lib/pipeline.ts";
+import { LocalStore } from "../lib/store/local_store.ts";
+import { RegistryClient } from "../lib/registry/client.ts";
+import { decodeZtoc } from "../lib/ztoc/codec.ts";
+import { DEFAULT_SPAN_SIZE } from "../lib/oci/media_types.ts";
+
+/** Goals of issue 10. */
+export const GOALS = { cat: 0.05, verify: 1.0 } as const;
+
+/**
+ * The benchmark's input: an OCI layout (tag `bench`) with one large layer.
+ * Replace the body to benchmark other data.
+ */
+export function benchImage(size: number, log: (s: string) => void): Promise<ImageInfo> {
+  return ensureImage({ seeds: [1], size, log });
+}
+
+/** Runs `fn` `rounds` times; returns the times in seconds. */
+async function rounds(n: number, fn: () => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push((performance.now() - t) / 1000);
+  }
+  return out;
+}
+
+async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
+  let n = 0;
+  for await (const c of stream) n += c.length;
+  return n;
+}
+
+const min = (xs: number[]) => Math.min(...xs);
+const fmt = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+
+if (import.meta.main) {
+  const { values } = parseArgs(Deno.args, { "size-mib": "string", rounds: "string", json: "bool" });
+  const size = sizeArg(values);
+  const n = Number(values.rounds ?? 5);
+  const log = (s: string) => console.error(s);
+  const image = await benchImage(size, log);
+  const layer = image.layers[0];
+  const scratch = await Deno.makeTempDir({ prefix: "soci-bench-read-" });
+  const reg = await startRegistry();
+  try {
+    const repo = "bench/read";
+    const ref = `docker://${reg.host}/${repo}:bench`;
+    const registry = { plainHttp: true, configDir: join(scratch, "no-docker-config") };
+    log(`pushing ${image.dir} to ${ref} …`);
+    await skopeoCopyToRegistry(image.dir, image.tag, `${reg.host}/${repo}:bench`);
+    const store = LocalStore.open(join(scratch, "root"));
+    const src = await openImage(ref, { registry });
+    await createIndexes(src, store, { minLayerSize: 0, spanSize: DEFAULT_SPAN_SIZE });
+    await src.close?.();
+    const client = new RegistryClient(reg.host, { plainHttp: true });
+    await pushIndexes(store, `${reg.host}/${repo}:bench`, client, repo);
+
+    // The file: a regular file near 1 MiB, nearest the middle of the layer.
+    let path = "";
+    let fileSize = 0;
+    let ztocSize = 0;
+    {
+      await using files = await ImageFiles.open(ref, { registry });
+      const z = decodeZtoc(await files.blob(files.layers[0].ztoc!));
+      ztocSize = files.layers[0].ztoc!.size;
+      const mid = z.uncompressedArchiveSize / 2;
+      const score = (m: (typeof z.toc)[0]) =>
+        Math.abs(Math.log2(m.uncompressedSize / 1048576)) * 4 +
+        Math.abs(m.uncompressedOffset - mid) / z.uncompressedArchiveSize;
+      const best = z.toc.filter((m) => m.type === "reg" && m.uncompressedSize > 0)
+        .sort((a, b) => score(a) - score(b))[0];
+      path = new TextDecoder().decode(best.name);
+      fileSize = best.uncompressedSize;
+      log(
+        `file ${path}: ${fileSize} bytes at offset ${best.uncompressedOffset} of ` +
+          `${z.uncompressedArchiveSize} (zTOC ${ztocSize} bytes, ${z.maxSpanId + 1} spans)`,
+      );
+    }
+
+    const download = await rounds(n, async () => {
+      const got = await drain(await client.blobs.chunks(repo, layer.digest, { size: layer.size }));
+      if (got !== layer.size) throw new Error("short download");
+    });
+    let fetched = 0;
+    const cat = await rounds(n, async () => {
+      const stats = new ReadStats();
+      const got = await drain(await openFile(ref, path, { registry, stats }));
+      if (got !== fileSize) throw new Error("short cat");
+      fetched = stats.total();
+    });
+    const cli = await rounds(Math.min(n, 3), async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          new URL("../cli.ts", import.meta.url).pathname,
+          "--root",
+          join(scratch, "empty-root"),
+          "cat",
+          "--plain-http",
+          ref,
+          path,
+        ],
+        env: { DENO_NO_UPDATE_CHECK: "1", DOCKER_CONFIG: join(scratch, "no-docker-config") },
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      if (!out.success || out.stdout.length !== fileSize) throw new Error("soci cat failed");
+    });
+    const build = await rounds(n, async () => {
+      for await (
+        const r of ztoc(spans([{ layer: await fileLayer(layer.path) }], {
+          spanSize: DEFAULT_SPAN_SIZE,
+        }))
+      ) if (r.error) throw r.error;
+    });
+    const verify = await rounds(n, async () => {
+      const report = await verifyImage(`oci:${image.dir}:${image.tag}`, { store });
+      if (!report.ok) throw new Error("verify failed: " + JSON.stringify(report.layers));
+    });
+    client.close();
+    store.close();
+
+    const bound = 2 * DEFAULT_SPAN_SIZE + fileSize + ztocSize + 64 * 1024;
+    const result = {
+      layer: { digest: layer.digest, size: layer.size, uncompressedSize: layer.uncompressedSize },
+      file: { path, size: fileSize },
+      downloadSeconds: min(download),
+      catSeconds: min(cat),
+      catRatio: min(cat) / min(download),
+      catGoal: GOALS.cat,
+      catFetchedBytes: fetched,
+      catBoundBytes: bound,
+      cliCatSeconds: min(cli),
+      ztocBuildSeconds: min(build),
+      verifySeconds: min(verify),
+      verifyRatio: min(verify) / min(build),
+      verifyGoal: GOALS.verify,
+      rounds: n,
+    };
+    if (values.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      console.log(
+        `layer ${layer.digest}: ${layer.size} bytes (${layer.uncompressedSize} uncompressed)`,
+      );
+      console.log(`download of the layer blob    ${fmt(result.downloadSeconds)}`);
+      console.log(
+        `cat of ${path} (${fileSize} B)  ${fmt(result.catSeconds)}  ratio ` +
+          `${result.catRatio.toFixed(3)} (goal ≤ ${GOALS.cat}); fetched ${fetched} B ` +
+          `(bound ${bound} B)`,
+      );
+      console.log(`soci cat (whole CLI process)  ${fmt(result.cliCatSeconds)}`);
+      console.log(`ztoc build of the layer       ${fmt(result.ztocBuildSeconds)}`);
+      console.log(
+        `verify of its zTOC            ${fmt(result.verifySeconds)}  ratio ` +
+          `${result.verifyRatio.toFixed(2)} (goal ≤ ${GOALS.verify})`,
+      );
+    }
+  } finally {
+    await reg.stop();
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
