@@ -193,9 +193,39 @@ Deno.test("README's permission table is what each command's --help says, and eac
     ["`create oci:…` / `oci-archive:…`", ["create"], "oci:/oci-archive:"],
     ["`create docker://…`", ["create"], "docker://:"],
     ["`push`", ["push"], ""],
-    ["`index list`, `index info`, `ztoc list`", ["index", "list"], ""],
-    ["`index list`, `index info`, `ztoc list`", ["index", "info"], ""],
-    ["`index list`, `index info`, `ztoc list`", ["ztoc", "list"], ""],
+    ["`convert oci:… oci:…`", ["convert"], "oci:/oci-archive:"],
+    ["`convert docker://… docker://…`", ["convert"], "docker://:"],
+    ["`ls oci:…`, `cat oci:…`", ["ls"], "oci:/oci-archive:"],
+    ["`ls oci:…`, `cat oci:…`", ["cat"], "oci:/oci-archive:"],
+    ["`ls docker://…`, `cat docker://…`", ["ls"], "docker://:"],
+    ["`ls docker://…`, `cat docker://…`", ["cat"], "docker://:"],
+    ["`verify oci:…`", ["verify"], "oci:/oci-archive:"],
+    ["`verify docker://…`", ["verify"], "docker://:"],
+    [
+      "`index list`, `index info`, `ztoc list`, `prefetch list`, `prefetch info`",
+      ["prefetch", "list"],
+      "",
+    ],
+    [
+      "`index list`, `index info`, `ztoc list`, `prefetch list`, `prefetch info`",
+      ["prefetch", "info"],
+      "",
+    ],
+    [
+      "`index list`, `index info`, `ztoc list`, `prefetch list`, `prefetch info`",
+      ["index", "list"],
+      "",
+    ],
+    [
+      "`index list`, `index info`, `ztoc list`, `prefetch list`, `prefetch info`",
+      ["index", "info"],
+      "",
+    ],
+    [
+      "`index list`, `index info`, `ztoc list`, `prefetch list`, `prefetch info`",
+      ["ztoc", "list"],
+      "",
+    ],
     ["`index rm`, `rebuild-db`", ["index", "rm"], ""],
     ["`index rm`, `rebuild-db`", ["rebuild-db"], ""],
     ["`ztoc build`", ["ztoc", "build"], ""],
@@ -222,7 +252,8 @@ Deno.test("README's permission table is what each command's --help says, and eac
         flags.replaceAll("<root>", root).replaceAll("<checkout>", REPO)
           .replaceAll("<image>", SAMPLE).replaceAll("<registry>", reg.host)
           .replaceAll("<layer>", LAYER).replaceAll("<output dir>", out)
-          .replaceAll("<ztoc>", join(out, "l.ztoc")).split(" ");
+          .replaceAll("<ztoc>", join(out, "l.ztoc")).replaceAll("<dest>", join(dir, "conv"))
+          .replaceAll("<registries>", reg.host).split(" ");
       const scoped = (row: string, root: string, args: string[]) =>
         deno(["run", "--quiet", ...fill(expect(row), root), join(REPO, "cli.ts"), ...args]);
       const must = async (row: string, root: string, args: string[]) => {
@@ -256,8 +287,76 @@ Deno.test("README's permission table is what each command's --help says, and eac
         "--plain-http",
         `${reg.host}/sample:1`,
       ]);
-      const readRow = "`index list`, `index info`, `ztoc list`";
+      const readRow = "`index list`, `index info`, `ztoc list`, `prefetch list`, `prefetch info`";
       await must(readRow, rootA, ["--root", rootA, "index", "list"]);
+      await must(readRow, rootA, ["--root", rootA, "prefetch", "list"]);
+      // convert, both ways; then the readers, from a layout with the local store's index and
+      // from the registry with an empty root (the index found through the fallback tag).
+      const rootC = join(dir, "c");
+      const conv = await must("`convert oci:… oci:…`", rootC, [
+        "--root",
+        rootC,
+        "convert",
+        "-q",
+        ...min,
+        `oci:${SAMPLE}:latest`,
+        `oci:${join(dir, "conv")}:soci`,
+      ]);
+      assert.match(conv.stdout, /^sha256:[0-9a-f]{64}\n$/);
+      await must("`convert docker://… docker://…`", rootC, [
+        "--root",
+        rootC,
+        "convert",
+        "-q",
+        "--plain-http",
+        ...min,
+        `docker://${reg.host}/sample:1`,
+        `docker://${reg.host}/sample-soci:1`,
+      ]);
+      const lsOci = await must("`ls oci:…`, `cat oci:…`", rootA, [
+        "--root",
+        rootA,
+        "ls",
+        `oci:${SAMPLE}:latest`,
+      ]);
+      assert.match(lsOci.stdout, / app\/main\.js\n/);
+      const main = await new Deno.Command("tar", { args: ["-xzOf", LAYER, "app/main.js"] })
+        .output();
+      assert.ok(main.success && main.stdout.length > 0);
+      const catOci = await must("`ls oci:…`, `cat oci:…`", rootA, [
+        "--root",
+        rootA,
+        "cat",
+        `oci:${SAMPLE}:latest`,
+        "app/main.js",
+      ]);
+      assert.equal(catOci.stdout, new TextDecoder().decode(main.stdout));
+      const rootE = join(dir, "e");
+      const lsReg = await must("`ls docker://…`, `cat docker://…`", rootE, [
+        "--root",
+        rootE,
+        "ls",
+        "--plain-http",
+        `docker://${reg.host}/sample:1`,
+      ]);
+      assert.equal(lsReg.stdout, lsOci.stdout);
+      const catReg = await must("`ls docker://…`, `cat docker://…`", rootE, [
+        "--root",
+        rootE,
+        "cat",
+        "--plain-http",
+        `docker://${reg.host}/sample:1`,
+        "app/main.js",
+      ]);
+      assert.equal(catReg.stdout, catOci.stdout);
+      await must("`verify oci:…`", rootA, ["--root", rootA, "verify", `oci:${SAMPLE}:latest`]);
+      await must("`verify docker://…`", rootE, [
+        "--root",
+        rootE,
+        "verify",
+        "--plain-http",
+        `docker://${reg.host}/sample-soci:1`,
+      ]);
       await must(readRow, rootA, ["--root", rootA, "index", "info", idx]);
       const ztocs = (await must(readRow, rootA, ["--root", rootA, "ztoc", "list", "-q"]))
         .stdout.trim().split("\n");

@@ -24,7 +24,7 @@ export const catCommand: Command = {
     "is read in full. Symlinks are followed within the image. Nothing is written anywhere.",
   flags: readFlags,
   needsRoot: false,
-  permissions: readPermissions,
+  permissions: readPermissions(false),
   async action(ctx) {
     if (ctx.args.length !== 2) throw new UsageError("please provide an image and a path");
     const [image, path] = ctx.args;

@@ -82,7 +82,7 @@ export const lsCommand: Command = {
     "without a zTOC is read in full. Nothing is written anywhere.",
   flags: [...readFlags, { ...jsonFlag, usage: "print a JSON array of the entries" }],
   needsRoot: false,
-  permissions: readPermissions,
+  permissions: readPermissions(false),
   async action(ctx) {
     if (ctx.args.length < 1 || ctx.args.length > 2) {
       throw new UsageError("please provide an image (and optionally a path)");

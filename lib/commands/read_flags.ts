@@ -35,13 +35,20 @@ export const readFlags: FlagSpec[] = [
   },
 ];
 
-/** Deno permissions of the reading commands, one line per case. */
-export const readPermissions: string[] = [
-  "docker://: --allow-net=<registry> --allow-read=<root> " +
-  "--allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME,DOCKER_CONFIG",
-  "oci:/oci-archive:: --allow-read=<image>,<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
-  "an image of the local store: the above for where it came from",
-];
+/**
+ * Deno permissions of a reading command, one line per case; `workers`:
+ * the command decodes on Web Workers, which read this checkout (without
+ * it they run in the calling thread).
+ */
+export function readPermissions(workers: boolean): string[] {
+  const checkout = workers ? ",<checkout>" : "";
+  const env = "--allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME";
+  return [
+    `oci:/oci-archive: --allow-read=<image>,<root>${checkout} ${env}`,
+    `docker://: --allow-read=<root>${checkout} ${env} --allow-net=<registry>`,
+    "an image of the local store: the line of the transport it came from",
+  ];
+}
 
 /** The reading options of the command's flags (and the store, when open). */
 export async function readOptions(

@@ -41,7 +41,7 @@ export const verifyCommand: Command = {
     "Prints a report per layer; exits 1 when anything is wrong. Nothing is written anywhere.",
   flags: [...readFlags, { ...jsonFlag, usage: "print the report as JSON" }],
   needsRoot: false,
-  permissions: readPermissions,
+  permissions: readPermissions(true),
   async action(ctx: CommandContext) {
     if (ctx.args.length !== 1) throw new UsageError("please provide an image");
     using store = openStore(ctx, { readOnly: true });

@@ -183,11 +183,18 @@ export class OciLayoutWriter implements ImageWriter {
   ): Promise<OciLayoutWriter> {
     if (dir === "") throw new BadInputError("missing directory in the oci: destination");
     const info = await statOrUndefined(dir);
-    const parent = await statOrUndefined(dirname(resolve(dir)));
-    if (parent === undefined || !parent.isDirectory) {
-      throw new BadInputError(
-        `cannot write OCI layout ${dir}: its parent directory does not exist`,
-      );
+    if (info === undefined || options.replace) {
+      // The parent is looked at only when it matters, and only when it may be
+      // read: `--allow-write=<dir>` alone is enough to write a new layout.
+      const parent = await statOrUndefined(dirname(resolve(dir))).catch((e) => {
+        if (e instanceof Deno.errors.NotCapable) return "unknown" as const;
+        throw e;
+      });
+      if (parent === undefined || (parent !== "unknown" && !parent.isDirectory)) {
+        throw new BadInputError(
+          `cannot write OCI layout ${dir}: its parent directory does not exist`,
+        );
+      }
     }
     if (info !== undefined && !options.replace) {
       if (!info.isDirectory) {
