@@ -82,6 +82,14 @@ try {
   // no report: deno test did not get to run
 }
 await Deno.remove(junit).catch(() => {});
+/** The text of an XML attribute value. */
+function unescapeXml(text: string): string {
+  return text.replace(/&(lt|gt|quot|apos|amp|#\d+|#x[0-9a-fA-F]+);/g, (_, e: string) => {
+    const named: Record<string, string> = { lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" };
+    if (e in named) return named[e];
+    return String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : Number(e.slice(1)));
+  });
+}
 const cases = [...xml.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)];
 let testsFailed = 0;
 let skipped = 0;
@@ -91,7 +99,7 @@ for (const c of cases) {
   else if (/<(failure|error)\b/.test(body)) {
     testsFailed++;
     const name = /name="([^"]*)"/.exec(c[0])?.[1] ?? "?";
-    failures.push(name);
+    failures.push(unescapeXml(name));
   }
 }
 // A skipped (ignored) test is not a passed one; an example whose
