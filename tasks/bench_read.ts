@@ -9,23 +9,31 @@
  *   `cat` fetched against the bound 2 × span + file + zTOC and documents.
  *   The same `cat` through the CLI (a whole `deno run` process) is shown
  *   for information.
- * * `verify` of the image (its one layer's zTOC, one streaming pass) versus
- *   `ztoc build` of the same layer file, both in-process from local files
- *   (goal ≤ 1.0×).
+ * * `verify` of the image (its layers' zTOCs, one streaming pass each)
+ *   versus `ztoc build` of the same layer files, both in-process from local
+ *   files (goal ≤ 1.0×).
  *
- * The input is {@link benchImage}: a one-layer image of generated content
- * from `bench_data.ts` (`--size-mib`, default 320). Point it at other data
- * (e.g. a real-content layer) by changing that one function.
+ * The inputs are {@link benchImage}: the shared images of `bench_data.ts`,
+ * real content (two layers of the machine's own `/usr` files, about 300 MiB
+ * of tar each) and generated (one layer, `--size-mib`, default 320), each
+ * measured in its own run (`--data real|generated|both`, default both).
  *
  * ```sh
- * deno run -A tasks/bench_read.ts                 # 320 MiB layer, 5 rounds
- * deno run -A tasks/bench_read.ts --size-mib 64 --rounds 3 --json
+ * deno run -A tasks/bench_read.ts                 # both kinds of data, 5 rounds
+ * deno run -A tasks/bench_read.ts --data generated --size-mib 64 --rounds 3 --json
  * ```
  *
  * @module
  */
 import { join } from "node:path";
-import { ensureImage, type ImageInfo, parseArgs, sizeArg } from "./bench_data.ts";
+import {
+  ensureImage,
+  ensureRealImage,
+  type ImageInfo,
+  parseArgs,
+  realSizeArg,
+  sizeArg,
+} from "./bench_data.ts";
 import { skopeoCopyToRegistry, startRegistry } from "../tests/helpers/registry.ts";
 import { createIndexes } from "../lib/use_cases/create.ts";
 import { pushIndexes } from "../lib/use_cases/push.ts";
@@ -44,11 +52,16 @@ import { DEFAULT_SPAN_SIZE } from "../lib/oci/media_types.ts";
 export const GOALS = { cat: 0.05, verify: 1.0 } as const;
 
 /**
- * The benchmark's input: an OCI layout (tag `bench`) with one large layer.
- * Replace the body to benchmark other data.
+ * The benchmark's input: an OCI layout (tag `bench`), real content (two
+ * layers of `/usr` files) or generated (one layer); the `cat` file is taken
+ * from its first layer.
  */
-export function benchImage(size: number, log: (s: string) => void): Promise<ImageInfo> {
-  return ensureImage({ seeds: [1], size, log });
+export function benchImage(
+  data: "real" | "generated",
+  size: number,
+  log: (s: string) => void,
+): Promise<ImageInfo> {
+  return data === "real" ? ensureRealImage({ size, log }) : ensureImage({ seeds: [1], size, log });
 }
 
 /** Runs `fn` `rounds` times; returns the times in seconds. */
@@ -71,12 +84,14 @@ async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
 const min = (xs: number[]) => Math.min(...xs);
 const fmt = (s: number) => `${(s * 1000).toFixed(1)} ms`;
 
-if (import.meta.main) {
-  const { values } = parseArgs(Deno.args, { "size-mib": "string", rounds: "string", json: "bool" });
-  const size = sizeArg(values);
-  const n = Number(values.rounds ?? 5);
+async function benchRead(
+  data: "real" | "generated",
+  size: number,
+  n: number,
+  json: boolean,
+): Promise<void> {
   const log = (s: string) => console.error(s);
-  const image = await benchImage(size, log);
+  const image = await benchImage(data, size, log);
   const layer = image.layers[0];
   const scratch = await Deno.makeTempDir({ prefix: "soci-bench-read-" });
   const reg = await startRegistry();
@@ -147,11 +162,11 @@ if (import.meta.main) {
       if (!out.success || out.stdout.length !== fileSize) throw new Error("soci cat failed");
     });
     const build = await rounds(n, async () => {
-      for await (
-        const r of ztoc(spans([{ layer: await fileLayer(layer.path) }], {
-          spanSize: DEFAULT_SPAN_SIZE,
-        }))
-      ) if (r.error) throw r.error;
+      const inputs = [];
+      for (const l of image.layers) inputs.push({ layer: await fileLayer(l.path) });
+      for await (const r of ztoc(spans(inputs, { spanSize: DEFAULT_SPAN_SIZE }))) {
+        if (r.error) throw r.error;
+      }
     });
     const verify = await rounds(n, async () => {
       const report = await verifyImage(`oci:${image.dir}:${image.tag}`, { store });
@@ -162,6 +177,8 @@ if (import.meta.main) {
 
     const bound = 2 * DEFAULT_SPAN_SIZE + fileSize + ztocSize + 64 * 1024;
     const result = {
+      data,
+      layers: image.layers.length,
       layer: { digest: layer.digest, size: layer.size, uncompressedSize: layer.uncompressedSize },
       file: { path, size: fileSize },
       downloadSeconds: min(download),
@@ -177,8 +194,9 @@ if (import.meta.main) {
       verifyGoal: GOALS.verify,
       rounds: n,
     };
-    if (values.json) console.log(JSON.stringify(result, null, 2));
+    if (json) console.log(JSON.stringify(result, null, 2));
     else {
+      console.log(`== ${data} content (${image.layers.length} layer(s))`);
       console.log(
         `layer ${layer.digest}: ${layer.size} bytes (${layer.uncompressedSize} uncompressed)`,
       );
@@ -189,9 +207,9 @@ if (import.meta.main) {
           `(bound ${bound} B)`,
       );
       console.log(`soci cat (whole CLI process)  ${fmt(result.cliCatSeconds)}`);
-      console.log(`ztoc build of the layer       ${fmt(result.ztocBuildSeconds)}`);
+      console.log(`ztoc build of the layers      ${fmt(result.ztocBuildSeconds)}`);
       console.log(
-        `verify of its zTOC            ${fmt(result.verifySeconds)}  ratio ` +
+        `verify of the image           ${fmt(result.verifySeconds)}  ratio ` +
           `${result.verifyRatio.toFixed(2)} (goal ≤ ${GOALS.verify})`,
       );
     }
@@ -199,4 +217,21 @@ if (import.meta.main) {
     await reg.stop();
     await Deno.remove(scratch, { recursive: true });
   }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs(Deno.args, {
+    "size-mib": "string",
+    rounds: "string",
+    data: "string",
+    json: "bool",
+  });
+  const which = String(values.data ?? "both");
+  if (!["real", "generated", "both"].includes(which)) {
+    console.error(`--data must be real, generated or both, not ${which}`);
+    Deno.exit(2);
+  }
+  const n = Number(values.rounds ?? 5);
+  if (which !== "generated") await benchRead("real", realSizeArg(values), n, !!values.json);
+  if (which !== "real") await benchRead("generated", sizeArg(values), n, !!values.json);
 }
