@@ -64,8 +64,8 @@ export function benchImage(
   return data === "real" ? ensureRealImage({ size, log }) : ensureImage({ seeds: [1], size, log });
 }
 
-/** Runs `fn` `rounds` times; returns the times in seconds. */
-async function rounds(n: number, fn: () => Promise<void>): Promise<number[]> {
+/** Runs `fn` `n` times; returns the times in seconds. */
+export async function rounds(n: number, fn: () => Promise<void>): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
@@ -75,7 +75,8 @@ async function rounds(n: number, fn: () => Promise<void>): Promise<number[]> {
   return out;
 }
 
-async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
+/** Reads a stream to its end; returns the number of bytes. */
+export async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
   let n = 0;
   for await (const c of stream) n += c.length;
   return n;
@@ -84,28 +85,57 @@ async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
 const min = (xs: number[]) => Math.min(...xs);
 const fmt = (s: number) => `${(s * 1000).toFixed(1)} ms`;
 
-async function benchRead(
+/** The benchmark image served by a local registry, with its SOCI index pushed. */
+export interface ServedImage {
+  /** The image of `bench_data.ts`. */
+  image: ImageInfo;
+  /** `docker://host/repo:bench`. */
+  ref: string;
+  /** The repository in the registry. */
+  repo: string;
+  /** Registry options for `openFile` and friends (plain HTTP, no Docker config). */
+  registry: { plainHttp: true; configDir: string };
+  /** A client of the registry. */
+  client: RegistryClient;
+  /** The store the index was built in. */
+  store: LocalStore;
+  /** A scratch directory (removed by `stop`). */
+  scratch: string;
+  /** The `cat` file: a regular file near 1 MiB, nearest the middle of the first layer. */
+  path: string;
+  /** Its size. */
+  fileSize: number;
+  /** Size of the first layer's zTOC. */
+  ztocSize: number;
+  /** Stops the registry and removes the scratch directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Pushes the benchmark image to a fresh local registry, builds and pushes
+ * its SOCI index, and picks the `cat` file.
+ */
+export async function serveBenchImage(
   data: "real" | "generated",
   size: number,
-  n: number,
-  json: boolean,
-): Promise<void> {
-  const log = (s: string) => console.error(s);
+  log: (s: string) => void,
+): Promise<ServedImage> {
   const image = await benchImage(data, size, log);
-  const layer = image.layers[0];
   const scratch = await Deno.makeTempDir({ prefix: "soci-bench-read-" });
   const reg = await startRegistry();
+  let client: RegistryClient | undefined;
+  let store: LocalStore | undefined;
   try {
     const repo = "bench/read";
     const ref = `docker://${reg.host}/${repo}:bench`;
-    const registry = { plainHttp: true, configDir: join(scratch, "no-docker-config") };
+    const registry = { plainHttp: true as const, configDir: join(scratch, "no-docker-config") };
     log(`pushing ${image.dir} to ${ref} …`);
     await skopeoCopyToRegistry(image.dir, image.tag, `${reg.host}/${repo}:bench`);
-    const store = LocalStore.open(join(scratch, "root"));
+    store = LocalStore.open(join(scratch, "root"));
     const src = await openImage(ref, { registry });
     await createIndexes(src, store, { minLayerSize: 0, spanSize: DEFAULT_SPAN_SIZE });
     await src.close?.();
-    const client = new RegistryClient(reg.host, { plainHttp: true });
+    client = new RegistryClient(reg.host, { plainHttp: true });
     await pushIndexes(store, `${reg.host}/${repo}:bench`, client, repo);
 
     // The file: a regular file near 1 MiB, nearest the middle of the layer.
@@ -129,7 +159,46 @@ async function benchRead(
           `${z.uncompressedArchiveSize} (zTOC ${ztocSize} bytes, ${z.maxSpanId + 1} spans)`,
       );
     }
+    const c = client;
+    const st = store;
+    return {
+      image,
+      ref,
+      repo,
+      registry,
+      client: c,
+      store: st,
+      scratch,
+      path,
+      fileSize,
+      ztocSize,
+      stop: async () => {
+        c.close();
+        st.close();
+        await reg.stop();
+        await Deno.remove(scratch, { recursive: true });
+      },
+    };
+  } catch (e) {
+    client?.close();
+    store?.close();
+    await reg.stop();
+    await Deno.remove(scratch, { recursive: true });
+    throw e;
+  }
+}
 
+async function benchRead(
+  data: "real" | "generated",
+  size: number,
+  n: number,
+  json: boolean,
+): Promise<void> {
+  const log = (s: string) => console.error(s);
+  const served = await serveBenchImage(data, size, log);
+  const { image, ref, repo, registry, client, store, scratch, path, fileSize, ztocSize } = served;
+  const layer = image.layers[0];
+  try {
     const download = await rounds(n, async () => {
       const got = await drain(await client.blobs.chunks(repo, layer.digest, { size: layer.size }));
       if (got !== layer.size) throw new Error("short download");
@@ -172,9 +241,6 @@ async function benchRead(
       const report = await verifyImage(`oci:${image.dir}:${image.tag}`, { store });
       if (!report.ok) throw new Error("verify failed: " + JSON.stringify(report.layers));
     });
-    client.close();
-    store.close();
-
     const bound = 2 * DEFAULT_SPAN_SIZE + fileSize + ztocSize + 64 * 1024;
     const result = {
       data,
@@ -214,8 +280,7 @@ async function benchRead(
       );
     }
   } finally {
-    await reg.stop();
-    await Deno.remove(scratch, { recursive: true });
+    await served.stop();
   }
 }
 

@@ -27,7 +27,14 @@ import { zinfoOf } from "../lib/ztoc/spans.ts";
 import { emptyFiles, paxBomb, writeLayer } from "./helpers/hostile_layers.ts";
 import { measureDeno } from "./helpers/peak_memory.ts";
 import { goTar, type GoTarEntry } from "./helpers/tar_go_writer.ts";
-import { collect, exec, sameBytes, textBytes, withTempDir } from "./helpers/ztoc_e2e_tools.ts";
+import {
+  collect,
+  exec,
+  randomBytes,
+  sameBytes,
+  textBytes,
+  withTempDir,
+} from "./helpers/ztoc_e2e_tools.ts";
 
 const ENC = new TextEncoder();
 const DEC = new TextDecoder();
@@ -378,6 +385,128 @@ Deno.test("defect 6: ztoc info shows names with newlines and terminal escapes es
 
 // ---------------------------------------------------------------------------
 // Defect 7: damaged checkpoint windows
+
+/** Reads `name` through `z`, recording the ranges read: bytes, or the error. */
+async function readThrough(
+  z: Ztoc,
+  layer: Uint8Array,
+  name: string,
+): Promise<{ bytes?: Uint8Array; error?: Error; calls: Array<[number, number]> }> {
+  const calls: Array<[number, number]> = [];
+  const read = async function* (s: number, e: number) {
+    calls.push([s, e]);
+    for (let at = s; at < e; at += 65536) yield layer.slice(at, Math.min(e, at + 65536));
+  };
+  try {
+    return { bytes: await collect(extractFile(z, findFile(z.toc, name), read)), calls };
+  } catch (e) {
+    return { error: e as Error, calls };
+  }
+}
+
+Deno.test("defect 7: read from the file's own checkpoint only when neither its window nor its offsets can make wrong bytes", async () => {
+  // Random data: deflate finds (almost) no matches, so the output soon stops
+  // depending on the window a span starts with. Files of 200 KB, 64 KiB spans.
+  const files = Array.from(
+    { length: 10 },
+    (_, i) => ({ name: `r${i}`, data: randomBytes(200_000, 70 + i) }),
+  );
+  const tar = goTar(files);
+  const layer = new Uint8Array(gzipSync(tar, { level: 6 }));
+  const z = await buildFrom(layer, 65536);
+  const { spanSize, checkpoints } = decodeGzipZinfo(z.checkpoints);
+  const zi = zinfoOf(z);
+  // A file whose data starts well inside its span.
+  const target = z.toc.find((m) => {
+    const k = zi.spanOf(m.uncompressedOffset);
+    return k >= 2 && m.uncompressedOffset - checkpoints[k].out > 40_000;
+  })!;
+  assert.ok(target, "a file far from its checkpoint");
+  const name = DEC.decode(target.name);
+  const k = zi.spanOf(target.uncompressedOffset);
+  const want = tar.subarray(
+    target.uncompressedOffset,
+    target.uncompressedOffset + target.uncompressedSize,
+  );
+  const ownStart = checkpoints[k].bits !== 0 ? checkpoints[k].in - 1 : checkpoints[k].in;
+  const withCheckpoint = (i: number, change: (c: typeof checkpoints[0]) => void) => {
+    const cps = checkpoints.map((c) => ({ ...c }));
+    change(cps[i]);
+    return decodeZtoc(encodeZtoc({ ...z, checkpoints: encodeGzipZinfo(spanSize, cps) }));
+  };
+
+  // Undamaged: one read, from the file's own span on.
+  const good = await readThrough(z, layer, name);
+  assert.ok(good.bytes && sameBytes(good.bytes, want), String(good.error));
+  assert.equal(good.calls.length, 1);
+  assert.equal(good.calls[0][0], ownStart, "read from the file's own checkpoint");
+
+  // Its window altered: the bytes read do not depend on it, so they are right.
+  const window = await readThrough(
+    withCheckpoint(k, (c) => c.window = c.window.map((b) => b ^ 0x55)),
+    layer,
+    name,
+  );
+  assert.ok(window.bytes && sameBytes(window.bytes, want), String(window.error));
+  assert.equal(window.calls[0][0], ownStart);
+
+  // Its offsets altered: the tar header is not where the TOC says, so the
+  // span before is read and the window check refuses the checkpoint.
+  for (const delta of [512, -512, 1, 4096]) {
+    const r = await readThrough(withCheckpoint(k, (c) => c.out += delta), layer, name);
+    assert.ok(r.error, `out ${delta > 0 ? "+" : ""}${delta}: no error`);
+    assert.match(r.error.message, /damaged|checkpoint/, `out ${delta}`);
+    assert.ok(r.calls.length === 2, `out ${delta}: the span before was read`);
+  }
+  // Its start altered: the right bytes or an error, never other bytes.
+  for (
+    const change of [
+      (c: typeof checkpoints[0]) => c.in += 1,
+      (c: typeof checkpoints[0]) => c.in -= 7,
+      (c: typeof checkpoints[0]) => c.bits = (c.bits + 3) % 8,
+    ]
+  ) {
+    const r = await readThrough(withCheckpoint(k, change), layer, name);
+    if (r.bytes) assert.ok(sameBytes(r.bytes, want), "right bytes");
+  }
+
+  // Data that keeps referring back across the checkpoint (a 30,000-byte
+  // block over and over) depends on the window: the span before is read and
+  // a damaged window is refused, as on the checked path.
+  const block = randomBytes(30_000, 5);
+  const rep = new Uint8Array(600_000);
+  for (let at = 0; at < rep.length; at += block.length) {
+    rep.set(block.subarray(0, rep.length - at), at);
+  }
+  const tar2 = goTar([{ name: "rep", data: rep }, {
+    name: "tail",
+    data: rep.subarray(0, 300_000),
+  }]);
+  const layer2 = new Uint8Array(gzipSync(tar2, { level: 6 }));
+  const z2 = await buildFrom(layer2, 65536);
+  const zi2 = zinfoOf(z2);
+  const tail = z2.toc.find((m) => DEC.decode(m.name) === "tail")!;
+  const k2 = zi2.spanOf(tail.uncompressedOffset);
+  const cps2 = decodeGzipZinfo(z2.checkpoints).checkpoints;
+  assert.ok(
+    k2 >= 1 && tail.uncompressedOffset - cps2[k2].out > 40_000,
+    "tail far from its checkpoint",
+  );
+  const want2 = tar2.subarray(
+    tail.uncompressedOffset,
+    tail.uncompressedOffset + tail.uncompressedSize,
+  );
+  const dep = await readThrough(z2, layer2, "tail");
+  assert.ok(dep.bytes && sameBytes(dep.bytes, want2), String(dep.error));
+  assert.equal(dep.calls.length, 2, "the own checkpoint was tried, then the span before read");
+  const damaged2 = cps2.map((c, i) =>
+    i === k2 ? { ...c, window: c.window.map((b) => b ^ 0x55) } : c
+  );
+  const bad2 = decodeZtoc(encodeZtoc({ ...z2, checkpoints: encodeGzipZinfo(65536, damaged2) }));
+  const refused = await readThrough(bad2, layer2, "tail");
+  assert.ok(refused.error, "a damaged window the bytes depend on is refused");
+  assert.match(refused.error.message, new RegExp(`the window of checkpoint ${k2} differs`));
+});
 
 Deno.test("defect 7: a damaged checkpoint window makes get-file fail, never print wrong bytes", async () => {
   // Text files compress with back-references that cross span boundaries.

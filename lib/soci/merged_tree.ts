@@ -23,8 +23,10 @@
 import { BadInputError, NotFoundError } from "../errors.ts";
 import type { FileMetadata } from "../ztoc/model.ts";
 
-const WHITEOUT_PREFIX = ".wh.";
-const OPAQUE_MARKER = ".wh..wh..opq";
+/** The prefix of a whiteout's base name: `.wh.NAME` hides `NAME`. */
+export const WHITEOUT_PREFIX = ".wh.";
+/** The base name of an opaque directory marker. */
+export const OPAQUE_MARKER = ".wh..wh..opq";
 /** Names that need the full cleaning: `.`/`..`/empty parts after the first, or `//`. */
 const SLOW_PATH = /\/\/|\/\.\.?(\/|$)|^\.\.?$|^\.\.\/|^\/\.|^\.\/\.|^\.\/\/|^\/\//;
 /** Symlinks followed in one path before giving up (Linux's limit). */
@@ -84,18 +86,92 @@ function baseOf(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
-/** The strict ancestors of a path, nearest first (the root `""` not included). */
-function ancestors(path: string): string[] {
+/**
+ * The strict ancestors of a path, nearest first (the root `""` not included).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ancestors } from "./merged_tree.ts";
+ * assert.deepEqual(ancestors("a/b/c"), ["a/b", "a"]);
+ * ```
+ */
+export function ancestors(path: string): string[] {
   const out: string[] = [];
   for (let p = parentOf(path); p !== ""; p = parentOf(p)) out.push(p);
   return out;
 }
 
-/** A tar name as text: ASCII directly, anything else through UTF-8 decoding. */
-function nameText(b: Uint8Array): string {
+/**
+ * A tar name as text: ASCII directly, anything else through UTF-8 decoding.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nameText } from "./merged_tree.ts";
+ * assert.equal(nameText(new Uint8Array([0x61, 0xff])), "a\ufffd");
+ * ```
+ */
+export function nameText(b: Uint8Array): string {
   if (b.length > 1024) return utf8.decode(b);
   for (let i = 0; i < b.length; i++) if (b[i] >= 0x80) return utf8.decode(b);
   return String.fromCharCode.apply(null, b as unknown as number[]);
+}
+
+/** What a whiteout name does (see {@link markerOf}). */
+export interface Marker {
+  /** An opaque marker: the directory whose lower content it hides. */
+  opaque?: string;
+  /** A whiteout: the path it hides in the lower layers. */
+  hides?: string;
+}
+
+/**
+ * What a cleaned path is for the merge when its base name starts with
+ * `.wh.`: an opaque marker (`{ opaque: dir }`), a whiteout (`{ hides: path
+ * }`), or nothing at all (`{}`: AUFS internals `.wh..wh.*`, or a whiteout
+ * of `.` or `..`). `undefined` for an ordinary entry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { markerOf } from "./merged_tree.ts";
+ * assert.deepEqual(markerOf("a/.wh.b"), { hides: "a/b" });
+ * assert.deepEqual(markerOf("c/.wh..wh..opq"), { opaque: "c" });
+ * assert.deepEqual(markerOf("d/.wh..wh.plnk"), {});
+ * assert.equal(markerOf("a/b"), undefined);
+ * ```
+ */
+export function markerOf(path: string): Marker | undefined {
+  const base = baseOf(path);
+  if (!base.startsWith(WHITEOUT_PREFIX)) return undefined;
+  const dir = parentOf(path);
+  if (base === OPAQUE_MARKER) return { opaque: dir };
+  // `.wh..wh.*` names other than the opaque marker are AUFS internals.
+  if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return {};
+  const hidden = (dir === "" ? "" : dir + "/") + base.slice(WHITEOUT_PREFIX.length);
+  if (hidden !== "" && baseOf(hidden) !== "." && baseOf(hidden) !== "..") return { hides: hidden };
+  return {};
+}
+
+/**
+ * What {@link lookupPath} needs of one layer: its entries by cleaned path
+ * and the paths it hides below it. {@link LayerFiles} (the whole TOC,
+ * indexed) is one; `ZtocLayerIndex` (over a lazily read zTOC) another.
+ */
+export interface LayerLookup {
+  /** The layer's index in the image (0 = the lowest). */
+  readonly layer: number;
+  /** The entry at a cleaned path (the last one in tar order); whiteouts are not entries. */
+  entry(path: string): FileMetadata | undefined;
+  /** Whether entries of this layer (whiteouts included) lie under directory `path`. */
+  impliesDir(path: string): boolean;
+  /**
+   * True when this layer hides `path` of the lower layers: a whiteout of
+   * it or of a directory above it, an opaque marker in a directory above
+   * it, or a non-directory entry of its own at a directory above it.
+   */
+  hidesBelow(path: string): boolean;
 }
 
 /** A synthetic directory entry for an implicit directory. */
@@ -141,7 +217,7 @@ function implicitDir(path: string): FileMetadata {
  * assert.deepEqual([...l.entries.keys()], ["a", "c/d"]);
  * ```
  */
-export class LayerFiles {
+export class LayerFiles implements LayerLookup {
   /** The layer's index in the image (0 = the lowest). */
   readonly layer: number;
   /** Entries by cleaned path, in tar order of their first appearance (whiteouts left out). */
@@ -164,17 +240,10 @@ export class LayerFiles {
     for (const m of toc) {
       const path = cleanPath(nameText(m.name));
       if (path === "") continue; // the root directory
-      const base = baseOf(path);
-      const dir = parentOf(path);
-      if (base === OPAQUE_MARKER) this.opaque.add(dir);
-      else if (base.startsWith(WHITEOUT_PREFIX)) {
-        // `.wh..wh.*` names other than the opaque marker are AUFS internals.
-        if (!base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) {
-          const hidden = (dir === "" ? "" : dir + "/") + base.slice(WHITEOUT_PREFIX.length);
-          if (hidden !== "" && baseOf(hidden) !== "." && baseOf(hidden) !== "..") {
-            this.whiteouts.add(hidden);
-          }
-        }
+      const marker = markerOf(path);
+      if (marker !== undefined) {
+        if (marker.opaque !== undefined) this.opaque.add(marker.opaque);
+        else if (marker.hides !== undefined) this.whiteouts.add(marker.hides);
       } else {
         this.entries.delete(path); // a later entry wins, and takes the later place
         this.entries.set(path, m);
@@ -186,6 +255,16 @@ export class LayerFiles {
         this.impliedDirs.add(a);
       }
     }
+  }
+
+  /** The entry at a cleaned path (see {@link LayerLookup.entry}). */
+  entry(path: string): FileMetadata | undefined {
+    return this.entries.get(path);
+  }
+
+  /** Whether entries of this layer lie under directory `path`. */
+  impliesDir(path: string): boolean {
+    return this.impliedDirs.has(path);
   }
 
   /**
@@ -207,12 +286,12 @@ type TargetLookup = (path: string) => TreeNode | undefined;
 
 function linkTarget(
   node: TreeNode,
-  own: LayerFiles,
+  own: LayerLookup,
   lower: TargetLookup,
   depth = 0,
 ): TreeNode | undefined {
   const name = cleanPath(utf8.decode(node.meta.linkname));
-  const same = own.entries.get(name);
+  const same = own.entry(name);
   let target: TreeNode | undefined = same !== undefined && name !== node.path
     ? { path: name, meta: same, layer: own.layer, implicit: false }
     : lower(name);
@@ -297,7 +376,7 @@ export function mergeLayers(layers: readonly LayerFiles[]): Map<string, TreeNode
 }
 
 /** Gives the indexed TOC of layer `i` (loading it when needed). */
-export type LayerLoader = (layer: number) => Promise<LayerFiles>;
+export type LayerLoader = (layer: number) => Promise<LayerLookup>;
 
 /**
  * The node at `path` in the merged tree of `count` layers, walking from
@@ -336,7 +415,7 @@ export async function lookupPath(
   let implied: TreeNode | undefined;
   for (let i = Math.min(count, below) - 1; i >= 0; i--) {
     const files = await load(i);
-    const meta = files.entries.get(p);
+    const meta = files.entry(p);
     if (meta !== undefined) {
       if (implied !== undefined && meta.type !== "dir") return implied;
       const node: TreeNode = { path: p, meta, layer: files.layer, implicit: false };
@@ -356,7 +435,7 @@ export async function lookupPath(
     }
     // The lowest layer that implies the directory (with nothing hiding it in
     // between) is the one that made it, as a bottom-up merge would.
-    if (files.impliedDirs.has(p)) {
+    if (files.impliesDir(p)) {
       implied = { path: p, meta: implicitDir(p), layer: files.layer, implicit: true };
     }
     if (files.hidesBelow(p)) return implied;

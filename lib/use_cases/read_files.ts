@@ -20,7 +20,7 @@ import { type SelectedManifest, selectManifest } from "../image/select.ts";
 import type { ImageSource } from "../image/source.ts";
 import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
-import { sha256Digest } from "../oci/digest.ts";
+import { Sha256, sha256Digest } from "../oci/digest.ts";
 import {
   ANNOTATION_LAYER_DIGEST,
   isIndexType,
@@ -30,16 +30,18 @@ import {
 import { hostPlatform } from "../oci/platform.ts";
 import {
   LayerFiles,
+  type LayerLookup,
   lookupPath,
   mergeLayers,
   resolvePath,
   type TreeNode,
 } from "../soci/merged_tree.ts";
+import { ZtocLayerIndex } from "../soci/ztoc_layer_index.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
-import { decodeZtoc } from "../ztoc/codec.ts";
 import { extractFile } from "../ztoc/extract.ts";
 import type { FileMetadata, Ztoc } from "../ztoc/model.ts";
-import { validateZtoc, type Zinfo, zinfoOf } from "../ztoc/spans.ts";
+import { validateZtocHeader, type Zinfo } from "../ztoc/spans.ts";
+import { ZtocView } from "../ztoc/ztoc_view.ts";
 import { fullLayerRange, fullLayerToc } from "./full_layer.ts";
 import { ANNOTATION_PLAIN_HTTP, ANNOTATION_SOURCE } from "./image_names.ts";
 import { discoverIndex, type Discovery } from "./index_discovery.ts";
@@ -154,6 +156,17 @@ export interface LoadedZtoc {
   zinfo: Zinfo;
 }
 
+/** A zTOC opened for reading, its entries decoded only as they are asked for. */
+export interface LoadedZtocView {
+  /** The lazy view. */
+  view: ZtocView;
+  /** Its span geometry. */
+  zinfo: Zinfo;
+}
+
+/** Blobs from this size on are hashed as they arrive rather than after. */
+const STREAM_MIN = 256 * 1024;
+
 /**
  * An image opened for reading files: its manifest, the SOCI index found
  * for it, and lazily loaded layer TOCs. Close it (or `await using`) when
@@ -184,8 +197,9 @@ export class ImageFiles implements AsyncDisposable {
   readonly #layerSource: ImageSource | undefined;
   readonly #toClose: ImageSource[];
   readonly #options: ReadImageOptions;
-  readonly #ztocs = new Map<number, Promise<LoadedZtoc | undefined>>();
+  readonly #views = new Map<number, Promise<LoadedZtocView | undefined>>();
   readonly #files = new Map<number, Promise<LayerFiles>>();
+  readonly #lookups = new Map<number, Promise<LayerLookup>>();
   readonly #noLayerSource: string;
 
   private constructor(init: {
@@ -362,7 +376,9 @@ export class ImageFiles implements AsyncDisposable {
     }
     for (let i = 0;; i++) {
       try {
-        return await sources[i].fetchBytes(desc);
+        const src = sources[i];
+        if (desc.size >= STREAM_MIN && src.readChunks) return await hashedBlob(src, desc);
+        return await src.fetchBytes(desc);
       } catch (e) {
         if (!(e instanceof NotFoundError) || i === sources.length - 1) throw e;
       }
@@ -374,29 +390,38 @@ export class ImageFiles implements AsyncDisposable {
    * `undefined` when the layer has none, or when it does not load (then
    * the layer is read in full, with a warning).
    */
-  ztoc(i: number): Promise<LoadedZtoc | undefined> {
-    let p = this.#ztocs.get(i);
+  async ztoc(i: number): Promise<LoadedZtoc | undefined> {
+    const v = await this.ztocView(i);
+    return v === undefined ? undefined : { ztoc: v.view.toZtoc(), zinfo: v.zinfo };
+  }
+
+  /**
+   * The zTOC of layer `i` as a lazy view (see {@link ImageFiles.ztoc}):
+   * what reading one file needs, without decoding every TOC entry.
+   */
+  ztocView(i: number): Promise<LoadedZtocView | undefined> {
+    let p = this.#views.get(i);
     if (p === undefined) {
-      p = this.#loadZtoc(i);
-      this.#ztocs.set(i, p);
+      p = this.#loadView(i);
+      this.#views.set(i, p);
     }
     return p;
   }
 
-  async #loadZtoc(i: number): Promise<LoadedZtoc | undefined> {
+  async #loadView(i: number): Promise<LoadedZtocView | undefined> {
     const layer = this.#layer(i);
     if (layer.ztoc === undefined) return undefined;
     const bytes = await this.blob(layer.ztoc);
     try {
-      const ztoc = decodeZtoc(bytes);
-      validateZtoc(ztoc);
-      if (ztoc.compressedArchiveSize !== layer.descriptor.size) {
+      const view = ZtocView.decode(bytes);
+      const zinfo = validateZtocHeader(view.header);
+      if (view.header.compressedArchiveSize !== layer.descriptor.size) {
         throw new BadInputError(
-          `it is for a layer of ${ztoc.compressedArchiveSize} bytes, this one has ` +
+          `it is for a layer of ${view.header.compressedArchiveSize} bytes, this one has ` +
             `${layer.descriptor.size}`,
         );
       }
-      return { ztoc, zinfo: zinfoOf(ztoc) };
+      return { view, zinfo };
     } catch (e) {
       if (!(e instanceof BadInputError)) throw e;
       this.#options.onWarning?.(
@@ -429,6 +454,25 @@ export class ImageFiles implements AsyncDisposable {
         return new LayerFiles(toc, i);
       })();
       this.#files.set(i, p);
+    }
+    return p;
+  }
+
+  /**
+   * What looking paths up in layer `i` needs: an index over its zTOC that
+   * decodes only the entries asked for, else (no usable zTOC) its whole
+   * TOC indexed.
+   */
+  #layerLookup(i: number): Promise<LayerLookup> {
+    let p = this.#lookups.get(i);
+    if (p === undefined) {
+      const files = this.#files.get(i);
+      p = files ?? (async () => {
+        const v = await this.ztocView(i);
+        if (v !== undefined) return new ZtocLayerIndex(v.view, i);
+        return await this.layerFiles(i);
+      })();
+      this.#lookups.set(i, p);
     }
     return p;
   }
@@ -466,7 +510,7 @@ export class ImageFiles implements AsyncDisposable {
   #lookup(): (path: string) => Promise<TreeNode | undefined> {
     const count = this.layers.length;
     // Layers are looked up by position in `layers` (prefetch entries are not layers).
-    const load = (k: number) => this.layerFiles(this.layers[k].index);
+    const load = (k: number) => this.#layerLookup(this.layers[k].index);
     return async (p) => {
       const node = await lookupPath(count, load, p);
       return node;
@@ -510,10 +554,10 @@ export class ImageFiles implements AsyncDisposable {
     }
     const layer = this.layers.find((l) => l.index === node.layer)!;
     const meta = node.meta;
-    const z = await this.ztoc(layer.index);
+    const z = await this.ztocView(layer.index);
     if (z !== undefined) {
       const read = pieceRangeReader(this.#layerSourceOrFail(), layer.descriptor);
-      return extractFile(z.ztoc, meta, read, z.zinfo);
+      return extractFile(z.view.header, meta, read, z.zinfo);
     }
     const chunks = await this.layerChunks(layer);
     return fullLayerRange(chunks, layer.descriptor, meta.uncompressedOffset, meta.uncompressedSize);
@@ -541,6 +585,30 @@ export class ImageFiles implements AsyncDisposable {
       implicit: n.implicit,
     };
   }
+}
+
+/**
+ * A blob read as a stream into one buffer of its size, hashed as it
+ * arrives, and checked against `desc` (size and digest).
+ */
+async function hashedBlob(source: ImageSource, desc: Descriptor): Promise<Uint8Array> {
+  const out = new Uint8Array(desc.size);
+  const hash = new Sha256();
+  let n = 0;
+  for await (const chunk of source.readChunks!(desc)) {
+    if (n + chunk.length > desc.size) {
+      throw new BadInputError(`blob ${desc.digest} has more than the ${desc.size} bytes expected`);
+    }
+    hash.update(chunk);
+    out.set(chunk, n);
+    n += chunk.length;
+  }
+  if (n !== desc.size) {
+    throw new BadInputError(`blob ${desc.digest} has ${n} bytes, expected ${desc.size}`);
+  }
+  const got = hash.digest();
+  if (got !== desc.digest) throw new BadInputError(`blob ${desc.digest} has digest ${got}`);
+  return out;
 }
 
 /**

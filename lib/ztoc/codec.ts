@@ -8,14 +8,21 @@
  */
 import { Builder } from "npm:flatbuffers@25.9.23";
 import { BadInputError } from "../errors.ts";
-import { parseDigest } from "../oci/digest.ts";
+import {
+  FbReader,
+  Interner,
+  readCompressionInfo,
+  readEntry,
+  readRoot,
+  readTocVector,
+  unmarshalError,
+} from "./flatbuffer_reader.ts";
 import { MAX_ZTOC_BYTES } from "./limits.ts";
 import type { CompressionAlgorithm, FileMetadata, Ztoc } from "./model.ts";
 
-const EMPTY = new Uint8Array(0);
+export { algorithmName } from "./flatbuffer_reader.ts";
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const TWO_32 = 4294967296;
 
 /**
  * The flatbuffers enum value of a compression algorithm name, or `null`
@@ -26,24 +33,6 @@ function algorithmToEnum(name: CompressionAlgorithm): number | null {
   if (name === "gzip") return 1;
   if (name === "uncompressed") return 2;
   throw new BadInputError(`compression algorithm not defined in flatbuf: ${name}`);
-}
-
-/**
- * The name readers give to a `compression_algorithm` enum value (`1` →
- * `gzip`, `2` → `uncompressed`, anything else → `compressionalgorithm(<n>)`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { algorithmName } from "./codec.ts";
- * assert.ok(algorithmName(1) === "gzip");
- * assert.ok(algorithmName(9) === "compressionalgorithm(9)");
- * ```
- */
-export function algorithmName(value: number): CompressionAlgorithm {
-  if (value === 1) return "gzip";
-  if (value === 2) return "uncompressed";
-  return `compressionalgorithm(${value})`;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -233,7 +222,8 @@ export function encodeZtoc(z: Ztoc): Uint8Array {
   return out.length >= bound / 2 ? out : out.slice();
 }
 
-function ztocTooLarge(size: number, verb: string): BadInputError {
+/** The error for a zTOC over `MAX_ZTOC_BYTES`. */
+export function ztocTooLarge(size: number, verb: string): BadInputError {
   return new BadInputError(
     `the zTOC ${verb} ${size} bytes, more than the limit of ${MAX_ZTOC_BYTES} (MAX_ZTOC_BYTES): ` +
       "the layer has too many entries or too much metadata",
@@ -243,246 +233,25 @@ function ztocTooLarge(size: number, verb: string): BadInputError {
 // ---------------------------------------------------------------------------
 // Reading
 
-class ParseError extends Error {}
-
-/**
- * Bounds-checked flatbuffers accessors over a DataView. Position arithmetic
- * is done modulo 2^32 like the Go runtime's `UOffsetT`, and every read
- * outside the buffer raises a ParseError (Go panics there).
- */
-class FbReader {
-  readonly bytes: Uint8Array;
-  readonly dv: DataView;
-  readonly len: number;
-  /** How many more PAX records the buffer can plausibly hold. */
-  budget: number;
-  constructor(bytes: Uint8Array) {
-    this.budget = bytes.byteLength >>> 2;
-    this.bytes = bytes;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.len = bytes.byteLength;
-  }
-  check(pos: number, size: number): void {
-    if (pos + size > this.len) {
-      throw new ParseError(
-        `offset ${pos} + ${size} is out of range (buffer length ${this.len})`,
-      );
-    }
-  }
-  i8(pos: number): number {
-    this.check(pos, 1);
-    return this.dv.getInt8(pos);
-  }
-  u16(pos: number): number {
-    this.check(pos, 2);
-    return this.dv.getUint16(pos, true);
-  }
-  u32(pos: number): number {
-    this.check(pos, 4);
-    return this.dv.getUint32(pos, true);
-  }
-  i32(pos: number): number {
-    this.check(pos, 4);
-    return this.dv.getInt32(pos, true);
-  }
-  i64(pos: number): number {
-    this.check(pos, 8);
-    return this.dv.getInt32(pos + 4, true) * TWO_32 + this.dv.getUint32(pos, true);
-  }
-  /** Position of the vtable of the table at `table`. */
-  vtable(table: number): number {
-    return (table - this.i32(table)) >>> 0;
-  }
-  /** Offset of field `id` inside the table (0 when absent). */
-  field(vt: number, id: number): number {
-    const slot = 4 + 2 * id;
-    if (slot >= this.u16(vt)) return 0;
-    return this.u16(vt + slot);
-  }
-  /** Follows the uoffset stored at `pos`. */
-  indirect(pos: number): number {
-    return (pos + this.u32(pos)) >>> 0;
-  }
-  /** A string or byte vector at field offset `off` of `table`, as a view. */
-  bytesAt(table: number, off: number): Uint8Array {
-    if (off === 0) return EMPTY;
-    const vec = this.indirect((table + off) >>> 0);
-    const n = this.u32(vec);
-    const start = vec + 4;
-    this.check(start, n);
-    return n === 0 ? EMPTY : this.bytes.subarray(start, start + n);
-  }
-  /** Start (first element) and length of the vector at field offset `off`. */
-  vector(table: number, off: number, elemSize: number): [number, number] {
-    if (off === 0) return [0, 0];
-    const vec = this.indirect((table + off) >>> 0);
-    const n = this.u32(vec);
-    this.check(vec + 4, n * elemSize);
-    return [vec + 4, n];
-  }
-}
-
-/**
- * Shares the values that repeat across TOC entries (type, mod time, owner
- * names): one string or view per distinct short value instead of one per
- * entry. Keyed by a hash of the bytes, checked byte by byte.
- */
-class Interner {
-  readonly #texts = new Map<number, [Uint8Array, string]>();
-  readonly #views = new Map<number, Uint8Array>();
-
-  text(bytes: Uint8Array): string {
-    if (bytes.length === 0) return "";
-    if (bytes.length > 48) return text(bytes);
-    const h = hash(bytes);
-    const hit = this.#texts.get(h);
-    if (hit !== undefined && sameBytes(hit[0], bytes)) return hit[1];
-    const t = text(bytes);
-    if (this.#texts.size < 4096) this.#texts.set(h, [bytes, t]);
-    return t;
-  }
-
-  view(bytes: Uint8Array): Uint8Array {
-    if (bytes.length === 0 || bytes.length > 48) return bytes;
-    const h = hash(bytes);
-    const hit = this.#views.get(h);
-    if (hit !== undefined && sameBytes(hit, bytes)) return hit;
-    if (this.#views.size < 4096) this.#views.set(h, bytes);
-    return bytes;
-  }
-}
-
-/** FNV-1a of the bytes, with the length mixed in. */
-function hash(b: Uint8Array): number {
-  let h = 0x811c9dc5 ^ b.length;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  return h >>> 0;
-}
-
-/** Decodes text that is almost always ASCII without a TextDecoder call. */
-function text(bytes: Uint8Array): string {
-  const n = bytes.length;
-  if (n === 0) return "";
-  if (n <= 64) {
-    let ascii = true;
-    for (let i = 0; i < n; i++) {
-      if (bytes[i] >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
-  return decoder.decode(bytes);
-}
-
-function readEntry(r: FbReader, t: number, shared: Interner): FileMetadata {
-  const vt = r.vtable(t);
-  const vtsize = r.u16(vt);
-  // Field offsets, 0 when the slot is absent.
-  const f = (id: number): number => {
-    const slot = 4 + 2 * id;
-    return slot < vtsize ? r.u16(vt + slot) : 0;
-  };
-  const i64 = (id: number): number => {
-    const o = f(id);
-    return o === 0 ? 0 : r.i64((t + o) >>> 0);
-  };
-  const u32 = (id: number): number => {
-    const o = f(id);
-    return o === 0 ? 0 : r.u32((t + o) >>> 0);
-  };
-  const [xs, xn] = r.vector(t, f(13), 4);
-  const xattrs = new Array<[Uint8Array, Uint8Array]>(xn);
-  // Each PAX record of a real zTOC has its own 4-byte slot; shared vectors
-  // could otherwise make a small crafted buffer decode to billions of records.
-  r.budget -= xn;
-  if (r.budget < 0) throw new ParseError("more PAX records than the buffer can hold");
-  for (let j = 0; j < xn; j++) {
-    const x = r.indirect(xs + 4 * j);
-    const xvt = r.vtable(x);
-    xattrs[j] = [shared.view(r.bytesAt(x, r.field(xvt, 0))), r.bytesAt(x, r.field(xvt, 1))];
-  }
-  return {
-    name: r.bytesAt(t, f(0)),
-    type: shared.text(r.bytesAt(t, f(1))),
-    uncompressedOffset: i64(2),
-    uncompressedSize: i64(3),
-    linkname: r.bytesAt(t, f(4)),
-    mode: i64(5),
-    uid: u32(6),
-    gid: u32(7),
-    uname: shared.view(r.bytesAt(t, f(8))),
-    gname: shared.view(r.bytesAt(t, f(9))),
-    modTime: shared.text(r.bytesAt(t, f(10))),
-    devmajor: i64(11),
-    devminor: i64(12),
-    xattrs,
-  };
-}
-
 function parse(bytes: Uint8Array): Ztoc {
   const r = new FbReader(bytes);
-  const root = r.indirect(0);
-  const vt = r.vtable(root);
-  const f = (id: number) => r.field(vt, id);
-  const i64 = (id: number): number => {
-    const o = f(id);
-    return o === 0 ? 0 : r.i64((root + o) >>> 0);
-  };
-
-  const version = text(r.bytesAt(root, f(0)));
-  const buildToolIdentifier = text(r.bytesAt(root, f(1)));
-  const compressedArchiveSize = i64(2);
-  const uncompressedArchiveSize = i64(3);
-
-  const tocOff = f(4);
-  if (tocOff === 0) throw new ParseError("the toc table is missing");
-  const tocTable = r.indirect((root + tocOff) >>> 0);
-  const tocVt = r.vtable(tocTable);
-  const [ms, mn] = r.vector(tocTable, r.field(tocVt, 0), 4);
-  // Each entry has its own 4-byte slot, so mn is bounded by the buffer size.
+  const root = readRoot(r);
+  const [ms, mn] = readTocVector(r, root);
   const toc = new Array<FileMetadata>(mn);
   const shared = new Interner();
   for (let i = 0; i < mn; i++) toc[i] = readEntry(r, r.indirect(ms + 4 * i), shared);
-
-  const ciOff = f(5);
-  if (ciOff === 0) throw new ParseError("the compression_info table is missing");
-  const ci = r.indirect((root + ciOff) >>> 0);
-  const civt = r.vtable(ci);
-  const algoOff = r.field(civt, 0);
-  const compressionAlgorithm = algorithmName(algoOff === 0 ? 1 : r.i8((ci + algoOff) >>> 0));
-  const maxOff = r.field(civt, 1);
-  const maxSpanId = maxOff === 0 ? 0 : r.i32((ci + maxOff) >>> 0);
-  const [ds, dn] = r.vector(ci, r.field(civt, 2), 4);
-  const spanDigests = new Array<string>(dn);
-  for (let i = 0; i < dn; i++) {
-    const s = r.indirect(ds + 4 * i);
-    const n = r.u32(s);
-    r.check(s + 4, n);
-    spanDigests[i] = validDigestOrEmpty(text(bytes.subarray(s + 4, s + 4 + n)));
-  }
-  const checkpoints = r.bytesAt(ci, r.field(civt, 3));
-
+  const ci = readCompressionInfo(r, root);
   return {
-    version,
-    buildToolIdentifier,
-    compressedArchiveSize,
-    uncompressedArchiveSize,
+    version: root.version,
+    buildToolIdentifier: root.buildToolIdentifier,
+    compressedArchiveSize: root.compressedArchiveSize,
+    uncompressedArchiveSize: root.uncompressedArchiveSize,
     toc,
-    compressionAlgorithm,
-    maxSpanId,
-    spanDigests,
-    checkpoints,
+    compressionAlgorithm: ci.compressionAlgorithm,
+    maxSpanId: ci.maxSpanId,
+    spanDigests: ci.spanDigests,
+    checkpoints: ci.checkpoints,
   };
-}
-
-function validDigestOrEmpty(text: string): string {
-  try {
-    return parseDigest(text);
-  } catch {
-    return "";
-  }
 }
 
 /**
@@ -575,9 +344,7 @@ export function decodeZtoc(bytes: Uint8Array): Ztoc {
   try {
     z = parse(bytes);
   } catch (e) {
-    if (e instanceof BadInputError) throw e;
-    const reason = e instanceof Error ? e.message : String(e);
-    throw new BadInputError(`cannot unmarshal ztoc: ${reason}`, { cause: e });
+    throw unmarshalError(e);
   }
   z.toc = sortTocByOffset(z.toc);
   tarHeaderOffsets(z.toc);

@@ -14,10 +14,11 @@
  */
 import { BadInputError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { WINDOW_SIZE } from "../gzip/checkpoint.ts";
-import { inflateFromCheckpoint } from "../gzip/resume.ts";
+import { CheckpointResumer, inflateFromCheckpoint } from "../gzip/resume.ts";
+import { parseHeader } from "../tar/header.ts";
 import { Sha256 } from "../oci/digest.ts";
 import { MAX_SPAN_BYTES } from "./limits.ts";
-import type { FileMetadata, Ztoc } from "./model.ts";
+import type { FileMetadata, ZtocHeader } from "./model.ts";
 import { type Zinfo, zinfoOf } from "./spans.ts";
 
 const utf8 = new TextDecoder();
@@ -145,7 +146,7 @@ export type RangeReader = (start: number, end: number) => AsyncIterable<Uint8Arr
  * The compressed range of span `i`, checked: inside the layer, not empty,
  * not larger than {@link MAX_SPAN_BYTES}, and with a digest to check it.
  */
-function spanRange(z: Ztoc, zinfo: Zinfo, i: number): [number, number] {
+function spanRange(z: ZtocHeader, zinfo: Zinfo, i: number): [number, number] {
   const [s, e] = zinfo.compressedRange(i, z.compressedArchiveSize);
   if (!(s >= 0 && s < e && e <= z.compressedArchiveSize)) {
     throw new BadInputError(
@@ -172,7 +173,7 @@ function spanRange(z: Ztoc, zinfo: Zinfo, i: number): [number, number] {
  * ranges are worked out as the reading gets to them.
  */
 async function* verifiedSpans(
-  z: Ztoc,
+  z: ZtocHeader,
   zinfo: Zinfo,
   first: number,
   last: number,
@@ -241,7 +242,7 @@ async function* verifiedSpans(
  * every loop over spans is bounded by the zTOC's size), and the file lies
  * inside the tar stream the zTOC describes.
  */
-function checkReadable(z: Ztoc, zinfo: Zinfo, name: string, off: number, size: number): void {
+function checkReadable(z: ZtocHeader, zinfo: Zinfo, name: string, off: number, size: number): void {
   const n = zinfo.numSpans;
   if (!(n >= 1)) throw new BadInputError("invalid ztoc: it has no spans");
   if (z.maxSpanId + 1 !== n || z.spanDigests.length !== n) {
@@ -293,6 +294,11 @@ class WindowCheck {
   /** Output offset of the next checkpoint to check (Infinity when none is left). */
   get due(): number {
     return this.#due;
+  }
+
+  /** The last `n` (≤ 32 KiB) bytes of output. */
+  tail(n: number): Uint8Array {
+    return this.#history.subarray(WINDOW_SIZE - n);
   }
 
   /** Takes output bytes (never crossing {@link due}). */
@@ -347,7 +353,7 @@ class WindowCheck {
  * ```
  */
 export async function* extractFile(
-  z: Ztoc,
+  z: ZtocHeader,
   entry: FileMetadata,
   read: RangeReader,
   zinfo: Zinfo = zinfoOf(z),
@@ -372,34 +378,68 @@ export async function* extractFile(
     }
     return;
   }
-  // Inflate from the checkpoint before the file's first span, so that the
-  // first span's window (and every later one) can be checked against real
-  // output; checkpoint 0 has no window to check.
-  const start = first > 0 ? first - 1 : 0;
-  const cp = zinfo.checkpoints[start];
-  if (!(cp.out >= 0 && cp.out <= off)) {
-    throw new BadInputError(`invalid ztoc: checkpoint ${start} starts after the file's data`);
+  const fileEnd = off + size;
+  if (first > 0 && off - zinfo.checkpoints[first].out >= PROBE_MIN) {
+    const fallback = yield* fromOwnCheckpoint(z, zinfo, entry, first, last, read);
+    if (fallback === undefined) return;
+    yield* fromCheckpointBefore(
+      zinfo,
+      first - 1,
+      last,
+      off,
+      fileEnd,
+      replay(z, zinfo, first, last, read, fallback),
+    );
+    return;
   }
-  const windows = new WindowCheck(zinfo, start, last);
-  const chunks = verifiedSpans(z, zinfo, start, last, read);
+  // Checkpoint 0 has no window to check.
+  const start = first > 0 ? first - 1 : 0;
+  yield* fromCheckpointBefore(
+    zinfo,
+    start,
+    last,
+    off,
+    fileEnd,
+    verifiedSpans(z, zinfo, start, last, read),
+  );
+}
+
+/**
+ * Inflates from checkpoint `start` (the one before the file's span, or 0)
+ * and yields `[off, fileEnd)`: every window crossed is checked against the
+ * real output, the first span's included.
+ */
+async function* fromCheckpointBefore(
+  zinfo: Zinfo,
+  start: number,
+  last: number,
+  off: number,
+  fileEnd: number,
+  chunks: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const cp = zinfo.checkpoints[start];
   // The inflater stops reading once it has the file: the rest of the last
   // span is read afterwards (its digest is checked before any of its bytes
   // are inflated anyway). An early stop or a failure closes the reader.
   const it = chunks[Symbol.asyncIterator]();
-  const shared: AsyncIterable<Uint8Array> = {
-    [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
-  };
   let drained = false;
   try {
+    if (!(cp.out >= 0 && cp.out <= off)) {
+      throw new BadInputError(`invalid ztoc: checkpoint ${start} starts after the file's data`);
+    }
+    const windows = new WindowCheck(zinfo, start, last);
+    const shared: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
+    };
     let pos = cp.out;
-    for await (let out of inflateFromCheckpoint(cp, shared, 0, off + size - cp.out)) {
+    for await (let out of inflateFromCheckpoint(cp, shared, 0, fileEnd - cp.out)) {
       while (out.length > 0) {
         if (pos === windows.due) windows.check();
         const n = Math.min(out.length, windows.due - pos);
         const piece = out.subarray(0, n);
         windows.feed(piece);
         const a = Math.max(off, pos);
-        const b = Math.min(off + size, pos + n);
+        const b = Math.min(fileEnd, pos + n);
         if (b > a) yield copy(piece, a - pos, b - pos);
         pos += n;
         out = out.subarray(n);
@@ -410,4 +450,227 @@ export async function* extractFile(
   } finally {
     if (!drained) await it.return?.(undefined);
   }
+}
+
+/**
+ * Where the read of the file's own checkpoint stood when it gave up: the
+ * compressed chunks it took (from the start of the file's first span) and
+ * the reader of the rest, for {@link replay}.
+ */
+interface Fallback {
+  held: Uint8Array[];
+  rest?: AsyncIterator<Uint8Array>;
+}
+
+/**
+ * The compressed stream of the checked path after a fallback: the span
+ * before the file's (read now, digest-checked), then what the first
+ * attempt read, then the rest of its reader.
+ */
+async function* replay(
+  z: ZtocHeader,
+  zinfo: Zinfo,
+  first: number,
+  last: number,
+  read: RangeReader,
+  fb: Fallback,
+): AsyncGenerator<Uint8Array> {
+  try {
+    if (fb.rest === undefined) {
+      yield* verifiedSpans(z, zinfo, first - 1, last, read);
+      return;
+    }
+    yield* verifiedSpans(z, zinfo, first - 1, first - 1, read);
+    // Neighbouring spans may share one byte (F§5.3): it was just yielded.
+    let skip = spanRange(z, zinfo, first - 1)[1] - spanRange(z, zinfo, first)[0];
+    for (const chunk of fb.held) {
+      const n = Math.min(skip, chunk.length);
+      skip -= n;
+      if (chunk.length > n) yield chunk.subarray(n);
+    }
+    fb.held.length = 0;
+    for (;;) {
+      const r = await fb.rest.next();
+      if (r.done) return;
+      const n = Math.min(skip, r.value.length);
+      skip -= n;
+      if (r.value.length > n) yield r.value.subarray(n);
+    }
+  } finally {
+    await fb.rest?.return?.(undefined);
+  }
+}
+
+/** Output bytes inflated at a time while the two inflaters are compared. */
+const PROBE_STEP = 64 * 1024;
+/**
+ * The window dependence is given up on after this much output: the output
+ * of most spans stops depending on the starting window within a few
+ * hundred KiB, a few never do.
+ */
+const PROBE_LIMIT = 1 << 20;
+/** Fewest bytes between the checkpoint and the file for the probe to be worth it. */
+const PROBE_MIN = WINDOW_SIZE + 512;
+/** Output bytes inflated at a time while yielding the file. */
+const OUT_STEP = 1 << 20;
+
+/**
+ * Reads the file from its own checkpoint, without inflating the span
+ * before it, when that is as safe as the checked path: the checkpoint's
+ * window is unchecked, so the bytes read must not depend on it, and its
+ * offsets are unchecked, so the output must be where the TOC says.
+ *
+ * * Window: deflate copies bytes from the window but never decides
+ *   anything from their values, so inflating with the stored window and
+ *   with its complement (every byte different) gives equal bytes exactly
+ *   where the output does not depend on the window; once 32 KiB in a row
+ *   are equal, everything after is independent of it too. The two run side
+ *   by side until then.
+ * * Offsets: the 512 bytes before the file's data must be its tar header
+ *   (valid checksum, the file's size and name).
+ *
+ * Nothing is yielded before both hold. If they do not (the file starts
+ * too close to the checkpoint, the output depends on the window for too
+ * long, the header does not match, the data does not inflate), the read
+ * returns a {@link Fallback} and goes on the checked path, from the span
+ * before, reusing what it read. Checkpoints crossed later are checked as
+ * on the checked path.
+ */
+async function* fromOwnCheckpoint(
+  z: ZtocHeader,
+  zinfo: Zinfo,
+  entry: FileMetadata,
+  first: number,
+  last: number,
+  read: RangeReader,
+): AsyncGenerator<Uint8Array, Fallback | undefined> {
+  const cp = zinfo.checkpoints[first];
+  let windows: WindowCheck;
+  try {
+    windows = new WindowCheck(zinfo, first, last);
+  } catch (e) {
+    if (e instanceof BadInputError) return { held: [] };
+    throw e;
+  }
+  const off = entry.uncompressedOffset;
+  const fileEnd = off + entry.uncompressedSize;
+  const it = verifiedSpans(z, zinfo, first, last, read)[Symbol.asyncIterator]();
+  let handedOver = false;
+  const main = new CheckpointResumer(cp);
+  let probe: CheckpointResumer | undefined = new CheckpointResumer(
+    cp,
+    cp.window.map((b) => b ^ 0xff),
+  );
+  const held: Uint8Array[] = [];
+  /** Output of `main` not yet compared, from `cmpFrom`. */
+  const cmp = new Uint8Array(PROBE_STEP);
+  let agree = 0;
+  /** Consumes output at `pos` (history, window checks); file bytes go to `out`. */
+  const consume = (v: Uint8Array, pos: number, out?: Uint8Array[]) => {
+    while (v.length > 0) {
+      if (pos === windows.due) windows.check();
+      const n = Math.min(v.length, windows.due - pos);
+      const piece = v.subarray(0, n);
+      windows.feed(piece);
+      const a = Math.max(off, pos);
+      const b = Math.min(fileEnd, pos + n);
+      if (b > a) out?.push(copy(piece, a - pos, b - pos));
+      pos += n;
+      v = v.subarray(n);
+    }
+  };
+  try {
+    // Up to the file's first byte: both inflaters, then the decision.
+    const target = off - cp.out;
+    let sure = false;
+    try {
+      for (;;) {
+        if (main.produced >= target) {
+          sure = probe === undefined && headerMatches(windows.tail(512), entry);
+          break;
+        }
+        if (main.needsInput) {
+          const r = await it.next();
+          if (r.done) break;
+          held.push(r.value);
+          main.feed(r.value);
+          probe?.feed(r.value);
+        }
+        const from = main.produced;
+        main.run(Math.min(target, from + PROBE_STEP), (v) => {
+          const at = main.produced - v.length;
+          consume(v, cp.out + at);
+          if (probe) cmp.set(v, at - from);
+        });
+        if (probe === undefined) continue;
+        let at = from;
+        probe.run(main.produced, (v) => {
+          const base = at - from;
+          for (let i = 0; i < v.length; i++) agree = v[i] === cmp[base + i] ? agree + 1 : 0;
+          at += v.length;
+        });
+        if (probe.produced !== main.produced) break;
+        if (agree >= WINDOW_SIZE) {
+          probe.free();
+          probe = undefined;
+        } else if (main.produced >= PROBE_LIMIT) break;
+      }
+    } catch (e) {
+      // Data that does not inflate from this checkpoint: the checked path decides.
+      if (!(e instanceof BadInputError)) throw e;
+    }
+    if (!sure) {
+      handedOver = true;
+      return { held, rest: it };
+    }
+    held.length = 0;
+    probe?.free();
+    // The file: one inflater, checkpoints crossed checked as on the checked path.
+    const end = fileEnd - cp.out;
+    while (main.produced < end) {
+      if (main.needsInput) {
+        const r = await it.next();
+        if (r.done) {
+          throw new BadInputError(
+            `cannot decompress span: compressed data ended ${end - main.produced} bytes short`,
+          );
+        }
+        main.feed(r.value);
+      }
+      const out: Uint8Array[] = [];
+      main.run(Math.min(end, main.produced + OUT_STEP), (v) => {
+        consume(v, cp.out + main.produced - v.length, out);
+      });
+      for (const piece of out) yield piece;
+    }
+    while (!(await it.next()).done) { /* read to the end of the span */ }
+    return undefined;
+  } finally {
+    main.free();
+    probe?.free();
+    if (!handedOver) await it.return?.(undefined);
+  }
+}
+
+/**
+ * Whether `block` is the tar header of `entry`: a valid header whose size
+ * (unless a PAX record sets it) and name (unless a PAX record sets it, or
+ * it is a long name the header can only begin) are the entry's.
+ */
+function headerMatches(block: Uint8Array, entry: FileMetadata): boolean {
+  let h;
+  try {
+    h = parseHeader(block, 0);
+  } catch {
+    return false;
+  }
+  const pax = new Set(entry.xattrs.map(([k]) => utf8.decode(k)));
+  if (!pax.has("size") && h.size !== entry.uncompressedSize) return false;
+  if (pax.has("path")) return true;
+  const name = entry.name;
+  if (h.name.length === name.length || (name.length > 100 && h.name.length >= 100)) {
+    for (let i = 0; i < h.name.length; i++) if (h.name[i] !== name[i]) return false;
+    return h.name.length > 0;
+  }
+  return false;
 }

@@ -61,3 +61,6 @@ export interface Ztoc {
   /** The zinfo blob: gzip zinfo (§5.1) or TarZinfo flatbuffer (§5.6). */
   checkpoints: Uint8Array;
 }
+
+/** Everything of a zTOC but its TOC: what reading a file's bytes needs. */
+export type ZtocHeader = Omit<Ztoc, "toc">;

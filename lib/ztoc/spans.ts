@@ -10,7 +10,7 @@ import type { Checkpoint } from "../gzip/checkpoint.ts";
 import { decodeGzipZinfo } from "../gzip/zinfo.ts";
 import { decodeTarZinfo } from "../gzip/tar_zinfo.ts";
 import { sortTocByOffset, tarHeaderOffsets } from "./codec.ts";
-import type { Ztoc } from "./model.ts";
+import type { Ztoc, ZtocHeader } from "./model.ts";
 
 /** How the spans of one layer map to compressed and uncompressed bytes. */
 export interface Zinfo {
@@ -187,7 +187,7 @@ export function tarZinfo(spanSize: number, size: number): Zinfo {
  * assert.ok(zi.kind === "tar" && zi.numSpans === 3);
  * ```
  */
-export function zinfoOf(z: Ztoc): Zinfo {
+export function zinfoOf(z: ZtocHeader): Zinfo {
   switch (z.compressionAlgorithm) {
     case "gzip": {
       const g = decodeGzipZinfo(z.checkpoints);
@@ -227,6 +227,29 @@ export function zinfoOf(z: Ztoc): Zinfo {
  */
 export function validateZtoc(z: Ztoc): void {
   tarHeaderOffsets(sortTocByOffset(z.toc));
+  validateZtocHeader(z);
+}
+
+/**
+ * {@link validateZtoc} without the TOC check (for a `ZtocView`, which made
+ * it when it opened): the zinfo parses and agrees with `maxSpanId`, the
+ * span digests and itself. Returns the zinfo.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateZtocHeader } from "./spans.ts";
+ * import { encodeTarZinfo } from "../gzip/tar_zinfo.ts";
+ * const header = {
+ *   version: "0.9", buildToolIdentifier: "t", compressedArchiveSize: 3000,
+ *   uncompressedArchiveSize: 3000, compressionAlgorithm: "uncompressed",
+ *   maxSpanId: 2, spanDigests: ["", "", ""], checkpoints: encodeTarZinfo(1024, 3000),
+ * };
+ * assert.equal(validateZtocHeader(header).numSpans, 3);
+ * assert.throws(() => validateZtocHeader({ ...header, maxSpanId: 1 }), /max_span_id is 1/);
+ * ```
+ */
+export function validateZtocHeader(z: ZtocHeader): Zinfo {
   const zi = zinfoOf(z);
   const derived = zi.numSpans - 1;
   if (z.maxSpanId !== derived) {
@@ -249,4 +272,5 @@ export function validateZtoc(z: Ztoc): void {
       );
     }
   }
+  return zi;
 }

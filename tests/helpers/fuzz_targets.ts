@@ -38,7 +38,8 @@ import { extractFile, type RangeReader } from "../../lib/ztoc/extract.ts";
 import { ztocInfo, ztocInfoJsonChunks, ztocInfoTableChunks } from "../../lib/ztoc/info.ts";
 import type { FileMetadata, Ztoc } from "../../lib/ztoc/model.ts";
 import { scanLayer } from "../../lib/ztoc/scan.ts";
-import { gzipZinfo, tarZinfo, validateZtoc } from "../../lib/ztoc/spans.ts";
+import { gzipZinfo, tarZinfo, validateZtoc, zinfoOf } from "../../lib/ztoc/spans.ts";
+import { ZtocView } from "../../lib/ztoc/ztoc_view.ts";
 import type { FuzzOutcome, FuzzTarget } from "./fuzz.ts";
 import { below, cat, mutate, pick, randomChunks } from "./mutate.ts";
 import { goTar, type GoTarEntry } from "./tar_go_writer.ts";
@@ -568,13 +569,24 @@ async function realLayers(): Promise<RealLayer[]> {
   const tarBytes = goTar(entries);
   const out: RealLayer[] = [];
   const gz = new Uint8Array(gzipSync(tarBytes, { level: 6 }));
-  for (const [layer, spanSize] of [[gz, 16384], [tarBytes, 8192]]) {
-    const scan = await scanLayer([layer as Uint8Array], {
-      compression: "detect",
-      spanSize: spanSize as number,
+  // Larger files in larger spans: files far enough from their checkpoint
+  // are read from it (the window-dependence probe and the header check).
+  const far: GoTarEntry[] = [];
+  for (let i = 0; i < 8; i++) {
+    far.push({
+      name: `far/file${i}`,
+      data: i % 2 === 0 ? randomBytes(50_000 + i * 3000, 40 + i) : textBytes(60_000 + i * 5000, i),
     });
+  }
+  const farTar = goTar(far);
+  const farGz = new Uint8Array(gzipSync(farTar, { level: 6 }));
+  const scanFar = await scanLayer([farGz], { compression: "detect", spanSize: 40_000 });
+  const layers: Array<[Uint8Array, number]> = [[gz, 16384], [tarBytes, 8192]];
+  for (const [layer, spanSize] of layers) {
+    const scan = await scanLayer([layer], { compression: "detect", spanSize });
     out.push({ layer: layer as Uint8Array, tar: tarBytes, ztoc: encodeZtoc(buildZtoc(scan)) });
   }
+  out.push({ layer: farGz, tar: farTar, ztoc: encodeZtoc(buildZtoc(scanFar)) });
   return out;
 }
 
@@ -647,8 +659,31 @@ const ztoc: FuzzTarget<ZtocCtx> = {
     const real = index % 2 === 0 ? pick(rnd, ctx.real) : undefined;
     const base = real ? real.ztoc : pick(rnd, ctx.corpus);
     const bytes = mutate(base, rnd, pick(rnd, ctx.corpus), 1 << 20);
-    const z = typed(() => decodeZtoc(bytes));
+    let failure = "";
+    const z = typed(() => {
+      try {
+        return decodeZtoc(bytes);
+      } catch (e) {
+        failure = (e as Error).message;
+        throw e;
+      }
+    });
+    // The lazy view accepts exactly what the decoder accepts, and reads the same entries.
+    let viewFailure = "";
+    const view = typed(() => {
+      try {
+        return ZtocView.decode(bytes);
+      } catch (e) {
+        viewFailure = (e as Error).message;
+        throw e;
+      }
+    });
+    assert.equal(viewFailure, failure, "ZtocView.decode and decodeZtoc fail alike");
     if (z === "error") return "error";
+    if (view !== "error") {
+      assert.deepEqual(view.toc().map(plainMeta), z.toc.map(plainMeta));
+      count(ctx.counters, "lazy views compared");
+    }
     // decode → encode → decode is stable.
     const again = typed(() => encodeZtoc(z));
     if (again !== "error") {
@@ -667,11 +702,25 @@ const ztoc: FuzzTarget<ZtocCtx> = {
       const regs = z.toc.filter((m) => m.type === "reg" && m.uncompressedSize > 0);
       for (let k = 0; k < 2 && regs.length > 0; k++) {
         const m = pick(rnd, regs);
+        const calls: number[] = [];
+        const read = memoryReader(real.layer);
         const got = await typedAsync(async () => {
           const parts: Uint8Array[] = [];
-          for await (const p of extractFile(z, m, memoryReader(real.layer))) parts.push(p);
+          const reader: RangeReader = (s, e) => {
+            calls.push(s);
+            return read(s, e);
+          };
+          for await (const p of extractFile(z, m, reader)) parts.push(p);
           return cat(...parts);
         });
+        const zi = typed(() => zinfoOf(z));
+        if (got !== "error" && zi !== "error" && zi.kind === "gzip" && calls.length === 1) {
+          const k = zi.spanOf(m.uncompressedOffset);
+          const own = typed(() => zi.compressedRange(k, z.compressedArchiveSize)[0]);
+          if (k > 0 && calls[0] === own) {
+            count(ctx.counters, "extractions from their own checkpoint");
+          }
+        }
         if (got === "error") {
           count(ctx.counters, "extractions refused");
           continue;

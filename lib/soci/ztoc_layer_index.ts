@@ -1,0 +1,365 @@
+/**
+ * A layer's lookup index built straight from a zTOC's bytes: the answers of
+ * `LayerFiles` (entries by cleaned path, whiteouts, opaque directories,
+ * implied directories, non-directories) for the paths asked, without
+ * decoding the TOC entries or making a string per name. One pass hashes
+ * every cleaned name in place (and the directories above it); an entry is
+ * decoded only when it is looked up.
+ *
+ * Names that are plain ASCII and need no cleaning beyond a leading `./` or
+ * `/` and a trailing `/` (nearly all) are hashed where they lie in the
+ * buffer; the others (non-ASCII, `.` or `..` parts, doubled `/`, names
+ * starting with `.` such as whiteouts) go through the same text path as
+ * `LayerFiles` (`cleanPath(nameText(name))`), so both give the same answer
+ * for every path.
+ *
+ * @module
+ */
+import type { FileMetadata } from "../ztoc/model.ts";
+import type { ZtocView } from "../ztoc/ztoc_view.ts";
+import { ancestors, cleanPath, type LayerLookup, markerOf, nameText } from "./merged_tree.ts";
+
+const SLASH = 0x2f;
+const DOT = 0x2e;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const encoder = new TextEncoder();
+
+/** FNV-1a over `buf[start, start + len)`. */
+function fnv(buf: Uint8Array, start: number, len: number): number {
+  let h = FNV_OFFSET;
+  for (let i = start; i < start + len; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
+  return h | 0;
+}
+
+function sameRange(a: Uint8Array, as: number, b: Uint8Array, bs: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (a[as + i] !== b[bs + i]) return false;
+  return true;
+}
+
+/** The smallest power of two ≥ 2n (at least 16). */
+function capacityFor(n: number): number {
+  let c = 16;
+  while (c < 2 * n) c *= 2;
+  return c;
+}
+
+/**
+ * The {@link LayerLookup} of one layer over its zTOC (see the module
+ * documentation).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ZtocLayerIndex } from "./ztoc_layer_index.ts";
+ * import { ZtocView } from "../ztoc/ztoc_view.ts";
+ * import { encodeZtoc } from "../ztoc/codec.ts";
+ * const b = (s: string) => new TextEncoder().encode(s);
+ * const e = (name: string, off: number, type = "reg") => ({
+ *   name: b(name), type, uncompressedOffset: off, uncompressedSize: 0, linkname: b(""),
+ *   mode: 0o644, uid: 0, gid: 0, uname: b(""), gname: b(""), modTime: "",
+ *   devmajor: 0, devminor: 0, xattrs: [],
+ * });
+ * const view = ZtocView.decode(encodeZtoc({
+ *   version: "0.9", buildToolIdentifier: "t", compressedArchiveSize: 1,
+ *   uncompressedArchiveSize: 4096, compressionAlgorithm: "gzip", maxSpanId: 0,
+ *   spanDigests: [], checkpoints: new Uint8Array(0),
+ *   toc: [e("./etc/", 512, "dir"), e("./etc/hosts", 1024), e("./tmp/.wh.x", 1536)],
+ * }));
+ * const index = new ZtocLayerIndex(view, 1);
+ * assert.equal(index.entry("etc/hosts")?.type, "reg");
+ * assert.equal(index.entry("etc/nope"), undefined);
+ * assert.ok(index.impliesDir("tmp") && !index.impliesDir("etc/hosts"));
+ * assert.ok(index.hidesBelow("tmp/x") && index.hidesBelow("etc/hosts/y"));
+ * assert.ok(!index.hidesBelow("etc/passwd"));
+ * ```
+ */
+export class ZtocLayerIndex implements LayerLookup {
+  /** The layer's index in the image (0 = the lowest). */
+  readonly layer: number;
+  /** The zTOC read. */
+  readonly view: ZtocView;
+  /** Paths hidden in the lower layers by `.wh.NAME` files. */
+  readonly whiteouts: Set<string> = new Set();
+  /** Directories whose lower content is hidden by `.wh..wh..opq`. */
+  readonly opaque: Set<string> = new Set();
+
+  /** Entry k's cleaned name: in the zTOC's bytes, or (flag set) in the arena. */
+  readonly #keyStart: Uint32Array;
+  readonly #keyLen: Uint32Array;
+  readonly #inArena: Uint8Array;
+  #arena = new Uint8Array(1024);
+  #arenaUsed = 0;
+
+  /** Entries by cleaned name: the last entry k (−1: empty slot), its hash, any non-dir. */
+  readonly #slots: Int32Array;
+  readonly #slotHash: Int32Array;
+  readonly #nonDir: Uint8Array;
+  readonly #mask: number;
+
+  /** Implied directories: a prefix of entry k's key of length len. */
+  #dirEntry: Int32Array;
+  #dirLen: Int32Array;
+  #dirHash: Int32Array;
+  #dirCount = 0;
+  #dirMask: number;
+
+  readonly #decoded = new Map<number, FileMetadata>();
+
+  /** Indexes the TOC of `view`, layer number `layer`. */
+  constructor(view: ZtocView, layer: number) {
+    this.layer = layer;
+    this.view = view;
+    const n = view.length;
+    this.#keyStart = new Uint32Array(n);
+    this.#keyLen = new Uint32Array(n);
+    this.#inArena = new Uint8Array(n);
+    const cap = capacityFor(n);
+    this.#slots = new Int32Array(cap).fill(-1);
+    this.#slotHash = new Int32Array(cap);
+    this.#nonDir = new Uint8Array(cap);
+    this.#mask = cap - 1;
+    const dcap = capacityFor(Math.min(n, 1024));
+    this.#dirEntry = new Int32Array(dcap).fill(-1);
+    this.#dirLen = new Int32Array(dcap);
+    this.#dirHash = new Int32Array(dcap);
+    this.#dirMask = dcap - 1;
+
+    const bytes = view.bytes;
+    const starts = view.nameStarts;
+    const lengths = view.nameLengths;
+    // Hashes of the key's prefixes ending before each `/`.
+    const prefixHash: number[] = [];
+    const prefixLen: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const s = starts[k];
+      const len = lengths[k];
+      // The fast path: ASCII, and `./x`, `/x` or `x` with no `//` and no `/.`.
+      let a = 0;
+      let fast = len > 0;
+      if (fast) {
+        const c0 = bytes[s];
+        if (c0 === DOT) {
+          if (len >= 2 && bytes[s + 1] === SLASH) a = 2;
+          else fast = false;
+        } else if (c0 === SLASH) a = 1;
+      }
+      let end = s + len;
+      if (fast && end > s + a && bytes[end - 1] === SLASH) end--;
+      if (fast && end > s + a) {
+        // `.x`, `/x` after the prefix, or `x//`: the text path cleans them.
+        const first = bytes[s + a];
+        if (first === DOT || first === SLASH || bytes[end - 1] === SLASH) fast = false;
+      }
+      if (fast && end <= s + a) continue; // the root directory
+      prefixHash.length = 0;
+      prefixLen.length = 0;
+      let h = FNV_OFFSET;
+      if (fast) {
+        let prev = 0;
+        for (let i = s + a; i < end; i++) {
+          const c = bytes[i];
+          if (c >= 0x80 || (prev === SLASH && (c === SLASH || c === DOT))) {
+            fast = false;
+            break;
+          }
+          if (c === SLASH) {
+            prefixHash.push(h | 0);
+            prefixLen.push(i - s - a);
+          }
+          h = Math.imul(h ^ c, FNV_PRIME);
+          prev = c;
+        }
+      }
+      if (fast) {
+        this.#keyStart[k] = s + a;
+        this.#keyLen[k] = end - s - a;
+        this.#addEntry(k, h | 0, view.isDir(k));
+      } else {
+        const path = cleanPath(nameText(view.name(k)));
+        if (path === "") continue; // the root directory
+        const key = encoder.encode(path);
+        const at = this.#toArena(key);
+        this.#keyStart[k] = at;
+        this.#keyLen[k] = key.length;
+        this.#inArena[k] = 1;
+        prefixHash.length = 0;
+        prefixLen.length = 0;
+        h = FNV_OFFSET;
+        for (let i = 0; i < key.length; i++) {
+          if (key[i] === SLASH) {
+            prefixHash.push(h | 0);
+            prefixLen.push(i);
+          }
+          h = Math.imul(h ^ key[i], FNV_PRIME);
+        }
+        const marker = markerOf(path);
+        if (marker === undefined) this.#addEntry(k, h | 0, view.isDir(k));
+        else if (marker.opaque !== undefined) this.opaque.add(marker.opaque);
+        else if (marker.hides !== undefined) this.whiteouts.add(marker.hides);
+      }
+      // The directories above it, deepest first, up to one already there
+      // (the set is closed under taking parents).
+      for (let j = prefixHash.length - 1; j >= 0; j--) {
+        if (prefixLen[j] === 0) break;
+        if (!this.#addDir(k, prefixLen[j], prefixHash[j])) break;
+      }
+    }
+  }
+
+  #toArena(key: Uint8Array): number {
+    if (this.#arenaUsed + key.length > this.#arena.length) {
+      let size = this.#arena.length * 2;
+      while (size < this.#arenaUsed + key.length) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.#arena.subarray(0, this.#arenaUsed));
+      this.#arena = grown;
+    }
+    const at = this.#arenaUsed;
+    this.#arena.set(key, at);
+    this.#arenaUsed += key.length;
+    return at;
+  }
+
+  /** The buffer holding entry k's key. */
+  #buf(k: number): Uint8Array {
+    return this.#inArena[k] === 1 ? this.#arena : this.view.bytes;
+  }
+
+  #addEntry(k: number, hash: number, dir: boolean): void {
+    const buf = this.#buf(k);
+    const start = this.#keyStart[k];
+    const len = this.#keyLen[k];
+    const slots = this.#slots;
+    let i = hash & this.#mask;
+    for (;;) {
+      const other = slots[i];
+      if (other === -1) {
+        slots[i] = k;
+        this.#slotHash[i] = hash;
+        this.#nonDir[i] = dir ? 0 : 1;
+        return;
+      }
+      if (
+        this.#slotHash[i] === hash && this.#keyLen[other] === len &&
+        sameRange(this.#buf(other), this.#keyStart[other], buf, start, len)
+      ) {
+        slots[i] = k; // a later entry wins
+        if (!dir) this.#nonDir[i] = 1;
+        return;
+      }
+      i = (i + 1) & this.#mask;
+    }
+  }
+
+  /** Adds the first `len` bytes of entry k's key as a directory; false when it was there. */
+  #addDir(k: number, len: number, hash: number): boolean {
+    const buf = this.#buf(k);
+    const start = this.#keyStart[k];
+    let i = hash & this.#dirMask;
+    for (;;) {
+      const other = this.#dirEntry[i];
+      if (other === -1) break;
+      if (
+        this.#dirHash[i] === hash && this.#dirLen[i] === len &&
+        sameRange(this.#buf(other), this.#keyStart[other], buf, start, len)
+      ) {
+        return false;
+      }
+      i = (i + 1) & this.#dirMask;
+    }
+    this.#dirEntry[i] = k;
+    this.#dirLen[i] = len;
+    this.#dirHash[i] = hash;
+    if (++this.#dirCount * 2 > this.#dirEntry.length) this.#growDirs();
+    return true;
+  }
+
+  #growDirs(): void {
+    const entries = this.#dirEntry;
+    const lens = this.#dirLen;
+    const hashes = this.#dirHash;
+    const cap = entries.length * 2;
+    this.#dirEntry = new Int32Array(cap).fill(-1);
+    this.#dirLen = new Int32Array(cap);
+    this.#dirHash = new Int32Array(cap);
+    this.#dirMask = cap - 1;
+    for (let j = 0; j < entries.length; j++) {
+      if (entries[j] === -1) continue;
+      let i = hashes[j] & this.#dirMask;
+      while (this.#dirEntry[i] !== -1) i = (i + 1) & this.#dirMask;
+      this.#dirEntry[i] = entries[j];
+      this.#dirLen[i] = lens[j];
+      this.#dirHash[i] = hashes[j];
+    }
+  }
+
+  /** The entry slot of a cleaned path, or −1. */
+  #slotOf(path: string): number {
+    const key = encoder.encode(path);
+    const hash = fnv(key, 0, key.length);
+    const slots = this.#slots;
+    let i = hash & this.#mask;
+    for (;;) {
+      const k = slots[i];
+      if (k === -1) return -1;
+      if (
+        this.#slotHash[i] === hash && this.#keyLen[k] === key.length &&
+        sameRange(this.#buf(k), this.#keyStart[k], key, 0, key.length)
+      ) {
+        return i;
+      }
+      i = (i + 1) & this.#mask;
+    }
+  }
+
+  /** The entry at a cleaned path (the last one in tar order); whiteouts are not entries. */
+  entry(path: string): FileMetadata | undefined {
+    const slot = this.#slotOf(path);
+    if (slot === -1) return undefined;
+    const k = this.#slots[slot];
+    let meta = this.#decoded.get(k);
+    if (meta === undefined) {
+      meta = this.view.entry(k);
+      this.#decoded.set(k, meta);
+    }
+    return meta;
+  }
+
+  /** Whether entries of this layer (whiteouts included) lie under directory `path`. */
+  impliesDir(path: string): boolean {
+    const key = encoder.encode(path);
+    const hash = fnv(key, 0, key.length);
+    let i = hash & this.#dirMask;
+    for (;;) {
+      const k = this.#dirEntry[i];
+      if (k === -1) return false;
+      if (
+        this.#dirHash[i] === hash && this.#dirLen[i] === key.length &&
+        sameRange(this.#buf(k), this.#keyStart[k], key, 0, key.length)
+      ) {
+        return true;
+      }
+      i = (i + 1) & this.#dirMask;
+    }
+  }
+
+  /** Whether some entry at `path` (even one replaced later) is not a directory. */
+  #nonDirAt(path: string): boolean {
+    const slot = this.#slotOf(path);
+    return slot !== -1 && this.#nonDir[slot] === 1;
+  }
+
+  /**
+   * True when this layer hides `path` of the lower layers: a whiteout of
+   * it or of a directory above it, an opaque marker in a directory above
+   * it, or a non-directory entry of its own at a directory above it.
+   */
+  hidesBelow(path: string): boolean {
+    if (this.whiteouts.has(path)) return true;
+    for (const a of ancestors(path)) {
+      if (this.whiteouts.has(a) || this.opaque.has(a) || this.#nonDirAt(a)) return true;
+    }
+    return this.opaque.has("") && path !== "";
+  }
+}
