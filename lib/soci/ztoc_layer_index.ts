@@ -37,6 +37,13 @@ function sameRange(a: Uint8Array, as: number, b: Uint8Array, bs: number, len: nu
   return true;
 }
 
+/** A copy of `a` twice as long. */
+function grown(a: Int32Array): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 /** The smallest power of two ≥ 2n (at least 16). */
 function capacityFor(n: number): number {
   let c = 16;
@@ -128,9 +135,10 @@ export class ZtocLayerIndex implements LayerLookup {
     const bytes = view.bytes;
     const starts = view.nameStarts;
     const lengths = view.nameLengths;
-    // Hashes of the key's prefixes ending before each `/`.
-    const prefixHash: number[] = [];
-    const prefixLen: number[] = [];
+    // Hashes and lengths of the key's prefixes ending before each `/`.
+    let prefixHash = new Int32Array(256);
+    let prefixLen = new Int32Array(256);
+    let prefixes = 0;
     for (let k = 0; k < n; k++) {
       const s = starts[k];
       const len = lengths[k];
@@ -152,8 +160,7 @@ export class ZtocLayerIndex implements LayerLookup {
         if (first === DOT || first === SLASH || bytes[end - 1] === SLASH) fast = false;
       }
       if (fast && end <= s + a) continue; // the root directory
-      prefixHash.length = 0;
-      prefixLen.length = 0;
+      prefixes = 0;
       let h = FNV_OFFSET;
       if (fast) {
         let prev = 0;
@@ -164,8 +171,12 @@ export class ZtocLayerIndex implements LayerLookup {
             break;
           }
           if (c === SLASH) {
-            prefixHash.push(h | 0);
-            prefixLen.push(i - s - a);
+            if (prefixes === prefixHash.length) {
+              prefixHash = grown(prefixHash);
+              prefixLen = grown(prefixLen);
+            }
+            prefixHash[prefixes] = h;
+            prefixLen[prefixes++] = i - s - a;
           }
           h = Math.imul(h ^ c, FNV_PRIME);
           prev = c;
@@ -183,13 +194,16 @@ export class ZtocLayerIndex implements LayerLookup {
         this.#keyStart[k] = at;
         this.#keyLen[k] = key.length;
         this.#inArena[k] = 1;
-        prefixHash.length = 0;
-        prefixLen.length = 0;
+        prefixes = 0;
         h = FNV_OFFSET;
         for (let i = 0; i < key.length; i++) {
           if (key[i] === SLASH) {
-            prefixHash.push(h | 0);
-            prefixLen.push(i);
+            if (prefixes === prefixHash.length) {
+              prefixHash = grown(prefixHash);
+              prefixLen = grown(prefixLen);
+            }
+            prefixHash[prefixes] = h;
+            prefixLen[prefixes++] = i;
           }
           h = Math.imul(h ^ key[i], FNV_PRIME);
         }
@@ -200,7 +214,7 @@ export class ZtocLayerIndex implements LayerLookup {
       }
       // The directories above it, deepest first, up to one already there
       // (the set is closed under taking parents).
-      for (let j = prefixHash.length - 1; j >= 0; j--) {
+      for (let j = prefixes - 1; j >= 0; j--) {
         if (prefixLen[j] === 0) break;
         if (!this.#addDir(k, prefixLen[j], prefixHash[j])) break;
       }

@@ -39,8 +39,9 @@ import {
 import { ZtocLayerIndex } from "../soci/ztoc_layer_index.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { extractFile } from "../ztoc/extract.ts";
-import type { FileMetadata, Ztoc } from "../ztoc/model.ts";
-import { validateZtocHeader, type Zinfo } from "../ztoc/spans.ts";
+import { decodeZtoc } from "../ztoc/codec.ts";
+import type { FileMetadata, Ztoc, ZtocHeader } from "../ztoc/model.ts";
+import { validateZtoc, validateZtocHeader, type Zinfo } from "../ztoc/spans.ts";
 import { ZtocView } from "../ztoc/ztoc_view.ts";
 import { fullLayerRange, fullLayerToc } from "./full_layer.ts";
 import { ANNOTATION_PLAIN_HTTP, ANNOTATION_SOURCE } from "./image_names.ts";
@@ -198,6 +199,13 @@ export class ImageFiles implements AsyncDisposable {
   readonly #toClose: ImageSource[];
   readonly #options: ReadImageOptions;
   readonly #views = new Map<number, Promise<LoadedZtocView | undefined>>();
+  /** zTOCs decoded whole (for listing), by layer index. */
+  readonly #decoded = new Map<
+    number,
+    Promise<(LoadedZtoc & { bytes: Uint8Array }) | undefined>
+  >();
+  /** zTOC bytes by layer index, fetched (or being fetched) and checked. */
+  readonly #ztocBytes = new Map<number, Promise<Uint8Array>>();
   readonly #files = new Map<number, Promise<LayerFiles>>();
   readonly #lookups = new Map<number, Promise<LayerLookup>>();
   readonly #noLayerSource: string;
@@ -339,6 +347,8 @@ export class ImageFiles implements AsyncDisposable {
 
   /** Releases the sources this object opened (not the store). */
   async close(): Promise<void> {
+    // zTOCs fetched ahead that nobody asked for: let them end first.
+    await Promise.allSettled(this.#ztocBytes.values());
     const list = this.#toClose.splice(0);
     for (const s of list) await s.close?.();
   }
@@ -391,8 +401,23 @@ export class ImageFiles implements AsyncDisposable {
    * the layer is read in full, with a warning).
    */
   async ztoc(i: number): Promise<LoadedZtoc | undefined> {
-    const v = await this.ztocView(i);
-    return v === undefined ? undefined : { ztoc: v.view.toZtoc(), zinfo: v.zinfo };
+    const opened = this.#views.get(i);
+    if (opened !== undefined) {
+      const v = await opened;
+      return v === undefined ? undefined : { ztoc: v.view.toZtoc(), zinfo: v.zinfo };
+    }
+    // Every entry is needed: decoded at once, without a view first.
+    let p = this.#decoded.get(i);
+    if (p === undefined) {
+      p = this.#load(i, (bytes) => {
+        const ztoc = decodeZtoc(bytes);
+        validateZtoc(ztoc);
+        return { ztoc, header: ztoc };
+      });
+      this.#decoded.set(i, p);
+    }
+    const l = await p;
+    return l === undefined ? undefined : { ztoc: l.ztoc, zinfo: l.zinfo };
   }
 
   /**
@@ -408,20 +433,54 @@ export class ImageFiles implements AsyncDisposable {
     return p;
   }
 
+  /** The bytes of layer `i`'s zTOC `desc`, fetched once. */
+  #ztocBlob(i: number, desc: Descriptor): Promise<Uint8Array> {
+    let p = this.#ztocBytes.get(i);
+    if (p === undefined) {
+      p = this.blob(desc);
+      // Fetched ahead, maybe never awaited: its failure is reported to whoever awaits it.
+      p.catch(() => {});
+      this.#ztocBytes.set(i, p);
+    }
+    return p;
+  }
+
   async #loadView(i: number): Promise<LoadedZtocView | undefined> {
+    const decoded = this.#decoded.get(i);
+    if (decoded !== undefined) {
+      // Already decoded whole (and checked): a view of the same bytes.
+      const d = await decoded;
+      return d === undefined ? undefined : { view: ZtocView.decode(d.bytes), zinfo: d.zinfo };
+    }
+    const l = await this.#load(i, (bytes) => {
+      const view = ZtocView.decode(bytes);
+      return { view, header: view.header };
+    });
+    return l === undefined ? undefined : { view: l.view, zinfo: l.zinfo };
+  }
+
+  /**
+   * Fetches layer `i`'s zTOC, decodes it with `decode` and checks it by the
+   * snapshotter's rules; `undefined` (with a warning: the layer is then
+   * read in full) when it does not load.
+   */
+  async #load<T extends { header: ZtocHeader }>(
+    i: number,
+    decode: (bytes: Uint8Array) => T,
+  ): Promise<(T & { zinfo: Zinfo; bytes: Uint8Array }) | undefined> {
     const layer = this.#layer(i);
     if (layer.ztoc === undefined) return undefined;
-    const bytes = await this.blob(layer.ztoc);
+    const bytes = await this.#ztocBlob(i, layer.ztoc);
     try {
-      const view = ZtocView.decode(bytes);
-      const zinfo = validateZtocHeader(view.header);
-      if (view.header.compressedArchiveSize !== layer.descriptor.size) {
+      const decoded = decode(bytes);
+      const zinfo = validateZtocHeader(decoded.header);
+      if (decoded.header.compressedArchiveSize !== layer.descriptor.size) {
         throw new BadInputError(
-          `it is for a layer of ${view.header.compressedArchiveSize} bytes, this one has ` +
+          `it is for a layer of ${decoded.header.compressedArchiveSize} bytes, this one has ` +
             `${layer.descriptor.size}`,
         );
       }
-      return { view, zinfo };
+      return { ...decoded, zinfo, bytes };
     } catch (e) {
       if (!(e instanceof BadInputError)) throw e;
       this.#options.onWarning?.(
@@ -510,7 +569,15 @@ export class ImageFiles implements AsyncDisposable {
   #lookup(): (path: string) => Promise<TreeNode | undefined> {
     const count = this.layers.length;
     // Layers are looked up by position in `layers` (prefetch entries are not layers).
-    const load = (k: number) => this.#layerLookup(this.layers[k].index);
+    const load = (k: number) => {
+      // A lookup that goes on below this layer needs that layer's zTOC next:
+      // its download overlaps this layer's indexing.
+      const below = this.layers[k - 1];
+      if (below?.ztoc !== undefined && !this.#lookups.has(below.index)) {
+        this.#ztocBlob(below.index, below.ztoc);
+      }
+      return this.#layerLookup(this.layers[k].index);
+    };
     return async (p) => {
       const node = await lookupPath(count, load, p);
       return node;

@@ -337,7 +337,8 @@ export interface EntryShape {
 /**
  * Makes every check {@link readEntry} makes on the entry at `t`, in the
  * same order and with the same errors (PAX records taken from `r.budget`),
- * without decoding it; returns what finding and ordering entries needs.
+ * without decoding it; returns what finding and ordering entries needs (in
+ * `into` when given).
  *
  * @example
  * ```ts
@@ -359,48 +360,69 @@ export interface EntryShape {
  * assert.ok(shape.dir && shape.nameLength === 2 && shape.offset === 512);
  * ```
  */
-export function checkEntry(r: FbReader, t: number): EntryShape {
+export function checkEntry(r: FbReader, t: number, into?: EntryShape): EntryShape {
+  // The reads of readEntry, one by one (no closures or tuples: this runs
+  // once per entry of every zTOC read).
   const vt = r.vtable(t);
   const vtsize = r.u16(vt);
-  const f = (id: number): number => {
-    const slot = 4 + 2 * id;
-    return slot < vtsize ? r.u16(vt + slot) : 0;
-  };
-  const i64 = (id: number): number => {
-    const o = f(id);
-    return o === 0 ? 0 : r.i64((t + o) >>> 0);
-  };
-  const u32 = (id: number): void => {
-    const o = f(id);
-    if (o !== 0) r.check((t + o) >>> 0, 4);
-  };
-  const [xs, xn] = r.vector(t, f(13), 4);
+  const [xs, xn] = r.vector(t, fieldAt(r, vt, vtsize, 13), 4);
   r.budget -= xn;
   if (r.budget < 0) throw new ParseError("more PAX records than the buffer can hold");
   for (let j = 0; j < xn; j++) {
     const x = r.indirect(xs + 4 * j);
     const xvt = r.vtable(x);
-    r.bytesRange(x, r.field(xvt, 0));
-    r.bytesRange(x, r.field(xvt, 1));
+    stringAt(r, x, r.field(xvt, 0));
+    stringAt(r, x, r.field(xvt, 1));
   }
-  const [nameStart, nameLength] = r.bytesRange(t, f(0));
-  const [typeStart, typeLength] = r.bytesRange(t, f(1));
+  const out = into ?? { nameStart: 0, nameLength: 0, dir: false, offset: 0, size: 0 };
+  out.nameStart = stringAt(r, t, fieldAt(r, vt, vtsize, 0));
+  out.nameLength = stringLength;
+  const typeStart = stringAt(r, t, fieldAt(r, vt, vtsize, 1));
   const b = r.bytes;
   // "dir"
-  const dir = typeLength === 3 && b[typeStart] === 0x64 && b[typeStart + 1] === 0x69 &&
+  out.dir = stringLength === 3 && b[typeStart] === 0x64 && b[typeStart + 1] === 0x69 &&
     b[typeStart + 2] === 0x72;
-  const offset = i64(2);
-  const size = i64(3);
-  r.bytesRange(t, f(4));
-  i64(5);
-  u32(6);
-  u32(7);
-  r.bytesRange(t, f(8));
-  r.bytesRange(t, f(9));
-  r.bytesRange(t, f(10));
-  i64(11);
-  i64(12);
-  return { nameStart, nameLength, dir, offset, size };
+  out.offset = int64At(r, t, fieldAt(r, vt, vtsize, 2));
+  out.size = int64At(r, t, fieldAt(r, vt, vtsize, 3));
+  stringAt(r, t, fieldAt(r, vt, vtsize, 4));
+  int64At(r, t, fieldAt(r, vt, vtsize, 5));
+  let o = fieldAt(r, vt, vtsize, 6);
+  if (o !== 0) r.check((t + o) >>> 0, 4);
+  o = fieldAt(r, vt, vtsize, 7);
+  if (o !== 0) r.check((t + o) >>> 0, 4);
+  stringAt(r, t, fieldAt(r, vt, vtsize, 8));
+  stringAt(r, t, fieldAt(r, vt, vtsize, 9));
+  stringAt(r, t, fieldAt(r, vt, vtsize, 10));
+  int64At(r, t, fieldAt(r, vt, vtsize, 11));
+  int64At(r, t, fieldAt(r, vt, vtsize, 12));
+  return out;
+}
+
+/** Offset of field `id` of a table whose vtable at `vt` is `vtsize` bytes (0: absent). */
+function fieldAt(r: FbReader, vt: number, vtsize: number, id: number): number {
+  const slot = 4 + 2 * id;
+  return slot < vtsize ? r.u16(vt + slot) : 0;
+}
+
+/** The length of the string {@link stringAt} found last. */
+let stringLength = 0;
+
+/** Start of the string at field offset `off` of `table` (its length in `stringLength`). */
+function stringAt(r: FbReader, table: number, off: number): number {
+  if (off === 0) {
+    stringLength = 0;
+    return 0;
+  }
+  const vec = r.indirect((table + off) >>> 0);
+  const n = r.u32(vec);
+  r.check(vec + 4, n);
+  stringLength = n;
+  return vec + 4;
+}
+
+/** The int64 at field offset `off` of `table` (0 when absent). */
+function int64At(r: FbReader, table: number, off: number): number {
+  return off === 0 ? 0 : r.i64((table + off) >>> 0);
 }
 
 /** The root table of a zTOC and its scalar and text fields. */

@@ -181,7 +181,7 @@ export function tarZinfo(spanSize: number, size: number): Zinfo {
  * import { encodeTarZinfo } from "../gzip/tar_zinfo.ts";
  * const zi = zinfoOf({
  *   version: "0.9", buildToolIdentifier: "t", compressedArchiveSize: 3000,
- *   uncompressedArchiveSize: 3000, toc: [], compressionAlgorithm: "uncompressed",
+ *   uncompressedArchiveSize: 3000, compressionAlgorithm: "uncompressed",
  *   maxSpanId: 2, spanDigests: [], checkpoints: encodeTarZinfo(1024, 3000),
  * });
  * assert.ok(zi.kind === "tar" && zi.numSpans === 3);

@@ -17,6 +17,7 @@ import { BadInputError } from "../errors.ts";
 import { ztocTooLarge } from "./codec.ts";
 import {
   checkEntry,
+  type EntryShape,
   FbReader,
   Interner,
   readCompressionInfo,
@@ -120,9 +121,10 @@ export class ZtocView {
     const offsets = new Float64Array(n);
     const sizes = new Float64Array(n);
     let sorted = true;
+    const e: EntryShape = { nameStart: 0, nameLength: 0, dir: false, offset: 0, size: 0 };
     for (let i = 0; i < n; i++) {
       const t = r.indirect(ms + 4 * i);
-      const e = checkEntry(r, t);
+      checkEntry(r, t, e);
       tables[i] = t;
       starts[i] = e.nameStart;
       lengths[i] = e.nameLength;
