@@ -6,6 +6,7 @@
  * * the reference: downloading the first layer's blob once;
  * * downloading its zTOC blob alone (digest checked);
  * * `openFile` in-process with an empty store, as `bench_read.ts` times it;
+ * * `listFiles` (every layer's zTOC decoded whole and merged), for `ls`;
  * * the same read split in phases through `ImageFiles`: `open` (manifest
  *   and index discovery), `stat` (the zTOCs the lookup needs: fetched,
  *   checked, decoded, indexed) and `bytes` (the spans: fetched, checked,
@@ -17,15 +18,20 @@
  * the HTTP timeline of one `openFile` (every request: start, headers, end,
  * bytes), to see what waits on what.
  *
+ * With `--base DIR` (a checkout of another revision, e.g. made with `git
+ * archive REV | tar -x -C DIR`), that revision's `openFile` is timed in the
+ * same rounds, for a before/after comparison in one run.
+ *
  * ```sh
  * deno run -A tasks/bench_cat_profile.ts [--data real|generated] [--rounds 5] [--size-mib N]
+ *   [--base DIR]
  * ```
  *
  * @module
  */
 import { parseArgs, realSizeArg, sizeArg } from "./bench_data.ts";
 import { drain, serveBenchImage } from "./bench_read.ts";
-import { ImageFiles, openFile } from "../lib/use_cases/read_files.ts";
+import { ImageFiles, listFiles, openFile } from "../lib/use_cases/read_files.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { decodeZtoc } from "../lib/ztoc/codec.ts";
 import { validateZtoc, zinfoOf } from "../lib/ztoc/spans.ts";
@@ -115,7 +121,20 @@ async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
   return performance.now() - t;
 }
 
-async function profile(data: "real" | "generated", size: number, n: number): Promise<void> {
+/** `openFile` as exported by `read_files.ts`. */
+type OpenFile = typeof openFile;
+
+async function profile(
+  data: "real" | "generated",
+  size: number,
+  n: number,
+  base?: string,
+): Promise<void> {
+  const baseModule = base === undefined
+    ? undefined
+    : await import(`file://${base}/lib/use_cases/read_files.ts`);
+  const baseOpen: OpenFile | undefined = baseModule?.openFile;
+  const baseList: typeof listFiles | undefined = baseModule?.listFiles;
   const log = (s: string) => console.error(s);
   const served = await serveBenchImage(data, size, log);
   const { image, ref, repo, registry, client, path, fileSize } = served;
@@ -189,6 +208,22 @@ async function profile(data: "real" | "generated", size: number, n: number): Pro
           if (got !== fileSize) throw new Error("short cat");
         }),
       );
+      if (baseOpen) {
+        add(
+          "cat: openFile of --base, drained",
+          await time(async () => {
+            const got = await drain(await baseOpen(ref, path, { registry }));
+            if (got !== fileSize) throw new Error("short cat (base)");
+          }),
+        );
+      }
+      add(
+        "ls: listFiles (every layer's TOC, merged)",
+        await time(() => listFiles(ref, { registry })),
+      );
+      if (baseList) {
+        add("ls: listFiles of --base", await time(() => baseList(ref, { registry })));
+      }
       let files: ImageFiles | undefined;
       const t0 = performance.now();
       add(
@@ -213,8 +248,16 @@ async function profile(data: "real" | "generated", size: number, n: number): Pro
       add("mem: ZtocView.decode (lazy)", await time(() => ZtocView.decode(ztocBytes)));
       const view = ZtocView.decode(ztocBytes);
       add(
-        "mem: ZtocLayerIndex of the view, one lookup",
+        "mem: ZtocLayerIndex, hash tables of every name",
         await time(() => new ZtocLayerIndex(view, 0).entry(path)),
+      );
+      add(
+        "mem: ZtocLayerIndex prepared for the path",
+        await time(() => {
+          const index = new ZtocLayerIndex(view, 0);
+          index.prepare(path);
+          return index.entry(path);
+        }),
       );
       add(
         "mem: extractFile from memory (hash, inflate, window check)",
@@ -281,6 +324,7 @@ if (import.meta.main) {
     "size-mib": "string",
     rounds: "string",
     data: "string",
+    base: "string",
   });
   const data = String(values.data ?? "real");
   if (data !== "real" && data !== "generated") {
@@ -288,5 +332,6 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const n = Number(values.rounds ?? 5);
-  await profile(data, data === "real" ? realSizeArg(values) : sizeArg(values), n);
+  const base = values.base === undefined ? undefined : String(values.base).replace(/\/$/, "");
+  await profile(data, data === "real" ? realSizeArg(values) : sizeArg(values), n, base);
 }

@@ -126,6 +126,37 @@ Deno.test("ztoc layer index: answers as LayerFiles for layers of awkward names",
   assert.ok(found > asked / 10 && found < asked, `${found} of ${asked} questions found an entry`);
 });
 
+Deno.test("ztoc layer index: prepared for one path, it answers for it and its ancestors as LayerFiles", () => {
+  const rnd = prng(0x9a7);
+  let prepared = 0;
+  for (let round = 0; round < 300; round++) {
+    const bytes = randomLayer(rnd, round % 3 === 0, randInt(rnd, 1, 40));
+    const toc = decodeZtoc(bytes).toc;
+    const files = new LayerFiles(toc, 0);
+    const view = ZtocView.decode(bytes);
+    const qs = [...questions(toc, rnd)];
+    for (let i = 0; i < 6; i++) {
+      const path = cleanPath(qs[randInt(rnd, 0, qs.length - 1)]);
+      if (path === "") continue;
+      const index = new ZtocLayerIndex(view, 0);
+      index.prepare(path);
+      prepared++;
+      const parts = path.split("/");
+      const asked = parts.map((_, j) => parts.slice(0, j + 1).join("/"));
+      // Its ancestors and itself, then a few others (answered by the hash tables).
+      for (const p of [...asked, ...qs.slice(0, 5)]) {
+        const ctx = `round ${round}: prepared ${JSON.stringify(path)}, asked ${JSON.stringify(p)}`;
+        assert.deepEqual(index.entry(p), files.entry(p), `${ctx}: entry`);
+        assert.equal(index.impliesDir(p), files.impliesDir(p), `${ctx}: impliesDir`);
+        assert.equal(index.hidesBelow(p), files.hidesBelow(p), `${ctx}: hidesBelow`);
+      }
+      assert.deepEqual([...index.whiteouts].sort(), [...files.whiteouts].sort(), round + "");
+      assert.deepEqual([...index.opaque].sort(), [...files.opaque].sort(), round + "");
+    }
+  }
+  assert.ok(prepared > 1000, `${prepared} prepared indexes`);
+});
+
 Deno.test("ztoc layer index: a large layer of plain names, including a later entry replacing one", () => {
   const rnd = prng(77);
   const bytes = randomLayer(rnd, true, 3000);
@@ -164,6 +195,13 @@ Deno.test("ztoc layer index: top-down lookups through random stacks equal the me
     for (const p of candidates) {
       const a = await lookupPath(count, (i) => Promise.resolve(files[i]), p);
       const b = await lookupPath(count, (i) => Promise.resolve(indexes[i]), p);
+      // The same through indexes prepared for this path (as a read prepares them).
+      const fresh = zs.map((z, i) => new ZtocLayerIndex(ZtocView.decode(z), i));
+      const c = await lookupPath(count, (i) => {
+        fresh[i].prepare(cleanPath(p));
+        return Promise.resolve(fresh[i]);
+      }, p);
+      assert.deepEqual(c && { ...c, meta: c.meta }, b && { ...b, meta: b.meta }, `prepared ${p}`);
       const m = tree.get(p);
       const ctx = `seed ${seed} ${JSON.stringify(p)}`;
       assert.equal(b === undefined, a === undefined, ctx);

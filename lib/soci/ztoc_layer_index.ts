@@ -86,37 +86,64 @@ export class ZtocLayerIndex implements LayerLookup {
   readonly layer: number;
   /** The zTOC read. */
   readonly view: ZtocView;
-  /** Paths hidden in the lower layers by `.wh.NAME` files. */
-  readonly whiteouts: Set<string> = new Set();
-  /** Directories whose lower content is hidden by `.wh..wh..opq`. */
-  readonly opaque: Set<string> = new Set();
+  readonly #whiteouts = new Set<string>();
+  readonly #opaque = new Set<string>();
+  /** A pass over every name was made: the marker sets are complete. */
+  #marked = false;
+  /** The hash tables were built. */
+  #full = false;
+  /** Answers for one path and its ancestors (see {@link ZtocLayerIndex.prepare}). */
+  #scan: PathScan | undefined;
 
   /** Entry k's cleaned name: in the zTOC's bytes, or (flag set) in the arena. */
-  readonly #keyStart: Uint32Array;
-  readonly #keyLen: Uint32Array;
-  readonly #inArena: Uint8Array;
+  #keyStart = new Uint32Array(0);
+  #keyLen = new Uint32Array(0);
+  #inArena = new Uint8Array(0);
   #arena = new Uint8Array(1024);
   #arenaUsed = 0;
 
   /** Entries by cleaned name: the last entry k (−1: empty slot), its hash, any non-dir. */
-  readonly #slots: Int32Array;
-  readonly #slotHash: Int32Array;
-  readonly #nonDir: Uint8Array;
-  readonly #mask: number;
+  #slots = new Int32Array(0);
+  #slotHash = new Int32Array(0);
+  #nonDir = new Uint8Array(0);
+  #mask = 0;
 
   /** Implied directories: a prefix of entry k's key of length len. */
-  #dirEntry: Int32Array;
-  #dirLen: Int32Array;
-  #dirHash: Int32Array;
+  #dirEntry = new Int32Array(0);
+  #dirLen = new Int32Array(0);
+  #dirHash = new Int32Array(0);
   #dirCount = 0;
-  #dirMask: number;
+  #dirMask = 0;
 
   readonly #decoded = new Map<number, FileMetadata>();
 
-  /** Indexes the TOC of `view`, layer number `layer`. */
+  /**
+   * An index of the TOC of `view`, layer number `layer`: built on the first
+   * question (a pass over one path for {@link ZtocLayerIndex.prepare}d
+   * questions, hash tables of every name for the others).
+   */
   constructor(view: ZtocView, layer: number) {
     this.layer = layer;
     this.view = view;
+  }
+
+  /** Paths hidden in the lower layers by `.wh.NAME` files. */
+  get whiteouts(): Set<string> {
+    if (!this.#marked) this.#build();
+    return this.#whiteouts;
+  }
+
+  /** Directories whose lower content is hidden by `.wh..wh..opq`. */
+  get opaque(): Set<string> {
+    if (!this.#marked) this.#build();
+    return this.#opaque;
+  }
+
+  /** Builds the hash tables of every cleaned name and every directory above one. */
+  #build(): void {
+    if (this.#full) return;
+    this.#full = true;
+    const view = this.view;
     const n = view.length;
     this.#keyStart = new Uint32Array(n);
     this.#keyLen = new Uint32Array(n);
@@ -131,6 +158,8 @@ export class ZtocLayerIndex implements LayerLookup {
     this.#dirLen = new Int32Array(dcap);
     this.#dirHash = new Int32Array(dcap);
     this.#dirMask = dcap - 1;
+    const marked = this.#marked;
+    this.#marked = true;
 
     const bytes = view.bytes;
     const starts = view.nameStarts;
@@ -209,8 +238,9 @@ export class ZtocLayerIndex implements LayerLookup {
         }
         const marker = markerOf(path);
         if (marker === undefined) this.#addEntry(k, h | 0, view.isDir(k));
-        else if (marker.opaque !== undefined) this.opaque.add(marker.opaque);
-        else if (marker.hides !== undefined) this.whiteouts.add(marker.hides);
+        else if (marked) { /* the sets are complete */ }
+        else if (marker.opaque !== undefined) this.#opaque.add(marker.opaque);
+        else if (marker.hides !== undefined) this.#whiteouts.add(marker.hides);
       }
       // The directories above it, deepest first, up to one already there
       // (the set is closed under taking parents).
@@ -327,11 +357,26 @@ export class ZtocLayerIndex implements LayerLookup {
     }
   }
 
-  /** The entry at a cleaned path (the last one in tar order); whiteouts are not entries. */
-  entry(path: string): FileMetadata | undefined {
-    const slot = this.#slotOf(path);
-    if (slot === -1) return undefined;
-    const k = this.#slots[slot];
+  /**
+   * Answers questions about `path` (cleaned) and its ancestors, the ones
+   * resolving it asks, from one pass comparing every name with it: cheaper
+   * than hashing every name. Other questions still build the hash tables.
+   * Only the first call does anything.
+   */
+  prepare(path: string): void {
+    if (this.#full || this.#scan !== undefined || path === "") return;
+    this.#scan = new PathScan(this.view, path, this.#marked ? undefined : this);
+    this.#marked = true;
+  }
+
+  /** Records a whiteout or opaque marker found by a pass. */
+  addMarker(marker: { opaque?: string; hides?: string }): void {
+    if (marker.opaque !== undefined) this.#opaque.add(marker.opaque);
+    else if (marker.hides !== undefined) this.#whiteouts.add(marker.hides);
+  }
+
+  /** Entry k, decoded once. */
+  #entryAt(k: number): FileMetadata {
     let meta = this.#decoded.get(k);
     if (meta === undefined) {
       meta = this.view.entry(k);
@@ -340,8 +385,25 @@ export class ZtocLayerIndex implements LayerLookup {
     return meta;
   }
 
+  /** The entry at a cleaned path (the last one in tar order); whiteouts are not entries. */
+  entry(path: string): FileMetadata | undefined {
+    const q = this.#scan?.question(path);
+    if (q !== undefined) {
+      const k = this.#scan!.entries[q];
+      return k === -1 ? undefined : this.#entryAt(k);
+    }
+    this.#build();
+    const slot = this.#slotOf(path);
+    if (slot === -1) return undefined;
+    const k = this.#slots[slot];
+    return this.#entryAt(k);
+  }
+
   /** Whether entries of this layer (whiteouts included) lie under directory `path`. */
   impliesDir(path: string): boolean {
+    const q = this.#scan?.question(path);
+    if (q !== undefined) return this.#scan!.bounds[q] <= this.#scan!.impliedUpTo;
+    this.#build();
     const key = encoder.encode(path);
     const hash = fnv(key, 0, key.length);
     let i = hash & this.#dirMask;
@@ -360,6 +422,9 @@ export class ZtocLayerIndex implements LayerLookup {
 
   /** Whether some entry at `path` (even one replaced later) is not a directory. */
   #nonDirAt(path: string): boolean {
+    const q = this.#scan?.question(path);
+    if (q !== undefined) return this.#scan!.nonDir[q] === 1;
+    this.#build();
     const slot = this.#slotOf(path);
     return slot !== -1 && this.#nonDir[slot] === 1;
   }
@@ -370,10 +435,125 @@ export class ZtocLayerIndex implements LayerLookup {
    * it, or a non-directory entry of its own at a directory above it.
    */
   hidesBelow(path: string): boolean {
-    if (this.whiteouts.has(path)) return true;
+    const whiteouts = this.whiteouts;
+    const opaque = this.opaque;
+    if (whiteouts.has(path)) return true;
     for (const a of ancestors(path)) {
-      if (this.whiteouts.has(a) || this.opaque.has(a) || this.#nonDirAt(a)) return true;
+      if (whiteouts.has(a) || opaque.has(a) || this.#nonDirAt(a)) return true;
     }
-    return this.opaque.has("") && path !== "";
+    return opaque.has("") && path !== "";
+  }
+}
+
+/**
+ * One pass over every name of a zTOC answering, for one cleaned path and
+ * each of its ancestors (question q is the path's first `bounds[q]`
+ * bytes): its last entry, whether some entry there is not a directory, and
+ * whether entries lie under it. Names are compared with the path where
+ * they lie in the buffer (after a leading `./` or `/`); names that need
+ * cleaning go through the text path, as for the hash tables.
+ */
+class PathScan {
+  /** Length in bytes of each question (each ancestor, then the path). */
+  readonly bounds: number[] = [];
+  /** The last entry at each question (−1: none). */
+  readonly entries: Int32Array;
+  /** 1 when some entry at the question is not a directory. */
+  readonly nonDir: Uint8Array;
+  /** Every question of length ≤ this has entries under it. */
+  impliedUpTo = -1;
+  readonly #byPath = new Map<string, number>();
+
+  constructor(view: ZtocView, path: string, markers: ZtocLayerIndex | undefined) {
+    const key = encoder.encode(path);
+    const K = key.length;
+    const parts = path.split("/");
+    for (let i = 0, at = 0; i < parts.length; i++) {
+      at += (i > 0 ? 1 : 0) + encoder.encode(parts[i]).length;
+      this.bounds.push(at);
+      this.#byPath.set(parts.slice(0, i + 1).join("/"), i);
+    }
+    const questionOf = new Map(this.bounds.map((b, q) => [b, q]));
+    // The largest inner question length below each length (−1: none).
+    const below = new Int32Array(K + 1).fill(-1);
+    for (let c = 1, best = -1; c <= K; c++) {
+      below[c] = best;
+      if (key[c] === SLASH) best = c;
+    }
+    this.entries = new Int32Array(this.bounds.length).fill(-1);
+    this.nonDir = new Uint8Array(this.bounds.length);
+    const bytes = view.bytes;
+    const starts = view.nameStarts;
+    const lengths = view.nameLengths;
+    for (let k = 0; k < view.length; k++) {
+      const s = starts[k];
+      const len = lengths[k];
+      // The fast path of the hash tables: ASCII, `./x`, `/x` or `x`, no `//` or `/.`.
+      let a = 0;
+      let fast = len > 0;
+      if (fast) {
+        const c0 = bytes[s];
+        if (c0 === DOT) {
+          if (len >= 2 && bytes[s + 1] === SLASH) a = 2;
+          else fast = false;
+        } else if (c0 === SLASH) a = 1;
+      }
+      let end = s + len;
+      if (fast && end > s + a && bytes[end - 1] === SLASH) end--;
+      if (fast && end > s + a) {
+        const first = bytes[s + a];
+        if (first === DOT || first === SLASH || bytes[end - 1] === SLASH) fast = false;
+      }
+      if (fast && end <= s + a) continue; // the root directory
+      if (fast) {
+        let prev = 0;
+        for (let i = s + a; i < end; i++) {
+          const c = bytes[i];
+          if (c >= 0x80 || (prev === SLASH && (c === SLASH || c === DOT))) {
+            fast = false;
+            break;
+          }
+          prev = c;
+        }
+      }
+      let buf = bytes;
+      let from = s + a;
+      let n = end - from;
+      let isEntry = true;
+      if (!fast) {
+        const cleaned = cleanPath(nameText(view.name(k)));
+        if (cleaned === "") continue; // the root directory
+        buf = encoder.encode(cleaned);
+        from = 0;
+        n = buf.length;
+        const marker = markerOf(cleaned);
+        if (marker !== undefined) {
+          isEntry = false;
+          markers?.addMarker(marker);
+        }
+      }
+      // Common prefix of the name and the path.
+      const m = n < K ? n : K;
+      let c = 0;
+      while (c < m && buf[from + c] === key[c]) c++;
+      if (isEntry && c === n) {
+        const q = questionOf.get(n);
+        if (q !== undefined) {
+          this.entries[q] = k;
+          if (!view.isDir(k)) this.nonDir[q] = 1;
+        }
+      }
+      // The questions this name lies under: every inner one shorter than
+      // the common prefix, and the whole path when the name goes on with a
+      // `/` after it. (Where both go on, they differ: not with a `/` in both.)
+      let implied = below[c];
+      if (c === K && c < n && buf[from + c] === SLASH) implied = c;
+      if (implied > this.impliedUpTo) this.impliedUpTo = implied;
+    }
+  }
+
+  /** The question number of a cleaned path, if it is one of this scan's. */
+  question(path: string): number | undefined {
+    return this.#byPath.get(path);
   }
 }

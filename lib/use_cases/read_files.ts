@@ -29,6 +29,7 @@ import {
 } from "../oci/media_types.ts";
 import { hostPlatform } from "../oci/platform.ts";
 import {
+  cleanPath,
   LayerFiles,
   type LayerLookup,
   lookupPath,
@@ -566,17 +567,26 @@ export class ImageFiles implements AsyncDisposable {
     return nodes.map((n) => this.#info(n));
   }
 
-  #lookup(): (path: string) => Promise<TreeNode | undefined> {
+  /**
+   * Looks paths up from the top layer down; `path`, when given, is the one
+   * about to be resolved: zTOC indexes answer for it and its ancestors
+   * from one pass over their names.
+   */
+  #lookup(path?: string): (path: string) => Promise<TreeNode | undefined> {
     const count = this.layers.length;
+    const hint = path === undefined ? "" : cleanPath(path);
     // Layers are looked up by position in `layers` (prefetch entries are not layers).
-    const load = (k: number) => {
+    const load = async (k: number) => {
       // A lookup that goes on below this layer needs that layer's zTOC next:
       // its download overlaps this layer's indexing.
+      const here = this.#layerLookup(this.layers[k].index);
       const below = this.layers[k - 1];
       if (below?.ztoc !== undefined && !this.#lookups.has(below.index)) {
         this.#ztocBlob(below.index, below.ztoc);
       }
-      return this.#layerLookup(this.layers[k].index);
+      const files = await here;
+      if (files instanceof ZtocLayerIndex) files.prepare(hint);
+      return files;
     };
     return async (p) => {
       const node = await lookupPath(count, load, p);
@@ -590,7 +600,9 @@ export class ImageFiles implements AsyncDisposable {
    * only with `follow`.
    */
   async stat(path: string, options: { follow?: boolean } = {}): Promise<FileInfo> {
-    const node = await resolvePath(this.#lookup(), path, { followLast: options.follow ?? false });
+    const node = await resolvePath(this.#lookup(path), path, {
+      followLast: options.follow ?? false,
+    });
     return this.#info(node);
   }
 
@@ -606,7 +618,7 @@ export class ImageFiles implements AsyncDisposable {
 
   /** {@link ImageFiles.open} as an async generator. */
   async bytes(path: string): Promise<AsyncGenerator<Uint8Array>> {
-    let node = await resolvePath(this.#lookup(), path);
+    let node = await resolvePath(this.#lookup(path), path);
     if (node.meta.type === "hardlink") {
       if (node.target === undefined) {
         throw new NotFoundError(
