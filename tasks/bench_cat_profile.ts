@@ -20,11 +20,14 @@
  *
  * With `--base DIR` (a checkout of another revision, e.g. made with `git
  * archive REV | tar -x -C DIR`), that revision's `openFile` is timed in the
- * same rounds, for a before/after comparison in one run.
+ * same rounds, for a before/after comparison in one run. With
+ * `--dependence`, for every checkpoint of the first layer: how far the
+ * output depends on the checkpoint's window (what decides whether a read
+ * can start there, `lib/ztoc/extract.ts`).
  *
  * ```sh
  * deno run -A tasks/bench_cat_profile.ts [--data real|generated] [--rounds 5] [--size-mib N]
- *   [--base DIR]
+ *   [--base DIR] [--dependence]
  * ```
  *
  * @module
@@ -39,7 +42,8 @@ import { LayerFiles } from "../lib/soci/merged_tree.ts";
 import { ZtocLayerIndex } from "../lib/soci/ztoc_layer_index.ts";
 import { ZtocView } from "../lib/ztoc/ztoc_view.ts";
 import { extractFile, findFile } from "../lib/ztoc/extract.ts";
-import { inflateFromCheckpoint } from "../lib/gzip/resume.ts";
+import { CheckpointResumer, inflateFromCheckpoint } from "../lib/gzip/resume.ts";
+import { type Checkpoint, WINDOW_SIZE } from "../lib/gzip/checkpoint.ts";
 
 const fmt = (ms: number) => `${ms.toFixed(1).padStart(7)} ms`;
 
@@ -115,6 +119,51 @@ function traceFetch(): { log: Request[]; t0: number; reset(): void; restore(): v
   };
 }
 
+/**
+ * For each checkpoint after the first: how much output inflating from it
+ * takes until the stored and the complement window give 32 KiB of equal
+ * bytes in a row (from there on the output does not depend on the window),
+ * up to `limit` (Infinity beyond).
+ */
+function windowDependence(layer: Uint8Array, checkpoints: Checkpoint[], limit: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < checkpoints.length; i++) {
+    const cp = checkpoints[i];
+    const input = layer.subarray(cp.bits !== 0 ? cp.in - 1 : cp.in);
+    const a = new CheckpointResumer(cp);
+    const b = new CheckpointResumer(cp, cp.window.map((x) => x ^ 0xff));
+    a.feed(input);
+    b.feed(input);
+    const step = 65536;
+    const buf = new Uint8Array(step);
+    let agree = 0;
+    let at = Infinity;
+    try {
+      while (a.produced < limit) {
+        const from = a.produced;
+        const more = a.run(from + step, (v) => buf.set(v, a.produced - v.length - from));
+        let pos = from;
+        b.run(a.produced, (v) => {
+          for (let k = 0; k < v.length; k++) {
+            agree = v[k] === buf[pos - from + k] ? agree + 1 : 0;
+          }
+          pos += v.length;
+        });
+        if (agree >= WINDOW_SIZE) {
+          at = a.produced;
+          break;
+        }
+        if (!more) break;
+      }
+    } finally {
+      a.free();
+      b.free();
+    }
+    out.push(at);
+  }
+  return out;
+}
+
 async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
   const t = performance.now();
   await fn();
@@ -129,6 +178,7 @@ async function profile(
   size: number,
   n: number,
   base?: string,
+  dependence = false,
 ): Promise<void> {
   const baseModule = base === undefined
     ? undefined
@@ -289,6 +339,18 @@ async function profile(
       console.log(`${k.padEnd(62)} ${fmt(min(xs))}  ${(min(xs) / dl).toFixed(3)}×`);
     }
 
+    if (dependence) {
+      const bytes = await client.blobs.get(repo, layer);
+      const d = windowDependence(bytes, zinfo.checkpoints, 4 << 20);
+      const within = (n: number) => d.filter((x) => x <= n).length;
+      const pct = (n: number) => `${((100 * within(n)) / d.length).toFixed(0)} %`;
+      console.log(
+        `window dependence of layer 0's ${d.length} checkpoints after the first: independent ` +
+          `within 256 KiB ${pct(256 << 10)}, 512 KiB ${pct(512 << 10)}, 1 MiB ${pct(1 << 20)}, ` +
+          `4 MiB ${pct(4 << 20)}`,
+      );
+    }
+
     // The HTTP timeline of one openFile.
     const trace = traceFetch();
     try {
@@ -325,6 +387,7 @@ if (import.meta.main) {
     rounds: "string",
     data: "string",
     base: "string",
+    dependence: "bool",
   });
   const data = String(values.data ?? "real");
   if (data !== "real" && data !== "generated") {
@@ -333,5 +396,6 @@ if (import.meta.main) {
   }
   const n = Number(values.rounds ?? 5);
   const base = values.base === undefined ? undefined : String(values.base).replace(/\/$/, "");
-  await profile(data, data === "real" ? realSizeArg(values) : sizeArg(values), n, base);
+  const size = data === "real" ? realSizeArg(values) : sizeArg(values);
+  await profile(data, size, n, base, values.dependence === true);
 }

@@ -5,10 +5,13 @@
  *
  * Nothing read through a zTOC is trusted before it is checked: span digests
  * cover the compressed bytes, and for gzip layers the 32 KiB window of
- * every checkpoint crossed is compared with the output that precedes it
- * (which costs one extra span per read: inflating starts one checkpoint
- * early). Work and memory are bounded by the spans actually read, whatever
- * sizes and offsets the zTOC claims.
+ * every checkpoint crossed is compared with the output that precedes it.
+ * The window of the checkpoint a read starts from cannot be checked that
+ * way without inflating the span before it; a read starts there only when
+ * the bytes it yields provably do not depend on that window (and the
+ * checkpoint's offsets check out against the file's tar header), else one
+ * checkpoint early (see `docs/hardening.md`). Work and memory are bounded
+ * by the spans actually read, whatever sizes and offsets the zTOC claims.
  *
  * @module
  */
@@ -333,23 +336,38 @@ class WindowCheck {
 
 /**
  * Yields the bytes of a regular file of the layer, decompressing only the
- * spans that hold it (gzip: and the span before, for the window check).
+ * spans that hold it. For gzip the read starts at the checkpoint of the
+ * file's first span when the bytes it yields cannot depend on that
+ * checkpoint's window (inflated side by side with the complement window
+ * until the two agree for 32 KiB, before the file) and the file's tar
+ * header is where the TOC says; otherwise (or if that does not inflate) it
+ * also reads the span before, from whose output the window is checked.
  * Each span's compressed bytes are checked against its digest before any of
- * it is decompressed, and for gzip every checkpoint window crossed is
- * checked against the output before the bytes after it are yielded, so a
- * corrupt layer or zTOC yields nothing wrong: it fails with a BadInputError
- * naming the span or checkpoint. A zTOC whose spans do not match its
+ * it is decompressed, and every checkpoint window crossed is checked
+ * against the output before the bytes after it are yielded, so a corrupt
+ * layer or zTOC yields nothing wrong: it fails with a BadInputError naming
+ * the span or checkpoint. A zTOC whose spans do not match its
  * `max_span_id` and span digests, or whose file lies outside its tar stream,
  * is refused before anything is read.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { extractFile, findFile } from "./extract.ts";
+ * import { buildZtoc } from "./builder.ts";
+ * import { scanLayer } from "./scan.ts";
  * import { readFileChunks } from "../image/file_layer.ts";
- * const entry = findFile(ztoc.toc, "etc/os-release");
- * for await (const part of extractFile(ztoc, entry, (s, e) => readFileChunks("layer.tgz", s, e))) {
- *   await Deno.stdout.write(part);
+ * const layer = "fixtures/sample-image/blobs/sha256/" +
+ *   "db5df77dec8b7d533aed0cff4e6b58d4130d063b42d6d988c110fdbbb8e54d0b";
+ * const { size } = await Deno.stat(layer);
+ * const ztoc = buildZtoc(await scanLayer(readFileChunks(layer, 0, size),
+ *   { compression: "detect", spanSize: 1 << 16 }));
+ * const entry = findFile(ztoc.toc, "app/main.js");
+ * let text = "";
+ * for await (const part of extractFile(ztoc, entry, (s, e) => readFileChunks(layer, s, e))) {
+ *   text += new TextDecoder().decode(part);
  * }
+ * assert.equal(text.length, entry.uncompressedSize);
  * ```
  */
 export async function* extractFile(
