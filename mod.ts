@@ -166,8 +166,9 @@ export {
   selectManifest,
 } from "./lib/image/select.ts";
 
-export type { CompressionAlgorithm, FileMetadata, Ztoc } from "./lib/ztoc/model.ts";
+export type { CompressionAlgorithm, FileMetadata, Ztoc, ZtocHeader } from "./lib/ztoc/model.ts";
 export { decodeZtoc, encodeZtoc } from "./lib/ztoc/codec.ts";
+export { ZtocView } from "./lib/ztoc/ztoc_view.ts";
 export { buildZtoc, type BuildZtocOptions, fileMetadata } from "./lib/ztoc/builder.ts";
 export {
   detectCompression,
@@ -180,12 +181,18 @@ export {
 } from "./lib/ztoc/scan.ts";
 export { ScanPool } from "./lib/ztoc/scan_pool.ts";
 export { extractFile, findFile, type RangeReader } from "./lib/ztoc/extract.ts";
-export { tarMaxSpanId, validateZtoc, type Zinfo, zinfoOf } from "./lib/ztoc/spans.ts";
+export {
+  tarMaxSpanId,
+  validateZtoc,
+  validateZtocHeader,
+  type Zinfo,
+  zinfoOf,
+} from "./lib/ztoc/spans.ts";
 export { formatZtocInfoJson, type ZtocFileInfo, type ZtocInfo, ztocInfo } from "./lib/ztoc/info.ts";
 
 export { type Checkpoint, WINDOW_SIZE } from "./lib/gzip/checkpoint.ts";
 export { CheckpointInflater, type InflateSink, type InflateSummary } from "./lib/gzip/inflater.ts";
-export { inflateFromCheckpoint } from "./lib/gzip/resume.ts";
+export { CheckpointResumer, inflateFromCheckpoint } from "./lib/gzip/resume.ts";
 export { decodeGzipZinfo, encodeGzipZinfo, type GzipZinfo } from "./lib/gzip/zinfo.ts";
 export { decodeTarZinfo, encodeTarZinfo, type TarZinfo } from "./lib/gzip/tar_zinfo.ts";
 
@@ -416,6 +423,7 @@ export {
   type ImageLayer,
   listFiles,
   type LoadedZtoc,
+  type LoadedZtocView,
   openFile,
   type ReadImageOptions,
 } from "./lib/use_cases/read_files.ts";
@@ -452,12 +460,14 @@ export {
   cleanPath,
   LayerFiles,
   type LayerLoader,
+  type LayerLookup,
   lookupPath,
   mergeLayers,
   type ResolveOptions,
   resolvePath,
   type TreeNode,
 } from "./lib/soci/merged_tree.ts";
+export { ZtocLayerIndex } from "./lib/soci/ztoc_layer_index.ts";
 export {
   type ClaimedSizes,
   type DecodeFindings,

@@ -17,7 +17,14 @@
  */
 import type { FileMetadata } from "../ztoc/model.ts";
 import type { ZtocView } from "../ztoc/ztoc_view.ts";
-import { ancestors, cleanPath, type LayerLookup, markerOf, nameText } from "./merged_tree.ts";
+import {
+  ancestors,
+  cleanPath,
+  type LayerLookup,
+  type Marker,
+  markerOf,
+  nameText,
+} from "./merged_tree.ts";
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
@@ -365,14 +372,12 @@ export class ZtocLayerIndex implements LayerLookup {
    */
   prepare(path: string): void {
     if (this.#full || this.#scan !== undefined || path === "") return;
-    this.#scan = new PathScan(this.view, path, this.#marked ? undefined : this);
+    const onMarker = this.#marked ? undefined : (marker: Marker) => {
+      if (marker.opaque !== undefined) this.#opaque.add(marker.opaque);
+      else if (marker.hides !== undefined) this.#whiteouts.add(marker.hides);
+    };
+    this.#scan = new PathScan(this.view, path, onMarker);
     this.#marked = true;
-  }
-
-  /** Records a whiteout or opaque marker found by a pass. */
-  addMarker(marker: { opaque?: string; hides?: string }): void {
-    if (marker.opaque !== undefined) this.#opaque.add(marker.opaque);
-    else if (marker.hides !== undefined) this.#whiteouts.add(marker.hides);
   }
 
   /** Entry k, decoded once. */
@@ -464,7 +469,7 @@ class PathScan {
   impliedUpTo = -1;
   readonly #byPath = new Map<string, number>();
 
-  constructor(view: ZtocView, path: string, markers: ZtocLayerIndex | undefined) {
+  constructor(view: ZtocView, path: string, onMarker?: (marker: Marker) => void) {
     const key = encoder.encode(path);
     const K = key.length;
     const parts = path.split("/");
@@ -529,7 +534,7 @@ class PathScan {
         const marker = markerOf(cleaned);
         if (marker !== undefined) {
           isEntry = false;
-          markers?.addMarker(marker);
+          onMarker?.(marker);
         }
       }
       // Common prefix of the name and the path.
