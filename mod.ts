@@ -223,6 +223,7 @@ export {
   PrefetchSearch,
   type SpanRange,
 } from "./lib/soci/prefetch.ts";
+export type { BuildOptions } from "./lib/use_cases/build_options.ts";
 export {
   type ConvertedIndex,
   convertImage,
