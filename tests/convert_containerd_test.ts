@@ -649,3 +649,43 @@ Deno.test("ContainerdImageWriter: streamed blobs, existing blobs, bad bytes, abo
     );
   });
 });
+
+Deno.test("convert to containerd: a partially present image stays partial (the platform it lacks is kept as is)", async () => {
+  await withDaemon(async (c, root, scratch) => {
+    await importImages(c, ["multi"]);
+    const arm = IMG.multi.arm64;
+    await c.ctr(["content", "rm", arm.manifest.digest]);
+    const r = await sociOk(root, [
+      "--address",
+      c.socket,
+      "convert",
+      "--min-layer-size",
+      "0",
+      "--platform",
+      "linux/amd64",
+      "img:multi",
+      "containerd:img:multi-soci",
+    ]);
+    const expected = await expectedOf(scratch, "multi", ["--platform", "linux/amd64"]);
+    assert.match(
+      r.stdout,
+      new RegExp(`image ${expected.digest} written to containerd:img:multi-soci\n$`),
+    );
+    assert.equal((await targets(c)).get("docker.io/library/img:multi-soci"), expected.digest);
+    assert.deepEqual(await ctrLeaseIds(c), []);
+    await ctrGc(c);
+    // Everything but the arm64 manifest (and what only it referenced) is there and kept.
+    const held = new Set(await ctrContentDigests(c));
+    const armOnly = new Set([arm.config.digest, ...arm.layers.map((l) => l.desc.digest)]);
+    for (const l of IMG.multi.amd64.layers) armOnly.delete(l.desc.digest);
+    const lacking = [...expected.blobs.keys()].filter((d) => !held.has(d));
+    assert.deepEqual(sorted(lacking), sorted([arm.manifest.digest, ...armOnly]));
+    await assertHolds(c, {
+      digest: expected.digest,
+      blobs: new Map([...expected.blobs].filter(([d]) => held.has(d))),
+    });
+    // The new index still lists the arm64 manifest (its GC label too).
+    const index = JSON.parse(DEC.decode(await c.ctrBytes(["content", "get", expected.digest])));
+    assert.ok(index.manifests.some((m: { digest: string }) => m.digest === arm.manifest.digest));
+  });
+});
