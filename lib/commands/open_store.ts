@@ -24,6 +24,7 @@
  * | `index list`, `index info`, `ztoc list`, `ztoc info`, `ztoc get-file` | `--allow-read=ROOT` |
  * | `index rm`, `rebuild-db` | `--allow-read=ROOT --allow-write=ROOT` |
  * | `push` | `--allow-read=ROOT`, plus the registry's (`--allow-net=HOST`, credentials) |
+ * | `convert … containerd:NAME` (or a bare name in containerd) | `--allow-read=ROOT --allow-write=ROOT`, plus what the source needs |
  *
  * Writing commands also read `/proc` when they may (`--allow-read=/proc`):
  * it tells the recovery that the process of a dead transaction is gone, so
