@@ -11,27 +11,10 @@
  * @module
  */
 
+import { pidNamespace, processGone } from "../util/process.ts";
+
 /** The lease label naming the process that made the lease. */
 export const LEASE_OWNER_LABEL = "dev.soci-deno/owner";
-
-/** True when this process may read `path` (asked without a prompt). */
-function mayRead(path: string): boolean {
-  try {
-    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
-  } catch {
-    return false;
-  }
-}
-
-/** This process's pid namespace (`pid:[4026531836]`), or undefined when it cannot be read. */
-function pidNamespace(): string | undefined {
-  if (!mayRead("/proc")) return undefined;
-  try {
-    return Deno.readLinkSync("/proc/self/ns/pid");
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The owner label value of this process (`<pid namespace>:<pid>`), or
@@ -71,10 +54,5 @@ export function ownerGone(owner: string): boolean {
   if (i < 0 || !Number.isSafeInteger(pid) || pid <= 0 || pid === Deno.pid) return false;
   const ns = pidNamespace();
   if (ns === undefined || owner.slice(0, i) !== ns) return false;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return false;
-  } catch (e) {
-    return e instanceof Deno.errors.NotFound;
-  }
+  return processGone(pid) === true;
 }
