@@ -53,7 +53,7 @@ import {
   sizeFlags,
   spanSizeFlag,
 } from "./flags.ts";
-import { containerdOptions, openStore } from "./open_store.ts";
+import { containerdOptions, directReadFlag, openStore } from "./open_store.ts";
 import { prefetchFlags, prefetchPaths } from "./prefetch_flags.ts";
 
 /** Output formats of `--standalone` (`--format`). */
@@ -144,6 +144,7 @@ export const convertCommand: Command = {
     { ...quietFlag, usage: "print only the new image's digest" },
     ...prefetchFlags,
     ...registryFlags,
+    directReadFlag,
   ],
   needsRoot: (ctx) => !ctx.bool("standalone"),
   permissions: [
