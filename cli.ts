@@ -28,6 +28,7 @@ export type {
 export type { LiveRegion, Output } from "./lib/ui/output.ts";
 import { formatDuration } from "./lib/go/duration.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
+import { grantedEnv } from "./lib/util/env.ts";
 
 /** How long an aborted action (`--timeout`) may take to stop cleanly. */
 const GRACE_MS = 5000;
@@ -115,17 +116,6 @@ function listenForInterrupts(fn: () => void): boolean {
   }
 }
 
-function readEnv(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-      return undefined;
-    }
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
 function isBrokenPipe(e: unknown): boolean {
   for (let c = e, i = 0; c && i < 10; c = (c as Error).cause, i++) {
     if (c instanceof Deno.errors.BrokenPipe) return true;
@@ -164,7 +154,7 @@ function debugText(e: unknown): string {
  * ```
  */
 export async function main(args: string[], options: MainOptions = {}): Promise<number> {
-  const env = options.env ?? readEnv;
+  const env = options.env ?? grantedEnv;
   const root: Command = {
     name: "soci",
     usage: "build, inspect and push SOCI indexes for container images",

@@ -155,6 +155,10 @@ export {
   type RegistryWriterOptions,
 } from "./lib/image/registry_writer.ts";
 export { StoreImageWriter } from "./lib/image/store_writer.ts";
+export {
+  ContainerdImageWriter,
+  type ContainerdWriterOptions,
+} from "./lib/image/containerd_writer.ts";
 export { openImageWriter, type OpenWriterOptions } from "./lib/image/open_writer.ts";
 export { FILE_CHUNK, fileLayer, readFileChunks } from "./lib/image/file_layer.ts";
 export type { LayerCompression } from "./lib/image/layer.ts";
@@ -230,6 +234,7 @@ export {
   PrefetchSearch,
   type SpanRange,
 } from "./lib/soci/prefetch.ts";
+export type { BuildOptions } from "./lib/use_cases/build_options.ts";
 export {
   type ConvertedIndex,
   convertImage,

@@ -9,25 +9,32 @@
  * - `oci:` (the reference): `create oci:DIR:bench` into the soci store;
  * - `containerd → soci`: `create containerd:bench:bench` into the soci
  *   store (layers streamed with gRPC `Content.Read`);
- * - `containerd → containerd`: `--content-store containerd create
- *   bench:bench` (read from containerd, artifacts written into it, as
- *   upstream's `soci create` works);
- * - `… --direct-read`: the same, reading the layers from the blob files of
- *   containerd's content store (`create --direct-read`).
+ * - `containerd → containerd (API)`: `--content-store containerd create
+ *   --direct-read=false bench:bench` (read from containerd through its API,
+ *   artifacts written into it, as upstream's `soci create` works);
+ * - `containerd → containerd (files)`: the same with the default direct
+ *   reads of the layers' blob files in containerd's content store.
  *
  * Besides wall time it prints the CPU time of each process
  * (`/usr/bin/time`) and of containerd while it serves, which says more than
- * wall time on a loaded machine. The image is the two-layer generated image
- * of `bench_data.ts`, imported into a containerd started for the benchmark
- * (`ctr images import`).
+ * wall time on a loaded machine. The images are the two-layer images of
+ * `bench_data.ts`, real content (the machine's `/usr` files) and generated,
+ * each imported into a containerd started for its run (`ctr images import`).
  *
  * ```sh
- * deno run -A tasks/bench_containerd.ts [--rounds N] [--size-mib N]
+ * deno run -A tasks/bench_containerd.ts [--rounds N] [--size-mib N] [--data real|generated|both]
  * ```
  *
  * @module
  */
-import { DEFAULT_DIR, ensureImage, parseArgs, sizeArg } from "./bench_data.ts";
+import {
+  DEFAULT_DIR,
+  ensureImage,
+  ensureRealImage,
+  parseArgs,
+  realSizeArg,
+  sizeArg,
+} from "./bench_data.ts";
 import { ctrImport, ociArchive, startContainerd } from "../tests/helpers/containerd.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -74,14 +81,28 @@ async function main(): Promise<void> {
     rounds: "string",
     "size-mib": "string",
     dir: "string",
+    data: "string",
   });
+  const which = String(values.data ?? "both");
+  if (!["real", "generated", "both"].includes(which)) {
+    console.error(`--data must be real, generated or both, not ${which}`);
+    Deno.exit(2);
+  }
+  for (const data of ["real", "generated"] as const) {
+    if (which === "both" || which === data) await bench(data, values);
+  }
+}
+
+async function bench(
+  data: "real" | "generated",
+  values: Record<string, string | boolean>,
+): Promise<void> {
   const rounds = Number(values.rounds ?? 5);
   const log = (s: string) => console.error(s);
-  const image = await ensureImage({
-    size: sizeArg(values),
-    dir: (values.dir as string | undefined) ?? DEFAULT_DIR,
-    log,
-  });
+  const dir = (values.dir as string | undefined) ?? DEFAULT_DIR;
+  const image = data === "real"
+    ? await ensureRealImage({ size: realSizeArg(values), dir, log })
+    : await ensureImage({ size: sizeArg(values), dir, log });
   const c = await startContainerd();
   const work = await Deno.makeTempDir({ prefix: "soci-bench-ctrd-" });
   let n = 0;
@@ -104,8 +125,11 @@ async function main(): Promise<void> {
     const variants: Array<{ name: string; run: () => Promise<Run>; runs: Run[] }> = [
       { name: "oci:", run: cli([], `oci:${image.dir}:${image.tag}`) },
       { name: "containerd → soci", run: cli([], "containerd:bench:bench") },
-      { name: "containerd → containerd", run: cli(inContainerd, "bench:bench") },
-      { name: "… --direct-read", run: cli(inContainerd, "bench:bench", ["--direct-read"]) },
+      {
+        name: "containerd → containerd (API)",
+        run: cli(inContainerd, "bench:bench", ["--direct-read=false"]),
+      },
+      { name: "containerd → containerd (files)", run: cli(inContainerd, "bench:bench") },
     ].map((v) => ({ ...v, runs: [] }));
     for (const v of variants) await v.run(); // warm-up (page cache, Deno caches)
     for (let i = 0; i < rounds; i++) {
@@ -122,14 +146,16 @@ async function main(): Promise<void> {
       );
     }
     const bytes = image.layers.reduce((sum, l) => sum + l.size, 0);
-    console.log(`image: 2 gzip layers, ${(bytes / 1048576).toFixed(1)} MiB compressed`);
+    console.log(
+      `== ${data} content: 2 gzip layers, ${(bytes / 1048576).toFixed(1)} MiB compressed`,
+    );
     const ref = variants[0].runs;
     for (const v of variants) {
       const wall = v.runs.map((r) => r.wall);
       const cpu = v.runs.map((r) => r.cpu);
       const daemon = v.runs.map((r) => r.daemonCpu);
       console.log(
-        `${v.name.padEnd(24)} wall median ${median(wall).toFixed(2)} s, min ${
+        `${v.name.padEnd(31)} wall median ${median(wall).toFixed(2)} s, min ${
           min(wall).toFixed(2)
         } s; cpu median ${median(cpu).toFixed(2)} s (+ containerd ${
           median(daemon).toFixed(2)

@@ -194,6 +194,9 @@ async function importImages(c: TestContainerd, ns = "default", tags = ["app", "m
       namespace: ns,
     });
   }
+  // ctr's import lease is gone; collect what it alone held now, so that the
+  // test's "before" snapshots do not race containerd's background GC.
+  await ctrGc(c, ns);
 }
 
 Deno.test("containerd CLI: create by short and full name, single- and multi-platform: the soci store's artifacts, upstream's labels, kept by the GC", async () => {

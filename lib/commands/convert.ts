@@ -2,16 +2,20 @@
  * `soci convert [flags] <source> <dest>`: makes a SOCI-enabled image (v2
  * SOCI indexes bound to their manifests through a new OCI index,
  * `soci-format.md` §8) from any source to any destination:
- * `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker://HOST/REPO:TAG`, or a
- * name in the local store. Upstream's `--standalone IN OUT --format
- * oci-archive|oci-dir` works too, with upstream's messages (`soci-cli.md`
- * §6.2).
+ * `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker://HOST/REPO:TAG`,
+ * `containerd:NAME`, or a name in the local store. A bare source name the
+ * local store lacks is looked for in containerd; a bare destination is then
+ * a containerd image too (upstream's containerd mode, `soci-cli.md` §6.1,
+ * also in place: `convert app app`), as it always is with `--content-store
+ * containerd`. Upstream's `--standalone IN OUT --format oci-archive|oci-dir`
+ * works too, with upstream's messages (`soci-cli.md` §6.2).
  *
  * @module
  */
 import { join } from "node:path";
 import { BadInputError, UsageError } from "../errors.ts";
 import type { Layer } from "../image/layer.ts";
+import { CONTAINERD_TRANSPORT, ContainerdSource } from "../image/containerd_source.ts";
 import { openImage, transportOf } from "../image/open.ts";
 import { openImageWriter } from "../image/open_writer.ts";
 import { OciArchiveWriter } from "../image/oci_archive_writer.ts";
@@ -21,6 +25,7 @@ import type { ImageSource } from "../image/source.ts";
 import type { ImageWriter } from "../image/writer.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
+import { ContainerdStore } from "../store/containerd_store.ts";
 import { LocalStore } from "../store/local_store.ts";
 import { convertImage, type ConvertResult } from "../use_cases/convert.ts";
 import { ANNOTATION_SOURCE } from "../use_cases/image_names.ts";
@@ -48,7 +53,7 @@ import {
   sizeFlags,
   spanSizeFlag,
 } from "./flags.ts";
-import { containerdOptions, openStore } from "./open_store.ts";
+import { containerdOptions, directReadFlag, openStore } from "./open_store.ts";
 import { prefetchFlags, prefetchPaths } from "./prefetch_flags.ts";
 
 /** Output formats of `--standalone` (`--format`). */
@@ -68,23 +73,33 @@ export const formatFlag = {
   },
 };
 
-/** Opens the source: a bare name is a stored image whose layers come from its origin. */
+/**
+ * Opens the source: a bare name is a stored image whose layers come from its
+ * origin, else an image of containerd (the only kind with `--content-store
+ * containerd`).
+ */
 async function openSource(
   ref: string,
   store: ArtifactStore,
   ctx: CommandContext,
 ): Promise<{ source: ImageSource; annotation?: string }> {
   const registry = await registryOptions(ctx);
-  if (transportOf(ref) === "store") {
+  const containerd = containerdOptions(ctx);
+  if (transportOf(ref) === "store" && !(store instanceof ContainerdStore)) {
     const img = await store.image(ref);
-    return {
-      source: new StoredImageSource(store, ref, { store, registry }),
-      annotation: img?.annotations[ANNOTATION_SOURCE] ?? "",
-    };
+    if (img !== undefined) {
+      return {
+        source: new StoredImageSource(store, ref, { store, registry, containerd }),
+        annotation: img.annotations[ANNOTATION_SOURCE] ?? "",
+      };
+    }
   }
+  const source = await openImage(ref, { store, registry, containerd });
   return {
-    source: await openImage(ref, { store, registry, containerd: containerdOptions(ctx) }),
-    annotation: sourceAnnotation(ref),
+    source,
+    annotation: source instanceof ContainerdSource
+      ? CONTAINERD_TRANSPORT + source.storeName
+      : sourceAnnotation(ref),
   };
 }
 
@@ -94,7 +109,9 @@ export const convertCommand: Command = {
   usage: "make a SOCI-enabled image (SOCI v2 indexes) from an image",
   argsUsage: "<source> <dest>",
   description: "SOURCE and DEST are oci:DIR[:TAG], oci-archive:FILE[:TAG], " +
-    "docker://HOST/REPO:TAG or a name in the local store. Each layer is read once: the read " +
+    "docker://HOST/REPO:TAG, containerd:NAME or a name in the local store (a bare SOURCE the " +
+    "local store lacks is looked for in containerd, and a bare DEST is then written to " +
+    "containerd too, also in place: convert app app). Each layer is read once: the read " +
     "that indexes it also copies it to DEST when DEST lacks it (a registry mounts it from the " +
     "source's repository instead when it can); nothing but zTOCs and manifests is written to " +
     "the local store. DEST's tag is moved last. With --standalone, SOURCE and DEST are paths " +
@@ -127,11 +144,13 @@ export const convertCommand: Command = {
     { ...quietFlag, usage: "print only the new image's digest" },
     ...prefetchFlags,
     ...registryFlags,
+    directReadFlag,
   ],
   needsRoot: (ctx) => !ctx.bool("standalone"),
   permissions: [
     "oci:/oci-archive: --allow-read=<image>,<dest>,<root>,<checkout> --allow-write=<dest>,<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
     "docker://: --allow-read=<root>,<checkout> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME --allow-net=<registries>",
+    "containerd:NAME: --allow-read=<root>,<checkout>,<sock> --allow-write=<root>,<sock> --allow-net=unix:<sock> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME,GRPC_*",
   ],
   async action(ctx) {
     if (ctx.args.length === 0) throw new BadInputError("source image needs to be specified");
@@ -168,7 +187,17 @@ export const convertCommand: Command = {
           : await OciArchiveWriter.open(to, undefined, { reference: to });
       } else {
         ({ source, annotation } = await openSource(from, store, ctx));
-        dest = await openImageWriter(to, { registry: await registryOptions(ctx), source });
+        // A bare destination is a containerd image when the bare source was one.
+        const bareNames = store instanceof ContainerdStore ||
+            (transportOf(from) === "store" && source instanceof ContainerdSource)
+          ? "containerd"
+          : "store";
+        dest = await openImageWriter(to, {
+          registry: await registryOptions(ctx),
+          source,
+          containerd: containerdOptions(ctx),
+          bareNames,
+        });
       }
       const tasks = new Map<string, ProgressTask>();
       const text = !json && !quiet;
@@ -181,7 +210,8 @@ export const convertCommand: Command = {
         allowEmpty: ctx.bool("allow-empty"),
         prefetchPaths: prefetch,
         sourceAnnotation: annotation,
-        exactName: !standalone && transportOf(to) === "store",
+        // The local store's name of the image is the destination's own name.
+        exactName: !standalone && (transportOf(to) === "store" || transportOf(to) === "containerd"),
         signal: ctx.signal,
         onProgress: (layer: Layer, n: number) => {
           let t = tasks.get(layer.descriptor.digest);

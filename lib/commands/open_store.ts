@@ -24,6 +24,7 @@
  * | `index list`, `index info`, `ztoc list`, `ztoc info`, `ztoc get-file` | `--allow-read=ROOT` |
  * | `index rm`, `rebuild-db` | `--allow-read=ROOT --allow-write=ROOT` |
  * | `push` | `--allow-read=ROOT`, plus the registry's (`--allow-net=HOST`, credentials) |
+ * | `convert … containerd:NAME` (or a bare name in containerd) | `--allow-read=ROOT --allow-write=ROOT`, plus what the source needs |
  *
  * Writing commands also read `/proc` when they may (`--allow-read=/proc`):
  * it tells the recovery that the process of a dead transaction is gone, so
@@ -35,10 +36,10 @@
  *
  * With the default soci store, a bare image name that is not in the local
  * store is looked for in containerd when its socket exists and may be
- * read: `create` then needs CTRD too. `create --direct-read` reads
- * containerd's layers from its content folder when
+ * read: `create` then needs CTRD too. Layers are read from containerd's
+ * content folder when
  * `--allow-read=<containerd root>/io.containerd.content.v1.content` allows
- * (see {@link directReadFlag}).
+ * (see {@link directReadFlag}), else through its API.
  *
  * @module
  */
@@ -97,20 +98,24 @@ export function contentStoreOf(ctx: CommandContext): "soci" | "containerd" {
  * `--allow-read=<containerd root>/io.containerd.content.v1.content` (e.g.
  * `/var/lib/containerd/io.containerd.content.v1.content`) and the system's
  * leave to read those files; without them (checked without a prompt) the
- * layers are read through the API. Off by default.
+ * layers are read through the API. On by default (every command that reads
+ * layers from containerd); `--direct-read=false` always uses the API. The
+ * bytes are the same either way: each layer's digest is checked as it is
+ * read.
  */
 export const directReadFlag: FlagSpec = {
   name: "direct-read",
   type: "bool",
-  usage: "read containerd's layers from its content store's files, not through its API " +
-    "(needs --allow-read on that folder, else the API is used)",
+  default: true,
+  usage: "read containerd's layers from its content store's files when Deno may " +
+    "(--allow-read on that folder), else through its API; =false: always the API",
 };
 
 /**
  * The containerd client settings of the command: `--address` (a `unix://`
  * prefix is fine), `--namespace`, `--timeout` as the deadline of each call,
- * `--debug` for grpc-js's own log lines, and `--direct-read` where the
- * command has it.
+ * `--debug` for grpc-js's own log lines, and direct reads of layer files
+ * unless `--direct-read=false`.
  *
  * @example
  * ```ts
@@ -121,6 +126,7 @@ export const directReadFlag: FlagSpec = {
  * const ctx = createContext({ args: [], flags: { namespace: "ci" }, out: new MemoryOutput() });
  * assert.deepEqual(containerdOptions(ctx), {
  *   address: "/run/containerd/containerd.sock", namespace: "ci", timeoutMs: undefined, debug: false,
+ *   directRead: true,
  * });
  * ```
  */
@@ -134,7 +140,7 @@ export function containerdOptions(ctx: CommandContext): ContainerdSourceOptions 
       : undefined,
     debug: ctx.flags.debug === true,
   };
-  if (ctx.flags[directReadFlag.name] === true) options.directRead = true;
+  options.directRead = ctx.flags[directReadFlag.name] !== false;
   return options;
 }
 

@@ -13,11 +13,12 @@ import { formatBytes } from "../ui/bytes.ts";
 import { shortDigest } from "../ui/progress.ts";
 import type { CommandContext, FlagSpec } from "./command.ts";
 import { platformFlag, platformFlags, registryFlags, registryOptions } from "./flags.ts";
-import { containerdOptions } from "./open_store.ts";
+import { containerdOptions, directReadFlag } from "./open_store.ts";
 
 /** The flags of the reading commands. */
 export const readFlags: FlagSpec[] = [
   ...registryFlags,
+  directReadFlag,
   {
     ...platformFlag,
     usage: "platform to read, os/arch[/variant]; default the image's (or the host's)",

@@ -145,6 +145,47 @@ function uniqueRef(digest: string): string {
 }
 
 /**
+ * A stream of `chunks`, whose first chunk is asked for before this
+ * resolves: a missing blob is an error of this call, not of the stream.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { eagerStream } from "./content.ts";
+ * async function* two() {
+ *   yield new Uint8Array([1]);
+ *   yield new Uint8Array([2, 3]);
+ * }
+ * const s = await eagerStream(two());
+ * assert.deepEqual((await Array.fromAsync(s)).map((c) => c.length), [1, 2]);
+ * async function* missing(): AsyncGenerator<Uint8Array> {
+ *   throw new Error("not found");
+ * }
+ * await assert.rejects(eagerStream(missing()), /not found/);
+ * ```
+ */
+export async function eagerStream(
+  chunks: AsyncGenerator<Uint8Array>,
+): Promise<ReadableStream<Uint8Array>> {
+  let first: IteratorResult<Uint8Array> | undefined = await chunks.next();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const r = first ?? await chunks.next();
+        first = undefined;
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      } catch (e) {
+        controller.error(e);
+      }
+    },
+    async cancel() {
+      await chunks.return(undefined);
+    },
+  });
+}
+
+/**
  * The content store of the client's namespace. Writes are made inside the
  * client's lease, if it has one (`client.withLease(id)`).
  *

@@ -173,3 +173,49 @@ export function documentGcLabels(
   }
   return other;
 }
+
+/**
+ * The GC labels of `wanted` that a blob with labels `existing` still
+ * lacks: a reference counts as there when some
+ * `containerd.io/gc.ref.content.*` label of the blob already names its
+ * digest (whatever the key: containerd's pull, upstream `soci` and this
+ * tool number children alike for images, but other writers may not).
+ * Existing labels are never taken away or renamed; a wanted key that is
+ * taken by another digest is added under `<key>.<n>` (the first free n
+ * from 1), so that no reference of the blob is lost.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { missingGcLabels } from "./gc_labels.ts";
+ * const existing = {
+ *   "containerd.io/gc.ref.content.config": "sha256:c",
+ *   "containerd.io/gc.ref.content.0": "sha256:l0", // another writer's key for a layer
+ *   "containerd.io/gc.ref.content.l.1": "sha256:other",
+ * };
+ * assert.deepEqual(missingGcLabels(existing, {
+ *   "containerd.io/gc.ref.content.config": "sha256:c",
+ *   "containerd.io/gc.ref.content.l.0": "sha256:l0",
+ *   "containerd.io/gc.ref.content.l.1": "sha256:l1",
+ * }), { "containerd.io/gc.ref.content.l.1.1": "sha256:l1" });
+ * ```
+ */
+export function missingGcLabels(
+  existing: Readonly<Record<string, string>>,
+  wanted: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const held = new Set<string>();
+  for (const [k, v] of Object.entries(existing)) {
+    if (k.startsWith(GC_REF_CONTENT_PREFIX)) held.add(v);
+  }
+  const out: Record<string, string> = {};
+  const taken = (k: string) => k in existing || k in out;
+  for (const [key, digest] of Object.entries(wanted)) {
+    if (held.has(digest)) continue;
+    let k = key;
+    for (let n = 1; taken(k); n++) k = `${key}.${n}`;
+    out[k] = digest;
+    held.add(digest);
+  }
+  return out;
+}

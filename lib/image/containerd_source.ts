@@ -28,7 +28,7 @@ import { BadInputError, NotFoundError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { parseDigest } from "../oci/digest.ts";
 import { ContainerdClient, type ContainerdClientOptions } from "../containerd/client.ts";
-import { ContainerdContent } from "../containerd/content.ts";
+import { ContainerdContent, eagerStream } from "../containerd/content.ts";
 import { ContainerdImages, type ImageRecord } from "../containerd/images.ts";
 import { contentStoreRoot } from "../containerd/introspection.ts";
 import { normalizeImageName } from "../containerd/names.ts";
@@ -209,24 +209,7 @@ export class ContainerdSource implements ImageSource {
    * blob is a `NotFoundError` from this call, not from the stream.
    */
   async openBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
-    const chunks = this.#chunks(desc, false);
-    const first = await chunks.next();
-    let pending: IteratorResult<Uint8Array> | undefined = first;
-    return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const r = pending ?? await chunks.next();
-          pending = undefined;
-          if (r.done) controller.close();
-          else controller.enqueue(r.value);
-        } catch (e) {
-          controller.error(e);
-        }
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    });
+    return await eagerStream(this.#chunks(desc, false));
   }
 
   /**

@@ -1,12 +1,15 @@
 /**
  * Image destinations, spelled as sources are (`open.ts`): `oci:DIR[:TAG]`,
- * `oci-archive:FILE[:TAG]`, `docker://HOST[:PORT]/REPO:TAG`, or a bare name
- * for the local store.
+ * `oci-archive:FILE[:TAG]`, `docker://HOST[:PORT]/REPO:TAG`,
+ * `containerd:NAME`, or a bare name for the local store (or for containerd,
+ * with {@link OpenWriterOptions.bareNames}).
  *
  * @module
  */
 import { UnsupportedError } from "../errors.ts";
 import { parseDockerReference } from "../oci/reference.ts";
+import { CONTAINERD_TRANSPORT, type ContainerdSourceOptions } from "./containerd_source.ts";
+import { ContainerdImageWriter } from "./containerd_writer.ts";
 import { splitPathAndTag } from "./layout_core.ts";
 import { OciArchiveWriter } from "./oci_archive_writer.ts";
 import { OciLayoutWriter } from "./oci_layout_writer.ts";
@@ -28,6 +31,17 @@ export interface OpenWriterOptions {
   source?: ImageSource;
   /** For `oci:`: replace the directory by a layout holding only the new image. */
   replace?: boolean;
+  /**
+   * containerd's socket, namespace and timeout (or a client, which the
+   * writer does not close), for `containerd:NAME`. The writer makes its own
+   * client otherwise (a source's client may be closed before the writer).
+   */
+  containerd?: ContainerdSourceOptions;
+  /**
+   * Where a bare name goes: `store`, the local store (default), or
+   * `containerd`, an image record of containerd (as `containerd:NAME`).
+   */
+  bareNames?: "store" | "containerd";
 }
 
 /**
@@ -74,12 +88,20 @@ export async function openImageWriter(
         mountFrom: shared?.repository,
       });
     }
+    case "containerd":
+      return await ContainerdImageWriter.open(reference, options.containerd);
     case "store":
+      if (options.bareNames === "containerd" && reference !== "") {
+        return await ContainerdImageWriter.open(CONTAINERD_TRANSPORT + reference, {
+          ...options.containerd,
+          reference,
+        });
+      }
       return new StoreImageWriter(reference);
     default:
       throw new UnsupportedError(
-        `unsupported destination ${reference} (use oci:, oci-archive:, docker:// or a name ` +
-          `for the local store)`,
+        `unsupported destination ${reference} (use oci:, oci-archive:, docker://, ` +
+          `containerd: or a name for the local store)`,
       );
   }
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { BadInputError, RegistryError } from "../errors.ts";
 import { JsonObject, JsonSyntaxError, type JsonValue, parseJson } from "../go/json_parse.ts";
 import { describeJsonKind, JsonStructReader, structFields } from "../go/json_struct.ts";
+import { grantedEnv } from "../util/env.ts";
 
 /**
  * Credentials for one registry. `username`+`password` are used for Basic
@@ -171,22 +172,10 @@ export function parseDockerConfig(bytes: Uint8Array, path: string): DockerConfig
   return config;
 }
 
-/** An environment variable, where Deno lets us read it without asking (else undefined). */
-function envVar(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-      return undefined;
-    }
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
 function defaultConfigDir(): string | undefined {
-  const fromEnv = envVar("DOCKER_CONFIG");
+  const fromEnv = grantedEnv("DOCKER_CONFIG");
   if (fromEnv) return fromEnv;
-  const home = envVar("HOME");
+  const home = grantedEnv("HOME");
   return home ? join(home, ".docker") : undefined;
 }
 

@@ -32,6 +32,7 @@ import {
 import { ContainerdImages } from "../containerd/images.ts";
 import { ContainerdLeases, DEFAULT_LEASE_EXPIRY_MS } from "../containerd/leases.ts";
 import type { ArtifactsDb } from "./artifacts_db.ts";
+import { processGone } from "../util/process.ts";
 
 /** Transaction keys of the containerd store start with this. */
 export const CONTAINERD_TX_PREFIX = "ctrd-";
@@ -204,32 +205,11 @@ function ownerOf(tx: string): { pid: number; created: number } | undefined {
  * is missing (when this process may look at `/proc`, asked without a
  * prompt), or else the transaction is older than a lease lives.
  */
-async function ownerGone(tx: string, now = Date.now()): Promise<boolean> {
+function ownerGone(tx: string, now = Date.now()): boolean {
   const owner = ownerOf(tx);
   if (owner === undefined) return true; // not a key we make
   if (owner.pid === Deno.pid) return false; // a transaction of ours may be open
-  let procReadable = false;
-  try {
-    procReadable = Deno.permissions.querySync({ name: "read", path: "/proc" }).state === "granted";
-  } catch {
-    procReadable = false;
-  }
-  if (procReadable) {
-    try {
-      await Deno.stat(`/proc/${owner.pid}`);
-      return false;
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        try {
-          await Deno.stat(`/proc/${Deno.pid}`); // /proc lists processes here
-          return true;
-        } catch {
-          // no usable /proc: go by age
-        }
-      }
-    }
-  }
-  return now - owner.created > DEFAULT_LEASE_EXPIRY_MS;
+  return processGone(owner.pid) ?? now - owner.created > DEFAULT_LEASE_EXPIRY_MS;
 }
 
 /**
@@ -276,7 +256,7 @@ export async function recoverContainerd(db: ArtifactsDb, client: ContainerdClien
   for (const [key, entries] of pending) {
     if (!key.startsWith(CONTAINERD_TX_PREFIX) || key.endsWith(OPS_SUFFIX)) continue;
     if (pending.has(opsKey(key)) && !committed.has(key)) continue; // its operations wait
-    if (!committed.has(key) && !(await ownerGone(key))) continue;
+    if (!committed.has(key) && !ownerGone(key)) continue;
     const leases = entries.filter((e) => e.startsWith("lease:"))
       .map((e) => JSON.parse(e.slice("lease:".length)) as PendingTarget & { id: string });
     if (leases.some((l) => l.sock !== client.socket)) continue;

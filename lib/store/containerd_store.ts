@@ -46,7 +46,7 @@
  */
 import { BadInputError, NotFoundError } from "../errors.ts";
 import { ContainerdClient, type ContainerdClientOptions } from "../containerd/client.ts";
-import { ContainerdContent, type ContentInfo } from "../containerd/content.ts";
+import { ContainerdContent, type ContentInfo, eagerStream } from "../containerd/content.ts";
 import { ContainerdImages, type ImageRecord } from "../containerd/images.ts";
 import { normalizeImageName } from "../containerd/names.ts";
 import type {
@@ -204,23 +204,7 @@ export class ContainerdStore implements ArtifactStore {
 
   /** A stream of a blob's bytes; a missing blob is a `NotFoundError` from this call. */
   async openBlob(digest: string): Promise<ReadableStream<Uint8Array>> {
-    const chunks = this.content.read(digest);
-    let first: IteratorResult<Uint8Array> | undefined = await chunks.next();
-    return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const r = first ?? await chunks.next();
-          first = undefined;
-          if (r.done) controller.close();
-          else controller.enqueue(r.value);
-        } catch (e) {
-          controller.error(e);
-        }
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    });
+    return await eagerStream(this.content.read(digest));
   }
 
   /**

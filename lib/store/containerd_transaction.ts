@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { BadInputError, NotFoundError, SociError, UnsupportedError } from "../errors.ts";
+import { BadInputError, NotFoundError, SociError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
-import { parseDigest, sha256Digest } from "../oci/digest.ts";
+import { parseDigest } from "../oci/digest.ts";
 import type { ContainerdClient } from "../containerd/client.ts";
 import { ContainerdContent } from "../containerd/content.ts";
 import {
@@ -37,6 +37,7 @@ import {
   type PendingTarget,
 } from "./containerd_pending.ts";
 import type { ContainerdStore } from "./containerd_store.ts";
+import { checkedBlob } from "./blob_check.ts";
 
 /** The label that names, on a lease, the transaction that made it. */
 export const LEASE_TX_LABEL = "dev.soci-deno/transaction";
@@ -158,22 +159,8 @@ export class ContainerdTransaction implements ArtifactTransaction {
    */
   async putBlob(bytes: Uint8Array, expected?: BlobInfo): Promise<BlobInfo> {
     this.#checkOpen();
-    if (expected) {
-      parseDigest(expected.digest);
-      if (!expected.digest.startsWith("sha256:")) {
-        throw new UnsupportedError(`blob ${expected.digest}: only sha256 digests can be stored`);
-      }
-      if (bytes.length !== expected.size) {
-        throw new BadInputError(
-          `blob ${expected.digest}: size mismatch: expected ${expected.size} bytes, got ${bytes.length}`,
-        );
-      }
-    }
-    const digest = sha256Digest(bytes);
-    if (expected && expected.digest !== digest) {
-      throw new BadInputError(`blob digest mismatch: expected ${expected.digest}, got ${digest}`);
-    }
-    const info = { digest, size: bytes.length };
+    const info = checkedBlob(bytes, expected);
+    const digest = info.digest;
     if (this.#written.has(digest)) return info;
     let pending = this.#writing.get(digest);
     if (!pending) {

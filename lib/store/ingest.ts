@@ -8,6 +8,7 @@
  */
 import { dirname, join } from "node:path";
 import { SociError } from "../errors.ts";
+import { processGone } from "../util/process.ts";
 
 /** Staging folders of processes we cannot check are removed after this long. */
 const STALE_INGEST_MS = 60 * 60 * 1000;
@@ -150,7 +151,7 @@ export async function removeStaleIngest(contentDir: string): Promise<void> {
     const m = /^([0-9a-z]+)-([0-9]+)-[0-9a-f]+$/.exec(name);
     if (!m) continue;
     const pid = Number(m[2]);
-    if (pid === Deno.pid || !(await ownerGone(pid, parseInt(m[1], 36), now))) continue;
+    if (pid === Deno.pid || !ownerGone(pid, parseInt(m[1], 36), now)) continue;
     try {
       await Deno.remove(join(ingest, name), { recursive: true });
       removed = true;
@@ -162,24 +163,8 @@ export async function removeStaleIngest(contentDir: string): Promise<void> {
 }
 
 /** Whether the process `pid` that made a staging folder at `created` (ms) is gone. */
-async function ownerGone(pid: number, created: number, now: number): Promise<boolean> {
-  try {
-    await Deno.stat(`/proc/${pid}`);
-    return false;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound && await procWorks()) return true;
-  }
-  return Number.isFinite(created) && now - created > STALE_INGEST_MS;
-}
-
-/** True when `/proc` lists processes (our own entry is there). */
-async function procWorks(): Promise<boolean> {
-  try {
-    await Deno.stat(`/proc/${Deno.pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+function ownerGone(pid: number, created: number, now: number): boolean {
+  return processGone(pid) ?? (Number.isFinite(created) && now - created > STALE_INGEST_MS);
 }
 
 /** True when something is at `path`. */

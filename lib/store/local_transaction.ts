@@ -6,9 +6,9 @@
  * @module
  */
 import { dirname } from "node:path";
-import { BadInputError, NotFoundError, SociError, UnsupportedError } from "../errors.ts";
+import { BadInputError, NotFoundError, SociError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
-import { parseDigest, sha256Digest } from "../oci/digest.ts";
+import { parseDigest } from "../oci/digest.ts";
 import { syncDir } from "../util/atomic_file.ts";
 import type {
   AddIndexOptions,
@@ -20,6 +20,7 @@ import type {
 import type { ArtifactRecord, StoredImage } from "./artifacts_db.ts";
 import { exists, type StagedBlob, Staging } from "./ingest.ts";
 import type { LocalStore } from "./local_store.ts";
+import { checkedBlob } from "./blob_check.ts";
 
 type Change =
   | { op: "put"; rec: ArtifactRecord }
@@ -97,22 +98,8 @@ export class LocalTransaction implements ArtifactTransaction {
    */
   async putBlob(bytes: Uint8Array, expected?: BlobInfo): Promise<BlobInfo> {
     this.#checkOpen();
-    if (expected) {
-      parseDigest(expected.digest);
-      if (!expected.digest.startsWith("sha256:")) {
-        throw new UnsupportedError(`blob ${expected.digest}: only sha256 digests can be stored`);
-      }
-      if (bytes.length !== expected.size) {
-        throw new BadInputError(
-          `blob ${expected.digest}: size mismatch: expected ${expected.size} bytes, got ${bytes.length}`,
-        );
-      }
-    }
-    const digest = sha256Digest(bytes);
-    if (expected && expected.digest !== digest) {
-      throw new BadInputError(`blob digest mismatch: expected ${expected.digest}, got ${digest}`);
-    }
-    const info = { digest, size: bytes.length };
+    const info = checkedBlob(bytes, expected);
+    const digest = info.digest;
     if (this.#staged.has(digest)) return info;
     let pending = this.#writing.get(digest);
     if (!pending) {

@@ -50,7 +50,6 @@ import {
   ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
 import { formatPlatform, platformMatches } from "../oci/platform.ts";
-import type { PrefetchBlob } from "../soci/prefetch.ts";
 import { boundSociIndex } from "../soci/soci_image.ts";
 import type { IndexInput, SociIndex } from "../stages/index.ts";
 import { index } from "../stages/index.ts";
@@ -67,51 +66,19 @@ import { ztoc, type ZtocOutput } from "../stages/ztoc.ts";
 import type { ArtifactStore, ArtifactTransaction } from "../store/artifact_store.ts";
 import { existingZtoc } from "./create.ts";
 import { ANNOTATION_SOURCE, nameImage } from "./image_names.ts";
-import { choosePlatforms, type PlatformChoice } from "./platforms.ts";
+import { choosePlatforms } from "./platforms.ts";
 import { sourceHas } from "./stored_image.ts";
+import type { BuildOptions } from "./build_options.ts";
 
 /** Media type of the `{}` config blob of a SOCI index (as a blob, its descriptor's type is moot). */
 const OCI_CONFIG_EMPTY_TYPE = "application/octet-stream";
 
 /** Options of {@link convertImage}. */
-export interface ConvertOptions {
-  /** Span size; default 4 MiB. */
-  spanSize?: number;
-  /** Minimum layer size; default 10 MiB. */
-  minLayerSize?: number;
-  /** Platforms to convert (see the module documentation). */
-  platforms?: PlatformChoice;
-  /** Never reuse zTOCs of earlier runs, and convert SOCI-enabled platforms again. */
-  force?: boolean;
-  /** The `xattr` optimization (F§7.5). */
-  disableXattrs?: boolean;
-  /** Write an index even when no layer got a zTOC. */
-  allowEmpty?: boolean;
-  /** Layers scanned at once (default: the number of CPUs). */
-  concurrency?: number;
-  /** Files to prefetch (F§6), searched in every converted platform. */
-  prefetchPaths?: string[];
-  /**
-   * Where the image came from, recorded with its name in the local store
-   * when the destination is the store itself (default `source.reference`).
-   */
-  sourceAnnotation?: string;
+export interface ConvertOptions extends BuildOptions {
   /** The image's name in the local store is exactly the destination's (no `-2` suffix). */
   exactName?: boolean;
-  /** Called once per layer, in layer order, when its outcome is known. */
-  onLayer?: (r: IndexInput, platform: Platform) => void;
-  /** A platform is skipped: the image lacks part of it. */
-  onPlatformSkipped?: (platform: Platform, reason: string) => void;
   /** A platform is already SOCI-enabled and is not built again. */
   onAlreadyEnabled?: (platform: Platform, sociIndex: Descriptor) => void;
-  /** A prefetch artifact was made. */
-  onPrefetch?: (blob: PrefetchBlob, platform: Platform) => void;
-  /** A prefetch path is in no layer of a platform. */
-  onPrefetchMissing?: (path: string, platform: Platform) => void;
-  /** Bytes of a layer read so far. */
-  onProgress?: (layer: Layer, bytes: number) => void;
-  /** Stops the conversion; nothing is kept. */
-  signal?: AbortSignal;
 }
 
 /** The v2 index of one platform. */

@@ -26,67 +26,25 @@ import type { ZtocBlob } from "../stages/layer_result.ts";
 import { manifestLayers } from "../stages/layers.ts";
 import { pipe } from "../stages/pipe.ts";
 import { prefetch } from "../stages/prefetch.ts";
-import type { PrefetchBlob } from "../soci/prefetch.ts";
 import { reuse, type ZtocFinder } from "../stages/reuse.ts";
 import { spans } from "../stages/spans.ts";
 import { storeZtocs, writeIndex } from "../stages/store_sink.ts";
 import { ztoc } from "../stages/ztoc.ts";
 import type { ArtifactStore, ArtifactTransaction } from "../store/artifact_store.ts";
 import { ContainerdStore } from "../store/containerd_store.ts";
-import {
-  choosePlatforms,
-  type PlatformChoice,
-  type PlatformManifest,
-  resolvePlatforms,
-} from "./platforms.ts";
+import { choosePlatforms, type PlatformManifest, resolvePlatforms } from "./platforms.ts";
 import { ANNOTATION_SOURCE, nameImage } from "./image_names.ts";
+import type { BuildOptions } from "./build_options.ts";
 
 /** Options of {@link createIndexes}. */
-export interface CreateOptions {
-  /** Span size; default 4 MiB. */
-  spanSize?: number;
-  /** Minimum layer size; default 10 MiB. */
-  minLayerSize?: number;
-  /** Platforms to index (see `platforms.ts`); default the image's (or the host's). */
-  platforms?: PlatformChoice;
-  /** Never reuse zTOCs of earlier runs. */
-  force?: boolean;
-  /** The `xattr` optimization (F§7.5). */
-  disableXattrs?: boolean;
-  /** Write an index even when no layer got a zTOC. */
-  allowEmpty?: boolean;
-  /** Layers scanned at once (default: the number of CPUs). */
-  concurrency?: number;
+export interface CreateOptions extends BuildOptions {
   /**
    * The name under which the image is recorded in the store; default the
    * source's name, made unique when another image already has it.
    */
   name?: string;
-  /**
-   * Where the image came from, recorded with its name (default
-   * `source.reference`); `""` keeps the image's record as it is (an image
-   * already in the store).
-   */
-  sourceAnnotation?: string;
   /** More annotations recorded with the image's name. */
   annotations?: Record<string, string>;
-  /**
-   * Files to prefetch (F§6, experimental upstream): each platform's index
-   * gets one prefetch artifact per layer holding some of them.
-   */
-  prefetchPaths?: string[];
-  /** Called once per layer, in layer order, when its outcome is known. */
-  onLayer?: (r: IndexInput, platform: Platform) => void;
-  /** A prefetch artifact was made. */
-  onPrefetch?: (blob: PrefetchBlob, platform: Platform) => void;
-  /** A prefetch path is in no layer of a platform (upstream logs a warning). */
-  onPrefetchMissing?: (path: string, platform: Platform) => void;
-  /** A platform was skipped because the image lacks it (other platforms were found). */
-  onPlatformSkipped?: (platform: Platform, reason: string) => void;
-  /** Bytes of a layer read so far. */
-  onProgress?: (layer: Layer, bytes: number) => void;
-  /** Stops the build; nothing is written (checked last just before the commit). */
-  signal?: AbortSignal;
 }
 
 /** The index built for one platform. */
