@@ -601,6 +601,8 @@ async function* fromOwnCheckpoint(
     // Up to the file's first byte: both inflaters, then the decision.
     const target = off - cp.out;
     let sure = false;
+    /** A failed read (a span that does not match its digest): fails the read on any path. */
+    let readFailed: unknown;
     try {
       for (;;) {
         if (main.produced >= target) {
@@ -608,7 +610,13 @@ async function* fromOwnCheckpoint(
           break;
         }
         if (main.needsInput) {
-          const r = await it.next();
+          let r;
+          try {
+            r = await it.next();
+          } catch (e) {
+            readFailed = e;
+            throw e;
+          }
           if (r.done) break;
           held.push(r.value);
           main.feed(r.value);
@@ -635,7 +643,7 @@ async function* fromOwnCheckpoint(
       }
     } catch (e) {
       // Data that does not inflate from this checkpoint: the checked path decides.
-      if (!(e instanceof BadInputError)) throw e;
+      if (!(e instanceof BadInputError) || e === readFailed) throw e;
     }
     if (!sure) {
       handedOver = true;
