@@ -55,6 +55,8 @@ export interface VerifyOptions extends ReadImageOptions {
   onLayer?: (report: LayerReport) => void;
   /** Stops the work between chunks. */
   signal?: AbortSignal;
+  /** Layers checked at the same time, each on its own worker (default 2). */
+  concurrency?: number;
 }
 
 /** What was found about one layer. */
@@ -311,6 +313,59 @@ function compareToc(z: Ztoc, check: LayerCheck): string[] {
 }
 
 /** Checks one layer against its zTOC. */
+/**
+ * Checks the layers, up to {@link VerifyOptions.concurrency} at a time
+ * (each with its own decoding worker), and reports them in layer order.
+ * The first error stops the others.
+ */
+async function verifyLayers(files: ImageFiles, options: VerifyOptions): Promise<LayerReport[]> {
+  const todo = files.layers;
+  const limit = Math.max(1, Math.min(options.concurrency ?? 2, todo.length));
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const slots = todo.map(() => Promise.withResolvers<LayerReport>());
+  // Awaited in layer order below; one that fails first stops the others.
+  for (const s of slots) s.promise.catch(() => {});
+  let failure: { error: unknown } | undefined;
+  let next = 0;
+  const runner = async () => {
+    const pool = new VerifyPool();
+    try {
+      while (next < todo.length && failure === undefined) {
+        const i = next++;
+        try {
+          slots[i].resolve(await verifyLayer(files, todo[i], pool, { ...options, signal }));
+        } catch (e) {
+          failure ??= { error: e };
+          stop.abort();
+          slots[i].reject(e);
+        }
+      }
+    } finally {
+      pool.close();
+    }
+  };
+  const runners = Array.from({ length: limit }, runner);
+  const out: LayerReport[] = [];
+  try {
+    for (let i = 0; i < todo.length; i++) {
+      let r: LayerReport;
+      try {
+        r = await slots[i].promise;
+      } catch (e) {
+        // The error that stopped the others, not the abort it caused.
+        throw failure?.error ?? e;
+      }
+      out.push(r);
+      options.onLayer?.(r);
+    }
+  } finally {
+    stop.abort();
+    await Promise.allSettled(runners);
+  }
+  return out;
+}
+
 async function verifyLayer(
   files: ImageFiles,
   layer: ImageLayer,
@@ -455,17 +510,7 @@ export async function verifyImage(
     indexProblems,
     files.layers.length,
   );
-  const layers: LayerReport[] = [];
-  const pool = new VerifyPool();
-  try {
-    for (const layer of files.layers) {
-      const r = await verifyLayer(files, layer, pool, options);
-      layers.push(r);
-      options.onLayer?.(r);
-    }
-  } finally {
-    pool.close();
-  }
+  const layers = await verifyLayers(files, options);
   return {
     target: files.target,
     manifest: files.manifest.descriptor,
