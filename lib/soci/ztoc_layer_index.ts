@@ -28,6 +28,37 @@ import {
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
+
+/** Where {@link plainName} found the key: bytes `[from, to)`. */
+const plain = { from: 0, to: 0 };
+
+/**
+ * Whether name bytes `[s, s + len)` may take the fast path, whose key is
+ * read straight from the bytes (`./x`, `/x` or `x`, one trailing `/`
+ * dropped; `from === to` for the root); sets {@link plain}. `.x` or `/x`
+ * after the prefix, `x//` and empty names take the text path (cleanPath).
+ * The caller still checks the key for non-ASCII bytes, `//` and `/.`.
+ */
+function plainName(bytes: Uint8Array, s: number, len: number): boolean {
+  let a = 0;
+  let end = s + len;
+  plain.from = s;
+  plain.to = end;
+  if (len === 0) return false;
+  const c0 = bytes[s];
+  if (c0 === DOT) {
+    if (len < 2 || bytes[s + 1] !== SLASH) return false;
+    a = 2;
+  } else if (c0 === SLASH) a = 1;
+  if (end > s + a && bytes[end - 1] === SLASH) end--;
+  plain.from = s + a;
+  plain.to = end;
+  if (end > s + a) {
+    const first = bytes[s + a];
+    if (first === DOT || first === SLASH || bytes[end - 1] === SLASH) return false;
+  }
+  return true;
+}
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 const encoder = new TextEncoder();
@@ -179,22 +210,9 @@ export class ZtocLayerIndex implements LayerLookup {
       const s = starts[k];
       const len = lengths[k];
       // The fast path: ASCII, and `./x`, `/x` or `x` with no `//` and no `/.`.
-      let a = 0;
-      let fast = len > 0;
-      if (fast) {
-        const c0 = bytes[s];
-        if (c0 === DOT) {
-          if (len >= 2 && bytes[s + 1] === SLASH) a = 2;
-          else fast = false;
-        } else if (c0 === SLASH) a = 1;
-      }
-      let end = s + len;
-      if (fast && end > s + a && bytes[end - 1] === SLASH) end--;
-      if (fast && end > s + a) {
-        // `.x`, `/x` after the prefix, or `x//`: the text path cleans them.
-        const first = bytes[s + a];
-        if (first === DOT || first === SLASH || bytes[end - 1] === SLASH) fast = false;
-      }
+      let fast = plainName(bytes, s, len);
+      const a = plain.from - s;
+      const end = plain.to;
       if (fast && end <= s + a) continue; // the root directory
       prefixes = 0;
       let h = FNV_OFFSET;
@@ -493,22 +511,10 @@ class PathScan {
     for (let k = 0; k < view.length; k++) {
       const s = starts[k];
       const len = lengths[k];
-      // The fast path of the hash tables: ASCII, `./x`, `/x` or `x`, no `//` or `/.`.
-      let a = 0;
-      let fast = len > 0;
-      if (fast) {
-        const c0 = bytes[s];
-        if (c0 === DOT) {
-          if (len >= 2 && bytes[s + 1] === SLASH) a = 2;
-          else fast = false;
-        } else if (c0 === SLASH) a = 1;
-      }
-      let end = s + len;
-      if (fast && end > s + a && bytes[end - 1] === SLASH) end--;
-      if (fast && end > s + a) {
-        const first = bytes[s + a];
-        if (first === DOT || first === SLASH || bytes[end - 1] === SLASH) fast = false;
-      }
+      // The fast path: ASCII, and `./x`, `/x` or `x` with no `//` and no `/.`.
+      let fast = plainName(bytes, s, len);
+      const a = plain.from - s;
+      const end = plain.to;
       if (fast && end <= s + a) continue; // the root directory
       if (fast) {
         let prev = 0;

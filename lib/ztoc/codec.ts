@@ -9,12 +9,14 @@
 import { Builder } from "npm:flatbuffers@25.9.23";
 import { BadInputError } from "../errors.ts";
 import {
+  compareBytes,
   FbReader,
   Interner,
   readCompressionInfo,
   readEntry,
   readRoot,
   readTocVector,
+  sameBytes,
   unmarshalError,
 } from "./flatbuffer_reader.ts";
 import { MAX_ZTOC_BYTES } from "./limits.ts";
@@ -33,19 +35,6 @@ function algorithmToEnum(name: CompressionAlgorithm): number | null {
   if (name === "gzip") return 1;
   if (name === "uncompressed") return 2;
   throw new BadInputError(`compression algorithm not defined in flatbuf: ${name}`);
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = a.length < b.length ? a.length : b.length;
-  for (let i = 0; i < n; i++) {
-    const d = a[i] - b[i];
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && compareBytes(a, b) === 0;
 }
 
 /**

@@ -162,7 +162,8 @@ export class FbReader {
   }
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
+/** Orders byte strings as Go's `bytes.Compare` does (negative, 0, positive). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = a.length < b.length ? a.length : b.length;
   for (let i = 0; i < n; i++) {
     const d = a[i] - b[i];
@@ -171,7 +172,8 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+/** Whether two byte strings are equal. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && compareBytes(a, b) === 0;
 }
 
