@@ -5,10 +5,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { fileLayer } from "../image/file_layer.ts";
-import { spans, ztoc } from "../pipeline.ts";
 import { Progress } from "../ui/progress.ts";
-import { writeFileAtomic } from "../util/atomic_file.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag, outputFlag, sizeFlags, spanSizeFlag } from "./flags.ts";
 
@@ -29,6 +26,11 @@ export const ztocBuildCommand: Command = {
   ],
   needsRoot: false,
   async action(ctx) {
+    const [{ fileLayer }, { spans, ztoc }, { writeFileAtomic }] = await Promise.all([
+      import("../image/file_layer.ts"),
+      import("../pipeline.ts"),
+      import("../util/atomic_file.ts"),
+    ]);
     if (ctx.args.length !== 1) throw new UsageError("please provide one layer file");
     const path = ctx.args[0];
     const { spanSize } = sizeFlags(ctx);
