@@ -162,6 +162,9 @@ export const convertCommand: Command = {
       }
     }
     const standalone = ctx.bool("standalone");
+    // Scan workers load and compile zlib while the image is opened.
+    const { prestartScanWorker } = await import("../ztoc/scan_channel.ts");
+    using _workers = prestartScanWorker(Math.min(2, navigator.hardwareConcurrency ?? 1));
     const [
       { ContainerdSource },
       { openImageWriter },

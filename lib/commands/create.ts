@@ -142,6 +142,9 @@ export const createCommand: Command = {
     const platforms = platformFlags(ctx);
     const json = ctx.bool("json");
     const quiet = ctx.bool("quiet");
+    // Scan workers load and compile zlib while the image is opened.
+    const { prestartScanWorker } = await import("../ztoc/scan_channel.ts");
+    using _workers = prestartScanWorker(Math.min(2, navigator.hardwareConcurrency ?? 1));
     const prefetch = await prefetchPaths(ctx);
     const [{ openStore }, { openImage }, { createIndexes }] = await Promise.all([
       import("./open_store.ts"),
