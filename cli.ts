@@ -12,7 +12,6 @@
  */
 import denoConfig from "./deno.json" with { type: "json" };
 import { SociError, UsageError } from "./lib/errors.ts";
-import { ensureRoot, resolveRoot } from "./lib/store/root.ts";
 import { CommandLineError, parseCommandLine, type ParsedCommandLine } from "./lib/commands/args.ts";
 import { helpText } from "./lib/commands/help_text.ts";
 import { type Command, createContext, type FlagSpec } from "./lib/commands/command.ts";
@@ -229,6 +228,8 @@ async function runAction(
     path: parsed.path.map((c) => c.name),
   });
   try {
+    // (loaded here, not at start-up: it needs node:path)
+    const { ensureRoot, resolveRoot } = await import("./lib/store/root.ts");
     const needsRoot = typeof cmd.needsRoot === "function"
       ? cmd.needsRoot(ctx)
       : (cmd.needsRoot ?? true);

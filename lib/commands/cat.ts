@@ -6,9 +6,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { ImageFiles } from "../use_cases/read_files.ts";
 import type { Command } from "./command.ts";
-import { openStore } from "./open_store.ts";
 import { printStats, readFlags, readOptions, readPermissions } from "./read_flags.ts";
 
 /** The `cat` command. */
@@ -26,6 +24,10 @@ export const catCommand: Command = {
   needsRoot: false,
   permissions: readPermissions(false),
   async action(ctx) {
+    const [{ ImageFiles }, { openStore }] = await Promise.all([
+      import("../use_cases/read_files.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length !== 2) throw new UsageError("please provide an image and a path");
     const [image, path] = ctx.args;
     using store = openStore(ctx, { readOnly: true });

@@ -12,25 +12,15 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { BadInputError, UsageError } from "../errors.ts";
 import type { Layer } from "../image/layer.ts";
-import { CONTAINERD_TRANSPORT, ContainerdSource } from "../image/containerd_source.ts";
-import { openImage, transportOf } from "../image/open.ts";
-import { openImageWriter } from "../image/open_writer.ts";
-import { OciArchiveWriter } from "../image/oci_archive_writer.ts";
-import { OciLayoutWriter } from "../image/oci_layout_writer.ts";
-import { parseDestination } from "../image/registry_writer.ts";
+import { transportOf } from "../image/transport.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { ImageWriter } from "../image/writer.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
-import { ContainerdStore } from "../store/containerd_store.ts";
-import { LocalStore } from "../store/local_store.ts";
-import { convertImage, type ConvertResult } from "../use_cases/convert.ts";
+import type { ConvertResult } from "../use_cases/convert.ts";
 import { ANNOTATION_SOURCE } from "../use_cases/image_names.ts";
-import { openStandaloneInput } from "../use_cases/standalone.ts";
-import { StoredImageSource } from "../use_cases/stored_image.ts";
 import { Progress, type ProgressTask } from "../ui/progress.ts";
 import type { Command, CommandContext } from "./command.ts";
 import {
@@ -53,7 +43,7 @@ import {
   sizeFlags,
   spanSizeFlag,
 } from "./flags.ts";
-import { containerdOptions, directReadFlag, openStore } from "./open_store.ts";
+import { containerdOptions, directReadFlag } from "./store_flags.ts";
 import { prefetchFlags, prefetchPaths } from "./prefetch_flags.ts";
 
 /** Output formats of `--standalone` (`--format`). */
@@ -83,6 +73,14 @@ async function openSource(
   store: ArtifactStore,
   ctx: CommandContext,
 ): Promise<{ source: ImageSource; annotation?: string }> {
+  const [{ CONTAINERD_TRANSPORT, ContainerdSource }, { openImage }, { ContainerdStore }, {
+    StoredImageSource,
+  }] = await Promise.all([
+    import("../image/containerd_source.ts"),
+    import("../image/open.ts"),
+    import("../store/containerd_store.ts"),
+    import("../use_cases/stored_image.ts"),
+  ]);
   const registry = await registryOptions(ctx);
   const containerd = containerdOptions(ctx);
   if (transportOf(ref) === "store" && !(store instanceof ContainerdStore)) {
@@ -99,7 +97,7 @@ async function openSource(
     source,
     annotation: source instanceof ContainerdSource
       ? CONTAINERD_TRANSPORT + source.storeName
-      : sourceAnnotation(ref),
+      : await sourceAnnotation(ref),
   };
 }
 
@@ -164,6 +162,32 @@ export const convertCommand: Command = {
       }
     }
     const standalone = ctx.bool("standalone");
+    // Scan workers load and compile zlib while the image is opened.
+    const { prestartScanWorker } = await import("../ztoc/scan_channel.ts");
+    using _workers = prestartScanWorker(Math.min(2, navigator.hardwareConcurrency ?? 1));
+    const [
+      { ContainerdSource },
+      { openImageWriter },
+      { OciArchiveWriter },
+      { OciLayoutWriter },
+      { parseDestination },
+      { ContainerdStore },
+      { LocalStore },
+      { convertImage },
+      { openStandaloneInput },
+      { openStore },
+    ] = await Promise.all([
+      import("../image/containerd_source.ts"),
+      import("../image/open_writer.ts"),
+      import("../image/oci_archive_writer.ts"),
+      import("../image/oci_layout_writer.ts"),
+      import("../image/registry_writer.ts"),
+      import("../store/containerd_store.ts"),
+      import("../store/local_store.ts"),
+      import("../use_cases/convert.ts"),
+      import("../use_cases/standalone.ts"),
+      import("./open_store.ts"),
+    ]);
     if (!standalone && transportOf(to) === "docker") parseDestination(to);
     const { spanSize, minLayerSize } = sizeFlags(ctx);
     const platforms = platformFlags(ctx);
@@ -173,7 +197,7 @@ export const convertCommand: Command = {
 
     // Standalone: a throw-away store (no zTOC reuse across runs, as upstream).
     const scratch = standalone ? await Deno.makeTempDir({ prefix: "soci-artifacts-" }) : undefined;
-    const store = scratch ? LocalStore.open(join(scratch, "root")) : openStore(ctx);
+    const store = scratch ? LocalStore.open(`${scratch}/root`) : openStore(ctx);
     let source: ImageSource | undefined;
     let dest: ImageWriter | undefined;
     const progress = new Progress(ctx.out, { enabled: json || quiet ? false : undefined });

@@ -4,15 +4,14 @@
  *
  * @module
  */
-import { resolve } from "node:path";
 import { BadInputError, UsageError } from "../errors.ts";
-import { openImage, transportOf } from "../image/open.ts";
+import { transportOf } from "../image/transport.ts";
 import type { Layer } from "../image/layer.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import type { LayerResult } from "../stages/layer_result.ts";
 import type { Platform } from "../oci/descriptor.ts";
 import type { PrefetchBlob } from "../soci/prefetch.ts";
-import { createIndexes, type CreateResult } from "../use_cases/create.ts";
+import type { CreateResult } from "../use_cases/create.ts";
 import { ANNOTATION_PLAIN_HTTP } from "../use_cases/image_names.ts";
 import { Progress, type ProgressTask } from "../ui/progress.ts";
 import type { Command } from "./command.ts";
@@ -28,7 +27,7 @@ import {
   sizeFlags,
   spanSizeFlag,
 } from "./flags.ts";
-import { containerdOptions, directReadFlag, openStore } from "./open_store.ts";
+import { containerdOptions, directReadFlag } from "./store_flags.ts";
 import { prefetchFlags, prefetchPaths } from "./prefetch_flags.ts";
 
 /** The per-layer line upstream prints (`soci-cli.md` §4), or undefined. */
@@ -77,12 +76,14 @@ export function layerJson(r: LayerResult) {
  * `oci-archive:` (so that it still works from another directory), `""` for
  * an image already in the store (its tag is left alone).
  */
-export function sourceAnnotation(ref: string): string | undefined {
+export async function sourceAnnotation(ref: string): Promise<string | undefined> {
   const t = transportOf(ref);
   if (t === "store") return "";
   if (t !== "oci" && t !== "oci-archive") return undefined;
   const rest = ref.slice(t.length + 1);
-  return rest.startsWith("/") ? ref : `${t}:${resolve(rest)}`;
+  if (rest.startsWith("/")) return ref;
+  const { resolve } = await import("node:path"); // (loaded only here: it slows the start-up)
+  return `${t}:${resolve(rest)}`;
 }
 
 /** The `create` command. */
@@ -141,7 +142,15 @@ export const createCommand: Command = {
     const platforms = platformFlags(ctx);
     const json = ctx.bool("json");
     const quiet = ctx.bool("quiet");
+    // Scan workers load and compile zlib while the image is opened.
+    const { prestartScanWorker } = await import("../ztoc/scan_channel.ts");
+    using _workers = prestartScanWorker(Math.min(2, navigator.hardwareConcurrency ?? 1));
     const prefetch = await prefetchPaths(ctx);
+    const [{ openStore }, { openImage }, { createIndexes }] = await Promise.all([
+      import("./open_store.ts"),
+      import("../image/open.ts"),
+      import("../use_cases/create.ts"),
+    ]);
     using store = openStore(ctx);
     const registry = await registryOptions(ctx);
     const source = await openImage(ref, { store, registry, containerd: containerdOptions(ctx) });
@@ -157,7 +166,7 @@ export const createCommand: Command = {
         force: ctx.bool("force"),
         disableXattrs: optimizations.includes("xattr"),
         allowEmpty: ctx.bool("allow-empty"),
-        sourceAnnotation: sourceAnnotation(ref),
+        sourceAnnotation: await sourceAnnotation(ref),
         name: ctx.string("name") || undefined,
         // Later reads of its layers (ztoc get-file) use plain HTTP too.
         annotations: transportOf(ref) === "docker" && registry.plainHttp

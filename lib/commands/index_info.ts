@@ -4,10 +4,7 @@
  * @module
  */
 import { BadInputError, UsageError } from "../errors.ts";
-import { indentGoJson } from "../go/json_indent.ts";
 import type { Command } from "./command.ts";
-import { artifactRecord } from "../use_cases/lookup.ts";
-import { openStore } from "./open_store.ts";
 
 /** The `index info` command. */
 export const indexInfoCommand: Command = {
@@ -19,6 +16,11 @@ export const indexInfoCommand: Command = {
     "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
+    const [{ indentGoJson }, { artifactRecord }, { openStore }] = await Promise.all([
+      import("../go/json_indent.ts"),
+      import("../use_cases/lookup.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length !== 1) throw new UsageError("please provide an index digest");
     using store = openStore(ctx, { readOnly: true });
     const rec = artifactRecord(store.db, ctx.args[0]);

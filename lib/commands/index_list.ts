@@ -13,8 +13,6 @@ import { formatTable } from "../ui/table.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag, platformFlag, quietFlag } from "./flags.ts";
 import { namesByDigest } from "../use_cases/image_names.ts";
-import { imageManifests } from "../use_cases/lookup.ts";
-import { openStore } from "./open_store.ts";
 
 function version(artifactType: string): string {
   return artifactType === SOCI_INDEX_V1 ? "v1" : artifactType === SOCI_INDEX_V2 ? "v2" : "";
@@ -36,6 +34,10 @@ export const indexListCommand: Command = {
     "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
+    const [{ imageManifests }, { openStore }] = await Promise.all([
+      import("../use_cases/lookup.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
     using store = openStore(ctx, { readOnly: true });
     const ref = ctx.string("ref");

@@ -13,9 +13,7 @@
  * @module
  */
 import { BadInputError } from "../errors.ts";
-import { indexesToRemove, removeIndexes } from "../use_cases/remove.ts";
 import type { Command } from "./command.ts";
-import { openStore } from "./open_store.ts";
 
 /** The `index rm` command. */
 export const indexRmCommand: Command = {
@@ -28,6 +26,10 @@ export const indexRmCommand: Command = {
     "--allow-read=<root> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
+    const [{ indexesToRemove, removeIndexes }, { openStore }] = await Promise.all([
+      import("../use_cases/remove.ts"),
+      import("./open_store.ts"),
+    ]);
     const ref = ctx.string("ref");
     if (ref && ctx.args.length > 0) {
       throw new BadInputError("please provide either index digests or image ref, but not both");

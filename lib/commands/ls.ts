@@ -8,10 +8,8 @@
  */
 import { UsageError } from "../errors.ts";
 import type { FileInfo } from "../use_cases/read_files.ts";
-import { ImageFiles } from "../use_cases/read_files.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag } from "./flags.ts";
-import { openStore } from "./open_store.ts";
 import { printStats, readFlags, readOptions, readPermissions } from "./read_flags.ts";
 
 const TYPE_CHAR: Record<string, string> = {
@@ -84,6 +82,10 @@ export const lsCommand: Command = {
   needsRoot: false,
   permissions: readPermissions(false),
   async action(ctx) {
+    const [{ ImageFiles }, { openStore }] = await Promise.all([
+      import("../use_cases/read_files.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length < 1 || ctx.args.length > 2) {
       throw new UsageError("please provide an image (and optionally a path)");
     }

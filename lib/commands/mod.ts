@@ -2,6 +2,13 @@
  * The command tree of the `soci` CLI. Each command lives in its own file in
  * this folder and is listed here; `cli.ts` dispatches to it.
  *
+ * Loading this table is cheap: a command file statically imports only what
+ * its name, flags and help need; its action loads the rest (use cases,
+ * stores, formats, `node:` modules, npm packages) with string-literal
+ * `await import(…)`, which keeps them in the module graph (`deno install`,
+ * `deno publish`) while `soci --version` or `soci index list` do not pay
+ * for `create`'s modules.
+ *
  * @module
  */
 import type { Command } from "./command.ts";

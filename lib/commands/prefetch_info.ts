@@ -5,12 +5,8 @@
  * @module
  */
 import { BadInputError, UsageError } from "../errors.ts";
-import { marshalIndentGo } from "../go/json_indent.ts";
-import { decodePrefetch } from "../soci/prefetch.ts";
-import { artifactRecord } from "../use_cases/lookup.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag } from "./flags.ts";
-import { openStore } from "./open_store.ts";
 
 /** Go's `Format("2006-01-02 15:04:05")` of a time in the local zone. */
 function goDateTime(d: Date): string {
@@ -28,6 +24,13 @@ export const prefetchInfoCommand: Command = {
   needsRoot: false,
   permissions: ["--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME"],
   async action(ctx) {
+    const [{ marshalIndentGo }, { decodePrefetch }, { artifactRecord }, { openStore }] =
+      await Promise.all([
+        import("../go/json_indent.ts"),
+        import("../soci/prefetch.ts"),
+        import("../use_cases/lookup.ts"),
+        import("./open_store.ts"),
+      ]);
     if (ctx.args.length !== 1) throw new UsageError("please provide a prefetch artifact digest");
     using store = openStore(ctx, { readOnly: true });
     const rec = artifactRecord(store.db, ctx.args[0]);

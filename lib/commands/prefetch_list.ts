@@ -6,17 +6,15 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { marshalIndentGo } from "../go/json_indent.ts";
-import { countSpans, decodePrefetch } from "../soci/prefetch.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { createdText } from "../ui/created.ts";
 import { formatTable } from "../ui/table.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag } from "./flags.ts";
-import { openStore } from "./open_store.ts";
 
 /** Spans a stored prefetch artifact covers, or -1 when it cannot be read or parsed. */
 async function spansOf(store: ArtifactStore, digest: string): Promise<number> {
+  const { countSpans, decodePrefetch } = await import("../soci/prefetch.ts");
   try {
     return countSpans(decodePrefetch(await store.readBlob(digest)).spans);
   } catch {
@@ -33,6 +31,10 @@ export const prefetchListCommand: Command = {
   needsRoot: false,
   permissions: ["--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME"],
   async action(ctx) {
+    const [{ marshalIndentGo }, { openStore }] = await Promise.all([
+      import("../go/json_indent.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
     using store = openStore(ctx, { readOnly: true });
     const rows = store.db.all().filter((r) => r.type === "soci_prefetch");

@@ -8,15 +8,7 @@
 import { BadInputError, NotFoundError } from "../errors.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { ANNOTATION_SOURCE } from "../use_cases/image_names.ts";
-import { formatReference, parseDockerReference, withDefaultTag } from "../oci/reference.ts";
-import { RegistryClient } from "../registry/client.ts";
-import { resolveCredentials } from "../registry/credentials.ts";
-import {
-  type ExistingIndexPolicy,
-  indexesToPush,
-  pushChosen,
-  type PushEvent,
-} from "../use_cases/push.ts";
+import type { ExistingIndexPolicy, PushEvent } from "../use_cases/push.ts";
 import type { Command, CommandContext } from "./command.ts";
 import {
   allPlatformsFlag,
@@ -26,7 +18,6 @@ import {
   registryFlags,
   registryOptions,
 } from "./flags.ts";
-import { openStore } from "./open_store.ts";
 
 const EXISTING = ["warn", "skip", "allow"];
 /** Go's `int` maximum on 64-bit platforms (upstream's overflow bound). */
@@ -65,6 +56,19 @@ export const pushCommand: Command = {
     "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME --allow-net=<registry>",
   ],
   async action(ctx) {
+    const [
+      { formatReference, parseDockerReference, withDefaultTag },
+      { RegistryClient },
+      { resolveCredentials },
+      { indexesToPush, pushChosen },
+      { openStore },
+    ] = await Promise.all([
+      import("../oci/reference.ts"),
+      import("../registry/client.ts"),
+      import("../registry/credentials.ts"),
+      import("../use_cases/push.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length === 0) throw new BadInputError("please provide an image reference to push");
     // The name `create docker://…` records: no transport, `:latest` by default.
     const ref = withDefaultTag(parseDockerReference(ctx.args[0]));

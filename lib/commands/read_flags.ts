@@ -13,7 +13,7 @@ import { formatBytes } from "../ui/bytes.ts";
 import { shortDigest } from "../ui/progress.ts";
 import type { CommandContext, FlagSpec } from "./command.ts";
 import { platformFlag, platformFlags, registryFlags, registryOptions } from "./flags.ts";
-import { containerdOptions, directReadFlag } from "./open_store.ts";
+import { containerdOptions, directReadFlag } from "./store_flags.ts";
 
 /** The flags of the reading commands. */
 export const readFlags: FlagSpec[] = [

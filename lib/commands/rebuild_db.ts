@@ -5,9 +5,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { rebuildDb } from "../use_cases/rebuild.ts";
 import type { Command } from "./command.ts";
-import { openStore } from "./open_store.ts";
 
 /** The `rebuild-db` command. */
 export const rebuildDbCommand: Command = {
@@ -19,6 +17,10 @@ export const rebuildDbCommand: Command = {
     "--allow-read=<root> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
+    const [{ rebuildDb }, { openStore }] = await Promise.all([
+      import("../use_cases/rebuild.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
     using store = openStore(ctx);
     await rebuildDb(store);

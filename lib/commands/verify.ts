@@ -6,11 +6,10 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { type LayerReport, verifyImage } from "../use_cases/verify.ts";
+import type { LayerReport } from "../use_cases/verify.ts";
 import { shortDigest } from "../ui/progress.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { jsonFlag } from "./flags.ts";
-import { openStore } from "./open_store.ts";
 import { printStats, readFlags, readOptions, readPermissions } from "./read_flags.ts";
 
 const VIA: Record<string, string> = {
@@ -43,6 +42,10 @@ export const verifyCommand: Command = {
   needsRoot: false,
   permissions: readPermissions(true),
   async action(ctx: CommandContext) {
+    const [{ verifyImage }, { openStore }] = await Promise.all([
+      import("../use_cases/verify.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length !== 1) throw new UsageError("please provide an image");
     using store = openStore(ctx, { readOnly: true });
     const options = await readOptions(ctx, store);

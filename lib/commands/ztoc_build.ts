@@ -5,10 +5,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { fileLayer } from "../image/file_layer.ts";
-import { spans, ztoc } from "../pipeline.ts";
 import { Progress } from "../ui/progress.ts";
-import { writeFileAtomic } from "../util/atomic_file.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag, outputFlag, sizeFlags, spanSizeFlag } from "./flags.ts";
 
@@ -30,30 +27,38 @@ export const ztocBuildCommand: Command = {
   needsRoot: false,
   async action(ctx) {
     if (ctx.args.length !== 1) throw new UsageError("please provide one layer file");
+    // The scan worker loads and compiles zlib while this thread loads the rest.
+    const { prestartScanWorker } = await import("../ztoc/scan_channel.ts");
+    using _worker = prestartScanWorker();
+    // What is needed only after the scan (zTOC encoding: flatbuffers) loads during it.
+    const later = Promise.all([import("../stages/ztoc.ts"), import("../util/atomic_file.ts")]);
+    later.catch(() => {}); // (awaited below)
+    const [{ fileLayer }, { spans }] = await Promise.all([
+      import("../image/file_layer.ts"),
+      import("../stages/spans.ts"),
+    ]);
     const path = ctx.args[0];
     const { spanSize } = sizeFlags(ctx);
     const output = ctx.string("output") || `${path}.ztoc`;
     const layer = await fileLayer(path);
     const progress = new Progress(ctx.out);
     const task = progress.task(path, layer.descriptor.size);
-    let result;
+    let scanned;
     try {
       for await (
-        const r of ztoc(
-          spans([{ layer }], {
-            spanSize,
-            signal: ctx.signal,
-            onProgress: (_, n) => task.set(n),
-          }),
-          {
-            spanSize,
-          },
-        )
-      ) result = r;
+        const r of spans([{ layer }], {
+          spanSize,
+          signal: ctx.signal,
+          onProgress: (_, n) => task.set(n),
+        })
+      ) scanned = r;
     } finally {
       task.complete();
       progress.finish();
     }
+    const [{ ztoc }, { writeFileAtomic }] = await later;
+    let result;
+    for await (const r of ztoc([scanned!], { spanSize })) result = r;
     if (result?.error) throw result.error;
     const blob = result!.ztoc!;
     const z = blob.ztoc!;

@@ -5,14 +5,9 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { readFileChunks } from "../image/file_layer.ts";
-import { writeFileAtomic } from "../util/atomic_file.ts";
-import { checkFileKind, extractFile, findFile, type RangeReader } from "../ztoc/extract.ts";
+import type { RangeReader } from "../ztoc/extract.ts";
 import type { Command } from "./command.ts";
 import { outputFlag, registryFlags, registryOptions } from "./flags.ts";
-import { storedLayerReader } from "../use_cases/layer_reader.ts";
-import { containerdOptions, isFile, openStore } from "./open_store.ts";
-import { loadZtoc } from "./ztoc_load.ts";
 
 /** The chunks of `source`, failing with the signal's reason once it aborts. */
 async function* stoppable(
@@ -49,6 +44,21 @@ export const ztocGetFileCommand: Command = {
     "digest: --allow-read=<root>,<image> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
+    const [
+      { readFileChunks },
+      { writeFileAtomic },
+      { checkFileKind, extractFile, findFile },
+      { storedLayerReader },
+      { containerdOptions, isFile, openStore },
+      { loadZtoc },
+    ] = await Promise.all([
+      import("../image/file_layer.ts"),
+      import("../util/atomic_file.ts"),
+      import("../ztoc/extract.ts"),
+      import("../use_cases/layer_reader.ts"),
+      import("./open_store.ts"),
+      import("./ztoc_load.ts"),
+    ]);
     if (ctx.args.length !== 2) {
       throw new UsageError("please provide both a ztoc digest and a filename to extract");
     }

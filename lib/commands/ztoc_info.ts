@@ -5,10 +5,8 @@
  */
 import { UsageError } from "../errors.ts";
 import { formatBytes } from "../ui/bytes.ts";
-import { ztocInfo, ztocInfoJsonChunks, ztocInfoTableChunks } from "../ztoc/info.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag } from "./flags.ts";
-import { loadZtoc } from "./ztoc_load.ts";
 
 function range(min: number | null, max: number | null): string {
   return min === null || max === null ? "-" : `${formatBytes(min)} .. ${formatBytes(max)}`;
@@ -34,6 +32,12 @@ export const ztocInfoCommand: Command = {
     "digest: --allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
+    const [{ ztocInfo, ztocInfoJsonChunks, ztocInfoTableChunks }, { loadZtoc }] = await Promise.all(
+      [
+        import("../ztoc/info.ts"),
+        import("./ztoc_load.ts"),
+      ],
+    );
     if (ctx.args.length !== 1) throw new UsageError("please provide one zTOC file or digest");
     const { ztoc, bytes } = await loadZtoc(ctx, ctx.args[0]);
     const info = ztocInfo(ztoc, bytes.length);

@@ -6,11 +6,9 @@
  */
 import { BadInputError, UsageError } from "../errors.ts";
 import type { ArtifactRecord } from "../store/artifacts_db.ts";
-import { imageZtocs } from "../use_cases/lookup.ts";
 import { formatTable } from "../ui/table.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag, quietFlag } from "./flags.ts";
-import { openStore } from "./open_store.ts";
 
 /** The `ztoc list` command. */
 export const ztocListCommand: Command = {
@@ -33,6 +31,10 @@ export const ztocListCommand: Command = {
     "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
+    const [{ imageZtocs }, { openStore }] = await Promise.all([
+      import("../use_cases/lookup.ts"),
+      import("./open_store.ts"),
+    ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
     using store = openStore(ctx, { readOnly: true });
     const only = ctx.string("ztoc-digest");

@@ -15,9 +15,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { BadInputError } from "../errors.ts";
-import { parseDigest } from "../oci/digest.ts";
+import { createHash, parseDigest } from "../oci/digest.ts";
 import type { ContainerdClient, DuplexCall } from "./client.ts";
 import { ContainerdError, grpcCode, GrpcStatus } from "./client.ts";
 import { ContainerdLeases } from "./leases.ts";

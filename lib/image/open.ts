@@ -17,6 +17,9 @@ import { OciLayoutSource } from "./oci_layout.ts";
 import { RegistrySource, type RegistrySourceOptions } from "./registry_source.ts";
 import type { ImageSource } from "./source.ts";
 import { StoreSource } from "./store_source.ts";
+import { transportOf } from "./transport.ts";
+
+export { transportOf } from "./transport.ts";
 
 /** What opening a reference may need. */
 export interface OpenImageOptions {
@@ -31,28 +34,6 @@ export interface OpenImageOptions {
    * when this is given); `directRead` for every containerd source.
    */
   containerd?: ContainerdSourceOptions;
-}
-
-/**
- * The transport of a reference: `oci`, `oci-archive`, `docker`,
- * `containerd`, or `store` for a bare name.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { transportOf } from "./open.ts";
- * assert.ok(transportOf("oci:./layout:app") === "oci");
- * assert.ok(transportOf("docker://127.0.0.1:5000/app:1") === "docker");
- * assert.ok(transportOf("app:1") === "store");
- * ```
- */
-export function transportOf(reference: string): string {
-  if (reference.startsWith("docker://")) return "docker";
-  const m = /^([a-z-]+):/.exec(reference);
-  if (m && ["oci", "oci-archive", "containerd", "docker-archive", "docker-daemon"].includes(m[1])) {
-    return m[1];
-  }
-  return "store";
 }
 
 /**

@@ -14,7 +14,6 @@ import { ZTOC_MEDIA_TYPE } from "../oci/media_types.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import type { ArtifactRecord, ArtifactsDb } from "../store/artifacts_db.ts";
-import { decodeZtoc } from "../ztoc/codec.ts";
 import type { Ztoc } from "../ztoc/model.ts";
 import { choosePlatforms, resolvePlatforms } from "./platforms.ts";
 
@@ -132,6 +131,8 @@ export async function loadStoredZtoc(store: ArtifactStore, arg: string): Promise
     }
     throw e;
   }
+  // (loaded here: the codec brings flatbuffers, which listing commands do not need)
+  const { decodeZtoc } = await import("../ztoc/codec.ts");
   return { ztoc: decodeZtoc(bytes), bytes, record };
 }
 

@@ -23,6 +23,7 @@ import { GzipCheck } from "../gzip/crc_check.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { TarReader } from "../tar/reader.ts";
 import type { ScanRequest, ScanResponse } from "./scan_worker.ts";
+import { type Channel, startScanWorker, WorkerUnavailable } from "./scan_channel.ts";
 import {
   LayerHasher,
   type LayerScan,
@@ -54,8 +55,6 @@ function rebuildError(kind: string, message: string): Error {
   }
 }
 
-const WORKER_URL = new URL("./scan_worker.ts", import.meta.url);
-
 /** Closes a source that will not be read: its first read opens it (a file), then it is closed. */
 async function closeSource(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -68,47 +67,6 @@ async function closeSource(
     // failing to read is fine: it is being closed
   } finally {
     await it.return?.();
-  }
-}
-
-/** A worker that could not start (no read access to its module, …). */
-class WorkerUnavailable extends Error {}
-
-/** A worker and the answers it sent, consumed in order. */
-class Channel {
-  readonly worker: Worker;
-  #queue: ScanResponse[] = [];
-  #wake: (() => void) | undefined;
-  /** Set once the worker died or the pool was closed: nothing more will come. */
-  dead = false;
-
-  constructor(worker: Worker) {
-    this.worker = worker;
-    worker.onmessage = (ev: MessageEvent<ScanResponse>) => this.push(ev.data);
-    worker.onerror = (ev: ErrorEvent) => {
-      ev.preventDefault();
-      this.kill(`scan worker failed: ${ev.message}`);
-    };
-  }
-
-  push(m: ScanResponse): void {
-    this.#queue.push(m);
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
-  }
-
-  /** Ends the worker; a scan waiting on it fails with `message`. */
-  kill(message: string): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.worker.terminate();
-    this.push({ type: "error", kind: "internal", message, fatal: true });
-  }
-
-  async next(): Promise<ScanResponse> {
-    while (this.#queue.length === 0) await new Promise<void>((r) => (this.#wake = r));
-    return this.#queue.shift()!;
   }
 }
 
@@ -153,21 +111,15 @@ export class ScanPool {
     const idle = this.#idle.pop();
     if (idle) return idle;
     if (this.#all.size < this.size) {
-      // A worker module needs read permission; asking Deno first avoids the
-      // error it would print for a worker that cannot load.
-      if (WORKER_URL.protocol === "file:") {
-        const read = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
-        if (read.state !== "granted") throw new WorkerUnavailable("no read access");
+      const { channel, ready } = startScanWorker();
+      this.#all.add(channel);
+      try {
+        await ready;
+      } catch (e) {
+        this.#all.delete(channel);
+        throw e;
       }
-      const c = new Channel(new Worker(WORKER_URL, { type: "module" }));
-      this.#all.add(c);
-      const first = await c.next();
-      if (first.type !== "ready") {
-        this.#all.delete(c);
-        c.kill("");
-        throw new WorkerUnavailable(first.type === "error" ? first.message : "no ready message");
-      }
-      return c;
+      return channel;
     }
     return await new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }

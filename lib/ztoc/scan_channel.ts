@@ -1,0 +1,141 @@
+/**
+ * Starting a scan worker (`scan_worker.ts`) and talking to it: a
+ * {@link Channel} queues its answers in order. {@link prestartScanWorker}
+ * starts one before it is needed — the worker loads its module and compiles
+ * zlib's WASM while the caller still loads its own modules or opens the
+ * image — and the next {@link startScanWorker} (a `ScanPool` taking a
+ * worker) gets it. This module imports nothing heavy, so that a command can
+ * start the worker first thing.
+ *
+ * @module
+ */
+import type { ScanResponse } from "./scan_worker.ts";
+
+const WORKER_URL = new URL("./scan_worker.ts", import.meta.url);
+
+/** A worker that could not start (no read access to its module, …). */
+export class WorkerUnavailable extends Error {}
+
+/** A worker and the answers it sent, consumed in order. */
+export class Channel {
+  /** The worker. */
+  readonly worker: Worker;
+  #queue: ScanResponse[] = [];
+  #wake: (() => void) | undefined;
+  /** Set once the worker died or the pool was closed: nothing more will come. */
+  dead = false;
+
+  /** Listens to `worker`'s messages and errors. */
+  constructor(worker: Worker) {
+    this.worker = worker;
+    worker.onmessage = (ev: MessageEvent<ScanResponse>) => this.push(ev.data);
+    worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault();
+      this.kill(`scan worker failed: ${ev.message}`);
+    };
+  }
+
+  /** Queues an answer. */
+  push(m: ScanResponse): void {
+    this.#queue.push(m);
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /** Ends the worker; a scan waiting on it fails with `message`. */
+  kill(message: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.worker.terminate();
+    this.push({ type: "error", kind: "internal", message, fatal: true });
+  }
+
+  /** The next answer, in order. */
+  async next(): Promise<ScanResponse> {
+    while (this.#queue.length === 0) await new Promise<void>((r) => (this.#wake = r));
+    return this.#queue.shift()!;
+  }
+}
+
+/** A worker being started: `ready` resolves once it said so, or rejects with `WorkerUnavailable`. */
+export interface StartingWorker {
+  /** The worker's channel (its first answer is taken by `ready`). */
+  channel: Channel;
+  /** Resolves when the worker is ready; rejects (worker killed) when it cannot start. */
+  ready: Promise<void>;
+}
+
+/** Workers started ahead, oldest first. */
+const prestarted: StartingWorker[] = [];
+
+function spawn(): StartingWorker {
+  // A worker module needs read permission; asking Deno first avoids the
+  // error it would print for a worker that cannot load.
+  if (WORKER_URL.protocol === "file:") {
+    const read = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
+    if (read.state !== "granted") throw new WorkerUnavailable("no read access");
+  }
+  const channel = new Channel(new Worker(WORKER_URL, { type: "module" }));
+  const ready = channel.next().then((first) => {
+    if (first.type !== "ready") {
+      channel.kill("");
+      throw new WorkerUnavailable(first.type === "error" ? first.message : "no ready message");
+    }
+  });
+  return { channel, ready };
+}
+
+/**
+ * A scan worker: the prestarted one when there is one, else a new one.
+ * Throws `WorkerUnavailable` when workers cannot start here.
+ */
+export function startScanWorker(): StartingWorker {
+  return prestarted.shift() ?? spawn();
+}
+
+/**
+ * Starts `count` scan workers now (default 1) for the next `ScanPool`s that
+ * need them. Dispose of the result when done: the workers nobody took are
+ * then stopped. Where workers cannot start, nothing is started (the scan
+ * finds out itself).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { prestartScanWorker, startScanWorker } from "./scan_channel.ts";
+ * {
+ *   using _ = prestartScanWorker();
+ *   const { channel, ready } = startScanWorker(); // the prestarted worker
+ *   await ready;
+ *   assert.equal(channel.dead, false);
+ *   channel.kill("done");
+ * }
+ * {
+ *   using _ = prestartScanWorker(2); // not taken: both stopped at the end of the block
+ * }
+ * ```
+ */
+export function prestartScanWorker(count = 1): Disposable {
+  const mine: StartingWorker[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const w = spawn();
+      w.ready.catch(() => {}); // whoever takes it sees the failure
+      mine.push(w);
+      prestarted.push(w);
+    }
+  } catch (e) {
+    if (!(e instanceof WorkerUnavailable)) throw e;
+  }
+  return {
+    [Symbol.dispose]() {
+      for (const w of mine) {
+        const i = prestarted.indexOf(w);
+        if (i < 0) continue; // taken
+        prestarted.splice(i, 1);
+        w.channel.kill("scan worker not used");
+      }
+    },
+  };
+}
