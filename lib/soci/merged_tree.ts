@@ -21,14 +21,15 @@
  * @module
  */
 import { BadInputError, NotFoundError } from "../errors.ts";
+import { cleanPath } from "../ztoc/clean_path.ts";
 import type { FileMetadata } from "../ztoc/model.ts";
+
+export { cleanPath };
 
 /** The prefix of a whiteout's base name: `.wh.NAME` hides `NAME`. */
 export const WHITEOUT_PREFIX = ".wh.";
 /** The base name of an opaque directory marker. */
 export const OPAQUE_MARKER = ".wh..wh..opq";
-/** Names that need the full cleaning: `.`/`..`/empty parts after the first, or `//`. */
-const SLOW_PATH = /\/\/|\/\.\.?(\/|$)|^\.\.?$|^\.\.\/|^\/\.|^\.\/\.|^\.\/\/|^\/\//;
 /** Symlinks followed in one path before giving up (Linux's limit). */
 const MAX_SYMLINKS = 40;
 
@@ -46,35 +47,6 @@ export interface TreeNode {
   implicit: boolean;
   /** For a hard link: the entry it links to (its data is that entry's). */
   target?: TreeNode;
-}
-
-/**
- * Cleans a path as described in the module documentation.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { cleanPath } from "./merged_tree.ts";
- * assert.equal(cleanPath("./usr//bin/../lib/"), "usr/lib");
- * assert.equal(cleanPath("/../etc"), "etc");
- * assert.equal(cleanPath("./"), "");
- * ```
- */
-export function cleanPath(path: string): string {
-  // Most tar names are `./a/b` or `a/b/`: no `.`, `..` or empty parts inside.
-  if (!SLOW_PATH.test(path)) {
-    let a = path.startsWith("./") ? 2 : path.startsWith("/") ? 1 : 0;
-    if (path === ".") a = 1;
-    const b = path.endsWith("/") ? path.length - 1 : path.length;
-    return a >= b ? "" : path.slice(a, b);
-  }
-  const out: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") out.pop();
-    else out.push(part);
-  }
-  return out.join("/");
 }
 
 function parentOf(path: string): string {

@@ -20,23 +20,13 @@ import { WINDOW_SIZE } from "../gzip/checkpoint.ts";
 import { CheckpointResumer, inflateFromCheckpoint } from "../gzip/resume.ts";
 import { parseHeader } from "../tar/header.ts";
 import { Sha256 } from "../oci/digest.ts";
+import { cleanPath } from "./clean_path.ts";
 import { MAX_SPAN_BYTES } from "./limits.ts";
 import type { FileMetadata, ZtocHeader } from "./model.ts";
 import { type Zinfo, zinfoOf } from "./spans.ts";
 
 const utf8 = new TextDecoder();
 const MAX_LINKS = 40;
-
-/** Normalizes a path the way tar names are compared: no `./`, no leading or doubled `/`. */
-function cleanPath(path: string): string {
-  const out: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") out.pop();
-    else out.push(part);
-  }
-  return out.join("/");
-}
 
 function nameOf(m: FileMetadata): string {
   return utf8.decode(m.name);
