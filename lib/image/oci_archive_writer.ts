@@ -28,12 +28,12 @@ import { entrySpan, TAR_TRAILER, tarHeader } from "../tar/writer.ts";
 import { syncDir } from "../util/atomic_file.ts";
 import {
   type BlobSink,
-  chunksOf,
   type CommitImageOptions,
   type ContentFetcher,
   graphNodes,
   type ImageWriter,
   missingNode,
+  pourBlob,
 } from "./writer.ts";
 
 const ENC = new TextEncoder();
@@ -281,13 +281,7 @@ export class OciArchiveWriter implements ImageWriter {
       }
       const got = node.bytes ?? await fetch(node.desc);
       const sink = await this.openBlob(node.desc);
-      try {
-        for await (const chunk of chunksOf(got)) await sink.write(chunk);
-        await sink.commit();
-      } catch (e) {
-        await sink.abort();
-        throw e;
-      }
+      await pourBlob(sink, got);
       options.onEvent?.({ kind: "written", desc: node.desc });
     }
     for (const s of this.#slots.values()) {

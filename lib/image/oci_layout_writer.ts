@@ -22,12 +22,12 @@ import { syncDir, writeFileAtomic } from "../util/atomic_file.ts";
 import { baseName } from "./layout_core.ts";
 import {
   type BlobSink,
-  chunksOf,
   type CommitImageOptions,
   type ContentFetcher,
   graphNodes,
   type ImageWriter,
   missingNode,
+  pourBlob,
 } from "./writer.ts";
 
 const OCI_LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
@@ -271,13 +271,7 @@ export class OciLayoutWriter implements ImageWriter {
         throw e instanceof SociError ? e : missingNode(node.desc, "the source");
       });
       const sink = await this.openBlob(node.desc);
-      try {
-        for await (const chunk of chunksOf(got)) await sink.write(chunk);
-        await sink.commit();
-      } catch (e) {
-        await sink.abort();
-        throw e;
-      }
+      await pourBlob(sink, got);
       options.onEvent?.({ kind: "written", desc: node.desc });
     }
     await syncDir(join(this.#work, "blobs", "sha256"));

@@ -219,6 +219,41 @@ export async function* chunksOf(
   yield* got;
 }
 
+/**
+ * Writes `got` into `sink` and commits it; on any failure the sink is
+ * aborted (nothing of the blob is kept) and the error rethrown.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BlobSink, pourBlob } from "./writer.ts";
+ * const got: number[] = [];
+ * let state = "open";
+ * const sink: BlobSink = {
+ *   write: (c) => { got.push(...c); return Promise.resolve(); },
+ *   commit: () => { state = "committed"; return Promise.resolve(); },
+ *   abort: () => { state = "aborted"; return Promise.resolve(); },
+ * };
+ * await pourBlob(sink, new Uint8Array([1, 2]));
+ * assert.deepEqual([got, state], [[1, 2], "committed"]);
+ * const broken = new ReadableStream<Uint8Array>({ pull: (c) => c.error(new Error("cut")) });
+ * await assert.rejects(pourBlob(sink, broken), /cut/);
+ * assert.equal(state, "aborted");
+ * ```
+ */
+export async function pourBlob(
+  sink: BlobSink,
+  got: Uint8Array | ReadableStream<Uint8Array>,
+): Promise<void> {
+  try {
+    for await (const chunk of chunksOf(got)) await sink.write(chunk);
+    await sink.commit();
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
+}
+
 /** A `NotFoundError` for a node that no one can give. */
 export function missingNode(desc: Descriptor, where: string): NotFoundError {
   return new NotFoundError(
