@@ -52,93 +52,29 @@ export async function* inflateFromCheckpoint(
   length: number,
 ): AsyncGenerator<Uint8Array> {
   if (length <= 0) return;
-  const stream = new InflateStream(WBITS_RAW);
-  // 8 bytes of slack: the patched inflate_fast may read a little past its input.
-  const input = new WasmBuffer(IN_SIZE + 8);
-  const output = new WasmBuffer(OUT_SIZE);
-  let started = false;
-  // Prime the bits of the byte before `in`, then install the window, as zran does.
-  const begin = (byteBefore: number): void => {
-    started = true;
-    if (cp.bits !== 0) stream.prime(cp.bits, byteBefore >> (8 - cp.bits));
-    if (cp.out > 0) {
-      input.bytes().set(cp.window);
-      stream.setDictionary(input.ptr, WINDOW_SIZE);
-    }
-  };
+  const end = skip + length;
+  const resumer = new CheckpointResumer(cp);
   try {
-    let toSkip = skip;
-    let remaining = length;
-    let trailer = 0; // trailer bytes still to skip after the raw member ends
-    let raw = true; // the first member is inflated raw; later ones with their header
-    let betweenMembers = false;
-    for await (let chunk of compressed) {
-      if (!started && chunk.length > 0) {
-        begin(chunk[0]);
-        if (cp.bits !== 0) chunk = chunk.subarray(1);
+    for await (const chunk of compressed) {
+      resumer.feed(chunk);
+      // At most OUT_SIZE bytes of output are held at a time.
+      for (let more = true; more && resumer.produced < end;) {
+        const pieces: Uint8Array[] = [];
+        more = resumer.run(Math.min(end, resumer.produced + OUT_SIZE), (out) => {
+          const at = resumer.produced - out.length;
+          if (at + out.length > skip) pieces.push(out.slice(Math.max(0, skip - at)));
+        });
+        yield* pieces;
       }
-      for (let off = 0; off < chunk.length;) {
-        if (trailer > 0) {
-          const n = Math.min(trailer, chunk.length - off);
-          trailer -= n;
-          off += n;
-          if (trailer === 0) betweenMembers = true;
-          continue;
-        }
-        if (betweenMembers) {
-          stream.reset(WBITS_GZIP);
-          betweenMembers = false;
-        }
-        const piece = chunk.subarray(off, Math.min(chunk.length, off + IN_SIZE));
-        input.bytes().set(piece);
-        stream.setInput(input.ptr, piece.length);
-        let availIn = piece.length;
-        while (availIn > 0 && remaining > 0) {
-          stream.setOutput(output.ptr, OUT_SIZE);
-          const ret = stream.inflate(Z_NO_FLUSH);
-          const produced = OUT_SIZE - stream.availOut;
-          availIn = stream.availIn;
-          if (produced > 0) {
-            let view = output.subarray(0, produced);
-            if (toSkip > 0) {
-              const n = Math.min(toSkip, view.length);
-              toSkip -= n;
-              view = view.subarray(n);
-            }
-            if (view.length > 0) {
-              const take = view.subarray(0, Math.min(view.length, remaining));
-              remaining -= take.length;
-              yield take.slice();
-            }
-          }
-          if (ret === Z_STREAM_END) {
-            // A raw stream leaves the gzip trailer to us; gzip mode reads it itself.
-            if (raw) trailer = 8;
-            else betweenMembers = true;
-            raw = false;
-            break;
-          }
-          if (ret < 0 && !(ret === Z_BUF_ERROR && produced > 0)) {
-            throw new BadInputError(
-              `cannot decompress span: gzip data is corrupt${
-                stream.message ? `: ${stream.message}` : ""
-              }`,
-            );
-          }
-        }
-        if (remaining === 0) return;
-        off += piece.length - availIn;
-      }
+      if (resumer.produced >= end) return;
     }
-    if (remaining > 0) {
-      throw new BadInputError(
-        `cannot decompress span: compressed data ended ${remaining} bytes short`,
-      );
-    }
+    throw new BadInputError(
+      `cannot decompress span: compressed data ended ${
+        Math.min(length, end - resumer.produced)
+      } bytes short`,
+    );
   } finally {
-    stream.free();
-    input.free();
-    output.free();
+    resumer.free();
   }
 }
 

@@ -3,23 +3,17 @@
  * layer streams past: fed the compressed bytes from the checkpoint's span
  * start, it inflates (primed with the checkpoint's bits, its window as the
  * dictionary, across member boundaries as `soci-format.md` §5.5 says)
- * until it has produced the first `want` bytes of the span.
+ * until it has produced the first `want` bytes of the span: a
+ * `CheckpointResumer` that keeps what it produced and reports a failure
+ * instead of throwing it.
  *
  * @module
  */
-import { type Checkpoint, WINDOW_SIZE } from "../gzip/checkpoint.ts";
-import {
-  InflateStream,
-  WasmBuffer,
-  WBITS_GZIP,
-  WBITS_RAW,
-  Z_BUF_ERROR,
-  Z_NO_FLUSH,
-  Z_STREAM_END,
-} from "../gzip/zlib.ts";
+import type { Checkpoint } from "../gzip/checkpoint.ts";
+import { CheckpointResumer } from "../gzip/resume.ts";
 
-/** Input handed to zlib at once. */
-const PIECE = 64 * 1024;
+/** How the resumer's errors begin (a reader's context, not a probe's). */
+const SPAN_PREFIX = "cannot decompress span: ";
 
 /**
  * Resumes inflating at a checkpoint and collects the first `want` output
@@ -56,13 +50,7 @@ export class ResumeProbe {
   /** Why inflating failed, when it did. */
   error?: string;
   readonly #cp: Checkpoint;
-  #stream: InflateStream | undefined;
-  #input: WasmBuffer | undefined;
-  #out: WasmBuffer | undefined;
-  #started = false;
-  #trailer = 0;
-  #raw = true;
-  #between = false;
+  #resumer: CheckpointResumer | undefined;
 
   /** A probe of checkpoint `cp` collecting `want` bytes (0 is done at once). */
   constructor(cp: Checkpoint, want: number) {
@@ -71,94 +59,28 @@ export class ResumeProbe {
     if (this.output.length === 0) this.done = true;
   }
 
-  #begin(firstByte: number): void {
-    this.#started = true;
-    this.#stream = new InflateStream(WBITS_RAW);
-    this.#input = new WasmBuffer(PIECE + 8);
-    this.#out = new WasmBuffer(this.output.length);
-    const cp = this.#cp;
-    if (cp.bits !== 0) this.#stream.prime(cp.bits, firstByte >> (8 - cp.bits));
-    if (cp.out > 0) {
-      this.#input.bytes().set(cp.window.subarray(0, WINDOW_SIZE));
-      this.#stream.setDictionary(this.#input.ptr, WINDOW_SIZE);
-    }
-  }
-
   /** Feeds the next compressed bytes. */
   push(chunk: Uint8Array): void {
     if (this.done || chunk.length === 0) return;
     try {
-      if (!this.#started) {
-        this.#begin(chunk[0]);
-        if (this.#cp.bits !== 0) chunk = chunk.subarray(1);
-      }
-      for (let off = 0; off < chunk.length && !this.done;) {
-        if (this.#trailer > 0) {
-          const n = Math.min(this.#trailer, chunk.length - off);
-          this.#trailer -= n;
-          off += n;
-          if (this.#trailer === 0) this.#between = true;
-          continue;
-        }
-        if (this.#between) {
-          this.#stream!.reset(WBITS_GZIP);
-          this.#between = false;
-        }
-        off += this.#inflate(chunk.subarray(off, Math.min(chunk.length, off + PIECE)));
-      }
+      this.#resumer ??= new CheckpointResumer(this.#cp);
+      this.#resumer.feed(chunk);
+      const enough = this.#resumer.run(this.output.length, (out) => {
+        this.output.set(out, this.produced);
+        this.produced += out.length;
+      });
+      if (enough) this.done = true;
     } catch (e) {
-      this.#fail((e as Error).message);
+      const message = (e as Error).message;
+      this.error = message.startsWith(SPAN_PREFIX) ? message.slice(SPAN_PREFIX.length) : message;
+      this.done = true;
     }
     if (this.done) this.free();
   }
 
-  /** Inflates one piece; returns the input bytes consumed. */
-  #inflate(piece: Uint8Array): number {
-    const s = this.#stream!;
-    const out = this.#out!;
-    this.#input!.bytes().set(piece);
-    s.setInput(this.#input!.ptr, piece.length);
-    for (;;) {
-      const room = this.output.length - this.produced;
-      s.setOutput(out.ptr, room);
-      const ret = s.inflate(Z_NO_FLUSH);
-      const n = room - s.availOut;
-      if (n > 0) {
-        this.output.set(out.subarray(0, n), this.produced);
-        this.produced += n;
-      }
-      if (this.produced === this.output.length) {
-        this.done = true;
-        return piece.length;
-      }
-      if (ret === Z_STREAM_END) {
-        // A raw stream leaves the trailer to us; later members parse their own.
-        if (this.#raw) this.#trailer = 8;
-        else this.#between = true;
-        this.#raw = false;
-        return piece.length - s.availIn;
-      }
-      if (ret < 0 && !(ret === Z_BUF_ERROR && n > 0)) {
-        if (ret === Z_BUF_ERROR) return piece.length; // needs more input
-        this.#fail(`gzip data is corrupt${s.message ? `: ${s.message}` : ""}`);
-        return piece.length;
-      }
-      if (s.availIn === 0) return piece.length;
-    }
-  }
-
-  #fail(message: string): void {
-    this.error = message;
-    this.done = true;
-  }
-
   /** Frees the WASM memory (done automatically once `done`). */
   free(): void {
-    this.#stream?.free();
-    this.#input?.free();
-    this.#out?.free();
-    this.#stream = undefined;
-    this.#input = undefined;
-    this.#out = undefined;
+    this.#resumer?.free();
+    this.#resumer = undefined;
   }
 }
