@@ -284,18 +284,32 @@ class WindowCheck {
     this.#due = this.#next <= last ? zinfo.checkpoints[this.#next].out : Infinity;
   }
 
-  /** Output offset of the next checkpoint to check (Infinity when none is left). */
-  get due(): number {
-    return this.#due;
-  }
-
   /** The last `n` (≤ 32 KiB) bytes of output. */
   tail(n: number): Uint8Array {
     return this.#history.subarray(WINDOW_SIZE - n);
   }
 
-  /** Takes output bytes (never crossing {@link due}). */
-  feed(bytes: Uint8Array): void {
+  /**
+   * Takes output `bytes` that start at output offset `pos`, checking the
+   * window of every checkpoint they reach; their part within `[from, to)`
+   * is copied to `out`.
+   */
+  pass(bytes: Uint8Array, pos: number, from: number, to: number, out?: Uint8Array[]): void {
+    while (bytes.length > 0) {
+      if (pos === this.#due) this.#check();
+      const n = Math.min(bytes.length, this.#due - pos);
+      const piece = bytes.subarray(0, n);
+      this.#feed(piece);
+      const a = Math.max(from, pos);
+      const b = Math.min(to, pos + n);
+      if (b > a) out?.push(copy(piece, a - pos, b - pos));
+      pos += n;
+      bytes = bytes.subarray(n);
+    }
+  }
+
+  /** Takes output bytes (never crossing the next due checkpoint). */
+  #feed(bytes: Uint8Array): void {
     const h = this.#history;
     if (bytes.length >= WINDOW_SIZE) {
       h.set(bytes.subarray(bytes.length - WINDOW_SIZE));
@@ -305,8 +319,8 @@ class WindowCheck {
     }
   }
 
-  /** Called when the output reached {@link due}: compares the window, moves on. */
-  check(): void {
+  /** Called when the output reached the next checkpoint: compares the window, moves on. */
+  #check(): void {
     const i = this.#next;
     const w = this.#zinfo.checkpoints[i].window;
     const h = this.#history;
@@ -440,18 +454,11 @@ async function* fromCheckpointBefore(
       [Symbol.asyncIterator]: () => ({ next: () => it.next() }),
     };
     let pos = cp.out;
-    for await (let out of inflateFromCheckpoint(cp, shared, 0, fileEnd - cp.out)) {
-      while (out.length > 0) {
-        if (pos === windows.due) windows.check();
-        const n = Math.min(out.length, windows.due - pos);
-        const piece = out.subarray(0, n);
-        windows.feed(piece);
-        const a = Math.max(off, pos);
-        const b = Math.min(fileEnd, pos + n);
-        if (b > a) yield copy(piece, a - pos, b - pos);
-        pos += n;
-        out = out.subarray(n);
-      }
+    for await (const out of inflateFromCheckpoint(cp, shared, 0, fileEnd - cp.out)) {
+      const file: Uint8Array[] = [];
+      windows.pass(out, pos, off, fileEnd, file);
+      yield* file;
+      pos += out.length;
     }
     while (!(await it.next()).done) { /* read to the end of the span */ }
     drained = true;
@@ -573,20 +580,6 @@ async function* fromOwnCheckpoint(
   /** Output of `main` not yet compared, from `cmpFrom`. */
   const cmp = new Uint8Array(PROBE_STEP);
   let agree = 0;
-  /** Consumes output at `pos` (history, window checks); file bytes go to `out`. */
-  const consume = (v: Uint8Array, pos: number, out?: Uint8Array[]) => {
-    while (v.length > 0) {
-      if (pos === windows.due) windows.check();
-      const n = Math.min(v.length, windows.due - pos);
-      const piece = v.subarray(0, n);
-      windows.feed(piece);
-      const a = Math.max(off, pos);
-      const b = Math.min(fileEnd, pos + n);
-      if (b > a) out?.push(copy(piece, a - pos, b - pos));
-      pos += n;
-      v = v.subarray(n);
-    }
-  };
   try {
     // Up to the file's first byte: both inflaters, then the decision.
     const target = off - cp.out;
@@ -615,7 +608,7 @@ async function* fromOwnCheckpoint(
         const from = main.produced;
         main.run(Math.min(target, from + PROBE_STEP), (v) => {
           const at = main.produced - v.length;
-          consume(v, cp.out + at);
+          windows.pass(v, cp.out + at, off, fileEnd);
           if (probe) cmp.set(v, at - from);
         });
         if (probe === undefined) continue;
@@ -655,7 +648,7 @@ async function* fromOwnCheckpoint(
       }
       const out: Uint8Array[] = [];
       main.run(Math.min(end, main.produced + OUT_STEP), (v) => {
-        consume(v, cp.out + main.produced - v.length, out);
+        windows.pass(v, cp.out + main.produced - v.length, off, fileEnd, out);
       });
       for (const piece of out) yield piece;
     }
