@@ -18,6 +18,7 @@ import {
   tarChunks,
   tarHeader,
 } from "../tasks/bench_data.ts";
+import { concat } from "./helpers/bytes.ts";
 
 async function run(
   cmd: string,
@@ -160,12 +161,7 @@ Deno.test("tarHeader: checksum, long and non-ASCII names read back by Python", a
     }
   }
   parts.push(new Uint8Array(1024));
-  const tar = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    tar.set(p, off);
-    off += p.length;
-  }
+  const tar = concat(parts);
   const py = await run("python3", [
     "-c",
     `

@@ -24,6 +24,7 @@ import {
 } from "./helpers/containerd.ts";
 import { pythonLayout, readJson, run, withTempDir } from "./helpers/oci_fixtures.ts";
 import { startRegistry } from "./helpers/registry.ts";
+import { concat } from "./helpers/bytes.ts";
 
 const REF_NAME = "org.opencontainers.image.ref.name";
 
@@ -53,16 +54,6 @@ async function reachable(layout: string, desc: Descriptor): Promise<Descriptor[]
 
 function blobPath(layout: string, d: Descriptor): string {
   return `${layout}/blobs/sha256/${d.digest.slice("sha256:".length)}`;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /** The source serves every blob reachable from `target` exactly as the layout holds it. */

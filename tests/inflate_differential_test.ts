@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { CheckpointInflater } from "../lib/gzip/inflater.ts";
 import { inflateFromCheckpoint } from "../lib/gzip/resume.ts";
 import { GzipCheck, nativeCrc32 } from "../lib/gzip/crc_check.ts";
+import { concat } from "./helpers/bytes.ts";
 
 /** xorshift32, so the payloads are the same on every run. */
 function rng(seed: number): () => number {
@@ -140,16 +141,7 @@ function inflateWith(gz: Uint8Array, step: number, mode: "zlib" | "native" | "ca
 Deno.test("gzip CRC-32 and length checks: native and caller-side checks say what zlib says", () => {
   const parts = [payload(101, 7_000), payload(102, 1), payload(103, 25_000)];
   const members = parts.map((p) => new Uint8Array(gzipSync(p, { level: 6 })));
-  const joined = (ms: Uint8Array[]) => {
-    const out = new Uint8Array(ms.reduce((n, m) => n + m.length, 0));
-    let at = 0;
-    for (const m of ms) {
-      out.set(m, at);
-      at += m.length;
-    }
-    return out;
-  };
-  const streams: Array<[string, Uint8Array]> = [["three members", joined(members)]];
+  const streams: Array<[string, Uint8Array]> = [["three members", concat(members)]];
   // A flipped bit in each trailer field of each member.
   let end = 0;
   for (let i = 0; i < members.length; i++) {
@@ -160,7 +152,7 @@ Deno.test("gzip CRC-32 and length checks: native and caller-side checks say what
         end - 1,
       ]] as const
     ) {
-      const bad = joined(members);
+      const bad = concat(members);
       bad[at] ^= 0x10;
       streams.push([`member ${i} ${field} byte ${at}`, bad]);
     }

@@ -14,6 +14,7 @@ import { skopeoCopyToRegistry, skopeoInspectRaw, startRegistry } from "./helpers
 import { makeOciLayout, pseudoRandomBytes } from "./helpers/registry_oci_layout.ts";
 import { startReferrersRegistry } from "./helpers/referrers_registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
+import { concat } from "./helpers/bytes.ts";
 
 const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 const enc = new TextEncoder();
@@ -21,13 +22,7 @@ const enc = new TextEncoder();
 async function collect(stream: ReadableStream<Uint8Array>) {
   const chunks: Uint8Array[] = [];
   for await (const c of stream) chunks.push(c);
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
+  const out = concat(chunks);
   return {
     bytes: out,
     chunks: chunks.length,

@@ -17,7 +17,7 @@ import { ZtocLayerIndex } from "../lib/soci/ztoc_layer_index.ts";
 import { decodeZtoc, encodeZtoc } from "../lib/ztoc/codec.ts";
 import type { FileMetadata } from "../lib/ztoc/model.ts";
 import { ZtocView } from "../lib/ztoc/ztoc_view.ts";
-import { prng, randInt } from "./helpers/bytes.ts";
+import { concat, prng, randInt } from "./helpers/bytes.ts";
 import { entry, ztoc } from "./helpers/ztoc_samples.ts";
 
 const enc = new TextEncoder();
@@ -43,16 +43,6 @@ const PREFIXES = ["", "", "", "./", "./", "/", "//", ".//", "./."].map((s) => en
 const TRAILERS = ["", "", "/", "//"].map((s) => enc.encode(s));
 const TYPES = ["reg", "reg", "dir", "dir", "symlink", "hardlink", "char"];
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function randomName(rnd: () => number, simple: boolean): Uint8Array {
   const pool = simple ? PARTS.slice(0, 3) : PARTS;
   const n = randInt(rnd, 1, 4);
@@ -62,7 +52,7 @@ function randomName(rnd: () => number, simple: boolean): Uint8Array {
     parts.push(pool[randInt(rnd, 0, pool.length - 1)]);
   }
   parts.push(simple ? new Uint8Array(0) : TRAILERS[randInt(rnd, 0, 3)]);
-  return cat(...parts);
+  return concat(parts);
 }
 
 /** A random layer's TOC, decoded from its zTOC (so both indexes see the same entries). */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { concat } from "./bytes.ts";
 
 const ENC = new TextEncoder();
 
@@ -156,14 +157,7 @@ function metaHeader(name: string, flag: string, size: number): Uint8Array {
 
 function encodeRecords(records: Array<[string, Uint8Array]>): Uint8Array {
   const sorted = [...records].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const parts = sorted.map(([k, v]) => paxRecord(k, v));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(sorted.map(([k, v]) => paxRecord(k, v)));
 }
 
 /**
@@ -173,18 +167,7 @@ function encodeRecords(records: Array<[string, Uint8Array]>): Uint8Array {
  * `size`). A `g` entry gives its header and records.
  */
 export function goTarHeader(e: GoTarEntry): Uint8Array {
-  return concatParts(headerParts(e));
-}
-
-function concatParts(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(headerParts(e));
 }
 
 function headerParts(e: GoTarEntry): Uint8Array[] {
@@ -297,12 +280,5 @@ export function goTar(entries: GoTarEntry[], opts: GoTarOptions = {}): Uint8Arra
     }
   }
   if (opts.endMarker !== false) parts.push(new Uint8Array(1024));
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts);
 }
