@@ -33,6 +33,8 @@
  * @module
  */
 import {
+  type DataKind,
+  dataKinds,
   DEFAULT_DIR,
   ensureImage,
   ensureLayer,
@@ -54,8 +56,7 @@ export const GOALS = {
   create: { ratio: 0.45, rssMiB: 220 },
 } as const;
 
-/** Benchmark data: generated layers (`bench_data.ts`) or layers of this machine's own files. */
-export type DataKind = "generated" | "real";
+export type { DataKind } from "./bench_data.ts";
 
 /** Other decompressors timed in the same rounds when installed (extra references). */
 const EXTRA_REFS = [
@@ -664,8 +665,7 @@ if (import.meta.main) {
       console.log(usage);
       Deno.exit(0);
     }
-    const data = (values.data as string | undefined) ?? "both";
-    if (!["generated", "real", "both"].includes(data)) throw new Error(`bad --data: ${data}`);
+    const kinds = dataKinds(values, "both", ["generated", "real"]);
     const base = {
       rounds: Number(values.rounds ?? 3),
       size: sizeArg(values),
@@ -678,7 +678,6 @@ if (import.meta.main) {
     };
     if (!(base.rounds >= 1) || !Number.isInteger(base.rounds)) throw new Error("bad --rounds");
     if (!(base.realSize > 0)) throw new Error("bad --real-size-mib");
-    const kinds: DataKind[] = data === "both" ? ["generated", "real"] : [data as DataKind];
     const what = positional[0] ?? "ztoc";
     const results: BenchResult[] = [];
     for (const kind of kinds) {

@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { parseArgs, realSizeArg, sizeArg } from "./bench_data.ts";
+import { dataKinds, parseArgs, realSizeArg, sizeArg } from "./bench_data.ts";
 import { drain, serveBenchImage } from "./bench_read.ts";
 import { ImageFiles, listFiles, openFile } from "../lib/use_cases/read_files.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
@@ -389,11 +389,7 @@ if (import.meta.main) {
     base: "string",
     dependence: "bool",
   });
-  const data = String(values.data ?? "real");
-  if (data !== "real" && data !== "generated") {
-    console.error(`--data must be real or generated, not ${data}`);
-    Deno.exit(2);
-  }
+  const [data] = dataKinds(values, "real");
   const n = Number(values.rounds ?? 5);
   const base = values.base === undefined ? undefined : String(values.base).replace(/\/$/, "");
   const size = data === "real" ? realSizeArg(values) : sizeArg(values);

@@ -28,6 +28,7 @@
  * @module
  */
 import {
+  dataKinds,
   DEFAULT_DIR,
   ensureImage,
   ensureRealImage,
@@ -83,13 +84,8 @@ async function main(): Promise<void> {
     dir: "string",
     data: "string",
   });
-  const which = String(values.data ?? "both");
-  if (!["real", "generated", "both"].includes(which)) {
-    console.error(`--data must be real, generated or both, not ${which}`);
-    Deno.exit(2);
-  }
-  for (const data of ["real", "generated"] as const) {
-    if (which === "both" || which === data) await bench(data, values);
+  for (const data of dataKinds(values)) {
+    await bench(data, values);
   }
 }
 

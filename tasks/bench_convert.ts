@@ -20,7 +20,13 @@
  */
 import { startCountingProxy } from "../tests/helpers/counting_proxy.ts";
 import { startRegistry } from "../tests/helpers/registry.ts";
-import { ensureImage, ensureRealImage, type ImageInfo, parseArgs } from "./bench_data.ts";
+import {
+  dataKinds,
+  ensureImage,
+  ensureRealImage,
+  type ImageInfo,
+  parseArgs,
+} from "./bench_data.ts";
 import { type Run, timed } from "./bench.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -223,12 +229,7 @@ if (import.meta.main) {
     json: "bool",
   });
   const size = values["size-mib"] ? Math.round(Number(values["size-mib"]) * MIB) : undefined;
-  const which = String(values.data ?? "both");
-  if (!["real", "generated", "both"].includes(which)) {
-    console.error(`--data must be real, generated or both, not ${which}`);
-    Deno.exit(2);
-  }
-  const kinds = which === "both" ? ["real", "generated"] as const : [which as "real" | "generated"];
+  const kinds = dataKinds(values);
   const results: ConvertBenchResult[] = [];
   for (const data of kinds) {
     results.push(

@@ -1494,6 +1494,30 @@ export function sizeArg(values: Record<string, string | boolean>): number {
   return Math.round(mib * 1048576);
 }
 
+/** A kind of benchmark data: layers of this machine's files, or generated ones. */
+export type DataKind = "real" | "generated";
+
+/**
+ * The kinds of data `--data` asks for: `real`, `generated`, or (when the
+ * default is `both`) `both`, which gives every kind of `order`. Any other
+ * value is a one-line error and exit 2.
+ */
+export function dataKinds(
+  values: Record<string, string | boolean>,
+  fallback: DataKind | "both" = "both",
+  order: readonly DataKind[] = ["real", "generated"],
+): DataKind[] {
+  const value = values.data === undefined ? fallback : String(values.data);
+  const allowed = fallback === "both" ? ["real", "generated", "both"] : ["real", "generated"];
+  if (!allowed.includes(value)) {
+    console.error(
+      `--data must be ${allowed.slice(0, -1).join(", ")} or ${allowed.at(-1)}, not ${value}`,
+    );
+    Deno.exit(2);
+  }
+  return value === "both" ? [...order] : [value as DataKind];
+}
+
 /** Reads `--size-mib` for real-content layers (default 300) as a byte count. */
 export function realSizeArg(values: Record<string, string | boolean>): number {
   return values["size-mib"] === undefined ? REAL_LAYER_SIZE : sizeArg(values);

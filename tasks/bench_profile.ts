@@ -26,6 +26,7 @@ import { LayerDecoder, LayerHasher, type LayerScan, scanLayer } from "../lib/zto
 import { ScanPool } from "../lib/ztoc/scan_pool.ts";
 import { median, timed } from "./bench.ts";
 import {
+  dataKinds,
   DEFAULT_DIR,
   ensureLayer,
   ensureRealLayer,
@@ -209,8 +210,8 @@ async function main(): Promise<void> {
     await profile(values.layer, rounds, "given");
     return;
   }
-  const data = (values.data as string | undefined) ?? "both";
-  if (data === "generated" || data === "both") {
+  const kinds = dataKinds(values, "both", ["generated", "real"]);
+  if (kinds.includes("generated")) {
     const info = await ensureLayer({
       seed: Number(values.seed ?? 1),
       size: sizeArg(values),
@@ -219,14 +220,13 @@ async function main(): Promise<void> {
     });
     await profile(info.path, rounds, "generated");
   }
-  if (data === "real" || data === "both") {
+  if (kinds.includes("real")) {
     const size = values["real-size-mib"] === undefined
       ? REAL_LAYER_SIZE
       : Math.round(Number(values["real-size-mib"]) * MIB);
     const info = await ensureRealLayer({ size, dir, log });
     await profile(info.path, rounds, "real");
   }
-  if (!["generated", "real", "both"].includes(data)) throw new Error(`bad --data: ${data}`);
 }
 
 function hasCommand(cmd: string): boolean {

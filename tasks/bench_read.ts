@@ -29,6 +29,7 @@
  */
 import { join } from "node:path";
 import {
+  dataKinds,
   ensureImage,
   ensureRealImage,
   type ImageInfo,
@@ -298,12 +299,10 @@ if (import.meta.main) {
     data: "string",
     json: "bool",
   });
-  const which = String(values.data ?? "both");
-  if (!["real", "generated", "both"].includes(which)) {
-    console.error(`--data must be real, generated or both, not ${which}`);
-    Deno.exit(2);
-  }
+  const kinds = dataKinds(values);
   const n = Number(values.rounds ?? 5);
-  if (which !== "generated") await benchRead("real", realSizeArg(values), n, !!values.json);
-  if (which !== "real") await benchRead("generated", sizeArg(values), n, !!values.json);
+  for (const data of kinds) {
+    const size = data === "real" ? realSizeArg(values) : sizeArg(values);
+    await benchRead(data, size, n, !!values.json);
+  }
 }
