@@ -29,17 +29,17 @@ import {
 const SLASH = 0x2f;
 const DOT = 0x2e;
 
-/** Where {@link plainName} found the key: bytes `[from, to)`. */
+/** Where {@link plainKey} found the key: bytes `[from, to)`. */
 const plain = { from: 0, to: 0 };
 
 /**
  * Whether name bytes `[s, s + len)` may take the fast path, whose key is
  * read straight from the bytes (`./x`, `/x` or `x`, one trailing `/`
- * dropped; `from === to` for the root); sets {@link plain}. `.x` or `/x`
- * after the prefix, `x//` and empty names take the text path (cleanPath).
- * The caller still checks the key for non-ASCII bytes, `//` and `/.`.
+ * dropped; `from === to` for the root); sets {@link plain}. Names that need
+ * cleaning take the text path (cleanPath): `.x` or `/x` after the prefix,
+ * `x//`, empty names, and keys with a non-ASCII byte, `//` or `/.`.
  */
-function plainName(bytes: Uint8Array, s: number, len: number): boolean {
+function plainKey(bytes: Uint8Array, s: number, len: number): boolean {
   let a = 0;
   let end = s + len;
   plain.from = s;
@@ -56,6 +56,12 @@ function plainName(bytes: Uint8Array, s: number, len: number): boolean {
   if (end > s + a) {
     const first = bytes[s + a];
     if (first === DOT || first === SLASH || bytes[end - 1] === SLASH) return false;
+  }
+  let prev = 0;
+  for (let i = s + a; i < end; i++) {
+    const c = bytes[i];
+    if (c >= 0x80 || (prev === SLASH && (c === SLASH || c === DOT))) return false;
+    prev = c;
   }
   return true;
 }
@@ -209,64 +215,48 @@ export class ZtocLayerIndex implements LayerLookup {
     for (let k = 0; k < n; k++) {
       const s = starts[k];
       const len = lengths[k];
-      // The fast path: ASCII, and `./x`, `/x` or `x` with no `//` and no `/.`.
-      let fast = plainName(bytes, s, len);
-      const a = plain.from - s;
-      const end = plain.to;
-      if (fast && end <= s + a) continue; // the root directory
+      // The key: the name's own bytes, or its cleaned text in the arena.
+      const fast = plainKey(bytes, s, len);
+      let buf = bytes;
+      let from = plain.from;
+      let keyLen = plain.to - from;
+      let path: string | undefined;
+      if (fast) {
+        if (keyLen === 0) continue; // the root directory
+      } else {
+        path = cleanPath(nameText(view.name(k)));
+        if (path === "") continue; // the root directory
+        buf = encoder.encode(path);
+        from = 0;
+        keyLen = buf.length;
+      }
       prefixes = 0;
       let h = FNV_OFFSET;
-      if (fast) {
-        let prev = 0;
-        for (let i = s + a; i < end; i++) {
-          const c = bytes[i];
-          if (c >= 0x80 || (prev === SLASH && (c === SLASH || c === DOT))) {
-            fast = false;
-            break;
+      for (let i = 0; i < keyLen; i++) {
+        const c = buf[from + i];
+        if (c === SLASH) {
+          if (prefixes === prefixHash.length) {
+            prefixHash = grown(prefixHash);
+            prefixLen = grown(prefixLen);
           }
-          if (c === SLASH) {
-            if (prefixes === prefixHash.length) {
-              prefixHash = grown(prefixHash);
-              prefixLen = grown(prefixLen);
-            }
-            prefixHash[prefixes] = h;
-            prefixLen[prefixes++] = i - s - a;
-          }
-          h = Math.imul(h ^ c, FNV_PRIME);
-          prev = c;
+          prefixHash[prefixes] = h;
+          prefixLen[prefixes++] = i;
         }
+        h = Math.imul(h ^ c, FNV_PRIME);
       }
-      if (fast) {
-        this.#keyStart[k] = s + a;
-        this.#keyLen[k] = end - s - a;
-        this.#addEntry(k, h | 0, view.isDir(k));
+      const marker = path === undefined ? undefined : markerOf(path);
+      if (path === undefined) {
+        this.#keyStart[k] = from;
+        this.#keyLen[k] = keyLen;
       } else {
-        const path = cleanPath(nameText(view.name(k)));
-        if (path === "") continue; // the root directory
-        const key = encoder.encode(path);
-        const at = this.#toArena(key);
-        this.#keyStart[k] = at;
-        this.#keyLen[k] = key.length;
+        this.#keyStart[k] = this.#toArena(buf);
+        this.#keyLen[k] = keyLen;
         this.#inArena[k] = 1;
-        prefixes = 0;
-        h = FNV_OFFSET;
-        for (let i = 0; i < key.length; i++) {
-          if (key[i] === SLASH) {
-            if (prefixes === prefixHash.length) {
-              prefixHash = grown(prefixHash);
-              prefixLen = grown(prefixLen);
-            }
-            prefixHash[prefixes] = h;
-            prefixLen[prefixes++] = i;
-          }
-          h = Math.imul(h ^ key[i], FNV_PRIME);
-        }
-        const marker = markerOf(path);
-        if (marker === undefined) this.#addEntry(k, h | 0, view.isDir(k));
-        else if (marked) { /* the sets are complete */ }
-        else if (marker.opaque !== undefined) this.#opaque.add(marker.opaque);
-        else if (marker.hides !== undefined) this.#whiteouts.add(marker.hides);
       }
+      if (marker === undefined) this.#addEntry(k, h | 0, view.isDir(k));
+      else if (marked) { /* the sets are complete */ }
+      else if (marker.opaque !== undefined) this.#opaque.add(marker.opaque);
+      else if (marker.hides !== undefined) this.#whiteouts.add(marker.hides);
       // The directories above it, deepest first, up to one already there
       // (the set is closed under taking parents).
       for (let j = prefixes - 1; j >= 0; j--) {
@@ -511,27 +501,14 @@ class PathScan {
     for (let k = 0; k < view.length; k++) {
       const s = starts[k];
       const len = lengths[k];
-      // The fast path: ASCII, and `./x`, `/x` or `x` with no `//` and no `/.`.
-      let fast = plainName(bytes, s, len);
-      const a = plain.from - s;
-      const end = plain.to;
-      if (fast && end <= s + a) continue; // the root directory
-      if (fast) {
-        let prev = 0;
-        for (let i = s + a; i < end; i++) {
-          const c = bytes[i];
-          if (c >= 0x80 || (prev === SLASH && (c === SLASH || c === DOT))) {
-            fast = false;
-            break;
-          }
-          prev = c;
-        }
-      }
+      const fast = plainKey(bytes, s, len);
       let buf = bytes;
-      let from = s + a;
-      let n = end - from;
+      let from = plain.from;
+      let n = plain.to - from;
       let isEntry = true;
-      if (!fast) {
+      if (fast) {
+        if (n === 0) continue; // the root directory
+      } else {
         const cleaned = cleanPath(nameText(view.name(k)));
         if (cleaned === "") continue; // the root directory
         buf = encoder.encode(cleaned);
