@@ -92,28 +92,6 @@ export function baseType(contentType: string | null): string {
   return (contentType ?? "").split(";")[0].trim();
 }
 
-/**
- * The URL of the next page from a `Link: <…>; rel="next"` header, resolved
- * against the current page; `undefined` on the last page.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { nextLink } from "./manifests.ts";
- * assert.ok(nextLink('</v2/a/tags/list?n=2&last=b>; rel="next"', "http://h/v2/a/tags/list") ===
- *   "http://h/v2/a/tags/list?n=2&last=b");
- * assert.ok(nextLink(null, "http://h/") === undefined);
- * ```
- */
-export function nextLink(header: string | null, base: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(",")) {
-    const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(part);
-    if (m) return new URL(m[1], base).href;
-  }
-  return undefined;
-}
-
 function mediaTypeOfDocument(bytes: Uint8Array): string | undefined {
   try {
     const doc = JSON.parse(new TextDecoder().decode(bytes));
@@ -285,18 +263,9 @@ export class Manifests {
     const t = this.#t;
     const action = `list tags of ${repo}`;
     const tags: string[] = [];
-    let url: string | undefined = t.url(repo, "tags/list");
-    for (let page = 0; url && page < 10_000; page++) {
-      const pageUrl: string = url;
-      const { res, bytes } = await t.retry(action, async () => {
-        const res = await t.send({
-          action,
-          method: "GET",
-          url: pageUrl,
-          scopes: [repositoryScope(repo, "pull")],
-        });
-        return { res, bytes: await t.readBody(res, action, MAX_TAGS_PAGE_BYTES) };
-      });
+    const scopes = [repositoryScope(repo, "pull")];
+    const url = t.url(repo, "tags/list");
+    for await (const { bytes } of t.pages({ action, scopes }, url, MAX_TAGS_PAGE_BYTES)) {
       let body: { tags?: unknown };
       try {
         body = JSON.parse(new TextDecoder().decode(bytes));
@@ -306,7 +275,6 @@ export class Manifests {
       if (Array.isArray(body?.tags)) {
         tags.push(...body.tags.filter((x): x is string => typeof x === "string"));
       }
-      url = nextLink(res.headers.get("link"), pageUrl);
     }
     return tags;
   }

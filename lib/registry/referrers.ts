@@ -12,7 +12,7 @@ import { decodeIndex } from "../oci/json_decode.ts";
 import { OCI_INDEX } from "../oci/media_types.ts";
 import { repositoryScope } from "./auth.ts";
 import { parseErrorBody } from "./http_errors.ts";
-import { baseType, digestOf, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, nextLink } from "./manifests.ts";
+import { baseType, digestOf, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifests.ts";
 import type { Transport } from "./transport.ts";
 
 /** Result of a referrers listing. */
@@ -175,20 +175,13 @@ export class Referrers {
     const first = new URL(t.url(repo, `referrers/${subject}`));
     if (artifactType) first.searchParams.set("artifactType", artifactType);
     const out: Descriptor[] = [];
-    let url: string | undefined = first.href;
-    for (let page = 0; url && page < 10_000; page++) {
-      const pageUrl: string = url;
-      const { res, bytes } = await t.retry(action, async () => {
-        const res = await t.send({
-          action,
-          method: "GET",
-          url: pageUrl,
-          headers: { accept: OCI_INDEX },
-          scopes: [repositoryScope(repo, "pull")],
-          allowNotFound: true,
-        });
-        return { res, bytes: await t.readBody(res, action, MAX_MANIFEST_BYTES) };
-      });
+    const req = {
+      action,
+      headers: { accept: OCI_INDEX },
+      scopes: [repositoryScope(repo, "pull")],
+      allowNotFound: true,
+    };
+    for await (const { res, bytes } of t.pages(req, first.href, MAX_MANIFEST_BYTES)) {
       if (res.status === 404) {
         const text = new TextDecoder().decode(bytes);
         if (parseErrorBody(text).code === "NAME_UNKNOWN") throw t.statusError(action, res, text);
@@ -215,7 +208,6 @@ export class Referrers {
       for (const d of index.manifests ?? []) {
         if (!artifactType || filtered || d.artifactType === artifactType) out.push(d);
       }
-      url = nextLink(res.headers.get("link"), pageUrl);
     }
     return out;
   }

@@ -83,6 +83,31 @@ export interface HttpRequest {
   allowNotFound?: boolean;
 }
 
+/**
+ * The URL of the next page from a `Link: <…>; rel="next"` header, resolved
+ * against the current page; `undefined` on the last page.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nextLink } from "./transport.ts";
+ * assert.ok(nextLink('</v2/a/tags/list?n=2&last=b>; rel="next"', "http://h/v2/a/tags/list") ===
+ *   "http://h/v2/a/tags/list?n=2&last=b");
+ * assert.ok(nextLink(null, "http://h/") === undefined);
+ * ```
+ */
+export function nextLink(header: string | null, base: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(",")) {
+    const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(part);
+    if (m) return new URL(m[1], base).href;
+  }
+  return undefined;
+}
+
+/** Most pages a paginated list is followed for. */
+const MAX_PAGES = 10_000;
+
 /** Retries for a refused connection (or unknown host) to a host that never answered. */
 const UNANSWERED_RETRIES = 2;
 const MAX_REDIRECTS = 5;
@@ -325,6 +350,29 @@ export class Transport {
     const id = res ? this.#ids.get(res) : undefined;
     if (id !== undefined) this.trace(`http err #${id} ${reason}`);
     return new TransientRegistryError(`${this.registry}: ${action}: ${reason}`);
+  }
+
+  /**
+   * GETs `url` and the pages that follow it (`Link: <…>; rel="next"`, at
+   * most 10 000), each read whole (at most `limit` bytes) and retried as one
+   * request, and yields each answer with its body. The caller may stop at
+   * any page.
+   */
+  async *pages(
+    req: Omit<HttpRequest, "method" | "url" | "body">,
+    url: string,
+    limit: number,
+  ): AsyncGenerator<{ res: Response; bytes: Uint8Array }> {
+    let next: string | undefined = url;
+    for (let page = 0; next !== undefined && page < MAX_PAGES; page++) {
+      const pageUrl: string = next;
+      const answer = await this.retry(req.action, async () => {
+        const res = await this.send({ ...req, method: "GET", url: pageUrl });
+        return { res, bytes: await this.readBody(res, req.action, limit) };
+      });
+      yield answer;
+      next = nextLink(answer.res.headers.get("link"), pageUrl);
+    }
   }
 
   /**
