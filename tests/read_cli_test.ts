@@ -123,6 +123,27 @@ Deno.test("cli: ls, cat and verify of a registry image with an empty root", asyn
       assert.ok(Number(layer1![1]) < layers[0].size / 2, `${layers[0].size} ${r.stderr}`);
     });
 
+    await t.step(
+      "without an index, ls and cat say so once and read the layers in full",
+      async () => {
+        const none = `oci:${layout.dir}:v1`;
+        const warning = (fallback: string) =>
+          new RegExp(
+            "^warning: no SOCI index found \\(no com\\.amazon\\.soci\\.index-digest annotation " +
+              `on the manifest; [^\\n]*\\): ${fallback}\\n$`,
+          );
+        const ls = await soci("ls", "--json", none);
+        assert.equal(ls.code, 0, ls.stderr);
+        assert.match(ls.stderr, warning("reading every layer in full"));
+        const list = JSON.parse(ls.stdout) as Array<{ path: string }>;
+        assert.deepEqual(list.map((f) => f.path), [...oracle.keys()].sort());
+        const cat = await runRaw(["--root", root, "cat", none, "links/abs"]);
+        assert.equal(cat.code, 0, cat.stderr);
+        assert.match(cat.stderr, warning("reading the file's layer in full"));
+        assert.equal(sha256(cat.stdout), oracle.get("data/mid-10.txt")!.digest);
+      },
+    );
+
     await t.step("errors are one line", async () => {
       oneLineFailure(await soci("cat", "--plain-http", ref, "tmp"), /tmp is a directory/);
       oneLineFailure(

@@ -7,7 +7,7 @@
  */
 import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
-import { printStats, readFlags, readOptions, readPermissions } from "./read_flags.ts";
+import { openImageFiles, printStats, readFlags, readPermissions } from "./read_flags.ts";
 
 /** The `cat` command. */
 export const catCommand: Command = {
@@ -24,25 +24,13 @@ export const catCommand: Command = {
   needsRoot: false,
   permissions: readPermissions(false),
   async action(ctx) {
-    const [{ ImageFiles }, { openStore }] = await Promise.all([
-      import("../use_cases/read_files.ts"),
-      import("./open_store.ts"),
-    ]);
     if (ctx.args.length !== 2) throw new UsageError("please provide an image and a path");
     const [image, path] = ctx.args;
-    using store = openStore(ctx, { readOnly: true });
-    const options = await readOptions(ctx, store);
-    await using files = await ImageFiles.open(image, options);
-    if (files.index === undefined) {
-      ctx.out.warn(
-        `warning: no SOCI index found (${files.discovery.tried.join("; ")}): ` +
-          "reading the file's layer in full",
-      );
-    }
-    for await (const part of await files.bytes(path)) {
+    await using opened = await openImageFiles(ctx, image, "reading the file's layer in full");
+    for await (const part of await opened.files.bytes(path)) {
       ctx.signal?.throwIfAborted();
       await ctx.out.write(part);
     }
-    if (options.stats) printStats(ctx, options.stats, files.layers.length);
+    if (opened.stats) printStats(ctx, opened.stats, opened.files.layers.length);
   },
 };

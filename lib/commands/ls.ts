@@ -10,7 +10,7 @@ import { UsageError } from "../errors.ts";
 import type { FileInfo } from "../use_cases/read_files.ts";
 import type { Command } from "./command.ts";
 import { jsonFlag } from "./flags.ts";
-import { printStats, readFlags, readOptions, readPermissions } from "./read_flags.ts";
+import { openImageFiles, printStats, readFlags, readPermissions } from "./read_flags.ts";
 
 const TYPE_CHAR: Record<string, string> = {
   reg: "-",
@@ -82,26 +82,14 @@ export const lsCommand: Command = {
   needsRoot: false,
   permissions: readPermissions(false),
   async action(ctx) {
-    const [{ ImageFiles }, { openStore }] = await Promise.all([
-      import("../use_cases/read_files.ts"),
-      import("./open_store.ts"),
-    ]);
     if (ctx.args.length < 1 || ctx.args.length > 2) {
       throw new UsageError("please provide an image (and optionally a path)");
     }
     const [image, path] = ctx.args;
-    using store = openStore(ctx, { readOnly: true });
-    const options = await readOptions(ctx, store);
-    await using files = await ImageFiles.open(image, options);
-    if (files.index === undefined) {
-      ctx.out.warn(
-        `warning: no SOCI index found (${files.discovery.tried.join("; ")}): ` +
-          "reading every layer in full",
-      );
-    }
-    const list = await files.list(path);
+    await using opened = await openImageFiles(ctx, image, "reading every layer in full");
+    const list = await opened.files.list(path);
     if (ctx.bool("json")) ctx.out.json(list);
     else for (const l of lines(list)) ctx.out.line(l);
-    if (options.stats) printStats(ctx, options.stats, files.layers.length);
+    if (opened.stats) printStats(ctx, opened.stats, opened.files.layers.length);
   },
 };

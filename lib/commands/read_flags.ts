@@ -7,7 +7,7 @@
  */
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { BadInputError } from "../errors.ts";
-import type { ReadImageOptions } from "../use_cases/read_files.ts";
+import type { ImageFiles, ReadImageOptions } from "../use_cases/read_files.ts";
 import { ReadStats } from "../use_cases/read_stats.ts";
 import { formatBytes } from "../ui/bytes.ts";
 import { shortDigest } from "../ui/progress.ts";
@@ -70,6 +70,47 @@ export async function readOptions(
     onWarning: (text) => ctx.out.warn(`warning: ${text}`),
     open: { containerd: containerdOptions(ctx) },
   };
+}
+
+/**
+ * Opens `image` as `ls` and `cat` read it: the local store (read-only), the
+ * command line's read options, the image's files; warns when no SOCI index
+ * is found (`fallback` says what is read instead). Disposing it closes the
+ * files, then the store.
+ */
+export async function openImageFiles(
+  ctx: CommandContext,
+  image: string,
+  fallback: string,
+): Promise<{ files: ImageFiles; stats?: ReadStats } & AsyncDisposable> {
+  const [{ ImageFiles }, { openStore }] = await Promise.all([
+    import("../use_cases/read_files.ts"),
+    import("./open_store.ts"),
+  ]);
+  const store = openStore(ctx, { readOnly: true });
+  try {
+    const options = await readOptions(ctx, store);
+    const files = await ImageFiles.open(image, options);
+    if (files.index === undefined) {
+      ctx.out.warn(
+        `warning: no SOCI index found (${files.discovery.tried.join("; ")}): ${fallback}`,
+      );
+    }
+    return {
+      files,
+      stats: options.stats,
+      async [Symbol.asyncDispose]() {
+        try {
+          await files[Symbol.asyncDispose]();
+        } finally {
+          store[Symbol.dispose]();
+        }
+      },
+    };
+  } catch (e) {
+    store[Symbol.dispose]();
+    throw e;
+  }
 }
 
 function amount(bytes: number): string {
