@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { CheckpointInflater } from "../lib/gzip/inflater.ts";
+import { checkpointInflater } from "../lib/gzip/native_inflater.ts";
 import { readFileChunks } from "../lib/image/file_layer.ts";
 import { DEFAULT_SPAN_SIZE } from "../lib/oci/media_types.ts";
 import { Sha256 } from "../lib/oci/digest.ts";
@@ -45,13 +45,13 @@ async function readAll(path: string): Promise<Uint8Array[]> {
   return chunks;
 }
 
-function inflateOnly(chunks: Uint8Array[]): number {
+function inflateOnly(chunks: Uint8Array[], engine: "native" | "wasm"): number {
   let out = 0;
-  const inf = new CheckpointInflater(SPAN, {
+  const inf = checkpointInflater(SPAN, {
     data: (b) => {
       out += b.length;
     },
-  });
+  }, { engine });
   for (const c of chunks) inf.push(c);
   inf.end();
   return out;
@@ -60,7 +60,7 @@ function inflateOnly(chunks: Uint8Array[]): number {
 function inflateTar(chunks: Uint8Array[]): number {
   let n = 0;
   const tar = new TarReader(() => n++);
-  const inf = new CheckpointInflater(SPAN, {
+  const inf = checkpointInflater(SPAN, {
     data: (b) => {
       if (!tar.done) tar.push(b);
     },
@@ -158,7 +158,7 @@ async function child(part: string, path: string): Promise<void> {
       return;
     case "inflate": {
       let out = 0;
-      const inf = new CheckpointInflater(SPAN, {
+      const inf = checkpointInflater(SPAN, {
         data: (b) => {
           out += b.length;
         },
@@ -244,7 +244,7 @@ async function profile(layer: string, rounds: number, kind: string): Promise<voi
   const size = (await Deno.stat(layer)).size;
   const chunks = await readAll(layer); // also warms the page cache
   const starts = spanStarts(chunks);
-  const tarSize = inflateOnly(chunks);
+  const tarSize = inflateOnly(chunks, "native");
   let scan: LayerScan | undefined;
   console.log(
     `\n== ${kind} data ==\nlayer ${layer}: ${(size / MIB).toFixed(1)} MiB gzip, ${
@@ -295,7 +295,14 @@ async function profile(layer: string, rounds: number, kind: string): Promise<voi
     { name: "read file, 1 MiB chunks (readFileChunks)", run: () => readAll(layer) },
     { name: "sha256 of the layer (in memory)", run: () => sha(chunks) },
     { name: "LayerHasher: layer + span digests (in memory)", run: () => hashSpans(chunks, starts) },
-    { name: "inflate alone (CheckpointInflater, no-op sink)", run: () => inflateOnly(chunks) },
+    {
+      name: "inflate alone (WASM zlib, no-op sink)",
+      run: () => inflateOnly(chunks, "wasm"),
+    },
+    {
+      name: "inflate alone (native zlib + probes, no-op sink)",
+      run: () => inflateOnly(chunks, "native"),
+    },
     { name: "inflate + TarReader (in memory)", run: () => inflateTar(chunks) },
     {
       name: "scanLayer (in memory, one thread)",

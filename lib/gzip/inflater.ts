@@ -151,6 +151,13 @@ export class CheckpointInflater {
   get totalOut(): number {
     return this.#totalOut;
   }
+  /**
+   * Compressed offset up to which every checkpoint was reported (later ones
+   * have a larger `in`): here all input pushed so far.
+   */
+  get settled(): number {
+    return this.#totalIn;
+  }
 
   /** Feeds the next compressed bytes. Throws BadInputError on corrupt data. */
   push(chunk: Uint8Array): void {

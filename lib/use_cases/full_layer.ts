@@ -10,7 +10,7 @@
 import { Duplex } from "node:stream";
 import { createZstdDecompress } from "node:zlib";
 import { BadInputError } from "../errors.ts";
-import { CheckpointInflater } from "../gzip/inflater.ts";
+import { checkpointInflater } from "../gzip/native_inflater.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { Sha256 } from "../oci/digest.ts";
 import type { TarEntry } from "../tar/entry.ts";
@@ -48,7 +48,7 @@ export function sniffCompression(head: Uint8Array): StreamCompression {
 
 async function* gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const out: Uint8Array[] = [];
-  const inflater = new CheckpointInflater(Number.MAX_SAFE_INTEGER, {
+  const inflater = checkpointInflater(Number.MAX_SAFE_INTEGER, {
     data: (bytes) => out.push(bytes.slice()),
   });
   let ok = false;

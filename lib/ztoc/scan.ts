@@ -15,7 +15,7 @@
 import { BadInputError } from "../errors.ts";
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import { nativeCrc32 } from "../gzip/crc_check.ts";
-import { CheckpointInflater } from "../gzip/inflater.ts";
+import { checkpointInflater, type Inflater } from "../gzip/native_inflater.ts";
 import { Sha256 } from "../oci/digest.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { BLOCK_SIZE, headerChecksums, isZeroBlock, parseOctal } from "../tar/header.ts";
@@ -116,7 +116,7 @@ export class LayerDecoder {
   readonly compression: LayerCompression;
   readonly #entries: TarEntry[] = [];
   readonly #tar = new TarReader((e) => this.#entries.push(e));
-  readonly #inflater: CheckpointInflater | undefined;
+  readonly #inflater: Inflater | undefined;
   #found: SpanStart[] = [];
   #tarError: unknown;
 
@@ -125,7 +125,7 @@ export class LayerDecoder {
     this.compression = compression;
     if (compression === "gzip") {
       const tar = this.#tar;
-      this.#inflater = new CheckpointInflater(spanSize, {
+      this.#inflater = checkpointInflater(spanSize, {
         data: (bytes) => {
           if (tar.done || this.#tarError !== undefined) return;
           // A tar error inside a gzip layer is kept while inflating goes on:
@@ -144,7 +144,12 @@ export class LayerDecoder {
     }
   }
 
-  /** Decodes the next chunk; returns the span starts found inside it. */
+  /** Compressed offset up to which every span start is known (later ones are after it). */
+  get settled(): number {
+    return this.#inflater?.settled ?? Infinity;
+  }
+
+  /** Decodes the next chunk; returns the span starts settled by it (see `settled`). */
   push(chunk: Uint8Array): SpanStart[] {
     if (this.#inflater === undefined) {
       if (!this.#tar.done) this.#tar.push(chunk);
@@ -199,6 +204,8 @@ export class LayerHasher {
   /** Bytes fed to the span digests. */
   #base = 0;
   #lastByte = 0;
+  /** Bytes after the settled offset, not hashed into spans yet. */
+  #held: Uint8Array[] = [];
 
   /** A hasher for a layer in `compression` with spans of `spanSize` (tar layers). */
   constructor(compression: LayerCompression, spanSize: number) {
@@ -211,6 +218,11 @@ export class LayerHasher {
     return this.#size;
   }
 
+  /** Compressed offset up to which the span digests are taken (span starts up to it were given). */
+  get settled(): number {
+    return this.#base;
+  }
+
   /** Hashes the next chunk into the layer digest. */
   layer(chunk: Uint8Array): void {
     this.#layer.update(chunk);
@@ -219,9 +231,39 @@ export class LayerHasher {
 
   /**
    * Hashes the next chunk into the span digests. For gzip, `starts` are the
-   * span starts with `in` in `(base, base + chunk.length]`, in order.
+   * span starts with `in` in `(base, settled]`, in order, where `base` is
+   * where the bytes not hashed yet begin and `settled` (default: the end of
+   * `chunk`) is the offset up to which every span start is known; the bytes
+   * after it are kept (copied) until a later call settles them.
    */
-  spans(chunk: Uint8Array, starts: SpanStart[] = []): void {
+  spans(chunk: Uint8Array, starts: SpanStart[] = [], settled = Infinity): void {
+    if (!this.#gzip || (this.#held.length === 0 && settled >= this.#base + chunk.length)) {
+      this.#spans(chunk, starts);
+      return;
+    }
+    const pieces = [...this.#held, chunk];
+    this.#held = [];
+    let pos = this.#base;
+    let next = 0;
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i];
+      const end = pos + piece.length;
+      const upto = Math.min(end, Math.max(pos, settled));
+      if (upto > pos || (next < starts.length && starts[next].in === pos)) {
+        const first = next;
+        while (next < starts.length && starts[next].in <= upto) next++;
+        this.#spans(piece.subarray(0, upto - pos), starts.slice(first, next));
+      }
+      if (upto < end) {
+        const rest = piece.subarray(upto - pos);
+        this.#held.push(piece === chunk ? rest.slice() : rest);
+      }
+      pos = end;
+    }
+  }
+
+  /** Hashes `chunk` into the span digests, cutting at `starts` (all inside it). */
+  #spans(chunk: Uint8Array, starts: SpanStart[]): void {
     const base = this.#base;
     if (this.#gzip) {
       let at = 0;
@@ -247,10 +289,10 @@ export class LayerHasher {
     this.#base += chunk.length;
   }
 
-  /** Hashes the next chunk into both the layer and the span digests. */
-  push(chunk: Uint8Array, starts: SpanStart[] = []): void {
+  /** Hashes the next chunk into both the layer and the span digests (see `spans`). */
+  push(chunk: Uint8Array, starts: SpanStart[] = [], settled = Infinity): void {
     this.layer(chunk);
-    this.spans(chunk, starts);
+    this.spans(chunk, starts, settled);
   }
 
   #startSpan(firstByte?: number): void {
@@ -259,8 +301,12 @@ export class LayerHasher {
     if (firstByte !== undefined) this.#span.update(new Uint8Array([firstByte]));
   }
 
-  /** The layer digest, its size and the span digests. */
-  end(): { digest: string; size: number; spanDigests: string[] } {
+  /**
+   * The layer digest, its size and the span digests; `starts` are the span
+   * starts not given yet (those the decoder only settled at its end).
+   */
+  end(starts: SpanStart[] = []): { digest: string; size: number; spanDigests: string[] } {
+    if (this.#held.length > 0 || starts.length > 0) this.spans(new Uint8Array(0), starts);
     if (this.#span !== null) this.digests.push(this.#span.digest());
     this.#span = null;
     return { digest: this.#layer.digest(), size: this.#size, spanDigests: this.digests };
@@ -384,7 +430,7 @@ export async function scanLayer(
       if (chunk.length === 0) continue;
       if (failure === undefined) {
         try {
-          hasher.push(chunk, decoder!.push(chunk));
+          hasher.push(chunk, decoder!.push(chunk), decoder!.settled);
         } catch (e) {
           failure = e;
           decoder!.free();
@@ -400,16 +446,21 @@ export async function scanLayer(
     decoder?.free();
     throw e;
   }
-  const { digest, size, spanDigests } = hasher.end();
-  try {
-    verifyLayer(digest, size, options);
-    if (failure !== undefined) throw failure;
-  } catch (e) {
-    decoder?.free();
-    throw e;
-  }
-  const decoded = decoder!.end();
-  return { compression, digest, size, spanSize: options.spanSize, spanDigests, ...decoded };
+  // The decoder ends first (its last span starts may only settle then), but
+  // a wrong layer digest is the error to report before any of its own.
+  let decoded: ReturnType<LayerDecoder["end"]> | undefined;
+  if (failure === undefined) {
+    try {
+      decoded = decoder!.end();
+    } catch (e) {
+      failure = e;
+    }
+  } else decoder?.free();
+  const late = decoded?.checkpoints.filter((c) => c.in > hasher.settled) ?? [];
+  const { digest, size, spanDigests } = hasher.end(late);
+  verifyLayer(digest, size, options);
+  if (failure !== undefined) throw failure;
+  return { compression, digest, size, spanSize: options.spanSize, spanDigests, ...decoded! };
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -208,7 +208,7 @@ export class ScanPool {
     const onReply = (m: ScanResponse): void => {
       if (m.type === "decoded") {
         inFlight--;
-        hasher.spans(m.bytes, m.starts);
+        hasher.spans(m.bytes, m.starts, m.settled);
         this.#free.push(m.bytes.buffer as ArrayBuffer);
         // Member ends first: the bytes may run past them into the next member.
         for (const e of m.members) check.member(e);
@@ -282,7 +282,9 @@ export class ScanPool {
         } else onReply(m);
       }
     }
-    const { digest, size, spanDigests } = hasher.end();
+    // Span starts the worker only settled at the end.
+    const late = checkpoints?.filter((c) => c.in > hasher.settled) ?? [];
+    const { digest, size, spanDigests } = hasher.end(late);
     verifyLayer(digest, size, options);
     if (failure !== undefined) throw failure;
     if (tarError !== undefined) throw tarError;

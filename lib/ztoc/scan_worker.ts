@@ -1,19 +1,20 @@
 /**
- * Worker side of `ScanPool`: inflates a gzip layer (one WASM zlib instance
- * per worker) and nothing else, so that the inflate thread never waits (the
- * gzip CRC-32 is checked by the main thread, natively; this module loads no
- * `node:` module, so the worker starts fast).
+ * Worker side of `ScanPool`: inflates a gzip layer (natively where Deno's
+ * zlib allows it, else with WASM zlib; see `native_inflater.ts`) and
+ * nothing else, so that the inflate thread never waits (the gzip CRC-32 is
+ * checked by the main thread).
  * Each compressed chunk the main thread posts is answered with the span
- * starts (checkpoints) found in it, the chunk's buffer (given back for
- * reuse) and the uncompressed bytes it produced, copied out of WASM memory
- * into buffers that are transferred, not copied, to the main thread (which
- * reads the tar, hashes and builds the TOC) and come back with later
- * chunks.
+ * starts (checkpoints) settled by it, how far they are settled (a start
+ * may be found a chunk late), the chunk's buffer (given back for reuse)
+ * and the uncompressed bytes it produced, copied into buffers that are
+ * transferred, not copied, to the main thread (which reads the tar, hashes
+ * and builds the TOC) and come back with later chunks.
  *
  * @module
  */
 import type { Checkpoint } from "../gzip/checkpoint.ts";
-import { CheckpointInflater, type MemberEnd } from "../gzip/inflater.ts";
+import type { MemberEnd } from "../gzip/inflater.ts";
+import { checkpointInflater, type Inflater } from "../gzip/native_inflater.ts";
 import { MAX_SPANS } from "./limits.ts";
 
 /** The worker's global scope, as much of it as this module uses (no global lib directive). */
@@ -51,6 +52,8 @@ export type ScanResponse =
     out: Uint8Array[];
     /** gzip members that ended in it: the main thread checks their CRC-32 and length. */
     members: MemberEnd[];
+    /** Compressed offset up to which every span start was sent (see `CheckpointInflater.settled`). */
+    settled: number;
   }
   | { type: "done"; checkpoints: Checkpoint[]; uncompressedSize: number }
   | { type: "error"; kind: string; message: string; fatal?: boolean };
@@ -58,7 +61,7 @@ export type ScanResponse =
 /** Size of the buffers that carry uncompressed bytes to the main thread. */
 export const OUT_BUFFER = 1 << 20;
 
-let inflater: CheckpointInflater | undefined;
+let inflater: Inflater | undefined;
 let failed = false;
 let starts: WorkerSpanStart[] = [];
 let members: MemberEnd[] = [];
@@ -109,7 +112,7 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
     switch (msg.type) {
       case "start":
         failed = false;
-        inflater = new CheckpointInflater(msg.spanSize, {
+        inflater = checkpointInflater(msg.spanSize, {
           data,
           checkpoint: (cp) => starts.push({ in: cp.in, bits: cp.bits }),
           member: (m) => members.push(m),
@@ -120,7 +123,14 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
         if (failed) break;
         inflater!.push(msg.bytes);
         flush();
-        post({ type: "decoded", starts, bytes: msg.bytes, out, members }, [
+        post({
+          type: "decoded",
+          starts,
+          bytes: msg.bytes,
+          out,
+          members,
+          settled: inflater!.settled,
+        }, [
           msg.bytes.buffer as ArrayBuffer,
           ...transfer,
         ]);

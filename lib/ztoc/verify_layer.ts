@@ -23,7 +23,7 @@
  * @module
  */
 import { nativeCrc32 } from "../gzip/crc_check.ts";
-import { CheckpointInflater } from "../gzip/inflater.ts";
+import { checkpointInflater, type Inflater } from "../gzip/native_inflater.ts";
 import { type Checkpoint, WINDOW_SIZE } from "../gzip/checkpoint.ts";
 import { Sha256 } from "../oci/digest.ts";
 import type { TarEntry } from "../tar/entry.ts";
@@ -241,7 +241,7 @@ export class LayerDecodeCheck {
   readonly #starts: number[];
   readonly #entries: TarEntry[] = [];
   readonly #tar = new TarReader((e) => this.#entries.push(e));
-  #inflater: CheckpointInflater | undefined;
+  #inflater: Inflater | undefined;
   #decodeError: string | undefined;
   #tarError: string | undefined;
   readonly #cps: Checkpoint[];
@@ -268,7 +268,7 @@ export class LayerDecodeCheck {
     if (this.#gzip) {
       // The CRC-32 of each member is checked natively (in WASM zlib it
       // would add about a sixth to the decode).
-      this.#inflater = new CheckpointInflater(Number.MAX_SAFE_INTEGER, {
+      this.#inflater = checkpointInflater(Number.MAX_SAFE_INTEGER, {
         data: (bytes, out) => this.#data(bytes, out),
       }, { check: nativeCrc32 });
     }
