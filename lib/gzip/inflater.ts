@@ -158,6 +158,10 @@ export class CheckpointInflater {
   get settled(): number {
     return this.#totalIn;
   }
+  /** The first stream offset of the pushed bytes still read: none is (all were copied). */
+  get needFrom(): number {
+    return this.#totalIn;
+  }
 
   /** Feeds the next compressed bytes. Throws BadInputError on corrupt data. */
   push(chunk: Uint8Array): void {

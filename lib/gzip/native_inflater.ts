@@ -34,6 +34,7 @@
 import * as nodeZlib from "node:zlib";
 import { BadInputError } from "../errors.ts";
 import { type Checkpoint, WINDOW_SIZE } from "./checkpoint.ts";
+import { InputHistory } from "./input_history.ts";
 import {
   CheckpointInflater,
   type Crc32,
@@ -245,13 +246,8 @@ export class NativeCheckpointInflater {
   /** The input being inflated, from absolute offset `#base` on. */
   #view: Uint8Array = new Uint8Array(0);
   #base = 0;
-  /**
-   * A copy of the input bytes `[#retBase, #base)` that probes and replays
-   * may still need: `#ret[#retStart, #retStart + (#base - #retBase))`.
-   */
-  #ret = new Uint8Array(0);
-  #retStart = 0;
-  #retBase = 0;
+  /** The input bytes before `#base` that probes and replays may still need. */
+  readonly #history: InputHistory;
   /** Where WASM zlib can resume exactly: the last checkpoint or member start. */
   #anchor: Checkpoint | undefined;
   /** A block end with its bits, a checkpoint unless the next call shows it ended its member. */
@@ -266,17 +262,26 @@ export class NativeCheckpointInflater {
   #probe: Probe | undefined;
   #freed = false;
 
-  /** Same arguments as `CheckpointInflater`'s. */
+  /**
+   * Same arguments as `CheckpointInflater`'s, and `keepsInput`: the caller
+   * leaves each pushed chunk unchanged until {@link needFrom} is past it,
+   * so the inflater keeps views of them instead of copies.
+   */
   constructor(
     spanSize: number,
     sink: InflateSink,
-    options: { check?: "zlib" | "caller" | Crc32; maxCheckpoints?: number } = {},
+    options: {
+      check?: "zlib" | "caller" | Crc32;
+      maxCheckpoints?: number;
+      keepsInput?: boolean;
+    } = {},
   ) {
     if (!Number.isSafeInteger(spanSize) || spanSize < 0) {
       throw new BadInputError("span size must be >= 0");
     }
     this.#spanSize = spanSize;
     this.#retainMax = retainMax(spanSize);
+    this.#history = new InputHistory(!options.keepsInput);
     this.#sink = sink;
     this.#maxCheckpoints = options.maxCheckpoints ?? Infinity;
     this.#check = options.check ?? "zlib";
@@ -303,6 +308,14 @@ export class NativeCheckpointInflater {
   get settled(): number {
     const first = this.#pending ?? this.#maybes[0];
     return first !== undefined ? first.in - 1 : this.#totalIn;
+  }
+
+  /**
+   * The first stream offset of the pushed bytes the inflater still reads
+   * (with `keepsInput`, chunks wholly before it may be reused).
+   */
+  get needFrom(): number {
+    return this.#history.end > this.#history.start ? this.#history.start : this.#base;
   }
 
   /** Feeds the next compressed bytes. Throws BadInputError on corrupt data. */
@@ -369,17 +382,15 @@ export class NativeCheckpointInflater {
   /** The input byte at absolute offset `at`, or -1 when it is gone. */
   #byteAt(at: number): number {
     if (at >= this.#base) return this.#view[at - this.#base];
-    return at >= this.#retBase ? this.#ret[this.#retStart + at - this.#retBase] : -1;
+    return this.#history.byteAt(at);
   }
 
   /** The input bytes `[from, to)` (a copy when they straddle the kept ones), if still at hand. */
   #bytes(from: number, to: number): Uint8Array | undefined {
     const base = this.#base;
     if (from >= base) return this.#view.subarray(from - base, to - base);
-    if (from < this.#retBase) return undefined;
-    const at = this.#retStart - this.#retBase;
-    const old = this.#ret.subarray(at + from, at + Math.min(to, base));
-    if (to <= base) return old;
+    const old = this.#history.bytes(from, Math.min(to, base));
+    if (old === undefined || to <= base) return old;
     const out = new Uint8Array(to - from);
     out.set(old);
     out.set(this.#view.subarray(0, to - base), old.length);
@@ -388,9 +399,9 @@ export class NativeCheckpointInflater {
 
   /**
    * Leaves `#view` at `off`: stashes its unused bytes (a gzip header or
-   * trailer cut by the chunk end) and keeps a copy of the input a probe or
-   * a replay may still need (from the byte before the anchor, or at most
-   * {@link retainMax} bytes back: then from the last stop's).
+   * trailer cut by the chunk end) and keeps the input a probe or a replay
+   * may still need (from the byte before the anchor, up to a limit, or
+   * else the last stop's).
    */
   #keep(off: number): void {
     const view = this.#view;
@@ -403,21 +414,7 @@ export class NativeCheckpointInflater {
     if (anchor !== undefined && end - anchor.in < this.#retainMax) {
       from = Math.min(from, anchor.in - 1);
     } else this.#anchor = undefined;
-    from = Math.max(from, this.#retBase, 0);
-    // Drop what is no longer needed, then append the view's bytes.
-    const kept = Math.max(0, this.#base - from);
-    this.#retStart += this.#base - this.#retBase - kept;
-    const add = view.subarray(Math.max(0, from - this.#base), off);
-    if (this.#retStart + kept + add.length > this.#ret.length) {
-      const size = Math.max(this.#ret.length, (kept + add.length) * 4, 64 << 10);
-      const next = size > this.#ret.length ? new Uint8Array(size) : this.#ret;
-      if (next === this.#ret) next.copyWithin(0, this.#retStart, this.#retStart + kept);
-      else next.set(this.#ret.subarray(this.#retStart, this.#retStart + kept));
-      this.#ret = next;
-      this.#retStart = 0;
-    }
-    this.#ret.set(add, this.#retStart + kept);
-    this.#retBase = from;
+    this.#history.add(view.subarray(0, off), this.#base, Math.max(from, 0));
     this.#stash = off < view.length ? view.slice(off) : undefined;
     this.#base = end;
     this.#view = new Uint8Array(0);
@@ -840,13 +837,15 @@ class Probe {
 /** What both inflaters offer (see `CheckpointInflater`). */
 export type Inflater = Pick<
   CheckpointInflater,
-  "push" | "end" | "free" | "totalIn" | "totalOut" | "settled"
+  "push" | "end" | "free" | "totalIn" | "totalOut" | "settled" | "needFrom"
 >;
 
 /** Options of {@link checkpointInflater}: those of `CheckpointInflater`, and the engine. */
 export type EngineOptions = InflaterOptions & {
   /** `native` (the default where it works) or `wasm` (always there). */
   engine?: "native" | "wasm";
+  /** See `NativeCheckpointInflater` (the WASM inflater copies what it reads, so needs nothing kept). */
+  keepsInput?: boolean;
 };
 
 /**
@@ -874,9 +873,9 @@ export function checkpointInflater(
   sink: InflateSink,
   options: EngineOptions = {},
 ): Inflater {
-  const { engine, ...rest } = options;
+  const { engine, keepsInput, ...rest } = options;
   if (engine !== "wasm" && nativeInflateAvailable()) {
-    return new NativeCheckpointInflater(spanSize, sink, rest);
+    return new NativeCheckpointInflater(spanSize, sink, { ...rest, keepsInput });
   }
   return new CheckpointInflater(spanSize, sink, rest);
 }

@@ -22,7 +22,7 @@ import type { Checkpoint } from "../gzip/checkpoint.ts";
 import { GzipCheck } from "../gzip/crc_check.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { TarReader } from "../tar/reader.ts";
-import type { ScanRequest, ScanResponse } from "./scan_worker.ts";
+import type { ScanRequest, ScanResponse, WorkerSpanStart } from "./scan_worker.ts";
 import { type Channel, startScanWorker, WorkerUnavailable } from "./scan_channel.ts";
 import {
   LayerHasher,
@@ -205,11 +205,29 @@ export class ScanPool {
     // the span digests when it comes back with its span starts.
     let inFlight = 0;
     const giveBack: ArrayBuffer[] = [];
+    // Compressed chunks come back once the worker no longer reads them (it
+    // keeps the last few), in order; span starts come with the chunk that
+    // settled them, which may be an earlier or a later one.
+    const starts: WorkerSpanStart[] = [];
+    let startsSeen = 0;
+    let settled = 0;
+    let back = 0;
+    const hashBack = (chunks: Uint8Array[]): void => {
+      for (const b of chunks) {
+        back += b.length;
+        let n = 0;
+        while (n < starts.length && starts[n].in <= back) n++;
+        hasher.spans(b, starts.splice(0, n), settled);
+        this.#free.push(b.buffer as ArrayBuffer);
+      }
+    };
     const onReply = (m: ScanResponse): void => {
       if (m.type === "decoded") {
         inFlight--;
-        hasher.spans(m.bytes, m.starts, m.settled);
-        this.#free.push(m.bytes.buffer as ArrayBuffer);
+        starts.push(...m.starts);
+        startsSeen += m.starts.length;
+        settled = m.settled;
+        hashBack(m.bytes);
         // Member ends first: the bytes may run past them into the next member.
         for (const e of m.members) check.member(e);
         for (const o of m.out) {
@@ -278,6 +296,9 @@ export class ScanPool {
         const m = await channel.next();
         if (m.type === "done") {
           checkpoints = m.checkpoints;
+          starts.push(...checkpoints.slice(startsSeen));
+          settled = Infinity;
+          hashBack(m.bytes);
           state.idle = true;
         } else onReply(m);
       }

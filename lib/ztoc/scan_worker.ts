@@ -46,8 +46,11 @@ export type ScanResponse =
   | {
     type: "decoded";
     starts: WorkerSpanStart[];
-    /** The compressed chunk, given back. */
-    bytes: Uint8Array;
+    /**
+     * Compressed chunks given back, in order: those the inflater no longer
+     * reads (it keeps views of the last ones, for its probes and replays).
+     */
+    bytes: Uint8Array[];
     /** Uncompressed bytes produced from it, in order (views of transferred buffers). */
     out: Uint8Array[];
     /** gzip members that ended in it: the main thread checks their CRC-32 and length. */
@@ -55,7 +58,13 @@ export type ScanResponse =
     /** Compressed offset up to which every span start was sent (see `CheckpointInflater.settled`). */
     settled: number;
   }
-  | { type: "done"; checkpoints: Checkpoint[]; uncompressedSize: number }
+  | {
+    type: "done";
+    checkpoints: Checkpoint[];
+    uncompressedSize: number;
+    /** The compressed chunks not given back yet. */
+    bytes: Uint8Array[];
+  }
   | { type: "error"; kind: string; message: string; fatal?: boolean };
 
 /** Size of the buffers that carry uncompressed bytes to the main thread. */
@@ -63,6 +72,16 @@ export const OUT_BUFFER = 1 << 20;
 
 let inflater: Inflater | undefined;
 let failed = false;
+/** Compressed chunks the inflater may still read, with the stream offset of each. */
+let held: Array<{ at: number; bytes: Uint8Array }> = [];
+let pushed = 0;
+
+/** Takes the held chunks wholly before `offset` (all with Infinity). */
+function release(offset: number): Uint8Array[] {
+  let n = 0;
+  while (n < held.length && held[n].at + held[n].bytes.length <= offset) n++;
+  return held.splice(0, n).map((h) => h.bytes);
+}
 let starts: WorkerSpanStart[] = [];
 let members: MemberEnd[] = [];
 let out: Uint8Array[] = [];
@@ -100,6 +119,7 @@ function fail(e: unknown): void {
   failed = true;
   inflater?.free();
   inflater = undefined;
+  held = [];
   buf = undefined;
   fill = 0;
   const err = e as Error & { kind?: string };
@@ -112,28 +132,28 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
     switch (msg.type) {
       case "start":
         failed = false;
+        held = [];
+        pushed = 0;
         inflater = checkpointInflater(msg.spanSize, {
           data,
           checkpoint: (cp) => starts.push({ in: cp.in, bits: cp.bits }),
           member: (m) => members.push(m),
-        }, { check: "caller", maxCheckpoints: MAX_SPANS });
+        }, { check: "caller", maxCheckpoints: MAX_SPANS, keepsInput: true });
         break;
       case "chunk":
         for (const b of msg.free) if (b.byteLength === OUT_BUFFER) free.push(b);
         if (failed) break;
+        held.push({ at: pushed, bytes: msg.bytes });
+        pushed += msg.bytes.length;
         inflater!.push(msg.bytes);
         flush();
-        post({
-          type: "decoded",
-          starts,
-          bytes: msg.bytes,
-          out,
-          members,
-          settled: inflater!.settled,
-        }, [
-          msg.bytes.buffer as ArrayBuffer,
-          ...transfer,
-        ]);
+        {
+          const back = release(inflater!.needFrom);
+          post({ type: "decoded", starts, bytes: back, out, members, settled: inflater!.settled }, [
+            ...back.map((b) => b.buffer as ArrayBuffer),
+            ...transfer,
+          ]);
+        }
         starts = [];
         members = [];
         out = [];
@@ -144,10 +164,13 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
           const summary = inflater!.end();
           inflater = undefined;
           const windows = summary.checkpoints.map((c) => c.window.buffer as ArrayBuffer);
-          post(
-            { type: "done", checkpoints: summary.checkpoints, uncompressedSize: summary.totalOut },
-            windows,
-          );
+          const back = release(Infinity);
+          post({
+            type: "done",
+            checkpoints: summary.checkpoints,
+            uncompressedSize: summary.totalOut,
+            bytes: back,
+          }, [...windows, ...back.map((b) => b.buffer as ArrayBuffer)]);
         }
         break;
     }
