@@ -174,9 +174,9 @@ export type { CompressionAlgorithm, FileMetadata, Ztoc, ZtocHeader } from "./lib
 export { decodeZtoc, encodeZtoc } from "./lib/ztoc/codec.ts";
 export { ZtocView } from "./lib/ztoc/ztoc_view.ts";
 export { buildZtoc, type BuildZtocOptions, fileMetadata } from "./lib/ztoc/builder.ts";
+export { LayerDecoder } from "./lib/ztoc/layer_decoder.ts";
 export {
   detectCompression,
-  LayerDecoder,
   LayerHasher,
   type LayerScan,
   scanLayer,

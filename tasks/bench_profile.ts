@@ -22,7 +22,8 @@ import { Sha256 } from "../lib/oci/digest.ts";
 import { TarReader } from "../lib/tar/reader.ts";
 import { buildZtoc } from "../lib/ztoc/builder.ts";
 import { encodeZtoc } from "../lib/ztoc/codec.ts";
-import { LayerDecoder, LayerHasher, type LayerScan, scanLayer } from "../lib/ztoc/scan.ts";
+import { LayerDecoder } from "../lib/ztoc/layer_decoder.ts";
+import { LayerHasher, type LayerScan, scanLayer } from "../lib/ztoc/scan.ts";
 import { ScanPool } from "../lib/ztoc/scan_pool.ts";
 import { median, timed } from "./bench.ts";
 import {

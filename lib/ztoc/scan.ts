@@ -6,21 +6,19 @@
  * windows and the TOC.
  *
  * The pass has two halves that can run on different threads: a
- * {@link LayerDecoder} (inflate + tar, the CPU-heavy half) and a
- * {@link LayerHasher} (layer and span digests). {@link scanLayer} runs both
- * in the calling thread; `ScanPool` runs the decoder on a Worker.
+ * `LayerDecoder` (inflate + tar, the CPU-heavy half, in `layer_decoder.ts`,
+ * loaded only when used: it brings `node:zlib`) and a {@link LayerHasher}
+ * (layer and span digests). {@link scanLayer} runs both in the calling
+ * thread; `ScanPool` runs the decoding on a Worker.
  *
  * @module
  */
 import { BadInputError } from "../errors.ts";
 import type { Checkpoint } from "../gzip/checkpoint.ts";
-import { nativeCrc32 } from "../gzip/crc_check.ts";
-import { checkpointInflater, type Inflater } from "../gzip/native_inflater.ts";
 import { Sha256 } from "../oci/digest.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { BLOCK_SIZE, headerChecksums, isZeroBlock, parseOctal } from "../tar/header.ts";
-import { TarReader } from "../tar/reader.ts";
-import { MAX_SPANS } from "./limits.ts";
+import type { LayerDecoder } from "./layer_decoder.ts";
 
 /** How a layer's bytes are compressed, as far as a zTOC is concerned. */
 export type LayerCompression = "gzip" | "uncompressed";
@@ -95,82 +93,6 @@ export function detectCompression(head: Uint8Array): LayerCompression {
     if (stored === unsigned || stored === signed) return "uncompressed";
   }
   throw new BadInputError("data is neither gzip nor tar");
-}
-
-/**
- * The decoding half of the pass: inflate (gzip) and read the tar. Reports,
- * per chunk, the span starts (checkpoints) found in it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { gzipSync } from "node:zlib";
- * import { LayerDecoder } from "./scan.ts";
- * const d = new LayerDecoder("gzip", 1 << 22);
- * assert.deepEqual(d.push(gzipSync(new Uint8Array(1024))), [{ in: 10, bits: 0 }]);
- * assert.equal(d.end().uncompressedSize, 1024);
- * ```
- */
-export class LayerDecoder {
-  /** The layer's compression. */
-  readonly compression: LayerCompression;
-  readonly #entries: TarEntry[] = [];
-  readonly #tar = new TarReader((e) => this.#entries.push(e));
-  readonly #inflater: Inflater | undefined;
-  #found: SpanStart[] = [];
-  #tarError: unknown;
-
-  /** A decoder for a layer in `compression`, placing gzip checkpoints every `spanSize`. */
-  constructor(compression: LayerCompression, spanSize: number) {
-    this.compression = compression;
-    if (compression === "gzip") {
-      const tar = this.#tar;
-      this.#inflater = checkpointInflater(spanSize, {
-        data: (bytes) => {
-          if (tar.done || this.#tarError !== undefined) return;
-          // A tar error inside a gzip layer is kept while inflating goes on:
-          // corrupt deflate data often yields garbage before zlib notices,
-          // and the gzip error is the one that names the real problem.
-          try {
-            tar.push(bytes);
-          } catch (e) {
-            this.#tarError = e;
-          }
-        },
-        checkpoint: (cp) => this.#found.push({ in: cp.in, bits: cp.bits }),
-      }, { check: nativeCrc32, maxCheckpoints: MAX_SPANS });
-    } else if (!(spanSize > 0)) {
-      throw new BadInputError("span size must be > 0 for uncompressed layers");
-    }
-  }
-
-  /** Compressed offset up to which every span start is known (later ones are after it). */
-  get settled(): number {
-    return this.#inflater?.settled ?? Infinity;
-  }
-
-  /** Decodes the next chunk; returns the span starts settled by it (see `settled`). */
-  push(chunk: Uint8Array): SpanStart[] {
-    if (this.#inflater === undefined) {
-      if (!this.#tar.done) this.#tar.push(chunk);
-      return [];
-    }
-    this.#found = [];
-    this.#inflater.push(chunk);
-    return this.#found;
-  }
-
-  /** Ends the stream: checks it is complete and returns the TOC and checkpoints. */
-  end(): { checkpoints: Checkpoint[]; uncompressedSize: number; entries: TarEntry[] } {
-    const checkpoints = this.#inflater?.end().checkpoints ?? [];
-    if (this.#tarError !== undefined) throw this.#tarError;
-    return { checkpoints, uncompressedSize: this.#tar.end(), entries: this.#entries };
-  }
-
-  /** Frees the inflater after a failure. */
-  free(): void {
-    this.#inflater?.free();
-  }
 }
 
 /**
@@ -420,7 +342,10 @@ export async function scanLayer(
   const hasher = new LayerHasher(compression, options.spanSize);
   let decoder: LayerDecoder | undefined;
   try {
-    if (failure === undefined) decoder = new LayerDecoder(compression, options.spanSize);
+    if (failure === undefined) {
+      const { LayerDecoder } = await import("./layer_decoder.ts");
+      decoder = new LayerDecoder(compression, options.spanSize);
+    }
   } catch (e) {
     failure = e;
   }

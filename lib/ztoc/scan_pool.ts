@@ -1,10 +1,9 @@
 /**
- * Scans gzip layers on Web Workers: each worker (one WASM zlib instance)
- * only inflates, while the calling thread reads the compressed bytes, hashes
- * them (layer and span digests) and reads the tar from the uncompressed
- * bytes the worker hands back (TOC). Several layers run at once, one per
- * worker. Uncompressed (tar) layers need no inflating and are scanned in the
- * calling thread.
+ * Scans gzip layers on Web Workers: each worker inflates (natively where it
+ * can), checks the CRC-32s and reads the tar (TOC), while the calling
+ * thread reads the compressed bytes and hashes them (layer and span
+ * digests). Several layers run at once, one per worker. Uncompressed (tar)
+ * layers need no inflating and are scanned in the calling thread.
  *
  * Workers need read access to this module's folder; where they cannot
  * start (a narrower `--allow-read`), scans run in the calling thread.
@@ -19,9 +18,8 @@ import {
   UnsupportedError,
 } from "../errors.ts";
 import type { Checkpoint } from "../gzip/checkpoint.ts";
-import { GzipCheck } from "../gzip/crc_check.ts";
 import type { TarEntry } from "../tar/entry.ts";
-import { TarReader } from "../tar/reader.ts";
+import { decodeEntries } from "../tar/entry_codec.ts";
 import type { ScanRequest, ScanResponse, WorkerSpanStart } from "./scan_worker.ts";
 import { type Channel, startScanWorker, WorkerUnavailable } from "./scan_channel.ts";
 import {
@@ -190,21 +188,15 @@ export class ScanPool {
       : undefined;
     const compression = "gzip";
     const hasher = new LayerHasher(compression, options.spanSize);
-    // The TOC is read here, from the uncompressed bytes the worker sends.
-    // As in LayerDecoder, a tar error is kept while inflating goes on: the
-    // gzip error, when there is one, names the real problem.
+    // The worker inflates, checks the CRC-32s and reads the tar; its
+    // entries come packed in one buffer per message.
     const entries: TarEntry[] = [];
-    const tar = new TarReader((e) => entries.push(e));
-    let tarError: unknown;
-    // The CRC-32 and length of each gzip member, checked here natively.
-    const check = new GzipCheck();
-    // Compressed chunks travel to the worker and back, uncompressed bytes
-    // from the worker and back (transferred, never copied by structured
-    // clone), in buffers of small fixed sets, so neither thread makes
-    // garbage per chunk. The layer digest is taken before a chunk leaves,
-    // the span digests when it comes back with its span starts.
+    // Compressed chunks travel to the worker and back (transferred, never
+    // copied by structured clone), in buffers of a small set, so neither
+    // thread makes garbage per chunk. The layer digest is taken before a
+    // chunk leaves, the span digests when it comes back with its span
+    // starts.
     let inFlight = 0;
-    const giveBack: ArrayBuffer[] = [];
     // Compressed chunks come back once the worker no longer reads them (it
     // keeps the last few), in order; span starts come with the chunk that
     // settled them, which may be an earlier or a later one.
@@ -228,20 +220,7 @@ export class ScanPool {
         startsSeen += m.starts.length;
         settled = m.settled;
         hashBack(m.bytes);
-        // Member ends first: the bytes may run past them into the next member.
-        for (const e of m.members) check.member(e);
-        for (const o of m.out) {
-          check.data(o);
-          if (tarError === undefined && !tar.done) {
-            try {
-              tar.push(o);
-            } catch (e) {
-              tarError = e;
-            }
-          }
-          giveBack.push(o.buffer as ArrayBuffer);
-        }
-        if (check.error !== undefined) failure ??= check.error;
+        if (m.entries !== undefined) { for (const e of decodeEntries(m.entries)) entries.push(e); }
         options.onProgress?.(hasher.size);
       } else if (m.type === "error") {
         if (m.fatal) throw rebuildError(m.kind, m.message);
@@ -265,10 +244,8 @@ export class ScanPool {
       fill = undefined;
       filled = 0;
       inFlight++;
-      const free = giveBack.splice(0);
-      channel.worker.postMessage({ type: "chunk", bytes, free } satisfies ScanRequest, [
+      channel.worker.postMessage({ type: "chunk", bytes } satisfies ScanRequest, [
         bytes.buffer as ArrayBuffer,
-        ...free,
       ]);
       while (failure === undefined && inFlight >= IN_FLIGHT) onReply(await channel.next());
     };
@@ -290,6 +267,7 @@ export class ScanPool {
     }
     if (failure === undefined && filled > 0) await send();
     let checkpoints: Checkpoint[] | undefined;
+    let uncompressedSize = 0;
     if (failure === undefined) {
       channel.worker.postMessage({ type: "end" } satisfies ScanRequest);
       while (failure === undefined && checkpoints === undefined) {
@@ -299,17 +277,17 @@ export class ScanPool {
           starts.push(...checkpoints.slice(startsSeen));
           settled = Infinity;
           hashBack(m.bytes);
+          if (m.entries !== undefined) {
+            for (const e of decodeEntries(m.entries)) entries.push(e);
+          }
+          uncompressedSize = m.uncompressedSize;
           state.idle = true;
         } else onReply(m);
       }
     }
-    // Span starts the worker only settled at the end.
-    const late = checkpoints?.filter((c) => c.in > hasher.settled) ?? [];
-    const { digest, size, spanDigests } = hasher.end(late);
+    const { digest, size, spanDigests } = hasher.end();
     verifyLayer(digest, size, options);
     if (failure !== undefined) throw failure;
-    if (tarError !== undefined) throw tarError;
-    const uncompressedSize = tar.end();
     return {
       compression,
       digest,
