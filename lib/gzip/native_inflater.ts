@@ -32,7 +32,7 @@
  * @module
  */
 import * as nodeZlib from "node:zlib";
-import { BadInputError } from "../errors.ts";
+import { BadInputError, UnsupportedError } from "../errors.ts";
 import { type Checkpoint, WINDOW_SIZE } from "./checkpoint.ts";
 import { InputHistory } from "./input_history.ts";
 import {
@@ -132,12 +132,12 @@ const OUTPUT_SIZE = WINDOW_SIZE + (4 << 20);
 const MIN_ROOM = 1 << 20;
 /**
  * Input kept for a replay from the last checkpoint, at most: a span of
- * incompressible data and the lead, with room to spare; none when spans
- * are unbounded (a checkpoint can then only be at the start).
+ * incompressible data and the lead, with room to spare. Spans larger than
+ * that are inflated with a stop at every block end instead (no replay
+ * needed then, but for blocks of more than 3 MiB of output); unbounded
+ * spans need neither (a checkpoint can then only be at the start).
  */
-function retainMax(spanSize: number): number {
-  return spanSize >= 2 ** 40 ? 0 : Math.min(spanSize + (16 << 20), 512 << 20);
-}
+const RETAIN_MAX = 64 << 20;
 /**
  * Output before a possible checkpoint inflated with stops at every block
  * end, so that the block ending where a checkpoint goes usually starts at
@@ -228,6 +228,8 @@ function headerLength(b: Uint8Array, at: number): number | { error: string; read
 export class NativeCheckpointInflater {
   readonly #spanSize: number;
   readonly #retainMax: number;
+  /** Output before a possible checkpoint where every block end stops (see {@link LEAD}). */
+  readonly #lead: number;
   readonly #sink: InflateSink;
   readonly #maxCheckpoints: number;
   readonly #check: "zlib" | "caller" | Crc32;
@@ -280,7 +282,9 @@ export class NativeCheckpointInflater {
       throw new BadInputError("span size must be >= 0");
     }
     this.#spanSize = spanSize;
-    this.#retainMax = retainMax(spanSize);
+    const retain = spanSize + (16 << 20);
+    this.#retainMax = spanSize >= 2 ** 40 ? 0 : Math.min(retain, RETAIN_MAX);
+    this.#lead = retain <= RETAIN_MAX || spanSize >= 2 ** 40 ? LEAD : Infinity;
     this.#history = new InputHistory(!options.keepsInput);
     this.#sink = sink;
     this.#maxCheckpoints = options.maxCheckpoints ?? Infinity;
@@ -424,11 +428,12 @@ export class NativeCheckpointInflater {
   #inflate(off: number, left: number): void {
     const view = this.#view;
     const untilStop = this.#last + this.#spanSize - this.#totalOut;
-    const hunting = this.#totalOut === 0 || untilStop <= LEAD || this.#pending !== undefined ||
+    const hunting = this.#totalOut === 0 || untilStop <= this.#lead ||
+      this.#pending !== undefined ||
       this.#maybes.length > 0;
     if (OUTPUT_SIZE - this.#pos < MIN_ROOM) this.#wrap();
     let room = OUTPUT_SIZE - this.#pos;
-    if (!hunting && untilStop - LEAD < room) room = untilStop - LEAD;
+    if (!hunting && untilStop - this.#lead < room) room = untilStop - this.#lead;
     this.#error = undefined;
     this.#handle.writeSync(
       hunting ? Z_BLOCK : Z_NO_FLUSH,
@@ -497,7 +502,11 @@ export class NativeCheckpointInflater {
       let end = start === undefined ? undefined : this.#firstEnd(start, stop);
       if (end === undefined) end = this.#replay(stop);
       if (end === undefined) {
-        throw new Error(`native inflate: cannot tell the block ends before byte ${stop.in}`);
+        throw new UnsupportedError(
+          `cannot place the checkpoint before compressed byte ${stop.in} exactly: a deflate ` +
+            `block of more than 3 MiB of output ends there and span size ${this.#spanSize} is ` +
+            "too large to inflate the span again; a span size of at most 48 MiB avoids this",
+        );
       }
       const at = end.stop;
       this.#maybes = maybes.filter((m) => m.in > at.in);
