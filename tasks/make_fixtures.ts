@@ -8,6 +8,7 @@
  * @module
  */
 import { gzipSync } from "node:zlib";
+import { xorshift32 } from "../tests/helpers/bytes.ts";
 import { goTar, type GoTarEntry } from "../tests/helpers/tar_go_writer.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { encodeIndex, encodeManifest } from "../lib/oci/json_encode.ts";
@@ -21,19 +22,6 @@ import {
 import type { Descriptor } from "../lib/oci/descriptor.ts";
 
 const out = new URL("../fixtures/sample-image/", import.meta.url).pathname;
-
-/** xorshift32: the same numbers on every machine. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 const words = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor " +
   "incididunt ut labore et dolore magna aliqua container image layer span checkpoint " +
@@ -54,7 +42,7 @@ function noise(next: () => number, bytes: number): Uint8Array {
 }
 
 function baseLayer(): GoTarEntry[] {
-  const next = rng(42);
+  const next = xorshift32(42);
   const e: GoTarEntry[] = [];
   const dir = (name: string) => e.push({ name, typeflag: "5", mode: 0o755 });
   const file = (name: string, data: Uint8Array, mode = 0o644) => e.push({ name, data, mode });
@@ -86,7 +74,7 @@ function baseLayer(): GoTarEntry[] {
 }
 
 function appLayer(): GoTarEntry[] {
-  const next = rng(7);
+  const next = xorshift32(7);
   return [
     { name: "app/", typeflag: "5", mode: 0o755 },
     { name: "app/main.js", data: text(next, 30_000), mode: 0o644 },

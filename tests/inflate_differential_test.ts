@@ -12,24 +12,11 @@ import { createHash } from "node:crypto";
 import { CheckpointInflater } from "../lib/gzip/inflater.ts";
 import { inflateFromCheckpoint } from "../lib/gzip/resume.ts";
 import { GzipCheck, nativeCrc32 } from "../lib/gzip/crc_check.ts";
-import { concat } from "./helpers/bytes.ts";
-
-/** xorshift32, so the payloads are the same on every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { concat, xorshift32 } from "./helpers/bytes.ts";
 
 /** Mixed data: runs, short-period patterns, copies from far back, text, noise. */
 function payload(seed: number, size: number): Uint8Array {
-  const next = rng(seed);
+  const next = xorshift32(seed);
   const out = new Uint8Array(size);
   let i = 0;
   while (i < size) {

@@ -17,24 +17,11 @@ import {
   nativeInflateAvailable,
 } from "../lib/gzip/native_inflater.ts";
 import { LayerHasher } from "../lib/ztoc/scan.ts";
-import { concat } from "./helpers/bytes.ts";
-
-/** xorshift32, so the payloads are the same on every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { concat, xorshift32 } from "./helpers/bytes.ts";
 
 /** Text-like runs, noise, and long zero runs (blocks of huge output next to stored ones). */
 function payload(seed: number, size: number): Uint8Array {
-  const next = rng(seed);
+  const next = xorshift32(seed);
   const out = new Uint8Array(size);
   let i = 0;
   while (i < size) {

@@ -45,6 +45,18 @@ export interface InflateSink {
   member?(m: { in: number; out: number; crc: number; size: number }): void;
 }
 
+/**
+ * The error for gzip data that stops inside a member after `at` bytes
+ * (`gzip data is empty` when nothing came).
+ */
+export function gzipEndError(at: number): BadInputError {
+  return new BadInputError(
+    at === 0
+      ? "gzip data is empty"
+      : `gzip data is truncated: unexpected end of data at byte ${at}`,
+  );
+}
+
 /** Where a gzip member ended and what its trailer says (see {@link InflateSink}). */
 export type MemberEnd = Parameters<NonNullable<InflateSink["member"]>>[0];
 
@@ -322,13 +334,7 @@ export class CheckpointInflater {
    */
   end(): InflateSummary {
     try {
-      if (this.#members === 0 || !this.#between) {
-        throw new BadInputError(
-          this.#totalIn === 0
-            ? "gzip data is empty"
-            : `gzip data is truncated: unexpected end of data at byte ${this.#totalIn}`,
-        );
-      }
+      if (this.#members === 0 || !this.#between) throw gzipEndError(this.#totalIn);
       return {
         checkpoints: this.#checkpoints,
         totalIn: this.#totalIn,

@@ -38,6 +38,7 @@ import { InputHistory } from "./input_history.ts";
 import {
   CheckpointInflater,
   type Crc32,
+  gzipEndError,
   type InflaterOptions,
   type InflateSink,
   type InflateSummary,
@@ -346,7 +347,7 @@ export class NativeCheckpointInflater {
         const len = headerLength(view, off);
         if (typeof len !== "number") throw this.#headerError(len.error, len.read);
         if (len < 0) {
-          if (final) throw this.#truncated(this.#totalIn + left);
+          if (final) throw gzipEndError(this.#totalIn + left);
           return this.#keep(off);
         }
         this.#totalIn += len;
@@ -371,7 +372,7 @@ export class NativeCheckpointInflater {
       }
       if (this.#phase === "trailer") {
         if (left < 8) {
-          if (final) throw this.#truncated(this.#totalIn + left);
+          if (final) throw gzipEndError(this.#totalIn + left);
           return this.#keep(off);
         }
         this.#totalIn += 8;
@@ -665,14 +666,6 @@ export class NativeCheckpointInflater {
     return new BadInputError(`not gzip data: ${msg} ${where}`);
   }
 
-  #truncated(at: number): BadInputError {
-    return new BadInputError(
-      at === 0
-        ? "gzip data is empty"
-        : `gzip data is truncated: unexpected end of data at byte ${at}`,
-    );
-  }
-
   /**
    * Ends the stream. Throws BadInputError when the data stopped inside a
    * member. Frees the native and WASM memory.
@@ -683,7 +676,7 @@ export class NativeCheckpointInflater {
       const inputEnd = this.#base + (stash?.length ?? 0);
       this.#stash = undefined;
       if (stash !== undefined) this.#run(stash, true);
-      if (this.#members === 0 || this.#phase !== "header") throw this.#truncated(inputEnd);
+      if (this.#members === 0 || this.#phase !== "header") throw gzipEndError(inputEnd);
       return {
         checkpoints: this.#checkpoints,
         totalIn: this.#totalIn,

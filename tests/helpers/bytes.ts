@@ -103,3 +103,27 @@ export function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * xorshift32: a generator of the same 32-bit numbers for `seed` on every
+ * machine.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { xorshift32 } from "./bytes.ts";
+ * const a = xorshift32(7), b = xorshift32(7);
+ * assert.equal(a(), b());
+ * ```
+ */
+export function xorshift32(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
