@@ -30,9 +30,10 @@ export const ztocBuildCommand: Command = {
     // The scan worker loads and compiles zlib while this thread loads the rest.
     const { prestartScanWorker } = await import("../ztoc/scan_channel.ts");
     using _worker = prestartScanWorker();
-    // What is needed only after the scan (zTOC encoding: flatbuffers) loads during it.
-    const later = Promise.all([import("../stages/ztoc.ts"), import("../util/atomic_file.ts")]);
-    later.catch(() => {}); // (awaited below)
+    // What is needed only after the scan (zTOC encoding: flatbuffers) loads
+    // during it, once the first bytes went to the worker (loading it sooner
+    // would hold this thread up while the scan waits for it).
+    let later: ReturnType<typeof loadLater> | undefined;
     const [{ fileLayer }, { spans }] = await Promise.all([
       import("../image/file_layer.ts"),
       import("../stages/spans.ts"),
@@ -49,14 +50,17 @@ export const ztocBuildCommand: Command = {
         const r of spans([{ layer }], {
           spanSize,
           signal: ctx.signal,
-          onProgress: (_, n) => task.set(n),
+          onProgress: (_, n) => {
+            later ??= loadLater();
+            task.set(n);
+          },
         })
       ) scanned = r;
     } finally {
       task.complete();
       progress.finish();
     }
-    const [{ ztoc }, { writeFileAtomic }] = await later;
+    const [{ ztoc }, { writeFileAtomic }] = await (later ?? loadLater());
     let result;
     for await (const r of ztoc([scanned!], { spanSize })) result = r;
     if (result?.error) throw result.error;
@@ -85,3 +89,10 @@ export const ztocBuildCommand: Command = {
     else ctx.out.line(line);
   },
 };
+
+/** The modules `ztoc build` needs once the scan is done. */
+function loadLater() {
+  const p = Promise.all([import("../stages/ztoc.ts"), import("../util/atomic_file.ts")]);
+  p.catch(() => {}); // (awaited after the scan)
+  return p;
+}
