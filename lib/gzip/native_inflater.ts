@@ -152,8 +152,6 @@ interface Stop {
   out: number;
   /** Position of the stop in the output buffer. */
   pos: number;
-  /** True when zlib surely stopped at a block end (it had input and output space left). */
-  sure: boolean;
   /** The bits there, when known before the next call. */
   bits?: number;
 }
@@ -360,7 +358,7 @@ export class NativeCheckpointInflater {
         }
         // A block start with bits 0: probes may start here, replays too (a
         // new member refers to no earlier bytes).
-        this.#lastStop = { in: this.#totalIn, out: this.#totalOut, pos: this.#pos, sure: true };
+        this.#lastStop = { in: this.#totalIn, out: this.#totalOut, pos: this.#pos };
         const last = this.#checkpoints.at(-1);
         this.#anchor = last?.in === this.#totalIn ? last : {
           in: this.#totalIn,
@@ -456,7 +454,7 @@ export class NativeCheckpointInflater {
       // The member's deflate data ended at the last stop: the end of its
       // final block, whatever made the call before stop there.
       const last = this.#maybes.pop();
-      if (last !== undefined) this.#settle({ ...last, sure: true }, true);
+      if (last !== undefined) this.#settle(last, true);
       this.#lastStop = undefined;
       this.#phase = "trailer";
       return;
@@ -469,21 +467,16 @@ export class NativeCheckpointInflater {
       this.#lastStop = undefined;
       return;
     }
-    const stop: Stop = {
-      in: this.#totalIn,
-      out: this.#totalOut,
-      pos: this.#pos,
-      sure: this.#state[0] > 0 && this.#state[1] > 0,
-    };
-    // A stop where the input or output ran out may be a block end or not:
-    // the next stop that surely is one tells.
-    if (stop.sure) this.#settle(stop, false);
+    const stop: Stop = { in: this.#totalIn, out: this.#totalOut, pos: this.#pos };
+    // A stop with input and output space left is a block end. One where
+    // either ran out may be one or not: the next stop that surely is one tells.
+    if (this.#state[0] > 0 && this.#state[1] > 0) this.#settle(stop, false);
     else this.#maybes.push(stop);
   }
 
-  /** True when a block end at `stop` would be a checkpoint (unless its member's last). */
-  #qualifies(stop: Stop): boolean {
-    return stop.out === 0 || stop.out - this.#last > this.#spanSize;
+  /** True when a block end at output offset `out` would be a checkpoint (unless its member's last). */
+  #qualifies(out: number): boolean {
+    return out === 0 || out - this.#last > this.#spanSize;
   }
 
   /**
@@ -494,7 +487,7 @@ export class NativeCheckpointInflater {
   #settle(stop: Stop, final: boolean): void {
     while (true) {
       const maybes = this.#maybes;
-      if (!maybes.some((m) => this.#qualifies(m)) && !this.#qualifies(stop)) {
+      if (!maybes.some((m) => this.#qualifies(m.out)) && !this.#qualifies(stop.out)) {
         this.#maybes = [];
         this.#lastStop = stop;
         return;
@@ -513,7 +506,7 @@ export class NativeCheckpointInflater {
       this.#maybes = maybes.filter((m) => m.in > at.in);
       this.#lastStop = at;
       const isFinal = at === stop && final ? true : at !== stop ? false : end.final;
-      if (this.#qualifies(at) && isFinal !== true) {
+      if (this.#qualifies(at.out) && isFinal !== true) {
         if (isFinal === false) this.#checkpoint(at.in, end.bits, at.pos, end.window);
         else this.#pending = { ...at, bits: end.bits }; // the next call tells
       }
@@ -567,15 +560,13 @@ export class NativeCheckpointInflater {
     this.#probe ??= new Probe();
     this.replays++;
     const found = this.#probe.replay(a, prev, input, stop.out - a.out, (out) => {
-      const s: Stop = { in: 0, out: a.out + out, pos: 0, sure: true };
-      return this.#qualifies(s);
+      return this.#qualifies(a.out + out);
     });
     if (found === undefined) return undefined;
     const at = a.out + found.out === stop.out ? stop : {
       in: a.in + found.consumed,
       out: a.out + found.out,
       pos: stop.pos - (stop.out - a.out - found.out),
-      sure: true,
     };
     return { stop: at, bits: found.bits, final: found.final, window: found.window };
   }

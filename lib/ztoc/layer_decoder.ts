@@ -30,14 +30,23 @@ import type { LayerCompression, SpanStart } from "./scan.ts";
 export class LayerDecoder {
   /** The layer's compression. */
   readonly compression: LayerCompression;
-  readonly #entries: TarEntry[] = [];
+  #entries: TarEntry[] = [];
   readonly #tar = new TarReader((e) => this.#entries.push(e));
   readonly #inflater: Inflater | undefined;
   #found: SpanStart[] = [];
   #tarError: unknown;
 
-  /** A decoder for a layer in `compression`, placing gzip checkpoints every `spanSize`. */
-  constructor(compression: LayerCompression, spanSize: number) {
+  /**
+   * A decoder for a layer in `compression`, placing gzip checkpoints every
+   * `spanSize`. `keepsInput`: the caller leaves each pushed chunk unchanged
+   * until {@link needFrom} is past it (the inflater then keeps views of the
+   * chunks it may read again, not copies).
+   */
+  constructor(
+    compression: LayerCompression,
+    spanSize: number,
+    options: { keepsInput?: boolean } = {},
+  ) {
     this.compression = compression;
     if (compression === "gzip") {
       const tar = this.#tar;
@@ -54,7 +63,7 @@ export class LayerDecoder {
           }
         },
         checkpoint: (cp) => this.#found.push({ in: cp.in, bits: cp.bits }),
-      }, { check: nativeCrc32, maxCheckpoints: MAX_SPANS });
+      }, { check: nativeCrc32, maxCheckpoints: MAX_SPANS, keepsInput: options.keepsInput });
     } else if (!(spanSize > 0)) {
       throw new BadInputError("span size must be > 0 for uncompressed layers");
     }
@@ -63,6 +72,18 @@ export class LayerDecoder {
   /** Compressed offset up to which every span start is known (later ones are after it). */
   get settled(): number {
     return this.#inflater?.settled ?? Infinity;
+  }
+
+  /** The first stream offset of the pushed bytes still read (see `keepsInput`). */
+  get needFrom(): number {
+    return this.#inflater?.needFrom ?? Infinity;
+  }
+
+  /** The tar entries read since the last call (`end` returns those not taken). */
+  takeEntries(): TarEntry[] {
+    const taken = this.#entries;
+    this.#entries = [];
+    return taken;
   }
 
   /** Decodes the next chunk; returns the span starts settled by it (see `settled`). */
@@ -76,7 +97,10 @@ export class LayerDecoder {
     return this.#found;
   }
 
-  /** Ends the stream: checks it is complete and returns the TOC and checkpoints. */
+  /**
+   * Ends the stream: checks it is complete and returns the checkpoints, the
+   * tar's size and the entries not taken by {@link takeEntries}.
+   */
   end(): { checkpoints: Checkpoint[]; uncompressedSize: number; entries: TarEntry[] } {
     const checkpoints = this.#inflater?.end().checkpoints ?? [];
     if (this.#tarError !== undefined) throw this.#tarError;

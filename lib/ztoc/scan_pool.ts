@@ -20,7 +20,7 @@ import {
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { decodeEntries } from "../tar/entry_codec.ts";
-import type { ScanRequest, ScanResponse, WorkerSpanStart } from "./scan_worker.ts";
+import type { ScanRequest, ScanResponse } from "./scan_worker.ts";
 import { type Channel, startScanWorker, WorkerUnavailable } from "./scan_channel.ts";
 import {
   LayerHasher,
@@ -28,6 +28,7 @@ import {
   scanLayer,
   type ScanOptions,
   sniff,
+  type SpanStart,
   verifyLayer,
 } from "./scan.ts";
 
@@ -191,16 +192,18 @@ export class ScanPool {
     // The worker inflates, checks the CRC-32s and reads the tar; its
     // entries come packed in one buffer per message.
     const entries: TarEntry[] = [];
+    const addEntries = (packed: Uint8Array | undefined): void => {
+      if (packed !== undefined) { for (const e of decodeEntries(packed)) entries.push(e); }
+    };
     // Compressed chunks travel to the worker and back (transferred, never
     // copied by structured clone), in buffers of a small set, so neither
     // thread makes garbage per chunk. The layer digest is taken before a
-    // chunk leaves, the span digests when it comes back with its span
-    // starts.
+    // chunk leaves, the span digests when it comes back: in order, once the
+    // worker no longer reads it (it keeps the last few). Span starts come
+    // with the chunk that settled them, which may be an earlier or a later
+    // one.
     let inFlight = 0;
-    // Compressed chunks come back once the worker no longer reads them (it
-    // keeps the last few), in order; span starts come with the chunk that
-    // settled them, which may be an earlier or a later one.
-    const starts: WorkerSpanStart[] = [];
+    const starts: SpanStart[] = [];
     let startsSeen = 0;
     let settled = 0;
     let back = 0;
@@ -220,7 +223,7 @@ export class ScanPool {
         startsSeen += m.starts.length;
         settled = m.settled;
         hashBack(m.bytes);
-        if (m.entries !== undefined) { for (const e of decodeEntries(m.entries)) entries.push(e); }
+        addEntries(m.entries);
         options.onProgress?.(hasher.size);
       } else if (m.type === "error") {
         if (m.fatal) throw rebuildError(m.kind, m.message);
@@ -277,9 +280,7 @@ export class ScanPool {
           starts.push(...checkpoints.slice(startsSeen));
           settled = Infinity;
           hashBack(m.bytes);
-          if (m.entries !== undefined) {
-            for (const e of decodeEntries(m.entries)) entries.push(e);
-          }
+          addEntries(m.entries);
           uncompressedSize = m.uncompressedSize;
           state.idle = true;
         } else onReply(m);

@@ -12,12 +12,10 @@
  * @module
  */
 import type { Checkpoint } from "../gzip/checkpoint.ts";
-import { nativeCrc32 } from "../gzip/crc_check.ts";
-import { checkpointInflater, type Inflater } from "../gzip/native_inflater.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { encodeEntries } from "../tar/entry_codec.ts";
-import { TarReader } from "../tar/reader.ts";
-import { MAX_SPANS } from "./limits.ts";
+import { LayerDecoder } from "./layer_decoder.ts";
+import type { SpanStart } from "./scan.ts";
 
 /** The worker's global scope, as much of it as this module uses (no global lib directive). */
 const scope = self as unknown as {
@@ -31,18 +29,13 @@ export type ScanRequest =
   | { type: "chunk"; bytes: Uint8Array }
   | { type: "end" };
 
-/** A span start: where a checkpoint was placed (compressed offset and bits). */
-export interface WorkerSpanStart {
-  in: number;
-  bits: number;
-}
-
 /** Messages from a scan worker. */
 export type ScanResponse =
   | { type: "ready" }
   | {
     type: "decoded";
-    starts: WorkerSpanStart[];
+    /** Span starts (checkpoints) settled by this chunk. */
+    starts: SpanStart[];
     /**
      * Compressed chunks given back, in order: those the inflater no longer
      * reads (it keeps views of the last ones, for its probes and replays).
@@ -65,16 +58,11 @@ export type ScanResponse =
   }
   | { type: "error"; kind: string; message: string; fatal?: boolean };
 
-let inflater: Inflater | undefined;
-let tar: TarReader | undefined;
-/** A tar error, kept while inflating goes on: a gzip error, if one comes, names the real problem. */
-let tarError: unknown;
-let entries: TarEntry[] = [];
+let decoder: LayerDecoder | undefined;
 let failed = false;
-/** Compressed chunks the inflater may still read, with the stream offset of each. */
+/** Compressed chunks the decoder may still read, with the stream offset of each. */
 let held: Array<{ at: number; bytes: Uint8Array }> = [];
 let pushed = 0;
-let starts: WorkerSpanStart[] = [];
 
 /** Takes the held chunks wholly before `offset` (all with Infinity). */
 function release(offset: number): Uint8Array[] {
@@ -83,36 +71,20 @@ function release(offset: number): Uint8Array[] {
   return held.splice(0, n).map((h) => h.bytes);
 }
 
-/** The entries read since the last call, packed; undefined when none. */
-function takeEntries(): Uint8Array | undefined {
-  if (entries.length === 0) return undefined;
-  const packed = encodeEntries(entries);
-  entries = [];
-  return packed;
+/** `entries` packed, or undefined when there are none. */
+function pack(entries: TarEntry[]): Uint8Array | undefined {
+  return entries.length === 0 ? undefined : encodeEntries(entries);
 }
 
 function post(msg: ScanResponse, t: Transferable[] = []): void {
   scope.postMessage(msg, t);
 }
 
-/** Uncompressed bytes, read as tar where they are (a view valid during the call). */
-function data(bytes: Uint8Array): void {
-  if (tar === undefined || tar.done || tarError !== undefined) return;
-  try {
-    tar.push(bytes);
-  } catch (e) {
-    tarError = e;
-  }
-}
-
 function fail(e: unknown): void {
   failed = true;
-  inflater?.free();
-  inflater = undefined;
-  tar = undefined;
+  decoder?.free();
+  decoder = undefined;
   held = [];
-  starts = [];
-  entries = [];
   const err = e as Error & { kind?: string };
   post({ type: "error", kind: err.kind ?? "internal", message: err.message ?? String(e) });
 }
@@ -125,49 +97,33 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
         failed = false;
         held = [];
         pushed = 0;
-        starts = [];
-        entries = [];
-        tarError = undefined;
-        tar = new TarReader((e) => entries.push(e));
-        inflater = checkpointInflater(msg.spanSize, {
-          data,
-          checkpoint: (cp) => starts.push({ in: cp.in, bits: cp.bits }),
-        }, { check: nativeCrc32, maxCheckpoints: MAX_SPANS, keepsInput: true });
+        // The uncompressed bytes are read as tar where they are, on this thread.
+        decoder = new LayerDecoder("gzip", msg.spanSize, { keepsInput: true });
         break;
       case "chunk": {
         if (failed) break;
         held.push({ at: pushed, bytes: msg.bytes });
         pushed += msg.bytes.length;
-        inflater!.push(msg.bytes);
-        const back = release(inflater!.needFrom);
-        const packed = takeEntries();
+        const starts = decoder!.push(msg.bytes);
+        const back = release(decoder!.needFrom);
+        const packed = pack(decoder!.takeEntries());
         post(
-          { type: "decoded", starts, bytes: back, entries: packed, settled: inflater!.settled },
+          { type: "decoded", starts, bytes: back, entries: packed, settled: decoder!.settled },
           [
             ...back.map((b) => b.buffer as ArrayBuffer),
             ...(packed ? [packed.buffer as ArrayBuffer] : []),
           ],
         );
-        starts = [];
         break;
       }
       case "end":
         if (!failed) {
-          const summary = inflater!.end();
-          inflater = undefined;
-          if (tarError !== undefined) throw tarError;
-          const uncompressedSize = tar!.end();
-          tar = undefined;
-          const windows = summary.checkpoints.map((c) => c.window.buffer as ArrayBuffer);
+          const { checkpoints, uncompressedSize, entries } = decoder!.end();
+          decoder = undefined;
+          const windows = checkpoints.map((c) => c.window.buffer as ArrayBuffer);
           const back = release(Infinity);
-          const packed = takeEntries();
-          post({
-            type: "done",
-            checkpoints: summary.checkpoints,
-            uncompressedSize,
-            bytes: back,
-            entries: packed,
-          }, [
+          const packed = pack(entries);
+          post({ type: "done", checkpoints, uncompressedSize, bytes: back, entries: packed }, [
             ...windows,
             ...back.map((b) => b.buffer as ArrayBuffer),
             ...(packed ? [packed.buffer as ArrayBuffer] : []),
