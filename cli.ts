@@ -10,6 +10,8 @@
  *
  * @module
  */
+// First: starts the scan workers a scanning command will want (see the module).
+import "./lib/commands/early_start.ts";
 import denoConfig from "./deno.json" with { type: "json" };
 import { SociError, UsageError } from "./lib/errors.ts";
 import { CommandLineError, parseCommandLine, type ParsedCommandLine } from "./lib/commands/args.ts";

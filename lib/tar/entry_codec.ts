@@ -1,27 +1,20 @@
 /**
  * Tar entries packed into one buffer, to move them between threads:
  * structured clone of thousands of small objects, each with four byte
- * arrays, costs more than reading the tar did. Numbers are float64, byte
- * fields a uint32 length and the bytes, all little-endian.
+ * arrays, costs more than reading the tar did. After a 16-byte header
+ * (entry count, text field count, byte count) come the numbers (float64,
+ * ten per entry), the lengths of the text fields (uint32) and their bytes,
+ * in the platform's byte order (the buffer never leaves the process).
  *
  * @module
  */
 import type { TarEntry } from "./entry.ts";
 
-const NUMBERS = [
-  "headerOffset",
-  "offset",
-  "size",
-  "mode",
-  "uid",
-  "gid",
-  "mtimeSeconds",
-  "mtimeNanos",
-  "devmajor",
-  "devminor",
-] as const;
-const BYTES = ["name", "linkname", "uname", "gname"] as const;
+/** Numbers per entry, in the order packed. */
+const NUMBERS = 10;
 const EMPTY = new Uint8Array(0);
+/** The packed buffer's header: entry count, text field count, byte count, padding. */
+const HEAD = 16;
 
 /**
  * Packs `entries` into one buffer (see {@link decodeEntries}).
@@ -40,41 +33,61 @@ const EMPTY = new Uint8Array(0);
  * ```
  */
 export function encodeEntries(entries: TarEntry[]): Uint8Array {
-  let size = 4;
-  for (const e of entries) {
-    size += 8 * NUMBERS.length + 4 + 4 * BYTES.length + 4;
-    size += e.typeflag.length * 2;
-    for (const k of BYTES) size += e[k].length;
-    for (const [key, value] of e.pax) size += 8 + key.length + value.length;
+  // Three parts, each written through its own typed array: the numbers
+  // (float64), the lengths of the text fields (uint32: typeflag's UTF-16
+  // units, then name, linkname, uname, gname, the PAX record count and
+  // each record's key and value), then the bytes of those fields.
+  const count = entries.length;
+  let lengths = 0;
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const e = entries[i];
+    lengths += 6 + e.typeflag.length + 2 * e.pax.length;
+    bytes += e.name.length + e.linkname.length + e.uname.length + e.gname.length;
+    for (let j = 0; j < e.pax.length; j++) bytes += e.pax[j][0].length + e.pax[j][1].length;
   }
-  const out = new Uint8Array(size);
-  const dv = new DataView(out.buffer);
-  let at = 0;
-  const u32 = (n: number) => {
-    dv.setUint32(at, n, true);
-    at += 4;
+  const lensAt = HEAD + 8 * NUMBERS * count;
+  const bytesAt = lensAt + 4 * lengths;
+  const buffer = new ArrayBuffer(bytesAt + bytes);
+  const head = new Uint32Array(buffer, 0, 3);
+  head[0] = count;
+  head[1] = lengths;
+  head[2] = bytes;
+  const nums = new Float64Array(buffer, HEAD, NUMBERS * count);
+  const lens = new Uint32Array(buffer, lensAt, lengths);
+  const out = new Uint8Array(buffer);
+  let n = 0;
+  let l = 0;
+  let b = bytesAt;
+  const put = (field: Uint8Array) => {
+    lens[l++] = field.length;
+    out.set(field, b);
+    b += field.length;
   };
-  const bytes = (b: Uint8Array) => {
-    u32(b.length);
-    out.set(b, at);
-    at += b.length;
-  };
-  u32(entries.length);
-  for (const e of entries) {
-    for (const k of NUMBERS) {
-      dv.setFloat64(at, e[k], true);
-      at += 8;
-    }
-    u32(e.typeflag.length);
-    for (let i = 0; i < e.typeflag.length; i++) {
-      dv.setUint16(at, e.typeflag.charCodeAt(i), true);
-      at += 2;
-    }
-    for (const k of BYTES) bytes(e[k]);
-    u32(e.pax.length);
-    for (const [key, value] of e.pax) {
-      bytes(key);
-      bytes(value);
+  for (let i = 0; i < count; i++) {
+    const e = entries[i];
+    nums[n] = e.headerOffset;
+    nums[n + 1] = e.offset;
+    nums[n + 2] = e.size;
+    nums[n + 3] = e.mode;
+    nums[n + 4] = e.uid;
+    nums[n + 5] = e.gid;
+    nums[n + 6] = e.mtimeSeconds;
+    nums[n + 7] = e.mtimeNanos;
+    nums[n + 8] = e.devmajor;
+    nums[n + 9] = e.devminor;
+    n += NUMBERS;
+    const t = e.typeflag;
+    lens[l++] = t.length;
+    for (let j = 0; j < t.length; j++) lens[l++] = t.charCodeAt(j);
+    put(e.name);
+    put(e.linkname);
+    put(e.uname);
+    put(e.gname);
+    lens[l++] = e.pax.length;
+    for (let j = 0; j < e.pax.length; j++) {
+      put(e.pax[j][0]);
+      put(e.pax[j][1]);
     }
   }
   return out;
@@ -85,60 +98,59 @@ export function encodeEntries(entries: TarEntry[]): Uint8Array {
  * (empty ones all the same empty array, and equal owner names the same
  * view, as the tar reader gives them: a million entries stay small).
  */
-export function decodeEntries(buf: Uint8Array): TarEntry[] {
-  const owners = new Map<string, Uint8Array>();
-  const owner = (b: Uint8Array) => {
-    if (b.length === 0 || b.length > 64) return b;
-    const key = String.fromCharCode(...b);
-    const known = owners.get(key);
-    if (known !== undefined) return known;
-    if (owners.size < 4096) owners.set(key, b);
-    return b;
+export function decodeEntries(packed: Uint8Array): TarEntry[] {
+  // The typed arrays below need the buffer's own alignment.
+  const buf = packed.byteOffset % 8 === 0 ? packed : packed.slice();
+  const head = new Uint32Array(buf.buffer, buf.byteOffset, 3);
+  const count = head[0];
+  const lensAt = buf.byteOffset + HEAD + 8 * NUMBERS * count;
+  const nums = new Float64Array(buf.buffer, buf.byteOffset + HEAD, NUMBERS * count);
+  const lens = new Uint32Array(buf.buffer, lensAt, head[1]);
+  let b = lensAt - buf.byteOffset + 4 * head[1];
+  if (b + head[2] !== buf.length) throw new RangeError("packed tar entries: bad length");
+  let l = 0;
+  const take = (): Uint8Array => {
+    const n = lens[l++];
+    b += n;
+    return n === 0 ? EMPTY : buf.subarray(b - n, b);
   };
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let at = 0;
-  const u32 = () => {
-    const n = dv.getUint32(at, true);
-    at += 4;
-    return n;
+  // Owner names repeat: the last few distinct ones are shared.
+  const owners: Uint8Array[] = [];
+  const owner = (o: Uint8Array): Uint8Array => {
+    if (o.length === 0) return o;
+    for (let k = 0; k < owners.length; k++) {
+      const known = owners[k];
+      if (known.length !== o.length) continue;
+      let j = 0;
+      while (j < o.length && known[j] === o[j]) j++;
+      if (j === o.length) return known;
+    }
+    if (owners.length < 16) owners.push(o);
+    return o;
   };
-  const bytes = () => {
-    const n = u32();
-    at += n;
-    return n === 0 ? EMPTY : buf.subarray(at - n, at);
-  };
-  const count = u32();
   const entries = new Array<TarEntry>(count);
-  for (let i = 0; i < count; i++) {
-    const nums: number[] = [];
-    for (let k = 0; k < NUMBERS.length; k++) {
-      nums.push(dv.getFloat64(at, true));
-      at += 8;
-    }
+  for (let i = 0, n = 0; i < count; i++, n += NUMBERS) {
     let typeflag = "";
-    for (let n = u32(); n > 0; n--) {
-      typeflag += String.fromCharCode(dv.getUint16(at, true));
-      at += 2;
-    }
-    const name = bytes(), linkname = bytes(), uname = owner(bytes()), gname = owner(bytes());
+    for (let k = lens[l++]; k > 0; k--) typeflag += String.fromCharCode(lens[l++]);
+    const name = take(), linkname = take(), uname = owner(take()), gname = owner(take());
     const pax: Array<[Uint8Array, Uint8Array]> = [];
-    for (let n = u32(); n > 0; n--) pax.push([bytes(), bytes()]);
+    for (let k = lens[l++]; k > 0; k--) pax.push([take(), take()]);
     entries[i] = {
       name,
       typeflag,
-      headerOffset: nums[0],
-      offset: nums[1],
-      size: nums[2],
+      headerOffset: nums[n],
+      offset: nums[n + 1],
+      size: nums[n + 2],
       linkname,
-      mode: nums[3],
-      uid: nums[4],
-      gid: nums[5],
+      mode: nums[n + 3],
+      uid: nums[n + 4],
+      gid: nums[n + 5],
       uname,
       gname,
-      mtimeSeconds: nums[6],
-      mtimeNanos: nums[7],
-      devmajor: nums[8],
-      devminor: nums[9],
+      mtimeSeconds: nums[n + 6],
+      mtimeNanos: nums[n + 7],
+      devmajor: nums[n + 8],
+      devminor: nums[n + 9],
       pax,
     };
   }

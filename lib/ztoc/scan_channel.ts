@@ -68,6 +68,8 @@ export interface StartingWorker {
 
 /** Workers started ahead, oldest first. */
 const prestarted: StartingWorker[] = [];
+/** Workers started by {@link startScanWorkersEarly} that no `prestartScanWorker` claimed yet. */
+const unclaimed: StartingWorker[] = [];
 
 function spawn(): StartingWorker {
   // A worker module needs read permission; asking Deno first avoids the
@@ -117,9 +119,11 @@ export function startScanWorker(): StartingWorker {
  * ```
  */
 export function prestartScanWorker(count = 1): Disposable {
-  const mine: StartingWorker[] = [];
+  // Workers started early (at program start) count towards `count`, and
+  // are stopped with the others when not taken.
+  const mine: StartingWorker[] = unclaimed.splice(0, count);
   try {
-    for (let i = 0; i < count; i++) {
+    while (mine.length < count) {
       const w = spawn();
       w.ready.catch(() => {}); // whoever takes it sees the failure
       mine.push(w);
@@ -138,4 +142,34 @@ export function prestartScanWorker(count = 1): Disposable {
       }
     },
   };
+}
+
+/**
+ * Starts `count` scan workers at program start, before the caller has
+ * loaded its own modules: creating a worker holds the calling thread for
+ * about 35 ms, and the worker then loads its modules for about 40 ms more,
+ * which this overlaps with the caller's loading. The next
+ * {@link prestartScanWorker} claims them (and stops those not used); until
+ * then nothing stops them, so only a program's entry point should call
+ * this. Where workers cannot start, nothing is started.
+ *
+ * @example
+ * ```ts
+ * import { prestartScanWorker, startScanWorkersEarly } from "./scan_channel.ts";
+ * startScanWorkersEarly(1);
+ * // … later, where the scans run: claims the worker, and stops it if unused.
+ * using _ = prestartScanWorker(1);
+ * ```
+ */
+export function startScanWorkersEarly(count: number): void {
+  try {
+    for (let i = 0; i < count; i++) {
+      const w = spawn();
+      w.ready.catch(() => {}); // whoever takes it sees the failure
+      prestarted.push(w);
+      unclaimed.push(w);
+    }
+  } catch (e) {
+    if (!(e instanceof WorkerUnavailable)) throw e;
+  }
 }
