@@ -21,7 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   go: ["errors"],
   oci: ["errors", "go"],
   tar: ["errors"],
-  gzip: ["errors"],
+  gzip: ["errors", "go"],
   ztoc: ["errors", "util", "go", "oci", "tar", "gzip"],
   soci: ["errors", "go", "oci", "ztoc"],
   registry: ["errors", "util", "go", "oci"],

@@ -30,7 +30,7 @@ export const ztocBuildCommand: Command = {
     // The scan worker loads and compiles zlib while this thread loads the rest.
     const { prestartScanWorker } = await import("../ztoc/scan_channel.ts");
     using _worker = prestartScanWorker();
-    // What is needed only after the scan (zTOC encoding: flatbuffers) loads
+    // What is needed only after the scan (the zTOC stage and encoder) loads
     // during it, once the first bytes went to the worker (loading it sooner
     // would hold this thread up while the scan waits for it).
     let later: ReturnType<typeof loadLater> | undefined;

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { Builder } from "npm:flatbuffers@25.9.23";
 import { BadInputError } from "../errors.ts";
+import { buildFlatBuffer } from "../go/flatbuffer_writer.ts";
 
 /** A decoded TarZinfo. */
 export interface TarZinfo {
@@ -23,7 +23,8 @@ export const TAR_ZINFO_VERSION = 2;
 
 /**
  * Serializes a TarZinfo with upstream's build order (start table with 3
- * slots, add version, span_size, size; defaults omitted; finish).
+ * slots, add version, span_size, size; defaults omitted; finish), with the
+ * library's FlatBuffers writer.
  *
  * @example
  * ```ts
@@ -41,13 +42,13 @@ export function encodeTarZinfo(
   for (const v of [spanSize, size, version]) {
     if (!Number.isSafeInteger(v)) throw new BadInputError(`tar zinfo value ${v} is not an integer`);
   }
-  const b = new Builder(64);
-  b.startObject(3);
-  b.addFieldInt32(0, version | 0, 0);
-  if (spanSize !== 0) b.addFieldInt64(1, BigInt(spanSize), BigInt(0));
-  if (size !== 0) b.addFieldInt64(2, BigInt(size), BigInt(0));
-  b.finish(b.endObject());
-  return b.asUint8Array().slice();
+  return buildFlatBuffer((w) => {
+    w.startTable(3);
+    w.addInt32(0, version | 0, 0);
+    w.addInt64(1, spanSize);
+    w.addInt64(2, size);
+    return w.endTable();
+  });
 }
 
 /**

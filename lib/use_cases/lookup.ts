@@ -131,7 +131,7 @@ export async function loadStoredZtoc(store: ArtifactStore, arg: string): Promise
     }
     throw e;
   }
-  // (loaded here: the codec brings flatbuffers, which listing commands do not need)
+  // (loaded here: listing commands do not need the codec)
   const { decodeZtoc } = await import("../ztoc/codec.ts");
   return { ztoc: decodeZtoc(bytes), bytes, record };
 }
