@@ -222,6 +222,39 @@ Deno.test("flatbuffer writer: strings and byte vectors of every length mod 8 at 
   }
 });
 
+Deno.test("flatbuffer writer: text is written as TextEncoder encodes it", () => {
+  const texts = [
+    "",
+    "a",
+    "reg",
+    "\u007f",
+    "\u0080",
+    "ü.txt",
+    "€",
+    "😀",
+    "\ud800",
+    "x\udc00y",
+    "a😀\ud83d",
+  ];
+  for (const lead of [0, 1, 2, 3]) {
+    for (const t of texts) {
+      const ops: Op[] = [
+        { kind: "bytes", bytes: new Uint8Array(lead) },
+        { kind: "string", bytes: new TextEncoder().encode(t) },
+        { kind: "table", slots: 1, fields: [{ slot: 0, type: "offset", ref: 1 }] },
+      ];
+      const got = buildFlatBuffer((w) => {
+        w.byteVector(new Uint8Array(lead));
+        const s = w.text(t);
+        w.startTable(1);
+        w.addOffset(0, s);
+        return w.endTable();
+      });
+      assertSameBytes(got, withBuilder(ops), JSON.stringify(t));
+    }
+  }
+});
+
 Deno.test("flatbuffer writer: an empty message of one empty table", () => {
   const ops: Op[] = [{ kind: "table", slots: 0, fields: [] }];
   assert.deepEqual(withWriter(ops), withBuilder(ops));

@@ -147,8 +147,17 @@ const INT64S = [
   -(2 ** 53 - 1),
 ];
 const UIDS = [1, 1000, 65534, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, -1, -2];
-const TYPES = ["reg", "dir", "symlink", "hardlink", "char", "block", "fifo", "", "ü"];
-const TIMES = ["2023-11-14T22:13:20Z", "2023-11-14T22:13:20.5Z", "", "0001-01-01T00:00:00Z", "é"];
+// (texts that are not ASCII, lone surrogates included, go through TextEncoder)
+const TYPES = ["reg", "dir", "symlink", "hardlink", "char", "block", "fifo", "", "ü", "\ud800"];
+const TIMES = [
+  "2023-11-14T22:13:20Z",
+  "2023-11-14T22:13:20.5Z",
+  "",
+  "0001-01-01T00:00:00Z",
+  "é",
+  "2023-11-14T22:13:20\u007fZ",
+  "😀 \udc00x",
+];
 
 function pick<T>(rnd: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rnd() * xs.length)];
@@ -213,7 +222,7 @@ function randomZtoc(seed: number): Ztoc {
   const spans = pick(rnd, [0, 1, 2, randInt(rnd, 3, 12)]);
   const hex = () => Array.from({ length: 64 }, () => "0123456789abcdef"[rnd() * 16 | 0]).join("");
   return {
-    version: pick(rnd, ["0.9", "", "v0.10-é", "1"]),
+    version: pick(rnd, ["0.9", "", "v0.10-é", "1", "\udbff\udfff"]),
     buildToolIdentifier: pick(rnd, ["AWS SOCI CLI v0.2", "", "x", "soci-deno 0.1.0 ✓"]),
     compressedArchiveSize: int64(),
     uncompressedArchiveSize: int64(),

@@ -263,6 +263,29 @@ export class FlatBufferWriter {
     return end;
   }
 
+  /**
+   * A string of JS text, UTF-8 encoded as `TextEncoder` does (ASCII text
+   * is written as it is, without encoding); returns its offset.
+   */
+  text(text: string): number {
+    const n = asciiLength(text);
+    if (n < 0) return this.string(encoder.encode(text));
+    const end = this.measureString(n);
+    if (!this.measuring) {
+      const at = this.#size - end;
+      this.#i32[at >> 2] = n;
+      const bytes = this.bytes;
+      for (let i = 0, p = at + 4; i < n; i++) bytes[p + i] = text.charCodeAt(i);
+    }
+    return end;
+  }
+
+  /** Counts a string of JS text without writing it (what {@link text} does when measuring). */
+  measureText(text: string): number {
+    const n = asciiLength(text);
+    return this.measureString(n >= 0 ? n : encoder.encode(text).length);
+  }
+
   /** A `[ubyte]` vector; returns its offset. */
   byteVector(bytes: Uint8Array): number {
     const n = bytes.length;
@@ -469,6 +492,14 @@ export class FlatBufferWriter {
     }
     return end;
   }
+}
+
+const encoder = new TextEncoder();
+
+/** The length of `text` when it is all ASCII (then it is its UTF-8 too), else -1. */
+function asciiLength(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return -1;
+  return text.length;
 }
 
 /** Copies `n` bytes of `src` to `dst` at `at` (a loop for short runs, `set` beyond). */

@@ -1,11 +1,15 @@
 /**
  * The zTOC in upstream's build order (`soci-format.md` §3.4), written with
- * {@link FlatBufferWriter}: the same code measures the zTOC (exact size,
+ * {@link FlatBufferWriter}: one procedure measures the zTOC (exact size,
  * nothing allocated but small tables) and then writes it into a buffer of
  * that size. TOC entries, the bulk of a zTOC, skip the generic table calls:
  * their table layout depends only on which of their seven scalars are
  * non-zero and on the start offset modulo 8, so each of the few layouts a
- * zTOC uses is computed once and then only placed and filled.
+ * zTOC uses is computed once and then only placed and filled. They are
+ * measured by `measureEntry` (lengths only) and written by `writeEntry`, so
+ * that the writing run does not run code compiled for measuring; the
+ * differential tests (`tests/ztoc_writer_test.ts`) and the writer's check
+ * that the second run fills its buffer exactly keep the two in step.
  *
  * @module
  */
@@ -13,8 +17,6 @@ import { type FlatBufferWriter, type TableLayout, tableLayout } from "../go/flat
 import { BadInputError } from "../errors.ts";
 import { compareBytes, sameBytes } from "./flatbuffer_reader.ts";
 import type { CompressionAlgorithm, FileMetadata, Ztoc } from "./model.ts";
-
-const encoder = new TextEncoder();
 
 /**
  * The flatbuffers enum value of a compression algorithm name, or `null`
@@ -64,16 +66,26 @@ function int64(value: number): number {
   return value;
 }
 
-/** Encodes short text once; tar entries share few types and mod times. */
+const encoder = new TextEncoder();
+
+/**
+ * Encodes short text once; tar entries share few types and mod times (one
+ * cache per field, whose last text is checked first: neighbours share it).
+ */
 class TextCache {
   #map = new Map<string, Uint8Array>();
+  #last = "";
+  #lastBytes: Uint8Array = new Uint8Array(0);
   get(text: string): Uint8Array {
+    if (text === this.#last) return this.#lastBytes;
     let bytes = this.#map.get(text);
     if (bytes === undefined) {
       bytes = encoder.encode(text);
       if (this.#map.size > 4096) this.#map.clear();
       this.#map.set(text, bytes);
     }
+    this.#last = text;
+    this.#lastBytes = bytes;
     return bytes;
   }
 }
@@ -110,13 +122,17 @@ function entryLayout(shape: number, start: number): TableLayout {
 
 /** The state one run over a zTOC keeps: layouts and encoded texts. */
 class ZtocRun {
-  readonly texts: TextCache;
+  /** Entry types, encoded (shared by both runs). */
+  readonly types: TextCache;
+  /** Entry mod times, encoded (shared by both runs). */
+  readonly times: TextCache;
   /** Entry layouts by shape · 8 + start offset modulo 8. */
   readonly entryLayouts = new Array<TableLayout | undefined>(128 * 8);
   /** `Xattr` table layouts by start offset modulo 8. */
   readonly paxLayouts = new Array<TableLayout | undefined>(8);
-  constructor(texts: TextCache) {
-    this.texts = texts;
+  constructor(types: TextCache, times: TextCache) {
+    this.types = types;
+    this.times = times;
   }
 }
 
@@ -146,13 +162,12 @@ function layoutAt(w: FlatBufferWriter, run: ZtocRun, shape: number): TableLayout
  * bytes, so that the writing run's code is not compiled for measuring.
  */
 function measureEntry(w: FlatBufferWriter, run: ZtocRun, me: FileMetadata): number {
-  const texts = run.texts;
   w.measureString(me.name.length);
-  w.measureString(texts.get(me.type).length);
+  w.measureString(run.types.get(me.type).length);
   w.measureString(me.linkname.length);
   w.measureString(me.uname.length);
   w.measureString(me.gname.length);
-  w.measureString(texts.get(me.modTime).length);
+  w.measureString(run.times.get(me.modTime).length);
   if (me.xattrs.length === 0) {
     w.measureOffsetVector(0);
   } else {
@@ -185,13 +200,12 @@ function writePax(w: FlatBufferWriter, run: ZtocRun, key: number, value: number)
 
 /** Writes one TOC entry with its strings and PAX records; returns its offset. */
 function writeEntry(w: FlatBufferWriter, run: ZtocRun, me: FileMetadata): number {
-  const texts = run.texts;
   const name = w.string(me.name);
-  const type = w.string(texts.get(me.type));
+  const type = w.string(run.types.get(me.type));
   const linkname = w.string(me.linkname);
   const uname = w.string(me.uname);
   const gname = w.string(me.gname);
-  const modTime = w.string(texts.get(me.modTime));
+  const modTime = w.string(run.times.get(me.modTime));
 
   let xattrs: number;
   if (me.xattrs.length === 0) {
@@ -255,11 +269,11 @@ function writeEntry(w: FlatBufferWriter, run: ZtocRun, me: FileMetadata): number
  */
 export function ztocWriter(z: Ztoc): (w: FlatBufferWriter) => number {
   const algorithm = algorithmToEnum(z.compressionAlgorithm);
-  const texts = new TextCache();
+  const types = new TextCache(), times = new TextCache();
   return (w) => {
-    const run = new ZtocRun(texts);
-    const version = w.string(encoder.encode(z.version));
-    const buildTool = w.string(encoder.encode(z.buildToolIdentifier));
+    const run = new ZtocRun(types, times);
+    const version = w.text(z.version);
+    const buildTool = w.text(z.buildToolIdentifier);
 
     const toc = z.toc;
     const entries = new Array<number>(toc.length);
@@ -274,7 +288,7 @@ export function ztocWriter(z: Ztoc): (w: FlatBufferWriter) => number {
     const tocTable = w.endTable();
 
     const checkpoints = w.byteVector(z.checkpoints);
-    const digests = z.spanDigests.map((d) => w.string(encoder.encode(d)));
+    const digests = z.spanDigests.map((d) => w.text(d));
     const spanDigests = w.offsetVector(digests);
 
     w.startTable(4);
