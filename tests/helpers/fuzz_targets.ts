@@ -43,6 +43,7 @@ import { ZtocView } from "../../lib/ztoc/ztoc_view.ts";
 import type { FuzzOutcome, FuzzTarget } from "./fuzz.ts";
 import { below, cat, mutate, pick, randomChunks } from "./mutate.ts";
 import { goTar, type GoTarEntry } from "./tar_go_writer.ts";
+import { encodeZtocWithBuilder } from "./ztoc_builder_oracle.ts";
 import { exec, randomBytes, textBytes } from "./ztoc_e2e_tools.ts";
 import { ustarHeader } from "./hostile_layers.ts";
 
@@ -304,6 +305,8 @@ const tar: FuzzTarget<TarCtx> = {
     };
     const bytes = typed(() => encodeZtoc(z));
     if (bytes === "error") return "ok";
+    assert.ok(same(bytes, encodeZtocWithBuilder(z)), "encodeZtoc equals the Builder oracle");
+    count(ctx.counters, "encodings compared with the Builder");
     const back = typed(() => decodeZtoc(bytes));
     if (back === "error") return "ok"; // e.g. a link whose size field overlaps the next header
     assert.deepEqual(back.toc.map(plainMeta), toc.map(plainMeta));
@@ -687,6 +690,9 @@ const ztoc: FuzzTarget<ZtocCtx> = {
     // decode → encode → decode is stable.
     const again = typed(() => encodeZtoc(z));
     if (again !== "error") {
+      // The library's writer and the npm Builder give the same bytes.
+      assert.ok(same(again, encodeZtocWithBuilder(z)), "encodeZtoc equals the Builder oracle");
+      count(ctx.counters, "encodings compared with the Builder");
       const back = decodeZtoc(again);
       assert.deepEqual(plainZtoc(back), plainZtoc(z));
       assert.ok(same(back.checkpoints, z.checkpoints), "checkpoints survive re-encoding");
