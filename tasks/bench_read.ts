@@ -13,7 +13,8 @@
  *   for information.
  * * `verify` of the image (its layers' zTOCs, one streaming pass each)
  *   versus `ztoc build` of the same layer files, both in-process from local
- *   files (goal ≤ 1.0×).
+ *   files (goal ≤ 1.0×), their rounds alternating (a build, a verify, …) so
+ *   that a busy spell of a shared machine weighs on both.
  *
  * The inputs are {@link benchImage}: the shared images of `bench_data.ts`,
  * real content (two layers of the machine's own `/usr` files, about 300 MiB
@@ -76,6 +77,21 @@ export async function rounds(n: number, fn: () => Promise<void>): Promise<number
     out.push((performance.now() - t) / 1000);
   }
   return out;
+}
+
+/** Runs `a` then `b`, `n` times over; returns the times of each in seconds. */
+export async function alternating(
+  n: number,
+  a: () => Promise<void>,
+  b: () => Promise<void>,
+): Promise<[number[], number[]]> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    as.push(...await rounds(1, a));
+    bs.push(...await rounds(1, b));
+  }
+  return [as, bs];
 }
 
 /** Reads a stream to its end; returns the number of bytes. */
@@ -238,14 +254,13 @@ async function benchRead(
       }).output();
       if (!out.success || out.stdout.length !== fileSize) throw new Error("soci cat failed");
     });
-    const build = await rounds(n, async () => {
+    const [build, verify] = await alternating(n, async () => {
       const inputs = [];
       for (const l of image.layers) inputs.push({ layer: await fileLayer(l.path) });
       for await (const r of ztoc(spans(inputs, { spanSize: DEFAULT_SPAN_SIZE }))) {
         if (r.error) throw r.error;
       }
-    });
-    const verify = await rounds(n, async () => {
+    }, async () => {
       const report = await verifyImage(`oci:${image.dir}:${image.tag}`, { store });
       if (!report.ok) throw new Error("verify failed: " + JSON.stringify(report.layers));
     });
