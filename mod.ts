@@ -493,6 +493,13 @@ export {
   type VerifyResponse,
 } from "./lib/ztoc/verify_pool.ts";
 export { ResumeProbe } from "./lib/ztoc/resume_probe.ts";
+export {
+  entryDifference,
+  TocCheck,
+  type TocEntries,
+  tocEntries,
+  type TocFindings,
+} from "./lib/ztoc/toc_check.ts";
 export { gzipHeaderLength } from "./lib/ztoc/gzip_header.ts";
 
 // `deno run jsr:@soci/cli …` runs the CLI (loaded only then).

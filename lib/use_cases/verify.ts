@@ -8,7 +8,10 @@
  * the layer, every checkpoint's window is the layer's bytes and resuming
  * there reproduces them, and the TOC equals the layer's real tar entries.
  * The layer is hashed in the calling thread and decoded on a worker
- * (`ztoc/verify_pool.ts`).
+ * (`ztoc/verify_pool.ts`), which compares the tar entries with the TOC as
+ * it reads them (`ztoc/toc_check.ts`): the zTOC is opened here as a
+ * `ZtocView` (its checks, none of its entries decoded) and its bytes sent
+ * to the worker.
  *
  * @module
  */
@@ -26,17 +29,22 @@ import {
   PREFETCH_MEDIA_TYPE,
   ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
-import { fileMetadata } from "../ztoc/builder.ts";
-import { decodeZtoc } from "../ztoc/codec.ts";
-import type { FileMetadata, Ztoc } from "../ztoc/model.ts";
-import { validateZtoc, type Zinfo, zinfoOf } from "../ztoc/spans.ts";
+import type { ZtocHeader } from "../ztoc/model.ts";
+import { validateZtocHeader, type Zinfo } from "../ztoc/spans.ts";
 import type { LayerCheck } from "../ztoc/verify_layer.ts";
 import { VerifyPool } from "../ztoc/verify_pool.ts";
+import { ZtocView } from "../ztoc/ztoc_view.ts";
 import type { FoundIndex, IndexVia } from "./index_discovery.ts";
 import { ImageFiles, type ImageLayer, type ReadImageOptions } from "./read_files.ts";
 
 /** Most problems of one kind listed for a layer before "… and N more". */
 const MAX_LISTED = 5;
+/**
+ * zTOCs at least this large are read afresh by `ImageFiles.blob` (only
+ * smaller documents are remembered by the sources), so their buffer is
+ * this check's to hand to the worker.
+ */
+const OWN_ZTOC_MIN = (1 << 20) + 1;
 
 /** Options of {@link verifyImage}. */
 export interface VerifyOptions extends ReadImageOptions {
@@ -228,91 +236,6 @@ export function checkIndexDocument(
   return problems;
 }
 
-/** Seconds and nanoseconds of an RFC 3339 time, for comparing instants. */
-function instant(text: string): string {
-  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/
-    .exec(text);
-  if (!m) return `text:${text}`;
-  let secs = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000;
-  if (m[8] !== "Z") {
-    const sign = m[8][0] === "-" ? -1 : 1;
-    secs -= sign * (Number(m[8].slice(1, 3)) * 3600 + Number(m[8].slice(4, 6)) * 60);
-  }
-  return `${secs}.${(m[7] ?? "").padEnd(9, "0")}`;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && firstDifference(a, b) === a.length;
-}
-
-const utf8 = new TextDecoder();
-
-/** The first field in which two TOC entries differ, as `field is A, the layer has B`. */
-function entryDifference(z: FileMetadata, real: FileMetadata): string | undefined {
-  const text = (b: Uint8Array) => JSON.stringify(utf8.decode(b));
-  if (!sameBytes(z.name, real.name)) {
-    return `name is ${text(z.name)}, the layer has ${text(real.name)}`;
-  }
-  if (z.type !== real.type) return `type is ${z.type}, the layer has ${real.type}`;
-  const numbers: Array<[string, number, number]> = [
-    ["uncompressed_offset", z.uncompressedOffset, real.uncompressedOffset],
-    ["uncompressed_size", z.uncompressedSize, real.uncompressedSize],
-    ["mode", z.mode, real.mode],
-    ["uid", z.uid, real.uid],
-    ["gid", z.gid, real.gid],
-    ["devmajor", z.devmajor, real.devmajor],
-    ["devminor", z.devminor, real.devminor],
-  ];
-  for (const [name, a, b] of numbers) if (a !== b) return `${name} is ${a}, the layer has ${b}`;
-  if (!sameBytes(z.linkname, real.linkname)) {
-    return `linkname is ${text(z.linkname)}, the layer has ${text(real.linkname)}`;
-  }
-  if (!sameBytes(z.uname, real.uname)) {
-    return `uname is ${text(z.uname)}, the layer has ${text(real.uname)}`;
-  }
-  if (!sameBytes(z.gname, real.gname)) {
-    return `gname is ${text(z.gname)}, the layer has ${text(real.gname)}`;
-  }
-  if (z.modTime !== real.modTime && instant(z.modTime) !== instant(real.modTime)) {
-    return `mod_time is ${z.modTime}, the layer has ${real.modTime}`;
-  }
-  const recs = (m: FileMetadata) =>
-    m.xattrs.map(([k, v]) => `${utf8.decode(k)}=${utf8.decode(v)}`).sort().join("\n");
-  if (recs(z) !== recs(real)) return "its PAX records differ from the layer's";
-  return undefined;
-}
-
-/** Problems of a zTOC's TOC against the layer's real entries. */
-function compareToc(z: Ztoc, check: LayerCheck): string[] {
-  const problems: string[] = [];
-  let real: FileMetadata[];
-  try {
-    real = check.entries.map((e) => fileMetadata(e));
-  } catch (e) {
-    return [`the layer's tar has an entry a zTOC cannot hold: ${(e as Error).message}`];
-  }
-  if (z.toc.length !== real.length) {
-    problems.push(`the TOC lists ${z.toc.length} entries, the layer's tar has ${real.length}`);
-  }
-  const n = Math.min(z.toc.length, real.length);
-  for (let i = 0; i < n; i++) {
-    const d = entryDifference(z.toc[i], real[i]);
-    if (d !== undefined) {
-      problems.push(`TOC entry ${i} ${JSON.stringify(utf8.decode(z.toc[i].name))}: ${d}`);
-    }
-  }
-  if (
-    check.uncompressedSize !== undefined && check.uncompressedSize !== z.uncompressedArchiveSize
-  ) {
-    problems.push(
-      `uncompressed_archive_size is ${z.uncompressedArchiveSize}, the layer's tar ends at ` +
-        `${check.uncompressedSize}`,
-    );
-  }
-  return capped(problems, "TOC problems");
-}
-
-/** Checks one layer against its zTOC. */
 /**
  * Checks the layers, up to {@link VerifyOptions.concurrency} at a time
  * (each with its own decoding worker), and reports them in layer order.
@@ -328,8 +251,11 @@ async function verifyLayers(files: ImageFiles, options: VerifyOptions): Promise<
   for (const s of slots) s.promise.catch(() => {});
   let failure: { error: unknown } | undefined;
   let next = 0;
+  const anyZtoc = todo.some((l) => l.ztoc !== undefined);
   const runner = async () => {
     const pool = new VerifyPool();
+    // Its worker starts while the first zTOC is read.
+    if (anyZtoc) pool.start();
     try {
       while (next < todo.length && failure === undefined) {
         const i = next++;
@@ -392,16 +318,19 @@ async function verifyLayer(
     return report;
   };
   const bytes = await files.blob(layer.ztoc);
-  let z: Ztoc;
+  let view: ZtocView;
   let zi: Zinfo;
   try {
-    z = decodeZtoc(bytes);
+    // The checks of decodeZtoc, with the same errors; entries are decoded
+    // one by one on the worker as the tar's are compared with them.
+    view = ZtocView.decode(bytes);
   } catch (e) {
     return fail([`the zTOC does not load: ${(e as Error).message}`]);
   }
+  const z: ZtocHeader = view.header;
   try {
-    validateZtoc(z);
-    zi = zinfoOf(z);
+    // validateZtoc's checks but the TOC's, which opening the view made.
+    zi = validateZtocHeader(z);
   } catch (e) {
     return fail([`the zTOC does not load by the snapshotter's rules: ${(e as Error).message}`]);
   }
@@ -421,6 +350,12 @@ async function verifyLayer(
   const check: LayerCheck = await pool.check(z, zi, await files.layerChunks(layer), {
     resumeBytes: options.resumeBytes,
     signal: options.signal,
+    toc: view,
+    tocListed: MAX_LISTED,
+    // From here on, neither `view`, nor `z.checkpoints`, nor the zinfo's
+    // windows are used (the zinfo's offsets are).
+    transferToc: bytes.length >= OWN_ZTOC_MIN && bytes.buffer instanceof ArrayBuffer &&
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength,
   });
   if (check.digest !== layer.descriptor.digest || check.size !== size) {
     throw new BadInputError(
@@ -458,8 +393,8 @@ async function verifyLayer(
   ));
   if (check.decodeError) problems.push(`the layer does not decompress: ${check.decodeError}`);
   else {
-    report.entries = check.entries.length;
-    problems.push(...compareToc(z, check));
+    report.entries = check.toc?.entries ?? 0;
+    problems.push(...(check.toc?.problems ?? []));
   }
   return fail(problems);
 }

@@ -400,6 +400,79 @@ export function checkEntry(r: FbReader, t: number, into?: EntryShape): EntryShap
   return out;
 }
 
+/**
+ * Whether the entry at `t` (which passed {@link checkEntry}) is exactly
+ * `m`: the same bytes, the same ASCII texts, the same numbers, and no PAX
+ * records on either side. Read in place, nothing decoded: a quick test
+ * before {@link readEntry} (false may still be an entry equal to `m` in
+ * another sense, such as one with PAX records).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { entryMatches, FbReader, Interner, readEntry, readRoot, readTocVector } from "./flatbuffer_reader.ts";
+ * import { encodeZtoc } from "./codec.ts";
+ * const b = (s: string) => new TextEncoder().encode(s);
+ * const m = { name: b("a"), type: "reg", uncompressedOffset: 512, uncompressedSize: 3,
+ *   linkname: b(""), mode: 0o644, uid: 1, gid: 2, uname: b("u"), gname: b("g"),
+ *   modTime: "1970-01-01T00:00:00Z", devmajor: 0, devminor: 0, xattrs: [] };
+ * const bytes = encodeZtoc({
+ *   version: "0.9", buildToolIdentifier: "t", compressedArchiveSize: 10,
+ *   uncompressedArchiveSize: 2048, compressionAlgorithm: "gzip", maxSpanId: 0,
+ *   spanDigests: [], checkpoints: new Uint8Array(0), toc: [m],
+ * });
+ * const r = new FbReader(bytes);
+ * const t = r.indirect(readTocVector(r, readRoot(r))[0]);
+ * assert.deepEqual(readEntry(r, t, new Interner()), m);
+ * assert.ok(entryMatches(r, t, m));
+ * assert.ok(!entryMatches(r, t, { ...m, gid: 3 }));
+ * assert.ok(!entryMatches(r, t, { ...m, modTime: "1970-01-01T00:00:01Z" }));
+ * ```
+ */
+export function entryMatches(r: FbReader, t: number, m: FileMetadata): boolean {
+  if (m.xattrs.length !== 0) return false;
+  const vt = r.vtable(t);
+  const vtsize = r.u16(vt);
+  const xo = fieldAt(r, vt, vtsize, 13);
+  if (xo !== 0 && r.u32(r.indirect((t + xo) >>> 0)) !== 0) return false;
+  let o = fieldAt(r, vt, vtsize, 6);
+  if ((o === 0 ? 0 : r.u32((t + o) >>> 0)) !== m.uid) return false;
+  o = fieldAt(r, vt, vtsize, 7);
+  if ((o === 0 ? 0 : r.u32((t + o) >>> 0)) !== m.gid) return false;
+  return int64At(r, t, fieldAt(r, vt, vtsize, 2)) === m.uncompressedOffset &&
+    int64At(r, t, fieldAt(r, vt, vtsize, 3)) === m.uncompressedSize &&
+    int64At(r, t, fieldAt(r, vt, vtsize, 5)) === m.mode &&
+    int64At(r, t, fieldAt(r, vt, vtsize, 11)) === m.devmajor &&
+    int64At(r, t, fieldAt(r, vt, vtsize, 12)) === m.devminor &&
+    bytesAre(r, stringAt(r, t, fieldAt(r, vt, vtsize, 0)), m.name) &&
+    textIs(r, stringAt(r, t, fieldAt(r, vt, vtsize, 1)), m.type) &&
+    bytesAre(r, stringAt(r, t, fieldAt(r, vt, vtsize, 4)), m.linkname) &&
+    bytesAre(r, stringAt(r, t, fieldAt(r, vt, vtsize, 8)), m.uname) &&
+    bytesAre(r, stringAt(r, t, fieldAt(r, vt, vtsize, 9)), m.gname) &&
+    textIs(r, stringAt(r, t, fieldAt(r, vt, vtsize, 10)), m.modTime);
+}
+
+/** Whether the string {@link stringAt} found last (at `start`) holds the bytes `x`. */
+function bytesAre(r: FbReader, start: number, x: Uint8Array): boolean {
+  const n = stringLength;
+  if (n !== x.length) return false;
+  const b = r.bytes;
+  for (let i = 0; i < n; i++) if (b[start + i] !== x[i]) return false;
+  return true;
+}
+
+/** Whether the string {@link stringAt} found last (at `start`) is the ASCII text `s`. */
+function textIs(r: FbReader, start: number, s: string): boolean {
+  const n = stringLength;
+  if (n !== s.length) return false;
+  const b = r.bytes;
+  for (let i = 0; i < n; i++) {
+    const c = b[start + i];
+    if (c >= 0x80 || c !== s.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Offset of field `id` of a table whose vtable at `vt` is `vtsize` bytes (0: absent). */
 function fieldAt(r: FbReader, vt: number, vtsize: number, id: number): number {
   const slot = 4 + 2 * id;

@@ -14,6 +14,12 @@ import { CheckpointResumer } from "../gzip/resume.ts";
 
 /** How the resumer's errors begin (a reader's context, not a probe's). */
 const SPAN_PREFIX = "cannot decompress span: ";
+/**
+ * Compressed bytes handed to the resumer at a time: a probe wants a few
+ * KiB of output, and the resumer copies what it is given into WASM memory
+ * (up to 1 MiB at once), so a whole chunk would be copied for nothing.
+ */
+const STEP = 64 * 1024;
 
 /**
  * Resumes inflating at a checkpoint and collects the first `want` output
@@ -63,13 +69,15 @@ export class ResumeProbe {
   push(chunk: Uint8Array): void {
     if (this.done || chunk.length === 0) return;
     try {
-      this.#resumer ??= new CheckpointResumer(this.#cp);
-      this.#resumer.feed(chunk);
-      const enough = this.#resumer.run(this.output.length, (out) => {
+      const resumer = this.#resumer ??= new CheckpointResumer(this.#cp);
+      const sink = (out: Uint8Array) => {
         this.output.set(out, this.produced);
         this.produced += out.length;
-      });
-      if (enough) this.done = true;
+      };
+      for (let at = 0; at < chunk.length && !this.done; at += STEP) {
+        resumer.feed(chunk.subarray(at, at + STEP));
+        if (resumer.run(this.output.length, sink)) this.done = true;
+      }
     } catch (e) {
       const message = (e as Error).message;
       this.error = message.startsWith(SPAN_PREFIX) ? message.slice(SPAN_PREFIX.length) : message;

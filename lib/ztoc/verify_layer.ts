@@ -8,6 +8,8 @@
  * * a full decompression, whose output feeds the tar reader (the real TOC)
  *   and is compared, at every checkpoint, with the checkpoint's window
  *   (the 32 KiB before `out`);
+ * * when a TOC is given ({@link LayerVerifierOptions.toc}), the tar
+ *   entries compared with it as they are read (`toc_check.ts`), none kept;
  * * for every checkpoint, a resume from that checkpoint alone
  *   ({@link ResumeProbe}) whose first bytes must equal the full
  *   decompression's bytes at `out`. The first 32 KiB are compared (the
@@ -17,7 +19,8 @@
  *   32 KiB back, so it agrees too.
  *
  * Nothing is buffered beyond a chunk, the 32 KiB tail of the output and
- * the probes' first bytes. The caller compares the results with the zTOC
+ * the probes' first bytes (and the tar entries, when no TOC is given to
+ * compare them with). The caller compares the results with the zTOC
  * (`use_cases/verify.ts`).
  *
  * @module
@@ -32,6 +35,7 @@ import { gzipHeaderLength } from "./gzip_header.ts";
 import type { Ztoc } from "./model.ts";
 import { ResumeProbe } from "./resume_probe.ts";
 import type { Zinfo } from "./spans.ts";
+import { TocCheck, type TocEntries, type TocFindings } from "./toc_check.ts";
 
 /** Bytes of each span compared between a resume and the full decompression. */
 export const DEFAULT_RESUME_CHECK = 32 * 1024;
@@ -68,8 +72,13 @@ export interface LayerCheck {
   spanDigests: string[];
   /** Spans whose range reaches past the end of the layer. */
   truncatedSpans: number[];
-  /** Tar entries as the tar reader reports them (empty when decoding failed). */
+  /**
+   * Tar entries as the tar reader reports them (empty when decoding failed,
+   * or when a TOC was given: they were compared with it, see `toc`).
+   */
   entries: TarEntry[];
+  /** The TOC given compared with the tar entries (absent when none was given or decoding failed). */
+  toc?: TocFindings;
   /** Tar end position, when the tar stream ended cleanly. */
   uncompressedSize?: number;
   /** Why the bytes before the first span are not a gzip header (gzip zTOCs). */
@@ -88,6 +97,14 @@ export interface LayerCheck {
 export interface LayerVerifierOptions {
   /** Bytes compared after each checkpoint (default 32 KiB). */
   resumeBytes?: number;
+  /**
+   * The zTOC's TOC, compared with the tar entries as they are read (see
+   * `toc_check.ts`; a `ZtocView` is one): the findings are in `toc`, and
+   * the entries are not kept.
+   */
+  toc?: TocEntries;
+  /** Problems of the TOC listed before "… and N more" (default 5). */
+  tocListed?: number;
 }
 
 interface Capture {
@@ -104,7 +121,13 @@ export type HashFindings = Pick<
 /** What the decoding half learned (see {@link LayerDecodeCheck}). */
 export type DecodeFindings = Pick<
   LayerCheck,
-  "entries" | "uncompressedSize" | "windows" | "resumes" | "checkpointsChecked" | "decodeError"
+  | "entries"
+  | "toc"
+  | "uncompressedSize"
+  | "windows"
+  | "resumes"
+  | "checkpointsChecked"
+  | "decodeError"
 >;
 
 /** The sizes a zTOC claims for its layer. */
@@ -240,7 +263,8 @@ export class LayerDecodeCheck {
   #pos = 0;
   readonly #starts: number[];
   readonly #entries: TarEntry[] = [];
-  readonly #tar = new TarReader((e) => this.#entries.push(e));
+  readonly #toc: TocCheck | undefined;
+  readonly #tar: TarReader;
   #inflater: Inflater | undefined;
   #decodeError: string | undefined;
   #tarError: string | undefined;
@@ -258,6 +282,11 @@ export class LayerDecodeCheck {
   /** A decoding half for spans `zinfo` of a layer of the claimed sizes. */
   constructor(zinfo: Zinfo, sizes: ClaimedSizes, options: LayerVerifierOptions = {}) {
     this.#gzip = zinfo.kind === "gzip";
+    const toc = options.toc &&
+      new TocCheck(options.toc, sizes.uncompressed, { listed: options.tocListed });
+    this.#toc = toc;
+    const entries = this.#entries;
+    this.#tar = new TarReader(toc ? (e) => toc.push(e) : (e) => entries.push(e));
     this.#cps = this.#gzip ? zinfo.checkpoints : [];
     this.#starts = this.#cps.map((_, i) => zinfo.compressedRange(i, sizes.compressed)[0]);
     const k = options.resumeBytes ?? DEFAULT_RESUME_CHECK;
@@ -363,24 +392,20 @@ export class LayerDecodeCheck {
   /** Compares checkpoint j's window with the output before its `out`. */
   #checkWindow(j: number, bytes: Uint8Array, out: number): void {
     const cp = this.#cps[j];
-    const meaningful = Math.min(cp.out, WINDOW_SIZE);
-    const first = cp.out - meaningful; // stream offset of the first meaningful byte
-    const tailStart = out - this.#tail.length;
-    for (let p = first; p < cp.out; p++) {
-      let actual: number;
-      if (p >= out) actual = bytes[p - out];
-      else if (p >= tailStart) actual = this.#tail[p - tailStart];
-      else {
-        // Not kept: checkpoints are out of order (the zTOC check reports that).
-        this.#windows.push({ checkpoint: j, out: cp.out, at: p });
-        return;
-      }
-      const expected = cp.window[WINDOW_SIZE - (cp.out - p)];
-      if (actual !== expected) {
-        this.#windows.push({ checkpoint: j, out: cp.out, at: p });
-        return;
-      }
+    const end = cp.out;
+    let p = end - Math.min(end, WINDOW_SIZE); // stream offset of the first meaningful byte
+    const tail = this.#tail;
+    const tailStart = out - tail.length;
+    const w = cp.window;
+    const shift = WINDOW_SIZE - end; // the window's index of stream offset p is p + shift
+    const differs = () => this.#windows.push({ checkpoint: j, out: end, at: p });
+    // Not kept: checkpoints are out of order (the zTOC check reports that).
+    if (p < tailStart) return void differs();
+    // The bytes before this output, kept from the last, then this output's.
+    for (const limit = Math.min(out, end); p < limit; p++) {
+      if (tail[p - tailStart] !== w[p + shift]) return void differs();
     }
+    for (; p < end; p++) if (bytes[p - out] !== w[p + shift]) return void differs();
   }
 
   /** Compares the probes that are done with the full output they must equal. */
@@ -441,6 +466,7 @@ export class LayerDecodeCheck {
     const decodeError = this.#decodeError ?? (this.#tarError && `tar: ${this.#tarError}`);
     return {
       entries: decodeError ? [] : this.#entries,
+      toc: decodeError ? undefined : this.#toc?.end(uncompressedSize),
       uncompressedSize,
       windows: this.#windows,
       resumes: this.#resumes,

@@ -1,16 +1,20 @@
 /**
  * Checking layers against their zTOCs with the work split over two
  * threads, as `ScanPool` splits a scan: the calling thread reads the layer
- * and hashes it ({@link LayerHashCheck}), a worker decodes it and checks
- * the checkpoints ({@link LayerDecodeCheck}). The layer's bytes travel to
- * the worker and back in a few reused buffers. Where no worker can start
- * (a narrower `--allow-read`), both halves run in the calling thread.
+ * and hashes it ({@link LayerHashCheck}), a worker decodes it, checks
+ * the checkpoints and compares the tar entries with the zTOC's TOC
+ * ({@link LayerDecodeCheck}). The layer's bytes travel to the worker and
+ * back in a few reused buffers; given the zTOC's TOC, the tar entries
+ * never leave the worker.
+ * Where no worker can start (a narrower `--allow-read`), both halves run
+ * in the calling thread.
  *
  * @module
  */
 import { SociError } from "../errors.ts";
-import type { Ztoc } from "./model.ts";
+import type { ZtocHeader } from "./model.ts";
 import type { Zinfo } from "./spans.ts";
+import type { ZtocView } from "./ztoc_view.ts";
 import {
   type DecodeFindings,
   type LayerCheck,
@@ -27,6 +31,9 @@ export type VerifyRequest =
     zinfo: Uint8Array;
     sizes: { compressed: number; uncompressed: number };
     resumeBytes?: number;
+    /** The zTOC's bytes, when its TOC is to be compared with the tar entries. */
+    toc?: Uint8Array;
+    tocListed?: number;
   }
   | { type: "chunk"; bytes: Uint8Array }
   | { type: "end" };
@@ -74,13 +81,26 @@ class Channel {
 
 /** Options of {@link VerifyPool.check}. */
 export interface CheckOptions extends LayerVerifierOptions {
+  /**
+   * The zTOC, when its TOC is to be compared with the tar entries (on the
+   * worker, which gets a copy of its bytes; see {@link LayerVerifierOptions.toc}).
+   */
+  toc?: ZtocView;
+  /**
+   * Hands the buffer of `toc`'s bytes to the worker instead of copying it
+   * (a copy of a large zTOC costs more than reading it): from the call on,
+   * neither the view nor its bytes nor any view of them (such as the
+   * header's `checkpoints` and the zinfo's windows) may be used.
+   */
+  transferToc?: boolean;
   /** Stops the check between chunks (it fails with the signal's reason). */
   signal?: AbortSignal;
 }
 
 /**
  * One worker reused for the layers checked one after the other; `close()`
- * it when done.
+ * it when done. {@link VerifyPool.start} starts the worker ahead of the
+ * first check (it loads its modules and compiles zlib meanwhile).
  *
  * @example
  * ```ts
@@ -88,59 +108,55 @@ export interface CheckOptions extends LayerVerifierOptions {
  * import { gzipSync } from "node:zlib";
  * import { scanLayer } from "./scan.ts";
  * import { buildZtoc } from "./builder.ts";
+ * import { encodeZtoc } from "./codec.ts";
  * import { zinfoOf } from "./spans.ts";
  * import { VerifyPool } from "./verify_pool.ts";
+ * import { ZtocView } from "./ztoc_view.ts";
  * const layer = gzipSync(new Uint8Array(1024)); // an empty tar
  * const z = buildZtoc(await scanLayer([layer], { compression: "gzip", spanSize: 1 << 20 }));
- * const pool = new VerifyPool();
+ * const pool = new VerifyPool().start();
  * try {
  *   const check = await pool.check(z, zinfoOf(z), [layer]);
  *   assert.deepEqual(check.spanDigests, z.spanDigests);
  *   assert.equal(check.uncompressedSize, 1024);
+ *   // The TOC compared on the worker, from the zTOC's bytes.
+ *   const view = ZtocView.decode(encodeZtoc(z));
+ *   const again = await pool.check(view.header, zinfoOf(view.header), [layer], { toc: view });
+ *   assert.deepEqual(again.toc, { entries: 0, problems: [] });
  * } finally {
  *   pool.close();
  * }
  * ```
  */
 export class VerifyPool {
-  #channel: Channel | undefined;
-  #unavailable = false;
+  /** The worker, started or starting; resolves to undefined where none can start. */
+  #channel: Promise<Channel | undefined> | undefined;
   #free: ArrayBuffer[] = [];
 
-  async #acquire(): Promise<Channel | undefined> {
-    if (this.#channel) return this.#channel;
-    if (this.#unavailable) return undefined;
-    if (WORKER_URL.protocol === "file:") {
-      const read = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
-      if (read.state !== "granted") {
-        this.#unavailable = true;
-        return undefined;
-      }
+  /** Starts the worker now, if it is not started yet (`check` would start it otherwise). */
+  start(): this {
+    if (this.#channel === undefined) {
+      this.#channel = spawn();
+      // A worker that cannot even be created fails the check that awaits it.
+      this.#channel.catch(() => {});
     }
-    const c = new Channel(new Worker(WORKER_URL, { type: "module" }));
-    const first = await c.next();
-    if (first.type !== "ready") {
-      c.worker.terminate();
-      this.#unavailable = true;
-      return undefined;
-    }
-    this.#channel = c;
-    return c;
+    return this;
   }
 
   /**
-   * Checks the layer whose bytes `chunks` yields against zTOC `z` (zinfo
-   * `zinfo`): the same findings as `LayerVerifier`, decoding on the worker.
+   * Checks the layer whose bytes `chunks` yields against the zTOC of header
+   * `z` (zinfo `zinfo`): the same findings as `LayerVerifier`, decoding on
+   * the worker (and comparing the TOC there, with `options.toc`).
    */
   async check(
-    z: Ztoc,
+    z: ZtocHeader,
     zinfo: Zinfo,
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: CheckOptions = {},
   ): Promise<LayerCheck> {
     const sizes = { compressed: z.compressedArchiveSize, uncompressed: z.uncompressedArchiveSize };
     const hash = new LayerHashCheck(zinfo, sizes);
-    const channel = await this.#acquire();
+    const channel = await this.start().#channel;
     if (channel === undefined) {
       const decode = new LayerDecodeCheck(zinfo, sizes, options);
       try {
@@ -171,12 +187,15 @@ export class VerifyPool {
 
   async #run(
     channel: Channel,
-    z: Ztoc,
+    z: ZtocHeader,
     sizes: { compressed: number; uncompressed: number },
     hash: LayerHashCheck,
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: CheckOptions,
   ): Promise<LayerCheck> {
+    // One message: when `z` is the view's header, its zinfo is a view of
+    // the same bytes, and both are copied (or transferred) once.
+    const toc = options.toc?.bytes;
     channel.worker.postMessage(
       {
         type: "start",
@@ -184,7 +203,10 @@ export class VerifyPool {
         zinfo: z.checkpoints,
         sizes,
         resumeBytes: options.resumeBytes,
+        toc,
+        tocListed: options.tocListed,
       } satisfies VerifyRequest,
+      toc && options.transferToc ? [toc.buffer as ArrayBuffer] : [],
     );
     let inFlight = 0;
     const reply = (m: VerifyResponse): DecodeFindings | undefined => {
@@ -228,9 +250,25 @@ export class VerifyPool {
     return { ...hash.end(), ...decoded };
   }
 
-  /** Stops the worker. */
+  /** Stops the worker (one still starting stops once started). */
   close(): void {
-    this.#channel?.worker.terminate();
+    const c = this.#channel;
     this.#channel = undefined;
+    c?.then((channel) => channel?.worker.terminate(), () => {});
   }
+}
+
+/** Starts a verify worker; undefined where none can start (no read access to its module). */
+async function spawn(): Promise<Channel | undefined> {
+  if (WORKER_URL.protocol === "file:") {
+    const read = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
+    if (read.state !== "granted") return undefined;
+  }
+  const c = new Channel(new Worker(WORKER_URL, { type: "module" }));
+  const first = await c.next();
+  if (first.type !== "ready") {
+    c.worker.terminate();
+    return undefined;
+  }
+  return c;
 }

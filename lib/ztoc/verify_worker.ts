@@ -1,8 +1,9 @@
 /**
  * Worker side of `verify_pool.ts`: runs the decoding half of a layer check
  * ({@link LayerDecodeCheck}: inflate, tar, checkpoint windows, resume
- * probes) on the chunks the main thread posts, and hands each chunk's
- * buffer back for reuse. One WASM zlib instance per worker.
+ * probes, and the tar entries compared with the zTOC's TOC when its bytes
+ * come with the start) on the chunks the main thread posts, and hands each
+ * chunk's buffer back for reuse. One WASM zlib instance per worker.
  *
  * @module
  */
@@ -10,6 +11,7 @@
 import { zinfoOf } from "./spans.ts";
 import type { Ztoc } from "./model.ts";
 import { LayerDecodeCheck } from "./verify_layer.ts";
+import { ZtocView } from "./ztoc_view.ts";
 import type { VerifyRequest, VerifyResponse } from "./verify_pool.ts";
 
 let check: LayerDecodeCheck | undefined;
@@ -27,7 +29,12 @@ self.onmessage = (ev: MessageEvent<VerifyRequest>) => {
           compressionAlgorithm: m.algorithm,
           checkpoints: m.zinfo,
         } as Partial<Ztoc> as Ztoc;
-        check = new LayerDecodeCheck(zinfoOf(z), m.sizes, { resumeBytes: m.resumeBytes });
+        check = new LayerDecodeCheck(zinfoOf(z), m.sizes, {
+          resumeBytes: m.resumeBytes,
+          // The main thread opened the same bytes: this opens.
+          toc: m.toc && ZtocView.decode(m.toc),
+          tocListed: m.tocListed,
+        });
         break;
       }
       case "chunk":

@@ -17,6 +17,7 @@ import { BadInputError } from "../errors.ts";
 import { ztocTooLarge } from "./codec.ts";
 import {
   checkEntry,
+  entryMatches,
   type EntryShape,
   FbReader,
   Interner,
@@ -212,6 +213,15 @@ export class ZtocView {
     } catch (e) {
       throw unmarshalError(e);
     }
+  }
+
+  /**
+   * Whether entry k is exactly `m` (same bytes, ASCII texts and numbers, no
+   * PAX records), without decoding it: a quick test before {@link entry}.
+   */
+  matches(k: number, m: FileMetadata): boolean {
+    if (!(Number.isInteger(k) && k >= 0 && k < this.length)) return false;
+    return entryMatches(this.#r, this.#tables[k], m);
   }
 
   /** Every entry, decoded: `decodeZtoc(bytes).toc`. */
