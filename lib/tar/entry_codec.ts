@@ -13,6 +13,8 @@ import type { TarEntry } from "./entry.ts";
 /** Numbers per entry, in the order packed. */
 const NUMBERS = 10;
 const EMPTY = new Uint8Array(0);
+/** One-character typeflags, by code. */
+const FLAGS = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
 /** The packed buffer's header: entry count, text field count, byte count, padding. */
 const HEAD = 16;
 
@@ -114,25 +116,35 @@ export function decodeEntries(packed: Uint8Array): TarEntry[] {
     b += n;
     return n === 0 ? EMPTY : buf.subarray(b - n, b);
   };
-  // Owner names repeat: the last few distinct ones are shared.
+  // Owner names repeat: the first few distinct ones are shared, and a
+  // name seen before is found in place, before any view of it is made.
   const owners: Uint8Array[] = [];
-  const owner = (o: Uint8Array): Uint8Array => {
-    if (o.length === 0) return o;
+  const owner = (): Uint8Array => {
+    const n = lens[l++];
+    b += n;
+    if (n === 0) return EMPTY;
+    const at = b - n;
     for (let k = 0; k < owners.length; k++) {
       const known = owners[k];
-      if (known.length !== o.length) continue;
+      if (known.length !== n) continue;
       let j = 0;
-      while (j < o.length && known[j] === o[j]) j++;
-      if (j === o.length) return known;
+      while (j < n && known[j] === buf[at + j]) j++;
+      if (j === n) return known;
     }
+    const o = buf.subarray(at, b);
     if (owners.length < 16) owners.push(o);
     return o;
   };
   const entries = new Array<TarEntry>(count);
   for (let i = 0, n = 0; i < count; i++, n += NUMBERS) {
-    let typeflag = "";
-    for (let k = lens[l++]; k > 0; k--) typeflag += String.fromCharCode(lens[l++]);
-    const name = take(), linkname = take(), uname = owner(take()), gname = owner(take());
+    let typeflag: string;
+    const flagLength = lens[l++];
+    if (flagLength === 1 && lens[l] < 128) typeflag = FLAGS[lens[l++]];
+    else {
+      typeflag = "";
+      for (let k = flagLength; k > 0; k--) typeflag += String.fromCharCode(lens[l++]);
+    }
+    const name = take(), linkname = take(), uname = owner(), gname = owner();
     const pax: Array<[Uint8Array, Uint8Array]> = [];
     for (let k = lens[l++]; k > 0; k--) pax.push([take(), take()]);
     entries[i] = {
