@@ -103,7 +103,8 @@ async function* ztocOf(
           size: bytes.length,
           bytes,
           ztoc: z,
-          xattrFree: canDisableXattrs(z.toc),
+          // Only needed for the xattr optimization (a scan of every entry).
+          xattrFree: options.disableXattrs ? canDisableXattrs(z.toc) : undefined,
         };
       }
       let disable = false;
