@@ -1,10 +1,13 @@
 /**
  * Imported first by `cli.ts`, so that it runs before the rest of the CLI
- * loads: when the command line names a command that scans layers
+ * is evaluated: when the command line names a command that scans layers
  * (`ztoc build`, `create`, `convert`), its scan workers start here. A
  * worker takes about 75 ms to become ready (35 ms of which hold this
- * thread), and the CLI takes about 60 ms more to load; started here, the
- * two overlap. The command claims the workers (`prestartScanWorker`).
+ * thread); started here, that overlaps with the ~30 ms the CLI then
+ * needs to evaluate its modules and read the command line, and with the
+ * command's own start. (Deno has loaded every module the CLI can reach,
+ * dynamic imports included, before any of them runs, so nothing can start
+ * sooner than this.) The command claims the workers (`prestartScanWorker`).
  * Nothing is started when `cli.ts` is not the main module (a library
  * import), or for `--help`.
  *

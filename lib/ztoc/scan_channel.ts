@@ -88,6 +88,14 @@ function spawn(): StartingWorker {
   return { channel, ready };
 }
 
+/** A worker started ahead, for the next {@link startScanWorker}. */
+function spawnAhead(): StartingWorker {
+  const w = spawn();
+  w.ready.catch(() => {}); // whoever takes it sees the failure
+  prestarted.push(w);
+  return w;
+}
+
 /**
  * A scan worker: the prestarted one when there is one, else a new one.
  * Throws `WorkerUnavailable` when workers cannot start here.
@@ -123,12 +131,7 @@ export function prestartScanWorker(count = 1): Disposable {
   // are stopped with the others when not taken.
   const mine: StartingWorker[] = unclaimed.splice(0, count);
   try {
-    while (mine.length < count) {
-      const w = spawn();
-      w.ready.catch(() => {}); // whoever takes it sees the failure
-      mine.push(w);
-      prestarted.push(w);
-    }
+    while (mine.length < count) mine.push(spawnAhead());
   } catch (e) {
     if (!(e instanceof WorkerUnavailable)) throw e;
   }
@@ -145,10 +148,10 @@ export function prestartScanWorker(count = 1): Disposable {
 }
 
 /**
- * Starts `count` scan workers at program start, before the caller has
- * loaded its own modules: creating a worker holds the calling thread for
- * about 35 ms, and the worker then loads its modules for about 40 ms more,
- * which this overlaps with the caller's loading. The next
+ * Starts `count` scan workers at program start: creating a worker holds
+ * the calling thread for about 35 ms, and the worker then loads its
+ * modules for about 40 ms more, which this overlaps with the caller's own
+ * start (evaluating its modules, reading its arguments). The next
  * {@link prestartScanWorker} claims them (and stops those not used); until
  * then nothing stops them, so only a program's entry point should call
  * this. Where workers cannot start, nothing is started.
@@ -163,12 +166,7 @@ export function prestartScanWorker(count = 1): Disposable {
  */
 export function startScanWorkersEarly(count: number): void {
   try {
-    for (let i = 0; i < count; i++) {
-      const w = spawn();
-      w.ready.catch(() => {}); // whoever takes it sees the failure
-      prestarted.push(w);
-      unclaimed.push(w);
-    }
+    for (let i = 0; i < count; i++) unclaimed.push(spawnAhead());
   } catch (e) {
     if (!(e instanceof WorkerUnavailable)) throw e;
   }
