@@ -12,6 +12,8 @@ import { fileLayer, readFileChunks } from "../lib/image/file_layer.ts";
 import { OciLayoutSource } from "../lib/image/oci_layout.ts";
 import { index, layers, type PendingLayer, pipe, reuse, spans, ztoc } from "../lib/pipeline.ts";
 import { ScanPool } from "../lib/ztoc/scan_pool.ts";
+import { storeZtocs } from "../lib/stages/store_sink.ts";
+import { LocalStore } from "../lib/store/local_store.ts";
 import { extractFile, findFile } from "../lib/ztoc/extract.ts";
 import { decodeZtoc } from "../lib/ztoc/codec.ts";
 import { decodeGzipZinfo } from "../lib/gzip/zinfo.ts";
@@ -236,5 +238,89 @@ Deno.test("extractFile passes on nothing of a corrupt span, and closes its reade
     assert.ok(closed);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("storeZtocs: zTOC writes run while later layers come through; the stage waits for them and fails with a failed one", async () => {
+  const root = await Deno.makeTempDir();
+  const store = LocalStore.open(root);
+  try {
+    const paths: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = `${root}/l${i}.tar.gz`;
+      await Deno.writeFile(p, layer({ [`f${i}`]: pseudoRandomBytes(50_000 + i, i + 1) }));
+      paths.push(p);
+    }
+    const inputs = async () => {
+      const out = [];
+      for (const p of paths) out.push({ layer: await fileLayer(p) });
+      return out;
+    };
+    // A real transaction whose writes are slowed (and one made to fail):
+    // what the stage must wait for.
+    const run = async (failAt: number) => {
+      const tx = store.begin();
+      const events: string[] = [];
+      let n = 0;
+      const slowed = new Proxy(tx, {
+        get(target, prop) {
+          if (prop !== "putBlob") {
+            const v = Reflect.get(target, prop);
+            return typeof v === "function" ? v.bind(target) : v;
+          }
+          return async (bytes: Uint8Array, expected?: { digest: string; size: number }) => {
+            const i = n++;
+            events.push(`start ${i}`);
+            await new Promise((r) => setTimeout(r, 150));
+            if (i === failAt) {
+              events.push(`fail ${i}`);
+              throw new Error(`write ${i} failed`);
+            }
+            const info = await target.putBlob(bytes, expected);
+            events.push(`done ${i}`);
+            return info;
+          };
+        },
+      });
+      const seen: string[] = [];
+      try {
+        for await (const r of storeZtocs(slowed, ztoc(spans(await inputs(), { concurrency: 0 })))) {
+          seen.push(r.ztoc!.digest);
+          events.push(`yield ${seen.length - 1}`);
+        }
+        events.push("end");
+        return { events, seen, tx, error: undefined };
+      } catch (e) {
+        events.push("threw");
+        return { events, seen, tx, error: e as Error };
+      }
+    };
+
+    const ok = await run(-1);
+    assert.equal(ok.error, undefined);
+    // Each layer is passed on before its write ends, and the stage ends after every write.
+    const done0: number = ok.events.indexOf("done 0");
+    assert.ok(done0 >= 0 && ok.events.indexOf("yield 1") < done0, ok.events.join(", "));
+    assert.deepEqual(ok.events.slice(-1), ["end"]);
+    for (let i = 0; i < 3; i++) {
+      const at: number = ok.events.indexOf(`done ${i}`);
+      assert.ok(at >= 0 && at < ok.events.indexOf("end"), ok.events.join(", "));
+    }
+    for (const d of ok.seen) assert.ok((await ok.tx.readBlob(d)).length > 0);
+    await ok.tx.commit();
+    for (const d of ok.seen) assert.equal(await store.has(d), true);
+
+    const bad = await run(0);
+    assert.match(bad.error?.message ?? "", /write 0 failed/);
+    // The failure comes out only once the other writes are over.
+    const threw: number = bad.events.indexOf("threw");
+    for (const w of ["done 1", "done 2"]) {
+      const at: number = bad.events.indexOf(w);
+      assert.ok(at >= 0 && at < threw, bad.events.join(", "));
+    }
+    await bad.tx.abort();
+  } finally {
+    store.close();
+    await Deno.remove(root, { recursive: true });
   }
 });

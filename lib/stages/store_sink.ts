@@ -18,7 +18,7 @@ import type { ZtocOutput } from "./ztoc.ts";
 export interface StoreZtocsOptions {
   /** Keep the zTOC bytes and decoded zTOC in the results (default: drop them once staged). */
   keepBytes?: boolean;
-  /** Called with each layer after its zTOC is staged. */
+  /** Called with each layer once its zTOC is staged (a write may end after later layers came through). */
   onStored?: (r: ZtocOutput) => void;
 }
 
@@ -28,7 +28,9 @@ export type StoreZtocsStage = (input: StageInput<ZtocOutput>) => AsyncGenerator<
 /**
  * Stages every newly built zTOC (not the reused ones) in `tx` with its DB
  * row (`soci_layer`), and passes the layers on. A zTOC staged once is not
- * staged again (a layer shared by two platforms).
+ * staged again (a layer shared by two platforms). Writes run while the
+ * next layers come through; the stage ends once all of them are done, and
+ * fails with the first that failed.
  *
  * @example
  * ```ts
@@ -76,20 +78,31 @@ async function* storeZtocsOf(
   options: StoreZtocsOptions = {},
 ): AsyncGenerator<ZtocOutput> {
   const staged = new Set<string>();
-  for await (const r of input) {
-    const g = r as LayerResult;
-    const blob = g.ztoc;
-    if (blob && !blob.reused && blob.bytes && !staged.has(blob.digest)) {
-      await tx.putBlob(blob.bytes, { digest: blob.digest, size: blob.size });
-      const spanSize = blob.spanSize ?? 0;
-      tx.putRecord(ztocRecord(blob.digest, blob.size, r.layer.descriptor.digest, spanSize));
-      staged.add(blob.digest);
+  // A zTOC is written while the layers after it are built (the write and
+  // its fsync run off this thread); the stage ends, or fails, only once
+  // every write is done, so nothing is left writing into the transaction.
+  const writes: Promise<void>[] = [];
+  try {
+    for await (const r of input) {
+      const g = r as LayerResult;
+      const blob = g.ztoc;
+      const out = blob && !options.keepBytes
+        ? { ...r, ztoc: { ...blob, bytes: undefined, ztoc: undefined } } as ZtocOutput
+        : r;
+      if (blob && !blob.reused && blob.bytes && !staged.has(blob.digest)) {
+        const spanSize = blob.spanSize ?? 0;
+        tx.putRecord(ztocRecord(blob.digest, blob.size, r.layer.descriptor.digest, spanSize));
+        staged.add(blob.digest);
+        const write = tx.putBlob(blob.bytes, { digest: blob.digest, size: blob.size })
+          .then(() => options.onStored?.(out));
+        write.catch(() => {}); // awaited below
+        writes.push(write);
+      } else options.onStored?.(out);
+      yield out;
     }
-    const out = blob && !options.keepBytes
-      ? { ...r, ztoc: { ...blob, bytes: undefined, ztoc: undefined } } as ZtocOutput
-      : r;
-    options.onStored?.(out);
-    yield out;
+    await Promise.all(writes);
+  } finally {
+    await Promise.allSettled(writes);
   }
 }
 
