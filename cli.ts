@@ -16,7 +16,7 @@ import denoConfig from "./deno.json" with { type: "json" };
 import { SociError, UsageError } from "./lib/errors.ts";
 import { CommandLineError, parseCommandLine, type ParsedCommandLine } from "./lib/commands/args.ts";
 import { helpText } from "./lib/commands/help_text.ts";
-import { type Command, createContext, type FlagSpec } from "./lib/commands/command.ts";
+import { type Command, createContext } from "./lib/commands/command.ts";
 import { commands as defaultCommands } from "./lib/commands/mod.ts";
 
 export type {
@@ -30,6 +30,9 @@ export type { LiveRegion, Output } from "./lib/ui/output.ts";
 import { formatDuration } from "./lib/go/duration.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
 import { grantedEnv } from "./lib/util/env.ts";
+import { globalFlags } from "./lib/commands/global_flags.ts";
+
+export { globalFlags };
 
 /** How long an aborted action (`--timeout`) may take to stop cleanly. */
 const GRACE_MS = 5000;
@@ -39,61 +42,6 @@ export const VERSION: string = denoConfig.version;
 
 /** The source revision; `<unknown>` unless stamped at release time. */
 export const REVISION = "<unknown>";
-
-/** Flags accepted before the command name and, except `--version`, after any subcommand name. */
-export const globalFlags: FlagSpec[] = [
-  {
-    name: "root",
-    type: "string",
-    env: "SOCI_ROOT",
-    usage: "directory of the local store and artifacts DB",
-    defaultText: "$XDG_DATA_HOME/soci, else ~/.local/share/soci",
-    placeholder: "dir",
-  },
-  {
-    name: "content-store",
-    type: "string",
-    default: "soci",
-    usage: "where artifacts are kept: soci (the local store under --root) or containerd",
-    placeholder: "soci|containerd",
-  },
-  {
-    name: "address",
-    aliases: ["a"],
-    type: "string",
-    env: "CONTAINERD_ADDRESS",
-    default: "/run/containerd/containerd.sock",
-    usage: "containerd's socket (images named without a transport, --content-store containerd)",
-    placeholder: "socket",
-  },
-  {
-    name: "namespace",
-    aliases: ["n"],
-    type: "string",
-    env: "CONTAINERD_NAMESPACE",
-    default: "default",
-    usage: "containerd namespace",
-    placeholder: "name",
-  },
-  {
-    name: "debug",
-    type: "bool",
-    usage: "print stack traces with errors, and HTTP trace lines (stderr)",
-  },
-  {
-    name: "timeout",
-    type: "duration",
-    usage: 'abort the command after this long ("30s", "1m30s"); 0 means no limit',
-    placeholder: "duration",
-  },
-  {
-    name: "version",
-    aliases: ["v"],
-    type: "bool",
-    local: true,
-    usage: "print the version",
-  },
-];
 
 /** Options of {@link main}, mainly for tests. */
 export interface MainOptions {

@@ -14,9 +14,12 @@
  * @module
  */
 import { startScanWorkersEarly } from "../ztoc/scan_channel.ts";
+import { globalFlags } from "./global_flags.ts";
 
-/** Global flags that take a value in the next argument (see `cli.ts`). */
-const VALUED = new Set(["root", "content-store", "address", "a", "namespace", "n", "timeout"]);
+/** Global flags that take a value (unless given with `=`, in the next argument). */
+const VALUED = new Set(
+  globalFlags.filter((f) => f.type !== "bool").flatMap((f) => [f.name, ...(f.aliases ?? [])]),
+);
 
 /**
  * How many scan workers the command line `args` will want: 1 for
