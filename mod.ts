@@ -72,6 +72,7 @@
  */
 
 export {
+  type BuiltLayer,
   type BuiltSociIndex,
   type FailedLayer,
   index,
@@ -173,7 +174,15 @@ export {
 export type { CompressionAlgorithm, FileMetadata, Ztoc, ZtocHeader } from "./lib/ztoc/model.ts";
 export { decodeZtoc, encodeZtoc } from "./lib/ztoc/codec.ts";
 export { ZtocView } from "./lib/ztoc/ztoc_view.ts";
-export { buildZtoc, type BuildZtocOptions, fileMetadata } from "./lib/ztoc/builder.ts";
+export {
+  buildZtoc,
+  type BuildZtocOptions,
+  type EncodedZtoc,
+  encodeScan,
+  type EncodeScanOptions,
+  fileMetadata,
+  type ScanOfEntries,
+} from "./lib/ztoc/builder.ts";
 export { LayerDecoder } from "./lib/ztoc/layer_decoder.ts";
 export {
   detectCompression,
@@ -183,7 +192,7 @@ export {
   type ScanOptions,
   type SpanStart,
 } from "./lib/ztoc/scan.ts";
-export { ScanPool } from "./lib/ztoc/scan_pool.ts";
+export { type ScannedZtoc, ScanPool } from "./lib/ztoc/scan_pool.ts";
 export { extractFile, findFile, type RangeReader } from "./lib/ztoc/extract.ts";
 export {
   tarMaxSpanId,

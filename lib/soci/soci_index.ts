@@ -19,46 +19,10 @@ import {
   SOCI_INDEX_V2,
   ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
-import type { FileMetadata } from "../ztoc/model.ts";
+export { canDisableXattrs } from "../ztoc/xattr_free.ts";
 
 /** SOCI index format version. */
 export type SociIndexVersion = "v1" | "v2";
-
-const XATTR_PREFIX = new TextEncoder().encode("SCHILY.xattr.");
-const OPAQUE_SUFFIX = new TextEncoder().encode(".wh..wh..opq");
-
-function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
-  if (a.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
-  return true;
-}
-
-function endsWith(a: Uint8Array, suffix: Uint8Array): boolean {
-  const off = a.length - suffix.length;
-  if (off < 0) return false;
-  for (let i = 0; i < suffix.length; i++) if (a[off + i] !== suffix[i]) return false;
-  return true;
-}
-
-/**
- * True when the `xattr` optimization may mark a zTOC `disable-xattrs`: no
- * entry has a `SCHILY.xattr.*` PAX record and no entry is an opaque
- * whiteout (`…/.wh..wh..opq`) (F§7.5).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { canDisableXattrs } from "./soci_index.ts";
- * assert.ok(canDisableXattrs([]));
- * ```
- */
-export function canDisableXattrs(toc: Iterable<FileMetadata>): boolean {
-  for (const m of toc) {
-    if (endsWith(m.name, OPAQUE_SUFFIX)) return false;
-    for (const [key] of m.xattrs) if (startsWith(key, XATTR_PREFIX)) return false;
-  }
-  return true;
-}
 
 /** What a zTOC descriptor in an index says about its layer. */
 export interface ZtocDescriptorInput {

@@ -11,7 +11,7 @@
  * ```text
  * layers()  → PendingLayer | SettledLayer
  * reuse()   → PendingLayer | ReusedLayer | SettledLayer
- * spans()   → ScannedLayer | ReusedLayer | SettledLayer
+ * spans()   → ScannedLayer | BuiltLayer | ReusedLayer | SettledLayer
  * ztoc()    → IndexedLayer | SettledLayer
  * index()   ← IndexedLayer | SettledLayer
  * ```
@@ -90,6 +90,15 @@ export interface PendingLayer extends LayerResult {
 /** A layer for which an existing zTOC was found (it is not read). */
 export interface ReusedLayer extends LayerResult {
   /** The existing zTOC. */
+  ztoc: ZtocBlob;
+}
+
+/**
+ * A layer whose zTOC was built as it was scanned (`spans({ buildZtoc })`):
+ * `ztoc()` only adds its descriptor.
+ */
+export interface BuiltLayer extends LayerResult {
+  /** The new zTOC (not reused). */
   ztoc: ZtocBlob;
 }
 

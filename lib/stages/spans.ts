@@ -7,10 +7,13 @@
  */
 import { SociError, withContext } from "../errors.ts";
 import type { Layer } from "../image/layer.ts";
+import { sha256Digest } from "../oci/digest.ts";
 import { DEFAULT_SPAN_SIZE, OCI_LAYER_GZIP, OCI_LAYER_TAR } from "../oci/media_types.ts";
-import { scanLayer } from "../ztoc/scan.ts";
+import type { EncodeScanOptions } from "../ztoc/builder.ts";
+import { type LayerCompression, scanLayer } from "../ztoc/scan.ts";
 import { ScanPool } from "../ztoc/scan_pool.ts";
 import {
+  type BuiltLayer,
   isIterable,
   type LayerResult,
   type PendingLayer,
@@ -23,7 +26,7 @@ import {
 /** What {@link spans} takes. */
 export type SpansInput = PendingLayer | ReusedLayer | SettledLayer;
 /** What {@link spans} yields. */
-export type SpansOutput = ScannedLayer | ReusedLayer | SettledLayer;
+export type SpansOutput = ScannedLayer | BuiltLayer | ReusedLayer | SettledLayer;
 
 /** A scan stage waiting for its input, for `pipe()`. */
 export type SpansStage = (input: StageInput<SpansInput>) => AsyncGenerator<SpansOutput>;
@@ -41,6 +44,15 @@ export interface SpansOptions {
   onProgress?: (layer: Layer, bytes: number) => void;
   /** Stops every scan; the stage then fails with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Build each layer's zTOC where the layer is scanned (on its Worker, see
+   * `ScanPool.build`) and yield the layer with its zTOC (a
+   * {@link BuiltLayer}) instead of its scan: the entries never cross
+   * threads and several zTOCs are encoded at once. `ztoc()` then only adds
+   * the descriptors. `xattrs`: also tell whether the `xattr` optimization
+   * may mark each zTOC. Ignored with `concurrency` 0.
+   */
+  buildZtoc?: EncodeScanOptions;
 }
 
 /**
@@ -108,17 +120,31 @@ async function* spansOf(
         signal,
       };
       const chunks = await layer.open();
+      // A layer file: its descriptor is known once it is read.
+      const learnt = (s: { compression: LayerCompression; digest: string; size: number }) => {
+        if (d.digest) return layer;
+        const mediaType = d.mediaType ||
+          (s.compression === "gzip" ? OCI_LAYER_GZIP : OCI_LAYER_TAR);
+        return { ...layer, descriptor: { ...d, mediaType, digest: s.digest, size: s.size } };
+      };
+      if (pool && options.buildZtoc) {
+        const built = await pool.build(chunks, scanOptions, options.buildZtoc);
+        // Not the layer's failure to read: reported as `ztoc()` reports it.
+        if (built.ztocError) return { layer: learnt(built), error: built.ztocError };
+        const { bytes, xattrFree } = built.ztoc!;
+        const blob = {
+          digest: sha256Digest(bytes),
+          size: bytes.length,
+          bytes,
+          spanSize: built.spanSize,
+          xattrFree,
+        };
+        return { layer: learnt(built), ztoc: blob };
+      }
       const scan = pool
         ? await pool.scan(chunks, scanOptions)
         : await scanLayer(chunks, scanOptions);
-      if (!d.digest) {
-        // A layer file: its descriptor is known now.
-        const mediaType = d.mediaType ||
-          (scan.compression === "gzip" ? OCI_LAYER_GZIP : OCI_LAYER_TAR);
-        const descriptor = { ...d, mediaType, digest: scan.digest, size: scan.size };
-        return { layer: { ...layer, descriptor }, scan };
-      }
-      return { layer, scan };
+      return { layer: learnt(scan), scan };
     } catch (e) {
       // Stopped from outside: that is the stage's failure, not the layer's.
       if (options.signal?.aborted) throw options.signal.reason;

@@ -11,6 +11,7 @@ import { canDisableXattrs, ztocDescriptor } from "../soci/soci_index.ts";
 import { buildZtoc } from "../ztoc/builder.ts";
 import { decodeZtoc, encodeZtoc } from "../ztoc/codec.ts";
 import {
+  type BuiltLayer,
   type IndexedLayer,
   isIterable,
   type LayerResult,
@@ -21,8 +22,8 @@ import {
   type ZtocBlob,
 } from "./layer_result.ts";
 
-/** What {@link ztoc} takes: scanned or reused layers (and settled ones, passed on). */
-export type ZtocInput = ScannedLayer | ReusedLayer | SettledLayer;
+/** What {@link ztoc} takes: scanned, built or reused layers (and settled ones, passed on). */
+export type ZtocInput = ScannedLayer | BuiltLayer | ReusedLayer | SettledLayer;
 /** What {@link ztoc} yields. */
 export type ZtocOutput = IndexedLayer | SettledLayer;
 
@@ -49,7 +50,8 @@ export interface ZtocOptions {
 
 /**
  * Builds and encodes the zTOC of every scanned layer and the descriptor of
- * every zTOC for the index. The scan is dropped once encoded; the blob
+ * every zTOC for the index (a layer built by `spans({ buildZtoc })` or
+ * reused already has its zTOC). The scan is dropped once encoded; the blob
  * keeps its bytes and decoded zTOC for the sinks that follow.
  *
  * @example

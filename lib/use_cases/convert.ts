@@ -513,6 +513,7 @@ async function buildIndexes(
           concurrency: options.concurrency,
           onProgress: options.onProgress,
           signal: options.signal,
+          buildZtoc: { xattrs: options.disableXattrs },
         }),
         ztoc({
           spanSize,

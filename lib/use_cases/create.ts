@@ -161,6 +161,7 @@ async function indexPlatform(
       concurrency: options.concurrency,
       onProgress: options.onProgress,
       signal: options.signal,
+      buildZtoc: { xattrs: options.disableXattrs },
     }),
     ztoc({
       spanSize,

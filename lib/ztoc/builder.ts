@@ -12,9 +12,11 @@ import type { TarEntry } from "../tar/entry.ts";
 import { formatModTime } from "../tar/mod_time.ts";
 import { latin1 } from "../tar/pax.ts";
 import { gnuSparseKind } from "../tar/sparse.ts";
+import { encodeZtoc } from "./codec.ts";
 import type { FileMetadata, Ztoc } from "./model.ts";
 import type { LayerScan } from "./scan.ts";
 import { tarMaxSpanId } from "./spans.ts";
+import { canDisableXattrs } from "./xattr_free.ts";
 
 const TYPES: Record<string, string> = {
   "0": "reg",
@@ -140,7 +142,17 @@ export interface BuildZtocOptions {
 }
 
 /**
- * Builds the zTOC of a scanned layer.
+ * A {@link LayerScan} whose entries may be any iterable: made as they are
+ * read (unpacked from buffers, say), so that only the TOC is kept.
+ */
+export type ScanOfEntries = Omit<LayerScan, "entries"> & {
+  /** Tar entries in stream order. */
+  entries: Iterable<TarEntry>;
+};
+
+/**
+ * Builds the zTOC of a scanned layer (its entries in an array or any
+ * iterable, see {@link ScanOfEntries}).
  *
  * @example
  * ```ts
@@ -155,9 +167,15 @@ export interface BuildZtocOptions {
  * assert.ok(z.maxSpanId === 0 && z.compressionAlgorithm === "gzip");
  * ```
  */
-export function buildZtoc(scan: LayerScan, options: BuildZtocOptions = {}): Ztoc {
+export function buildZtoc(scan: ScanOfEntries, options: BuildZtocOptions = {}): Ztoc {
   const times = new ModTimes();
-  const toc = scan.entries.map((e) => fileMetadata(e, times));
+  const entries = scan.entries;
+  let toc: FileMetadata[];
+  if (Array.isArray(entries)) toc = entries.map((e) => fileMetadata(e, times));
+  else {
+    toc = [];
+    for (const e of entries) toc.push(fileMetadata(e, times));
+  }
   const gzip = scan.compression === "gzip";
   return {
     version: ZTOC_VERSION,
@@ -171,5 +189,57 @@ export function buildZtoc(scan: LayerScan, options: BuildZtocOptions = {}): Ztoc
     checkpoints: gzip
       ? encodeGzipZinfo(scan.spanSize, scan.checkpoints)
       : encodeTarZinfo(scan.spanSize, scan.size),
+  };
+}
+
+/** Options of {@link encodeScan}. */
+export interface EncodeScanOptions extends BuildZtocOptions {
+  /** Also tell whether the `xattr` optimization may mark the zTOC (`canDisableXattrs`). */
+  xattrs?: boolean;
+}
+
+/** A layer's zTOC, encoded, and what a report of it says. */
+export interface EncodedZtoc {
+  /** The zTOC's bytes (`encodeZtoc`). */
+  bytes: Uint8Array;
+  /** Entries of its TOC. */
+  files: number;
+  /** Its spans (`maxSpanId + 1`). */
+  spans: number;
+  /** Whether the `xattr` optimization may mark it; only when asked for. */
+  xattrFree?: boolean;
+}
+
+/**
+ * Builds the zTOC of a scanned layer and encodes it ({@link buildZtoc},
+ * `encodeZtoc`): what a scan worker does with the layer it read, and
+ * `ScanPool.build` where no worker runs. Fails as they fail.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { scanLayer } from "./scan.ts";
+ * import { buildZtoc, encodeScan } from "./builder.ts";
+ * import { encodeZtoc } from "./codec.ts";
+ * import { decodeEntries, encodeEntries } from "../tar/entry_codec.ts";
+ * import { gzipSync } from "node:zlib";
+ * const scan = await scanLayer([gzipSync(new Uint8Array(1024))], {
+ *   compression: "gzip", spanSize: 1 << 22,
+ * });
+ * const z = encodeScan(scan, { xattrs: true });
+ * assert.deepEqual(z.bytes, encodeZtoc(buildZtoc(scan)));
+ * assert.ok(z.files === 0 && z.spans === 1 && z.xattrFree === true);
+ * const packed = encodeEntries(scan.entries);
+ * const unpacked = decodeEntries(packed).values();
+ * assert.deepEqual(encodeScan({ ...scan, entries: unpacked }, { xattrs: true }), z);
+ * ```
+ */
+export function encodeScan(scan: ScanOfEntries, options: EncodeScanOptions = {}): EncodedZtoc {
+  const z = buildZtoc(scan, options);
+  return {
+    bytes: encodeZtoc(z),
+    files: z.toc.length,
+    spans: z.maxSpanId + 1,
+    xattrFree: options.xattrs ? canDisableXattrs(z.toc) : undefined,
   };
 }

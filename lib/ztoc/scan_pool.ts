@@ -20,9 +20,11 @@ import {
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { decodeEntries } from "../tar/entry_codec.ts";
+import type { EncodedZtoc, EncodeScanOptions } from "./builder.ts";
 import type { ScanRequest, ScanResponse } from "./scan_worker.ts";
 import { type Channel, startScanWorker, WorkerUnavailable } from "./scan_channel.ts";
 import {
+  type LayerCompression,
   LayerHasher,
   type LayerScan,
   scanLayer,
@@ -70,6 +72,44 @@ async function closeSource(
     // failing to read is fine: it is being closed
   } finally {
     await it.return?.();
+  }
+}
+
+/**
+ * What {@link ScanPool.build} learns of a layer: what its descriptor and
+ * its zTOC's descriptor need, and the zTOC itself.
+ */
+export interface ScannedZtoc {
+  /** `gzip` or `uncompressed` (tar). */
+  compression: LayerCompression;
+  /** sha256 of the layer bytes. */
+  digest: string;
+  /** Layer size in bytes (compressed). */
+  size: number;
+  /** Tar end position (F§4.4). */
+  uncompressedSize: number;
+  /** The span size used. */
+  spanSize: number;
+  /** The encoded zTOC (absent when {@link ScannedZtoc.ztocError} is set). */
+  ztoc?: EncodedZtoc;
+  /**
+   * Why the layer, read without fault, makes no zTOC: an entry a zTOC
+   * cannot hold, or a zTOC over the size limit (what `buildZtoc` and
+   * `encodeZtoc` throw).
+   */
+  ztocError?: Error;
+}
+
+/** Encodes the zTOC of a layer scanned in this thread. */
+async function encodeHere(scan: LayerScan, build: EncodeScanOptions): Promise<ScannedZtoc> {
+  const { compression, digest, size, uncompressedSize, spanSize } = scan;
+  const layer = { compression, digest, size, uncompressedSize, spanSize };
+  // (loaded only here: where workers build the zTOCs, this thread never needs it)
+  const { encodeScan } = await import("./builder.ts");
+  try {
+    return { ...layer, ztoc: encodeScan(scan, build) };
+  } catch (e) {
+    return { ...layer, ztocError: e as Error };
   }
 }
 
@@ -149,6 +189,49 @@ export class ScanPool {
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: ScanOptions,
   ): Promise<LayerScan> {
+    return await this.#scan(chunks, options, undefined) as LayerScan;
+  }
+
+  /**
+   * Scans one layer as {@link ScanPool.scan} does and builds its zTOC
+   * (`buildZtoc`, `encodeZtoc`; `build.xattrs` also asks whether the
+   * `xattr` optimization may mark it). On a worker, the zTOC is built
+   * where the layer was decoded: the entries and checkpoints never cross
+   * threads, and several layers' zTOCs are encoded at once. Where no
+   * worker runs, the zTOC is built in the calling thread. Fails as `scan`
+   * does; a zTOC that cannot be built is {@link ScannedZtoc.ztocError}.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ScanPool } from "./scan_pool.ts";
+   * import { decodeZtoc } from "./codec.ts";
+   * import { gzipSync } from "node:zlib";
+   * const pool = new ScanPool(1);
+   * try {
+   *   const r = await pool.build([gzipSync(new Uint8Array(1024))], {
+   *     compression: "gzip", spanSize: 1 << 22,
+   *   });
+   *   assert.equal(decodeZtoc(r.ztoc!.bytes).uncompressedArchiveSize, 1024);
+   * } finally {
+   *   pool.close();
+   * }
+   * ```
+   */
+  async build(
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: ScanOptions,
+    build: EncodeScanOptions = {},
+  ): Promise<ScannedZtoc> {
+    const r = await this.#scan(chunks, options, build);
+    return "entries" in r ? await encodeHere(r, build) : r;
+  }
+
+  async #scan(
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: ScanOptions,
+    build: EncodeScanOptions | undefined,
+  ): Promise<LayerScan | ScannedZtoc> {
     if (this.#closed) throw new SociError("scan pool is closed");
     let channel: Channel | undefined;
     if (!this.#unavailable && options.compression !== "uncompressed") {
@@ -169,7 +252,7 @@ export class ScanPool {
     // A worker is reusable when it is not in the middle of a layer.
     const state = { idle: true };
     try {
-      return await this.#run(channel, chunks, options, state);
+      return await this.#run(channel, chunks, options, state, build);
     } finally {
       if (!state.idle) channel.kill("scan worker stopped");
       this.#release(channel);
@@ -181,7 +264,8 @@ export class ScanPool {
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: ScanOptions,
     state: { idle: boolean },
-  ): Promise<LayerScan> {
+    build: EncodeScanOptions | undefined,
+  ): Promise<LayerScan | ScannedZtoc> {
     const signal = options.signal;
     const sniffed = await sniff(chunks, options.compression);
     if (sniffed.compression === "uncompressed") {
@@ -191,10 +275,11 @@ export class ScanPool {
     let failure: Error | undefined = sniffed.compression instanceof Error
       ? sniffed.compression
       : undefined;
-    const compression = "gzip";
+    const compression: LayerCompression = "gzip";
     const hasher = new LayerHasher(compression, options.spanSize);
     // The worker inflates, checks the CRC-32s and reads the tar; its
-    // entries come packed in one buffer per message.
+    // entries come packed in one buffer per message (unless it builds the
+    // zTOC itself).
     const entries: TarEntry[] = [];
     const addEntries = (packed: Uint8Array | undefined): void => {
       if (packed !== undefined) { for (const e of decodeEntries(packed)) entries.push(e); }
@@ -208,7 +293,6 @@ export class ScanPool {
     // one.
     let inFlight = 0;
     const starts: SpanStart[] = [];
-    let startsSeen = 0;
     let settled = 0;
     let back = 0;
     const hashBack = (chunks: Uint8Array[]): void => {
@@ -224,7 +308,6 @@ export class ScanPool {
       if (m.type === "decoded") {
         inFlight--;
         starts.push(...m.starts);
-        startsSeen += m.starts.length;
         settled = m.settled;
         hashBack(m.bytes);
         addEntries(m.entries);
@@ -240,7 +323,7 @@ export class ScanPool {
     if (failure === undefined) {
       state.idle = false;
       channel.worker.postMessage(
-        { type: "start", spanSize: options.spanSize } satisfies ScanRequest,
+        { type: "start", spanSize: options.spanSize, build } satisfies ScanRequest,
       );
     }
     // Small source chunks (HTTP bodies) are gathered into whole buffers first.
@@ -273,15 +356,17 @@ export class ScanPool {
       }
     }
     if (failure === undefined && filled > 0) await send();
-    let checkpoints: Checkpoint[] | undefined;
+    let checkpoints: Checkpoint[] = [];
     let uncompressedSize = 0;
+    let ended = false;
     if (failure === undefined) {
       channel.worker.postMessage({ type: "end" } satisfies ScanRequest);
-      while (failure === undefined && checkpoints === undefined) {
+      while (failure === undefined && !ended) {
         const m = await channel.next();
         if (m.type === "done") {
-          checkpoints = m.checkpoints;
-          starts.push(...checkpoints.slice(startsSeen));
+          ended = true;
+          checkpoints = m.checkpoints ?? [];
+          starts.push(...m.starts);
           settled = Infinity;
           hashBack(m.bytes);
           addEntries(m.entries);
@@ -291,18 +376,32 @@ export class ScanPool {
       }
     }
     const { digest, size, spanDigests } = hasher.end();
-    verifyLayer(digest, size, options);
+    try {
+      verifyLayer(digest, size, options);
+    } catch (e) {
+      // The worker holds the layer for a zTOC that will not be built.
+      if (build !== undefined && ended) channel.worker.postMessage({ type: "drop" });
+      throw e;
+    }
     if (failure !== undefined) throw failure;
-    return {
-      compression,
-      digest,
-      size,
-      spanSize: options.spanSize,
-      spanDigests,
-      checkpoints: checkpoints!,
-      uncompressedSize,
-      entries,
-    };
+    const layer = { compression, digest, size, spanSize: options.spanSize, uncompressedSize };
+    if (build === undefined) return { ...layer, spanDigests, checkpoints, entries };
+    // The worker builds the zTOC from what it kept, with the span digests.
+    state.idle = false;
+    channel.worker.postMessage({ type: "encode", spanDigests } satisfies ScanRequest);
+    for (;;) {
+      const m = await channel.next();
+      if (m.type === "encoded") {
+        state.idle = true;
+        const { bytes, files, spans, xattrFree } = m;
+        return { ...layer, ztoc: { bytes, files, spans, xattrFree } };
+      }
+      if (m.type === "error") {
+        if (m.fatal) throw rebuildError(m.kind, m.message);
+        state.idle = true;
+        return { ...layer, ztocError: rebuildError(m.kind, m.message) };
+      }
+    }
   }
 
   /** Stops every worker; scans still running fail. */

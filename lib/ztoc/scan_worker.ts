@@ -8,12 +8,19 @@
  * may be found a chunk late), the tar entries read (packed in one buffer)
  * and the compressed chunks the inflater no longer reads, given back in
  * order (the main thread hashes the spans then, and reuses the buffers).
+ * Asked to build the zTOC (`start` with `build`), the worker keeps the
+ * entries (packed: thousands of live objects would slow every garbage
+ * collection of this thread, which allocates all the time) and the
+ * checkpoints instead of sending them, and once the main thread sends the
+ * span digests it builds and encodes the zTOC here: only the zTOC's bytes
+ * cross threads.
  *
  * @module
  */
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import type { TarEntry } from "../tar/entry.ts";
-import { encodeEntries } from "../tar/entry_codec.ts";
+import { decodeEntries, encodeEntries } from "../tar/entry_codec.ts";
+import { encodeScan, type EncodeScanOptions } from "./builder.ts";
 import { LayerDecoder } from "./layer_decoder.ts";
 import type { SpanStart } from "./scan.ts";
 
@@ -25,9 +32,14 @@ const scope = self as unknown as {
 
 /** Messages to a scan worker. */
 export type ScanRequest =
-  | { type: "start"; spanSize: number }
+  /** A new layer; with `build`, its zTOC is built here (see `encode`). */
+  | { type: "start"; spanSize: number; build?: EncodeScanOptions }
   | { type: "chunk"; bytes: Uint8Array }
-  | { type: "end" };
+  | { type: "end" }
+  /** Build and encode the zTOC of the layer just ended, with these span digests. */
+  | { type: "encode"; spanDigests: string[] }
+  /** Forget the layer just ended (its zTOC is not wanted after all). */
+  | { type: "drop" };
 
 /** Messages from a scan worker. */
 export type ScanResponse =
@@ -48,17 +60,50 @@ export type ScanResponse =
   }
   | {
     type: "done";
-    checkpoints: Checkpoint[];
+    /** The span starts not sent yet. */
+    starts: SpanStart[];
+    /** The checkpoints, windows included (not when the zTOC is built here). */
+    checkpoints?: Checkpoint[];
     /** The tar stream's size, as the tar reader saw it. */
     uncompressedSize: number;
     /** The compressed chunks not given back yet. */
     bytes: Uint8Array[];
-    /** The last tar entries, if any. */
+    /** The last tar entries, if any (none when the zTOC is built here). */
     entries?: Uint8Array;
   }
+  | ({ type: "encoded" } & EncodedZtocMessage)
   | { type: "error"; kind: string; message: string; fatal?: boolean };
 
+/** What `encoded` carries: `EncodedZtoc`. */
+export interface EncodedZtocMessage {
+  /** The zTOC's bytes. */
+  bytes: Uint8Array;
+  /** Entries of its TOC. */
+  files: number;
+  /** Its spans. */
+  spans: number;
+  /** Whether the `xattr` optimization may mark it, when asked. */
+  xattrFree?: boolean;
+}
+
+/** A layer read to its end whose zTOC is to be built here. */
+interface Finished {
+  checkpoints: Checkpoint[];
+  uncompressedSize: number;
+  /** The entries, packed (`encodeEntries`). */
+  entries: Uint8Array[];
+  size: number;
+}
+
 let decoder: LayerDecoder | undefined;
+/** With `start`'s `build`: the zTOC is built here. */
+let build: EncodeScanOptions | undefined;
+let finished: Finished | undefined;
+/** The entries read so far, packed, when the zTOC is built here. */
+let kept: Uint8Array[] = [];
+let spanSize = 0;
+/** Span starts sent so far. */
+let sent = 0;
 let failed = false;
 /** Compressed chunks the decoder may still read, with the stream offset of each. */
 let held: Array<{ at: number; bytes: Uint8Array }> = [];
@@ -76,6 +121,11 @@ function pack(entries: TarEntry[]): Uint8Array | undefined {
   return entries.length === 0 ? undefined : encodeEntries(entries);
 }
 
+/** The entries of packed buffers, in order, made as they are read. */
+function* unpack(buffers: Uint8Array[]): Generator<TarEntry> {
+  for (const b of buffers) yield* decodeEntries(b);
+}
+
 function post(msg: ScanResponse, t: Transferable[] = []): void {
   scope.postMessage(msg, t);
 }
@@ -84,6 +134,8 @@ function fail(e: unknown): void {
   failed = true;
   decoder?.free();
   decoder = undefined;
+  finished = undefined;
+  kept = [];
   held = [];
   const err = e as Error & { kind?: string };
   post({ type: "error", kind: err.kind ?? "internal", message: err.message ?? String(e) });
@@ -97,6 +149,11 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
         failed = false;
         held = [];
         pushed = 0;
+        sent = 0;
+        build = msg.build;
+        finished = undefined;
+        kept = [];
+        spanSize = msg.spanSize;
         // The uncompressed bytes are read as tar where they are, on this thread.
         decoder = new LayerDecoder("gzip", msg.spanSize, { keepsInput: true });
         break;
@@ -105,30 +162,74 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
         held.push({ at: pushed, bytes: msg.bytes });
         pushed += msg.bytes.length;
         const starts = decoder!.push(msg.bytes);
+        sent += starts.length;
         const back = release(decoder!.needFrom);
         const packed = pack(decoder!.takeEntries());
-        post(
-          { type: "decoded", starts, bytes: back, entries: packed, settled: decoder!.settled },
-          [
-            ...back.map((b) => b.buffer as ArrayBuffer),
-            ...(packed ? [packed.buffer as ArrayBuffer] : []),
-          ],
-        );
+        const t = back.map((b) => b.buffer as ArrayBuffer);
+        if (build) {
+          // Kept here for the zTOC.
+          if (packed) kept.push(packed);
+          post({ type: "decoded", starts, bytes: back, settled: decoder!.settled }, t);
+        } else {
+          post(
+            { type: "decoded", starts, bytes: back, entries: packed, settled: decoder!.settled },
+            packed ? [...t, packed.buffer as ArrayBuffer] : t,
+          );
+        }
         break;
       }
       case "end":
         if (!failed) {
           const { checkpoints, uncompressedSize, entries } = decoder!.end();
           decoder = undefined;
-          const windows = checkpoints.map((c) => c.window.buffer as ArrayBuffer);
+          const starts = checkpoints.slice(sent).map((c) => ({ in: c.in, bits: c.bits }));
           const back = release(Infinity);
+          const t = back.map((b) => b.buffer as ArrayBuffer);
+          if (build) {
+            const last = pack(entries);
+            if (last) kept.push(last);
+            finished = { checkpoints, uncompressedSize, entries: kept, size: pushed };
+            kept = [];
+            post({ type: "done", starts, uncompressedSize, bytes: back }, t);
+            break;
+          }
           const packed = pack(entries);
-          post({ type: "done", checkpoints, uncompressedSize, bytes: back, entries: packed }, [
-            ...windows,
-            ...back.map((b) => b.buffer as ArrayBuffer),
+          post({
+            type: "done",
+            starts,
+            checkpoints,
+            uncompressedSize,
+            bytes: back,
+            entries: packed,
+          }, [
+            ...checkpoints.map((c) => c.window.buffer as ArrayBuffer),
+            ...t,
             ...(packed ? [packed.buffer as ArrayBuffer] : []),
           ]);
         }
+        break;
+      case "encode": {
+        const f = finished;
+        finished = undefined;
+        if (f === undefined) throw new Error("no layer read to build a zTOC of");
+        const z = encodeScan({
+          compression: "gzip",
+          digest: "",
+          size: f.size,
+          uncompressedSize: f.uncompressedSize,
+          spanSize,
+          checkpoints: f.checkpoints,
+          spanDigests: msg.spanDigests,
+          entries: unpack(f.entries),
+        }, build);
+        // encodeZtoc returns a buffer of exactly the zTOC's size: it moves.
+        const whole = z.bytes.byteOffset === 0 && z.bytes.byteLength === z.bytes.buffer.byteLength;
+        const bytes = whole ? z.bytes : z.bytes.slice();
+        post({ type: "encoded", ...z, bytes }, [bytes.buffer as ArrayBuffer]);
+        break;
+      }
+      case "drop":
+        finished = undefined;
         break;
     }
   } catch (e) {
