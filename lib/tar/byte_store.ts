@@ -11,6 +11,8 @@
 const SLAB_SIZE = 64 * 1024;
 /** Strings longer than this get their own buffer. */
 const MAX_PACKED = 2048;
+/** Strings {@link ByteStore.intern} compares in place before looking them up. */
+const RECENT = 4;
 /** Distinct strings remembered for {@link ByteStore.intern}. */
 const MAX_INTERNED = 4096;
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -42,6 +44,9 @@ export class ByteStore {
   #slab: Uint8Array = new Uint8Array(0);
   #used = 0;
   readonly #interned = new Map<string, Uint8Array>();
+  /** The last few strings {@link ByteStore.intern} returned. */
+  readonly #recent: Uint8Array[] = [];
+  #next = 0;
 
   /** A stable copy of `src[start, end)` (default: all of it). */
   copy(src: Uint8Array, start = 0, end: number = src.length): Uint8Array {
@@ -69,12 +74,26 @@ export class ByteStore {
     const n = end - start;
     if (n <= 0) return EMPTY;
     if (n > 64) return this.copy(src, start, end);
+    // The last strings returned are compared in place first: owner names
+    // repeat entry after entry, and a byte compare costs far less than
+    // making the key.
+    const recent = this.#recent;
+    for (let k = 0; k < recent.length; k++) {
+      const r = recent[k];
+      if (r.length !== n) continue;
+      let j = 0;
+      while (j < n && r[j] === src[start + j]) j++;
+      if (j === n) return r;
+    }
     const view = start === 0 && end === src.length ? src : src.subarray(start, end);
     const key = latin1Key(view);
-    const hit = this.#interned.get(key);
-    if (hit !== undefined) return hit;
-    const out = this.copy(view);
-    if (this.#interned.size < MAX_INTERNED) this.#interned.set(key, out);
+    let out = this.#interned.get(key);
+    if (out === undefined) {
+      out = this.copy(view);
+      if (this.#interned.size < MAX_INTERNED) this.#interned.set(key, out);
+    }
+    recent[this.#next] = out;
+    this.#next = (this.#next + 1) % RECENT;
     return out;
   }
 }
