@@ -10,7 +10,9 @@
  *
  * Every stage passes along one result per layer, in layer order (see
  * `stages/layer_result.ts`), so stages can be used alone or recombined;
- * `pipe()` chains them.
+ * `pipe()` chains them. `spans({ buildZtoc: {} })` has each scan worker
+ * build its layer's zTOC as well (what `create` and `convert` do); `ztoc()`
+ * then only adds the descriptors.
  *
  * @module
  */
