@@ -2,7 +2,7 @@
 // every field survives, on entries read from a real tar and on generated
 // ones with the odd values the tar reader can give.
 import assert from "node:assert/strict";
-import { decodeEntries, encodeEntries } from "../lib/tar/entry_codec.ts";
+import { decodeEntries, encodeEntries, PackedEntries } from "../lib/tar/entry_codec.ts";
 import type { TarEntry } from "../lib/tar/entry.ts";
 import { TarReader } from "../lib/tar/reader.ts";
 import { xorshift32 } from "./helpers/bytes.ts";
@@ -146,4 +146,31 @@ Deno.test("entry codec: equal owner names share one view; a packed buffer at any
     entries.map(plain),
   );
   assert.throws(() => decodeEntries(packed.subarray(0, packed.length - 1)), RangeError);
+});
+
+Deno.test("PackedEntries: any entry of several buffers, in any order, new or read into one object", () => {
+  const entries = randomEntries(31, 500);
+  // Buffers of uneven sizes, one of them empty.
+  const cuts = [0, 1, 40, 40, 217, 499, 500];
+  const buffers = cuts.slice(1).map((end, k) => encodeEntries(entries.slice(cuts[k], end)));
+  const list = new PackedEntries(buffers);
+  assert.equal(list.length, 500);
+  const want = buffers.flatMap((b) => decodeEntries(b));
+  const next = xorshift32(5);
+  const order = [
+    ...want.keys(),
+    ...[...want.keys()].reverse(),
+    ...Array.from({ length: 500 }, () => next() % 500),
+  ];
+  let reused: TarEntry | undefined;
+  for (const i of order) {
+    assert.deepEqual(plain(list.at(i)), plain(want[i]), `entry ${i}`);
+    const into = list.at(i, reused);
+    if (reused !== undefined) assert.ok(into === reused);
+    reused = into;
+    assert.deepEqual(plain(into), plain(want[i]), `entry ${i}, read into one object`);
+  }
+  assert.notEqual(list.at(3), list.at(3));
+  for (const bad of [-1, 500, 1.5, NaN]) assert.throws(() => list.at(bad), RangeError);
+  assert.equal(new PackedEntries([]).length, 0);
 });

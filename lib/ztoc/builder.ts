@@ -9,6 +9,7 @@ import { encodeTarZinfo } from "../gzip/tar_zinfo.ts";
 import { encodeGzipZinfo } from "../gzip/zinfo.ts";
 import { BUILD_TOOL_IDENTIFIER, ZTOC_VERSION } from "../oci/media_types.ts";
 import type { TarEntry } from "../tar/entry.ts";
+import { PackedEntries } from "../tar/entry_codec.ts";
 import { formatModTime } from "../tar/mod_time.ts";
 import { latin1 } from "../tar/pax.ts";
 import { gnuSparseKind } from "../tar/sparse.ts";
@@ -64,7 +65,8 @@ function refuseSparse(e: TarEntry): void {
  * UnsupportedError with upstream's message; PAX GNU sparse files (which
  * upstream indexes with their packed data, unusable) are an
  * UnsupportedError too. `times` (a {@link ModTimes}) shares the `mod_time`
- * texts of many entries.
+ * texts of many entries. With `into`, its fields are replaced and it is
+ * returned, instead of a new entry.
  *
  * @example
  * ```ts
@@ -82,10 +84,30 @@ function refuseSparse(e: TarEntry): void {
 export function fileMetadata(
   e: TarEntry,
   times?: { get(seconds: number, nanos: number): string },
+  into?: FileMetadata,
 ): FileMetadata {
   const type = TYPES[e.typeflag];
   if (type === undefined) throw new UnsupportedError(`unsupported input tar entry '${e.typeflag}'`);
   if (type === "reg") refuseSparse(e);
+  if (into !== undefined) {
+    into.name = e.name;
+    into.type = type;
+    into.uncompressedOffset = e.offset;
+    into.uncompressedSize = e.size;
+    into.linkname = e.linkname;
+    into.mode = e.mode;
+    into.uid = e.uid >>> 0;
+    into.gid = e.gid >>> 0;
+    into.uname = e.uname;
+    into.gname = e.gname;
+    into.modTime = times
+      ? times.get(e.mtimeSeconds, e.mtimeNanos)
+      : formatModTime(e.mtimeSeconds, e.mtimeNanos);
+    into.devmajor = e.devmajor;
+    into.devminor = e.devminor;
+    into.xattrs = e.pax;
+    return into;
+  }
   return {
     name: e.name,
     type,
@@ -213,7 +235,11 @@ export interface EncodedZtoc {
 /**
  * Builds the zTOC of a scanned layer and encodes it ({@link buildZtoc},
  * `encodeZtoc`): what a scan worker does with the layer it read, and
- * `ScanPool.build` where no worker runs. Fails as they fail.
+ * `ScanPool.build` where no worker runs. Fails as they fail. Entries kept
+ * packed ({@link PackedEntries}) are never all made: each is read into one
+ * reused entry, once in order to check them (the first a zTOC cannot hold
+ * is the error, as with `buildZtoc`), then once for each run of the
+ * writer; only their byte views are new.
  *
  * @example
  * ```ts
@@ -221,7 +247,7 @@ export interface EncodedZtoc {
  * import { scanLayer } from "./scan.ts";
  * import { buildZtoc, encodeScan } from "./builder.ts";
  * import { encodeZtoc } from "./codec.ts";
- * import { decodeEntries, encodeEntries } from "../tar/entry_codec.ts";
+ * import { encodeEntries, PackedEntries } from "../tar/entry_codec.ts";
  * import { gzipSync } from "node:zlib";
  * const scan = await scanLayer([gzipSync(new Uint8Array(1024))], {
  *   compression: "gzip", spanSize: 1 << 22,
@@ -229,17 +255,47 @@ export interface EncodedZtoc {
  * const z = encodeScan(scan, { xattrs: true });
  * assert.deepEqual(z.bytes, encodeZtoc(buildZtoc(scan)));
  * assert.ok(z.files === 0 && z.spans === 1 && z.xattrFree === true);
- * const packed = encodeEntries(scan.entries);
- * const unpacked = decodeEntries(packed).values();
- * assert.deepEqual(encodeScan({ ...scan, entries: unpacked }, { xattrs: true }), z);
+ * const packed = new PackedEntries([encodeEntries(scan.entries)]);
+ * assert.deepEqual(encodeScan({ ...scan, entries: packed }, { xattrs: true }), z);
  * ```
  */
-export function encodeScan(scan: ScanOfEntries, options: EncodeScanOptions = {}): EncodedZtoc {
-  const z = buildZtoc(scan, options);
+export function encodeScan(
+  scan: ScanOfEntries | Omit<LayerScan, "entries"> & { entries: PackedEntries },
+  options: EncodeScanOptions = {},
+): EncodedZtoc {
+  const entries = scan.entries;
+  if (!(entries instanceof PackedEntries)) {
+    const z = buildZtoc({ ...scan, entries }, options);
+    return {
+      bytes: encodeZtoc(z),
+      files: z.toc.length,
+      spans: z.maxSpanId + 1,
+      xattrFree: options.xattrs ? canDisableXattrs(z.toc) : undefined,
+    };
+  }
+  const times = new ModTimes();
+  // One tar entry and one TOC entry, read into again and again.
+  let tar: TarEntry | undefined;
+  let meta: FileMetadata | undefined;
+  const made = (i: number): FileMetadata => {
+    tar = entries.at(i, tar);
+    meta = fileMetadata(tar, times, meta);
+    return meta;
+  };
+  let xattrFree = true;
+  const one: FileMetadata[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const m = made(i);
+    if (options.xattrs && xattrFree) {
+      one[0] = m;
+      xattrFree = canDisableXattrs(one);
+    }
+  }
+  const z = buildZtoc({ ...scan, entries: [] }, options);
   return {
-    bytes: encodeZtoc(z),
-    files: z.toc.length,
+    bytes: encodeZtoc(z, { length: entries.length, at: made }),
+    files: entries.length,
     spans: z.maxSpanId + 1,
-    xattrFree: options.xattrs ? canDisableXattrs(z.toc) : undefined,
+    xattrFree: options.xattrs ? xattrFree : undefined,
   };
 }

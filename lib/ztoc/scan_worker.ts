@@ -19,7 +19,7 @@
  */
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import type { TarEntry } from "../tar/entry.ts";
-import { decodeEntries, encodeEntries } from "../tar/entry_codec.ts";
+import { encodeEntries, PackedEntries } from "../tar/entry_codec.ts";
 import { encodeScan, type EncodeScanOptions } from "./builder.ts";
 import { LayerDecoder } from "./layer_decoder.ts";
 import type { SpanStart } from "./scan.ts";
@@ -121,11 +121,6 @@ function pack(entries: TarEntry[]): Uint8Array | undefined {
   return entries.length === 0 ? undefined : encodeEntries(entries);
 }
 
-/** The entries of packed buffers, in order, made as they are read. */
-function* unpack(buffers: Uint8Array[]): Generator<TarEntry> {
-  for (const b of buffers) yield* decodeEntries(b);
-}
-
 function post(msg: ScanResponse, t: Transferable[] = []): void {
   scope.postMessage(msg, t);
 }
@@ -220,7 +215,7 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
           spanSize,
           checkpoints: f.checkpoints,
           spanDigests: msg.spanDigests,
-          entries: unpack(f.entries),
+          entries: new PackedEntries(f.entries),
         }, build);
         // encodeZtoc returns a buffer of exactly the zTOC's size: it moves.
         const whole = z.bytes.byteOffset === 0 && z.bytes.byteLength === z.bytes.buffer.byteLength;

@@ -138,6 +138,18 @@ class ZtocRun {
 
 const EMPTY: number[] = [];
 
+/**
+ * TOC entries made as the writer asks for them, last first, once per run:
+ * each is used before the next is asked for, so `at` may return the same
+ * object refilled every time.
+ */
+export interface TocEntries {
+  /** Number of entries. */
+  readonly length: number;
+  /** Entry `i`. */
+  at(i: number): FileMetadata;
+}
+
 /** The shape of an entry: a bit per non-zero scalar (checked to be an integer). */
 function entryShape(me: FileMetadata): number {
   let shape = 0;
@@ -248,10 +260,11 @@ function writeEntry(w: FlatBufferWriter, run: ZtocRun, me: FileMetadata): number
  * A function that writes `z` in upstream's build order (`soci-format.md`
  * §3.4) with a {@link FlatBufferWriter} and returns the root table's
  * offset: the `write` of `buildFlatBuffer`, to be run once measuring and
- * once writing. Checks the compression algorithm at once (BadInputError
- * `compression algorithm not defined in flatbuf: …`); a non-integer int64
- * field is a BadInputError `ztoc field value … is not an integer` of the
- * run.
+ * once writing. `from`, when given, gives the TOC entries instead of
+ * `z.toc` (see {@link TocEntries}). Checks the compression algorithm at
+ * once (BadInputError `compression algorithm not defined in flatbuf: …`);
+ * a non-integer int64 field is a BadInputError `ztoc field value … is not
+ * an integer` of the run.
  *
  * @example
  * ```ts
@@ -267,7 +280,7 @@ function writeEntry(w: FlatBufferWriter, run: ZtocRun, me: FileMetadata): number
  * assert.equal(bytes.length % 4, 0);
  * ```
  */
-export function ztocWriter(z: Ztoc): (w: FlatBufferWriter) => number {
+export function ztocWriter(z: Ztoc, from?: TocEntries): (w: FlatBufferWriter) => number {
   const algorithm = algorithmToEnum(z.compressionAlgorithm);
   const types = new TextCache(), times = new TextCache();
   return (w) => {
@@ -276,11 +289,18 @@ export function ztocWriter(z: Ztoc): (w: FlatBufferWriter) => number {
     const buildTool = w.text(z.buildToolIdentifier);
 
     const toc = z.toc;
-    const entries = new Array<number>(toc.length);
-    if (w.measuring) {
-      for (let i = toc.length - 1; i >= 0; i--) entries[i] = measureEntry(w, run, toc[i]);
+    const n = from ? from.length : toc.length;
+    const entries = new Array<number>(n);
+    if (from !== undefined) {
+      if (w.measuring) {
+        for (let i = n - 1; i >= 0; i--) entries[i] = measureEntry(w, run, from.at(i));
+      } else {
+        for (let i = n - 1; i >= 0; i--) entries[i] = writeEntry(w, run, from.at(i));
+      }
+    } else if (w.measuring) {
+      for (let i = n - 1; i >= 0; i--) entries[i] = measureEntry(w, run, toc[i]);
     } else {
-      for (let i = toc.length - 1; i >= 0; i--) entries[i] = writeEntry(w, run, toc[i]);
+      for (let i = n - 1; i >= 0; i--) entries[i] = writeEntry(w, run, toc[i]);
     }
     const metadata = w.offsetVector(entries);
     w.startTable(1);
