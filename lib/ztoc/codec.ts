@@ -19,7 +19,7 @@ import {
 } from "./flatbuffer_reader.ts";
 import { MAX_ZTOC_BYTES } from "./limits.ts";
 import type { FileMetadata, Ztoc } from "./model.ts";
-import { type TocEntries, ztocWriter } from "./ztoc_writer.ts";
+import { type TocSource, ztocWriter } from "./ztoc_writer.ts";
 
 export { algorithmName } from "./flatbuffer_reader.ts";
 
@@ -34,7 +34,7 @@ export { algorithmName } from "./flatbuffer_reader.ts";
  * zTOC is measured first and then written into a buffer of exactly its
  * size (`ztoc_writer.ts`), which is returned: memory is one zTOC size
  * above the model's. `from`, when given, gives the TOC entries instead of
- * `z.toc` (made as they are asked for, see `TocEntries`).
+ * `z.toc` (made as they are asked for, see `TocSource`).
  *
  * @example
  * ```ts
@@ -49,7 +49,7 @@ export { algorithmName } from "./flatbuffer_reader.ts";
  * assert.ok(bytes.length > 0);
  * ```
  */
-export function encodeZtoc(z: Ztoc, from?: TocEntries): Uint8Array {
+export function encodeZtoc(z: Ztoc, from?: TocSource): Uint8Array {
   return buildFlatBuffer(ztocWriter(z, from), (size) => {
     if (size > MAX_ZTOC_BYTES) throw ztocTooLarge(size, "is");
   });

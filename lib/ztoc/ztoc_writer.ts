@@ -143,7 +143,7 @@ const EMPTY: number[] = [];
  * each is used before the next is asked for, so `at` may return the same
  * object refilled every time.
  */
-export interface TocEntries {
+export interface TocSource {
   /** Number of entries. */
   readonly length: number;
   /** Entry `i`. */
@@ -261,7 +261,7 @@ function writeEntry(w: FlatBufferWriter, run: ZtocRun, me: FileMetadata): number
  * §3.4) with a {@link FlatBufferWriter} and returns the root table's
  * offset: the `write` of `buildFlatBuffer`, to be run once measuring and
  * once writing. `from`, when given, gives the TOC entries instead of
- * `z.toc` (see {@link TocEntries}). Checks the compression algorithm at
+ * `z.toc` (see {@link TocSource}). Checks the compression algorithm at
  * once (BadInputError `compression algorithm not defined in flatbuf: …`);
  * a non-integer int64 field is a BadInputError `ztoc field value … is not
  * an integer` of the run.
@@ -280,7 +280,7 @@ function writeEntry(w: FlatBufferWriter, run: ZtocRun, me: FileMetadata): number
  * assert.equal(bytes.length % 4, 0);
  * ```
  */
-export function ztocWriter(z: Ztoc, from?: TocEntries): (w: FlatBufferWriter) => number {
+export function ztocWriter(z: Ztoc, from?: TocSource): (w: FlatBufferWriter) => number {
   const algorithm = algorithmToEnum(z.compressionAlgorithm);
   const types = new TextCache(), times = new TextCache();
   return (w) => {
