@@ -5,6 +5,8 @@
  * (entry count, text field count, byte count) come the numbers (float64,
  * ten per entry), the lengths of the text fields (uint32) and their bytes,
  * in the platform's byte order (the buffer never leaves the process).
+ * A scan worker that builds the zTOC itself keeps its entries so packed
+ * ({@link PackedEntries}) instead of as objects.
  *
  * @module
  */
