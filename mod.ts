@@ -183,7 +183,7 @@ export {
   encodeScan,
   type EncodeScanOptions,
   fileMetadata,
-  type ScanOfEntries,
+  type PackedScan,
 } from "./lib/ztoc/builder.ts";
 export { LayerDecoder } from "./lib/ztoc/layer_decoder.ts";
 export {

@@ -164,17 +164,7 @@ export interface BuildZtocOptions {
 }
 
 /**
- * A {@link LayerScan} whose entries may be any iterable: made as they are
- * read (unpacked from buffers, say), so that only the TOC is kept.
- */
-export type ScanOfEntries = Omit<LayerScan, "entries"> & {
-  /** Tar entries in stream order. */
-  entries: Iterable<TarEntry>;
-};
-
-/**
- * Builds the zTOC of a scanned layer (its entries in an array or any
- * iterable, see {@link ScanOfEntries}).
+ * Builds the zTOC of a scanned layer.
  *
  * @example
  * ```ts
@@ -189,15 +179,9 @@ export type ScanOfEntries = Omit<LayerScan, "entries"> & {
  * assert.ok(z.maxSpanId === 0 && z.compressionAlgorithm === "gzip");
  * ```
  */
-export function buildZtoc(scan: ScanOfEntries, options: BuildZtocOptions = {}): Ztoc {
+export function buildZtoc(scan: LayerScan, options: BuildZtocOptions = {}): Ztoc {
   const times = new ModTimes();
-  const entries = scan.entries;
-  let toc: FileMetadata[];
-  if (Array.isArray(entries)) toc = entries.map((e) => fileMetadata(e, times));
-  else {
-    toc = [];
-    for (const e of entries) toc.push(fileMetadata(e, times));
-  }
+  const toc = scan.entries.map((e) => fileMetadata(e, times));
   const gzip = scan.compression === "gzip";
   return {
     version: ZTOC_VERSION,
@@ -213,6 +197,12 @@ export function buildZtoc(scan: ScanOfEntries, options: BuildZtocOptions = {}): 
       : encodeTarZinfo(scan.spanSize, scan.size),
   };
 }
+
+/** A {@link LayerScan} whose entries are kept packed (what a scan worker holds). */
+export type PackedScan = Omit<LayerScan, "entries"> & {
+  /** Tar entries in stream order, packed. */
+  entries: PackedEntries;
+};
 
 /** Options of {@link encodeScan}. */
 export interface EncodeScanOptions extends BuildZtocOptions {
@@ -260,7 +250,7 @@ export interface EncodedZtoc {
  * ```
  */
 export function encodeScan(
-  scan: ScanOfEntries | Omit<LayerScan, "entries"> & { entries: PackedEntries },
+  scan: LayerScan | PackedScan,
   options: EncodeScanOptions = {},
 ): EncodedZtoc {
   const entries = scan.entries;
