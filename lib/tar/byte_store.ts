@@ -22,6 +22,36 @@ function latin1Key(b: Uint8Array): string {
 }
 
 /**
+ * The first of `known` whose bytes are `src[at, at + n)`, compared in
+ * place (no view or key is made), or undefined.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findBytes } from "./byte_store.ts";
+ * const b = (s: string) => new TextEncoder().encode(s);
+ * const root = b("root");
+ * assert.ok(findBytes([b("bin"), root], b("xroot"), 1, 4) === root);
+ * assert.equal(findBytes([root], b("roo"), 0, 3), undefined);
+ * ```
+ */
+export function findBytes(
+  known: readonly Uint8Array[],
+  src: Uint8Array,
+  at: number,
+  n: number,
+): Uint8Array | undefined {
+  for (let k = 0; k < known.length; k++) {
+    const candidate = known[k];
+    if (candidate.length !== n) continue;
+    let j = 0;
+    while (j < n && candidate[j] === src[at + j]) j++;
+    if (j === n) return candidate;
+  }
+  return undefined;
+}
+
+/**
  * Packs byte strings into shared slabs. The views it returns are stable
  * (never overwritten) and independent of the source bytes.
  *
@@ -78,13 +108,8 @@ export class ByteStore {
     // repeat entry after entry, and a byte compare costs far less than
     // making the key.
     const recent = this.#recent;
-    for (let k = 0; k < recent.length; k++) {
-      const r = recent[k];
-      if (r.length !== n) continue;
-      let j = 0;
-      while (j < n && r[j] === src[start + j]) j++;
-      if (j === n) return r;
-    }
+    const seen = findBytes(recent, src, start, n);
+    if (seen !== undefined) return seen;
     const view = start === 0 && end === src.length ? src : src.subarray(start, end);
     const key = latin1Key(view);
     let out = this.#interned.get(key);

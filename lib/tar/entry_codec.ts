@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { findBytes } from "./byte_store.ts";
 import type { TarEntry } from "./entry.ts";
 
 /** Numbers per entry, in the order packed. */
@@ -136,17 +137,11 @@ class PackedReader {
     const n = this.lens[this.l++];
     this.b += n;
     if (n === 0) return EMPTY;
-    const buf = this.buf;
     const at = this.b - n;
     const owners = this.#owners;
-    for (let k = 0; k < owners.length; k++) {
-      const known = owners[k];
-      if (known.length !== n) continue;
-      let j = 0;
-      while (j < n && known[j] === buf[at + j]) j++;
-      if (j === n) return known;
-    }
-    const o = buf.subarray(at, this.b);
+    const known = findBytes(owners, this.buf, at, n);
+    if (known !== undefined) return known;
+    const o = this.buf.subarray(at, this.b);
     if (owners.length < 16) owners.push(o);
     return o;
   }
