@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import * as nodeZlib from "node:zlib";
 import { BadInputError, UnsupportedError } from "../errors.ts";
 import { type Checkpoint, WINDOW_SIZE } from "./checkpoint.ts";
@@ -754,7 +755,8 @@ class Probe {
       const n = limit - done - s.availOut;
       if (done + n > expected.length) return undefined;
       const got = this.#output.subarray(done, done + n);
-      for (let i = 0; i < n; i++) if (got[i] !== expected[done + i]) return undefined;
+      // (natively: a loop here would make this function hot, compiled again and again)
+      if (Buffer.compare(got, expected.subarray(done, done + n)) !== 0) return undefined;
       done += n;
       if ((s.dataType & 128) !== 0 || ret === Z_STREAM_END || s.availOut > 0) break;
     }

@@ -233,26 +233,47 @@ export class ScanPool {
     build: EncodeScanOptions | undefined,
   ): Promise<LayerScan | ScannedZtoc> {
     if (this.#closed) throw new SociError("scan pool is closed");
-    let channel: Channel | undefined;
-    if (!this.#unavailable && options.compression !== "uncompressed") {
-      try {
-        channel = await this.#acquire();
-      } catch (e) {
-        if (!(e instanceof WorkerUnavailable)) throw e;
-        // Closed while the worker was starting: the scan fails, as any
-        // running one, and its source is closed.
-        if (this.#closed) {
-          await closeSource(chunks);
-          throw new SociError("scan pool closed");
-        }
-        this.#unavailable = true;
-      }
+    if (this.#unavailable || options.compression === "uncompressed") {
+      return await scanLayer(chunks, options);
     }
-    if (channel === undefined) return await scanLayer(chunks, options);
+    // While the worker starts, this thread reads the first bytes and sets
+    // up the hashing (loading node:crypto on first use).
+    const acquiring = this.#acquire();
+    acquiring.catch(() => {}); // (awaited below, after the first read)
+    const giveBack = () => acquiring.then((c) => this.#release(c), () => {});
+    let sniffed: Awaited<ReturnType<typeof sniff>>;
+    let hasher: LayerHasher;
+    try {
+      sniffed = await sniff(chunks, options.compression);
+      hasher = new LayerHasher("gzip", options.spanSize);
+    } catch (e) {
+      giveBack();
+      throw e;
+    }
+    const detected = sniffed.compression;
+    if (detected === "uncompressed") {
+      // Nothing to inflate: the tar is read here.
+      giveBack();
+      return await scanLayer(sniffed.chunks, { ...options, compression: detected });
+    }
+    let channel: Channel;
+    try {
+      channel = await acquiring;
+    } catch (e) {
+      // Closed while the worker was starting: the scan fails, as any
+      // running one, and its source is closed.
+      if (!(e instanceof WorkerUnavailable) || this.#closed) {
+        await closeSource(sniffed.chunks);
+        throw e instanceof WorkerUnavailable ? new SociError("scan pool closed") : e;
+      }
+      this.#unavailable = true;
+      const compression = detected instanceof Error ? options.compression : detected;
+      return await scanLayer(sniffed.chunks, { ...options, compression });
+    }
     // A worker is reusable when it is not in the middle of a layer.
     const state = { idle: true };
     try {
-      return await this.#run(channel, chunks, options, state, build);
+      return await this.#run(channel, sniffed, hasher, options, state, build);
     } finally {
       if (!state.idle) channel.kill("scan worker stopped");
       this.#release(channel);
@@ -261,22 +282,17 @@ export class ScanPool {
 
   async #run(
     channel: Channel,
-    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    sniffed: Awaited<ReturnType<typeof sniff>>,
+    hasher: LayerHasher,
     options: ScanOptions,
     state: { idle: boolean },
     build: EncodeScanOptions | undefined,
   ): Promise<LayerScan | ScannedZtoc> {
     const signal = options.signal;
-    const sniffed = await sniff(chunks, options.compression);
-    if (sniffed.compression === "uncompressed") {
-      // Nothing to inflate: the tar is read here.
-      return await scanLayer(sniffed.chunks, { ...options, compression: "uncompressed" });
-    }
     let failure: Error | undefined = sniffed.compression instanceof Error
       ? sniffed.compression
       : undefined;
     const compression: LayerCompression = "gzip";
-    const hasher = new LayerHasher(compression, options.spanSize);
     // The worker inflates, checks the CRC-32s and reads the tar; its
     // entries come packed in one buffer per message (unless it builds the
     // zTOC itself).
