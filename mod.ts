@@ -182,6 +182,7 @@ export {
   type EncodedZtoc,
   encodeScan,
   type EncodeScanOptions,
+  EntryCheck,
   fileMetadata,
   type PackedScan,
 } from "./lib/ztoc/builder.ts";

@@ -12,7 +12,7 @@ import { pseudoRandomBytes } from "./helpers/registry_oci_layout.ts";
 import { fileLayer } from "../lib/image/file_layer.ts";
 import { spans, ztoc } from "../lib/pipeline.ts";
 import { ScanPool } from "../lib/ztoc/scan_pool.ts";
-import { buildZtoc, encodeScan } from "../lib/ztoc/builder.ts";
+import { buildZtoc, encodeScan, EntryCheck } from "../lib/ztoc/builder.ts";
 import { decodeZtoc, encodeZtoc } from "../lib/ztoc/codec.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { UnsupportedError } from "../lib/errors.ts";
@@ -215,6 +215,16 @@ Deno.test("encodeScan: entries kept packed give the same zTOC, xattr answer and 
   }
   const free = scan.entries.filter((e) => e.pax.length === 0);
   assert.equal(encodeScan({ ...scan, entries: keptBy(free, 10) }, options).xattrFree, true);
+  // Checked as they came (a scan worker's EntryCheck): the same answers, without a first pass.
+  const checkOf = (entries: TarEntry[]) => {
+    const check = new EntryCheck();
+    for (const e of entries) check.add(e);
+    return check;
+  };
+  const checked = { ...scan, entries: keptBy(scan.entries, 7), checked: checkOf(scan.entries) };
+  assert.deepEqual(encodeScan(checked, options), want);
+  const freeChecked = { ...scan, entries: keptBy(free, 10), checked: checkOf(free) };
+  assert.equal(encodeScan(freeChecked, options).xattrFree, true);
 
   // Two entries no zTOC can hold: the first in the layer is the error, as buildZtoc gives it.
   const bad = scan.entries.slice();
@@ -223,6 +233,17 @@ Deno.test("encodeScan: entries kept packed give the same zTOC, xattr answer and 
   assert.throws(() => buildZtoc({ ...scan, entries: bad }), /unsupported input tar entry 'g'/);
   assert.throws(
     () => encodeScan({ ...scan, entries: keptBy(bad, 7) }),
+    /unsupported input tar entry 'g'/,
+  );
+  const badCheck = checkOf(bad);
+  assert.match(badCheck.error!.message, /unsupported input tar entry 'g'/);
+  assert.throws(
+    () => encodeScan({ ...scan, entries: keptBy(bad, 7), checked: badCheck }),
+    /unsupported input tar entry 'g'/,
+  );
+  // A check of other entries than those given is not trusted: the first pass runs.
+  assert.throws(
+    () => encodeScan({ ...scan, entries: keptBy(bad, 7), checked: checkOf(bad.slice(0, 1)) }),
     /unsupported input tar entry 'g'/,
   );
 });

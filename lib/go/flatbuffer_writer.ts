@@ -288,7 +288,15 @@ export class FlatBufferWriter {
 
   /** A `[ubyte]` vector; returns its offset. */
   byteVector(bytes: Uint8Array): number {
-    const n = bytes.length;
+    return this.byteVectorOf(bytes.length, (into) => copy(into, 0, bytes, bytes.length));
+  }
+
+  /**
+   * A `[ubyte]` vector of `n` bytes that `fill` writes in place (into a
+   * zero-filled view of the buffer; not called when measuring); returns
+   * its offset.
+   */
+  byteVectorOf(n: number, fill: (into: Uint8Array) => void): number {
     let end = this.#used + n;
     end += -end & 3;
     end += 4;
@@ -297,7 +305,7 @@ export class FlatBufferWriter {
     if (!this.measuring) {
       const at = this.#size - end;
       this.#i32[at >> 2] = n;
-      copy(this.bytes, at + 4, bytes, n);
+      fill(this.bytes.subarray(at + 4, at + 4 + n));
     }
     return end;
   }

@@ -54,8 +54,49 @@ function readInt64(dv: DataView, pos: number): number {
  * ```
  */
 export function encodeGzipZinfo(spanSize: number, checkpoints: Checkpoint[]): Uint8Array {
-  const out = new Uint8Array(ZINFO_HEADER_SIZE + PACKED_CHECKPOINT_SIZE * checkpoints.length);
-  const dv = new DataView(out.buffer);
+  const out = new Uint8Array(gzipZinfoSize(checkpoints.length));
+  writeGzipZinfo(out, spanSize, checkpoints);
+  return out;
+}
+
+/**
+ * Size in bytes of a version 2 gzip zinfo blob of `count` checkpoints.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gzipZinfoSize } from "./zinfo.ts";
+ * assert.equal(gzipZinfoSize(2), 12 + 2 * 32785);
+ * ```
+ */
+export function gzipZinfoSize(count: number): number {
+  return ZINFO_HEADER_SIZE + PACKED_CHECKPOINT_SIZE * count;
+}
+
+/**
+ * {@link encodeGzipZinfo} into `out`, which must be zero-filled and
+ * {@link gzipZinfoSize} bytes long (a zTOC writer puts the blob straight
+ * into the zTOC's buffer this way, without a copy of its own).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeGzipZinfo, gzipZinfoSize, writeGzipZinfo } from "./zinfo.ts";
+ * const cps = [{ in: 10, out: 0, bits: 0, window: new Uint8Array(32768).fill(1) }];
+ * const out = new Uint8Array(gzipZinfoSize(1));
+ * writeGzipZinfo(out, 1 << 22, cps);
+ * assert.deepEqual(out, encodeGzipZinfo(1 << 22, cps));
+ * ```
+ */
+export function writeGzipZinfo(out: Uint8Array, spanSize: number, checkpoints: Checkpoint[]): void {
+  if (out.length !== gzipZinfoSize(checkpoints.length)) {
+    throw new RangeError(
+      `zinfo of ${checkpoints.length} checkpoints needs ${
+        gzipZinfoSize(checkpoints.length)
+      } bytes, got ${out.length}`,
+    );
+  }
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   dv.setInt32(0, checkpoints.length, true);
   writeInt64(dv, 4, spanSize);
   let pos = ZINFO_HEADER_SIZE;
@@ -73,7 +114,6 @@ export function encodeGzipZinfo(spanSize: number, checkpoints: Checkpoint[]): Ui
     out.set(w, pos + 17 + WINDOW_SIZE - w.length);
     pos += PACKED_CHECKPOINT_SIZE;
   }
-  return out;
 }
 
 /**

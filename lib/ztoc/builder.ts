@@ -6,7 +6,7 @@
  */
 import { UnsupportedError } from "../errors.ts";
 import { encodeTarZinfo } from "../gzip/tar_zinfo.ts";
-import { encodeGzipZinfo } from "../gzip/zinfo.ts";
+import { encodeGzipZinfo, gzipZinfoSize, writeGzipZinfo } from "../gzip/zinfo.ts";
 import { BUILD_TOOL_IDENTIFIER, ZTOC_VERSION } from "../oci/media_types.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { PackedEntries } from "../tar/entry_codec.ts";
@@ -17,7 +17,7 @@ import { encodeZtoc } from "./codec.ts";
 import type { FileMetadata, Ztoc } from "./model.ts";
 import type { LayerScan } from "./scan.ts";
 import { tarMaxSpanId } from "./spans.ts";
-import { canDisableXattrs } from "./xattr_free.ts";
+import { canDisableXattrs, entryXattrFree } from "./xattr_free.ts";
 
 const TYPES: Record<string, string> = {
   "0": "reg",
@@ -30,6 +30,7 @@ const TYPES: Record<string, string> = {
 };
 
 const UTF8 = new TextDecoder();
+const EMPTY = new Uint8Array(0);
 
 /** The value of PAX record `key` of an entry (`""` when absent), as Latin-1 text. */
 function paxValue(pax: Array<[Uint8Array, Uint8Array]>, key: string): string {
@@ -59,6 +60,14 @@ function refuseSparse(e: TarEntry): void {
   );
 }
 
+/** The TOC type of a tar entry, or the UnsupportedError of one a zTOC cannot describe. */
+function tocType(e: TarEntry): string {
+  const type = TYPES[e.typeflag];
+  if (type === undefined) throw new UnsupportedError(`unsupported input tar entry '${e.typeflag}'`);
+  if (type === "reg") refuseSparse(e);
+  return type;
+}
+
 /**
  * The TOC entry of one tar entry. Entry types SOCI cannot index (global
  * PAX headers, old GNU sparse files, contiguous files, vendor types) are an
@@ -86,9 +95,7 @@ export function fileMetadata(
   times?: { get(seconds: number, nanos: number): string },
   into?: FileMetadata,
 ): FileMetadata {
-  const type = TYPES[e.typeflag];
-  if (type === undefined) throw new UnsupportedError(`unsupported input tar entry '${e.typeflag}'`);
-  if (type === "reg") refuseSparse(e);
+  const type = tocType(e);
   if (into !== undefined) {
     into.name = e.name;
     into.type = type;
@@ -182,6 +189,19 @@ export interface BuildZtocOptions {
 export function buildZtoc(scan: LayerScan, options: BuildZtocOptions = {}): Ztoc {
   const times = new ModTimes();
   const toc = scan.entries.map((e) => fileMetadata(e, times));
+  const checkpoints = scan.compression === "gzip"
+    ? encodeGzipZinfo(scan.spanSize, scan.checkpoints)
+    : encodeTarZinfo(scan.spanSize, scan.size);
+  return ztocOf(scan, options, toc, checkpoints);
+}
+
+/** The zTOC of a scanned layer, given its TOC and zinfo blob. */
+function ztocOf(
+  scan: Omit<LayerScan, "entries">,
+  options: BuildZtocOptions,
+  toc: FileMetadata[],
+  checkpoints: Uint8Array,
+): Ztoc {
   const gzip = scan.compression === "gzip";
   return {
     version: ZTOC_VERSION,
@@ -192,16 +212,62 @@ export function buildZtoc(scan: LayerScan, options: BuildZtocOptions = {}): Ztoc
     compressionAlgorithm: gzip ? "gzip" : "uncompressed",
     maxSpanId: gzip ? scan.checkpoints.length - 1 : tarMaxSpanId(scan.size, scan.spanSize),
     spanDigests: scan.spanDigests,
-    checkpoints: gzip
-      ? encodeGzipZinfo(scan.spanSize, scan.checkpoints)
-      : encodeTarZinfo(scan.spanSize, scan.size),
+    checkpoints,
   };
+}
+
+/**
+ * What {@link encodeScan}'s first pass learns of packed entries, learnt
+ * instead as the entries come, in order (a scan worker checks each entry
+ * as it reads it, while it is still an object): the error of the first
+ * entry a zTOC cannot describe, and whether the `xattr` optimization may
+ * mark the zTOC.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EntryCheck } from "./builder.ts";
+ * const b = (s: string) => new TextEncoder().encode(s);
+ * const entry = (typeflag: string) => ({
+ *   name: b("a"), typeflag, headerOffset: 0, offset: 512, size: 0, linkname: b(""),
+ *   mode: 0o644, uid: 0, gid: 0, uname: b(""), gname: b(""), mtimeSeconds: 0,
+ *   mtimeNanos: 0, devmajor: 0, devminor: 0, pax: [] as [Uint8Array, Uint8Array][],
+ * });
+ * const check = new EntryCheck();
+ * for (const t of ["0", "5", "g", "7"]) check.add(entry(t));
+ * assert.equal(check.count, 4);
+ * assert.match(check.error!.message, /unsupported input tar entry 'g'/);
+ * assert.ok(check.xattrFree);
+ * ```
+ */
+export class EntryCheck {
+  /** Entries checked. */
+  count = 0;
+  /** The error of the first entry a zTOC cannot describe, if any. */
+  error: Error | undefined;
+  /** No entry so far keeps the zTOC from being marked `disable-xattrs` (`canDisableXattrs`). */
+  xattrFree = true;
+
+  /** Checks the next entry. */
+  add(e: TarEntry): void {
+    this.count++;
+    if (this.error === undefined) {
+      try {
+        tocType(e);
+      } catch (err) {
+        this.error = err as Error;
+      }
+    }
+    if (this.xattrFree && !entryXattrFree(e.name, e.pax)) this.xattrFree = false;
+  }
 }
 
 /** A {@link LayerScan} whose entries are kept packed (what a scan worker holds). */
 export type PackedScan = Omit<LayerScan, "entries"> & {
   /** Tar entries in stream order, packed. */
   entries: PackedEntries;
+  /** The entries, all checked already (in order): {@link encodeScan} need not read them first. */
+  checked?: EntryCheck;
 };
 
 /** Options of {@link encodeScan}. */
@@ -273,17 +339,27 @@ export function encodeScan(
     return meta;
   };
   let xattrFree = true;
-  const one: FileMetadata[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    const m = made(i);
-    if (options.xattrs && xattrFree) {
-      one[0] = m;
-      xattrFree = canDisableXattrs(one);
+  const checked = (scan as PackedScan).checked;
+  if (checked !== undefined && checked.count === entries.length) {
+    if (checked.error !== undefined) throw checked.error;
+    xattrFree = checked.xattrFree;
+  } else {
+    for (let i = 0; i < entries.length; i++) {
+      const m = made(i);
+      if (options.xattrs && xattrFree) xattrFree = entryXattrFree(m.name, m.xattrs);
     }
   }
-  const z = buildZtoc({ ...scan, entries: [] }, options);
+  // The zinfo blob goes straight into the zTOC's buffer.
+  const gzip = scan.compression === "gzip";
+  const z = ztocOf(scan, options, [], gzip ? EMPTY : encodeTarZinfo(scan.spanSize, scan.size));
+  const checkpoints = gzip
+    ? {
+      length: gzipZinfoSize(scan.checkpoints.length),
+      write: (into: Uint8Array) => writeGzipZinfo(into, scan.spanSize, scan.checkpoints),
+    }
+    : undefined;
   return {
-    bytes: encodeZtoc(z, { length: entries.length, at: made }),
+    bytes: encodeZtoc(z, { length: entries.length, at: made, checkpoints }),
     files: entries.length,
     spans: z.maxSpanId + 1,
     xattrFree: options.xattrs ? xattrFree : undefined,

@@ -20,7 +20,7 @@
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { encodeEntries, PackedEntries } from "../tar/entry_codec.ts";
-import { encodeScan, type EncodeScanOptions } from "./builder.ts";
+import { encodeScan, type EncodeScanOptions, EntryCheck } from "./builder.ts";
 import { LayerDecoder } from "./layer_decoder.ts";
 import type { SpanStart } from "./scan.ts";
 
@@ -92,6 +92,8 @@ interface Finished {
   uncompressedSize: number;
   /** The entries, packed (`encodeEntries`). */
   entries: Uint8Array[];
+  /** The entries, checked as they were read. */
+  check: EntryCheck;
   size: number;
 }
 
@@ -101,6 +103,8 @@ let build: EncodeScanOptions | undefined;
 let finished: Finished | undefined;
 /** The entries read so far, packed, when the zTOC is built here. */
 let kept: Uint8Array[] = [];
+/** Those entries checked, in order, while still objects (`encodeScan` then need not read them first). */
+let check = new EntryCheck();
 let spanSize = 0;
 /** Span starts sent so far. */
 let sent = 0;
@@ -116,8 +120,9 @@ function release(offset: number): Uint8Array[] {
   return held.splice(0, n).map((h) => h.bytes);
 }
 
-/** `entries` packed, or undefined when there are none. */
+/** `entries` packed, or undefined when there are none; checked first when the zTOC is built here. */
 function pack(entries: TarEntry[]): Uint8Array | undefined {
+  if (build) { for (let i = 0; i < entries.length; i++) check.add(entries[i]); }
   return entries.length === 0 ? undefined : encodeEntries(entries);
 }
 
@@ -131,6 +136,7 @@ function fail(e: unknown): void {
   decoder = undefined;
   finished = undefined;
   kept = [];
+  check = new EntryCheck();
   held = [];
   const err = e as Error & { kind?: string };
   post({ type: "error", kind: err.kind ?? "internal", message: err.message ?? String(e) });
@@ -148,6 +154,7 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
         build = msg.build;
         finished = undefined;
         kept = [];
+        check = new EntryCheck();
         spanSize = msg.spanSize;
         // The uncompressed bytes are read as tar where they are, on this thread.
         decoder = new LayerDecoder("gzip", msg.spanSize, { keepsInput: true });
@@ -183,8 +190,9 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
           if (build) {
             const last = pack(entries);
             if (last) kept.push(last);
-            finished = { checkpoints, uncompressedSize, entries: kept, size: pushed };
+            finished = { checkpoints, uncompressedSize, entries: kept, check, size: pushed };
             kept = [];
+            check = new EntryCheck();
             post({ type: "done", starts, uncompressedSize, bytes: back }, t);
             break;
           }
@@ -216,6 +224,7 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
           checkpoints: f.checkpoints,
           spanDigests: msg.spanDigests,
           entries: new PackedEntries(f.entries),
+          checked: f.check,
         }, build);
         // encodeZtoc returns a buffer of exactly the zTOC's size: it moves.
         const whole = z.bytes.byteOffset === 0 && z.bytes.byteLength === z.bytes.buffer.byteLength;

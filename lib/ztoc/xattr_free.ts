@@ -35,9 +35,29 @@ function endsWith(a: Uint8Array, suffix: Uint8Array): boolean {
  * ```
  */
 export function canDisableXattrs(toc: Iterable<FileMetadata>): boolean {
-  for (const m of toc) {
-    if (endsWith(m.name, OPAQUE_SUFFIX)) return false;
-    for (const [key] of m.xattrs) if (startsWith(key, XATTR_PREFIX)) return false;
-  }
+  for (const m of toc) if (!entryXattrFree(m.name, m.xattrs)) return false;
+  return true;
+}
+
+/**
+ * {@link canDisableXattrs} for one entry: its name and PAX records (a tar
+ * entry's `name` and `pax`, a TOC entry's `name` and `xattrs`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { entryXattrFree } from "./xattr_free.ts";
+ * const b = (s: string) => new TextEncoder().encode(s);
+ * assert.ok(entryXattrFree(b("a/b"), [[b("path"), b("a/b")]]));
+ * assert.ok(!entryXattrFree(b("a/.wh..wh..opq"), []));
+ * assert.ok(!entryXattrFree(b("a/b"), [[b("SCHILY.xattr.user.x"), b("1")]]));
+ * ```
+ */
+export function entryXattrFree(
+  name: Uint8Array,
+  records: ReadonlyArray<readonly [Uint8Array, Uint8Array]>,
+): boolean {
+  if (endsWith(name, OPAQUE_SUFFIX)) return false;
+  for (const [key] of records) if (startsWith(key, XATTR_PREFIX)) return false;
   return true;
 }

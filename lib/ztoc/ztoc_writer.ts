@@ -148,6 +148,12 @@ export interface TocSource {
   readonly length: number;
   /** Entry `i`. */
   at(i: number): FileMetadata;
+  /**
+   * The zinfo blob (`checkpoints`) written in place into the zTOC's buffer,
+   * when given (then `z.checkpoints` is not used): its length, and how to
+   * write it into a zero-filled view of that length.
+   */
+  readonly checkpoints?: { readonly length: number; write(into: Uint8Array): void };
 }
 
 /** The shape of an entry: a bit per non-zero scalar (checked to be an integer). */
@@ -307,7 +313,10 @@ export function ztocWriter(z: Ztoc, from?: TocSource): (w: FlatBufferWriter) => 
     w.addOffset(0, metadata);
     const tocTable = w.endTable();
 
-    const checkpoints = w.byteVector(z.checkpoints);
+    const zinfo = from?.checkpoints;
+    const checkpoints = zinfo === undefined
+      ? w.byteVector(z.checkpoints)
+      : w.byteVectorOf(zinfo.length, (into) => zinfo.write(into));
     const digests = z.spanDigests.map((d) => w.text(d));
     const spanDigests = w.offsetVector(digests);
 
