@@ -30,13 +30,13 @@ export const ztocBuildCommand: Command = {
     // The scan worker loads and compiles zlib while this thread loads the rest.
     const { prestartScanWorker } = await import("../ztoc/scan_channel.ts");
     using _worker = prestartScanWorker();
-    // What is needed only after the scan (the zTOC stage and encoder) loads
+    // What is needed only after the scan (digest, atomic write) loads
     // during it, once the first bytes went to the worker (loading it sooner
     // would hold this thread up while the scan waits for it).
     let later: ReturnType<typeof loadLater> | undefined;
-    const [{ fileLayer }, { spans }] = await Promise.all([
+    const [{ fileLayer }, { ScanPool }] = await Promise.all([
       import("../image/file_layer.ts"),
-      import("../stages/spans.ts"),
+      import("../ztoc/scan_pool.ts"),
     ]);
     const path = ctx.args[0];
     const { spanSize } = sizeFlags(ctx);
@@ -44,38 +44,38 @@ export const ztocBuildCommand: Command = {
     const layer = await fileLayer(path);
     const progress = new Progress(ctx.out);
     const task = progress.task(path, layer.descriptor.size);
-    let scanned;
+    // One layer: this thread makes the TOC entries while the worker reads.
+    const pool = new ScanPool(1);
+    let built;
     try {
-      for await (
-        const r of spans([{ layer }], {
-          spanSize,
-          signal: ctx.signal,
-          onProgress: (_, n) => {
-            later ??= loadLater();
-            task.set(n);
-          },
-        })
-      ) scanned = r;
+      built = await pool.build(await layer.open(), {
+        compression: layer.compression,
+        spanSize,
+        signal: ctx.signal,
+        onProgress: (n) => {
+          later ??= loadLater();
+          task.set(n);
+        },
+      }, { here: true });
     } finally {
+      pool.close();
       task.complete();
       progress.finish();
     }
-    const [{ ztoc }, { writeFileAtomic }] = await (later ?? loadLater());
-    let result;
-    for await (const r of ztoc([scanned!], { spanSize })) result = r;
-    if (result?.error) throw result.error;
-    const blob = result!.ztoc!;
-    const z = blob.ztoc!;
-    if (output === "-") await ctx.out.write(blob.bytes!);
-    else await writeFileAtomic(output, [blob.bytes!]);
+    if (built.ztocError) throw built.ztocError;
+    const [{ sha256Digest }, { writeFileAtomic }] = await (later ?? loadLater());
+    const { bytes, files, spans } = built.ztoc!;
+    const digest = sha256Digest(bytes);
+    if (output === "-") await ctx.out.write(bytes);
+    else await writeFileAtomic(output, [bytes]);
     const summary = {
-      digest: blob.digest,
-      size: blob.size,
-      layerDigest: result!.layer.descriptor.digest,
-      compression: z.compressionAlgorithm,
+      digest,
+      size: bytes.length,
+      layerDigest: built.digest,
+      compression: built.compression,
       spanSize,
-      spans: z.maxSpanId + 1,
-      files: z.toc.length,
+      spans,
+      files,
       output,
     };
     if (ctx.bool("json")) {
@@ -83,7 +83,7 @@ export const ztocBuildCommand: Command = {
       else ctx.out.json(summary);
       return;
     }
-    const line = `ztoc ${blob.digest} (${blob.size} bytes, ${summary.spans} spans, ` +
+    const line = `ztoc ${digest} (${bytes.length} bytes, ${spans} spans, ` +
       `${summary.files} files)` + (output === "-" ? "" : ` written to ${output}`);
     if (output === "-") ctx.out.warn(line);
     else ctx.out.line(line);
@@ -92,7 +92,7 @@ export const ztocBuildCommand: Command = {
 
 /** The modules `ztoc build` needs once the scan is done. */
 function loadLater() {
-  const p = Promise.all([import("../stages/ztoc.ts"), import("../util/atomic_file.ts")]);
+  const p = Promise.all([import("../oci/digest.ts"), import("../util/atomic_file.ts")]);
   p.catch(() => {}); // (awaited after the scan)
   return p;
 }

@@ -17,7 +17,7 @@ import { encodeZtoc } from "./codec.ts";
 import type { FileMetadata, Ztoc } from "./model.ts";
 import type { LayerScan } from "./scan.ts";
 import { tarMaxSpanId } from "./spans.ts";
-import { canDisableXattrs, entryXattrFree } from "./xattr_free.ts";
+import { entryXattrFree } from "./xattr_free.ts";
 
 const TYPES: Record<string, string> = {
   "0": "reg",
@@ -294,8 +294,8 @@ export interface EncodedZtoc {
  * `ScanPool.build` where no worker runs. Fails as they fail. Entries kept
  * packed ({@link PackedEntries}) are never all made: each is read into one
  * reused entry, once in order to check them (the first a zTOC cannot hold
- * is the error, as with `buildZtoc`), then once for each run of the
- * writer; only their byte views are new.
+ * is the error, as with `buildZtoc`; not when `checked` did that already),
+ * then once for each run of the writer; only their byte views are new.
  *
  * @example
  * ```ts
@@ -321,13 +321,9 @@ export function encodeScan(
 ): EncodedZtoc {
   const entries = scan.entries;
   if (!(entries instanceof PackedEntries)) {
-    const z = buildZtoc({ ...scan, entries }, options);
-    return {
-      bytes: encodeZtoc(z),
-      files: z.toc.length,
-      spans: z.maxSpanId + 1,
-      xattrFree: options.xattrs ? canDisableXattrs(z.toc) : undefined,
-    };
+    const toc = new TocBuilder();
+    for (let i = 0; i < entries.length; i++) toc.add(entries[i]);
+    return toc.encode(scan, options);
   }
   const times = new ModTimes();
   // One tar entry and one TOC entry, read into again and again.
@@ -349,7 +345,22 @@ export function encodeScan(
       if (options.xattrs && xattrFree) xattrFree = entryXattrFree(m.name, m.xattrs);
     }
   }
-  // The zinfo blob goes straight into the zTOC's buffer.
+  return {
+    ...encodeWith(scan, options, entries.length, made),
+    xattrFree: options.xattrs ? xattrFree : undefined,
+  };
+}
+
+/**
+ * Encodes the zTOC of `scan` with the `count` TOC entries `at` gives (see
+ * `TocSource`), its gzip zinfo blob written straight into the zTOC's buffer.
+ */
+function encodeWith(
+  scan: Omit<LayerScan, "entries">,
+  options: BuildZtocOptions,
+  count: number,
+  at: (i: number) => FileMetadata,
+): Omit<EncodedZtoc, "xattrFree"> {
   const gzip = scan.compression === "gzip";
   const z = ztocOf(scan, options, [], gzip ? EMPTY : encodeTarZinfo(scan.spanSize, scan.size));
   const checkpoints = gzip
@@ -359,9 +370,56 @@ export function encodeScan(
     }
     : undefined;
   return {
-    bytes: encodeZtoc(z, { length: entries.length, at: made, checkpoints }),
-    files: entries.length,
+    bytes: encodeZtoc(z, { length: count, at, checkpoints }),
+    files: count,
     spans: z.maxSpanId + 1,
-    xattrFree: options.xattrs ? xattrFree : undefined,
   };
+}
+
+/**
+ * A layer's TOC built as its tar entries come, in order, and its zTOC
+ * encoded once the layer is read ({@link TocBuilder.encode}): the same
+ * bytes, errors and `xattr` answer as {@link encodeScan} of the whole
+ * scan, with the TOC entries made while the layer is still being read
+ * (`ScanPool.build` with `here`: the calling thread, idle during the scan
+ * of one layer, makes them then).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gzipSync } from "node:zlib";
+ * import { encodeScan, TocBuilder } from "./builder.ts";
+ * import { scanLayer } from "./scan.ts";
+ * const scan = await scanLayer([gzipSync(new Uint8Array(1024))], {
+ *   compression: "gzip", spanSize: 1 << 22,
+ * });
+ * const toc = new TocBuilder();
+ * for (const e of scan.entries) toc.add(e);
+ * assert.deepEqual(toc.encode(scan, { xattrs: true }), encodeScan(scan, { xattrs: true }));
+ * ```
+ */
+export class TocBuilder extends EntryCheck {
+  /** The TOC entries so far (none past the first entry a zTOC cannot describe). */
+  readonly toc: FileMetadata[] = [];
+  readonly #times = new ModTimes();
+
+  /** Checks the next tar entry and adds its TOC entry. */
+  override add(e: TarEntry): void {
+    super.add(e);
+    if (this.error === undefined) this.toc.push(fileMetadata(e, this.#times));
+  }
+
+  /**
+   * The zTOC of `scan` (its `entries`, if any, are not read: the TOC is
+   * what was added); the first added entry a zTOC cannot describe is the
+   * error.
+   */
+  encode(scan: Omit<LayerScan, "entries">, options: EncodeScanOptions = {}): EncodedZtoc {
+    if (this.error !== undefined) throw this.error;
+    const toc = this.toc;
+    return {
+      ...encodeWith(scan, options, toc.length, (i) => toc[i]),
+      xattrFree: options.xattrs ? this.xattrFree : undefined,
+    };
+  }
 }
