@@ -185,7 +185,6 @@ export {
   EntryCheck,
   fileMetadata,
   type PackedScan,
-  TocBuilder,
 } from "./lib/ztoc/builder.ts";
 export { LayerDecoder } from "./lib/ztoc/layer_decoder.ts";
 export {
@@ -196,7 +195,7 @@ export {
   type ScanOptions,
   type SpanStart,
 } from "./lib/ztoc/scan.ts";
-export { type PoolBuildOptions, type ScannedZtoc, ScanPool } from "./lib/ztoc/scan_pool.ts";
+export { type ScannedZtoc, ScanPool } from "./lib/ztoc/scan_pool.ts";
 export { extractFile, findFile, type RangeReader } from "./lib/ztoc/extract.ts";
 export {
   tarMaxSpanId,

@@ -1,8 +1,7 @@
 /**
  * zTOCs built where their layer is scanned (`ScanPool.build`, `spans({
  * buildZtoc })`): the same bytes as scanning, then `buildZtoc` and
- * `encodeZtoc` in the calling thread, on a worker, in the calling thread
- * from entries made as they arrive (`here`) and where no worker runs;
+ * `encodeZtoc` in the calling thread, on a worker and where no worker runs;
  * errors of the build kept apart from errors of the scan; a worker that
  * failed one layer builds the next.
  */
@@ -53,12 +52,7 @@ Deno.test("ScanPool.build gives the bytes of scan + buildZtoc + encodeZtoc, gzip
   const pool = new ScanPool(2);
   try {
     for (const [bytes, compression] of [[gz, "gzip"], [tar, "uncompressed"]] as const) {
-      for (
-        const [tool, here] of [[undefined, false], ["soci-deno test", false], [
-          undefined,
-          true,
-        ]] as const
-      ) {
+      for (const tool of [undefined, "soci-deno test"]) {
         const want = await reference(bytes, tool);
         const got = await pool.build(
           // Uneven chunks, as an HTTP body gives them.
@@ -66,10 +60,10 @@ Deno.test("ScanPool.build gives the bytes of scan + buildZtoc + encodeZtoc, gzip
             for (let i = 0; i < bytes.length; i += 100_003) yield bytes.slice(i, i + 100_003);
           })(),
           { compression: "detect", spanSize: SPAN, expectedDigest: sha256Digest(bytes) },
-          { buildToolIdentifier: tool, here },
+          { buildToolIdentifier: tool },
         );
         assert.equal(got.ztocError, undefined);
-        assert.deepEqual(got.ztoc!.bytes, want, `${compression} ${tool} here=${here}`);
+        assert.deepEqual(got.ztoc!.bytes, want, `${compression} ${tool}`);
         const z = decodeZtoc(want);
         assert.equal(got.compression, compression);
         assert.equal(got.digest, sha256Digest(bytes));
@@ -97,11 +91,8 @@ Deno.test("ScanPool.build tells whether the xattr optimization may mark the zTOC
     ];
     for (const [extra, free] of cases) {
       const gz = gzipSync(tarOf(1, extra));
-      for (const here of [false, true]) {
-        const options = { compression: "gzip", spanSize: SPAN } as const;
-        const got = await pool.build([gz], options, { xattrs: true, here });
-        assert.equal(got.ztoc!.xattrFree, free, JSON.stringify(extra.map((e) => e.name)) + here);
-      }
+      const got = await pool.build([gz], { compression: "gzip", spanSize: SPAN }, { xattrs: true });
+      assert.equal(got.ztoc!.xattrFree, free, JSON.stringify(extra.map((e) => e.name)));
     }
   } finally {
     pool.close();
@@ -111,28 +102,27 @@ Deno.test("ScanPool.build tells whether the xattr optimization may mark the zTOC
 Deno.test("ScanPool.build: an entry a zTOC cannot hold is ztocError; the worker builds the next layer", async () => {
   const pool = new ScanPool(1);
   try {
+    // Two entries a zTOC cannot hold: the first is the error (the worker checks them as it
+    // reads them; its writer goes from the last entry to the first).
     const bad = gzipSync(tarOf(1, [
       { name: "global", typeflag: "g", pax: [["comment", "x"]] },
       { name: "fifo", typeflag: "6" },
       { name: "contiguous", typeflag: "7", data: text("c") },
     ]));
-    // The first of its entries a zTOC cannot hold is the error, wherever the zTOC is built.
-    for (const here of [false, true]) {
-      const r = await pool.build([bad], {
-        compression: "gzip",
-        spanSize: SPAN,
-        expectedDigest: sha256Digest(bad),
-      }, { here });
-      assert.ok(r.ztocError instanceof UnsupportedError, String(r.ztocError));
-      assert.equal(r.ztocError.message, "unsupported input tar entry 'g'");
-      assert.equal(r.ztoc, undefined);
-      // The scan itself went well: the layer is known.
-      assert.equal(r.digest, sha256Digest(bad));
+    const r = await pool.build([bad], {
+      compression: "gzip",
+      spanSize: SPAN,
+      expectedDigest: sha256Digest(bad),
+    });
+    assert.ok(r.ztocError instanceof UnsupportedError, String(r.ztocError));
+    assert.equal(r.ztocError.message, "unsupported input tar entry 'g'");
+    assert.equal(r.ztoc, undefined);
+    // The scan itself went well: the layer is known.
+    assert.equal(r.digest, sha256Digest(bad));
 
-      const good = gzipSync(tarOf(1));
-      const next = await pool.build([good], { compression: "gzip", spanSize: SPAN }, { here });
-      assert.deepEqual(next.ztoc!.bytes, await reference(good));
-    }
+    const good = gzipSync(tarOf(1));
+    const next = await pool.build([good], { compression: "gzip", spanSize: SPAN });
+    assert.deepEqual(next.ztoc!.bytes, await reference(good));
   } finally {
     pool.close();
   }

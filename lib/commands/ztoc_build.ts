@@ -44,7 +44,7 @@ export const ztocBuildCommand: Command = {
     const layer = await fileLayer(path);
     const progress = new Progress(ctx.out);
     const task = progress.task(path, layer.descriptor.size);
-    // One layer: this thread makes the TOC entries while the worker reads.
+    // One layer: the worker reads it and builds its zTOC.
     const pool = new ScanPool(1);
     let built;
     try {
@@ -56,7 +56,7 @@ export const ztocBuildCommand: Command = {
           later ??= loadLater();
           task.set(n);
         },
-      }, { here: true });
+      });
     } finally {
       pool.close();
       task.complete();

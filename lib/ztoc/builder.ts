@@ -291,11 +291,13 @@ export interface EncodedZtoc {
 /**
  * Builds the zTOC of a scanned layer and encodes it ({@link buildZtoc},
  * `encodeZtoc`): what a scan worker does with the layer it read, and
- * `ScanPool.build` where no worker runs. Fails as they fail. Entries kept
- * packed ({@link PackedEntries}) are never all made: each is read into one
- * reused entry, once in order to check them (the first a zTOC cannot hold
- * is the error, as with `buildZtoc`; not when `checked` did that already),
- * then once for each run of the writer; only their byte views are new.
+ * `ScanPool.build` where no worker runs. Fails as they fail: every entry
+ * is checked first, in order ({@link EntryCheck}; the first a zTOC cannot
+ * hold is the error, as with `buildZtoc`), unless `checked` did that
+ * already. No TOC is made: for each run of the writer each entry is made
+ * into one reused TOC entry (entries kept packed, {@link PackedEntries},
+ * are read into one reused tar entry too), and the zinfo blob is written
+ * straight into the zTOC's buffer.
  *
  * @example
  * ```ts
@@ -320,34 +322,30 @@ export function encodeScan(
   options: EncodeScanOptions = {},
 ): EncodedZtoc {
   const entries = scan.entries;
-  if (!(entries instanceof PackedEntries)) {
-    const toc = new TocBuilder();
-    for (let i = 0; i < entries.length; i++) toc.add(entries[i]);
-    return toc.encode(scan, options);
-  }
   const times = new ModTimes();
-  // One tar entry and one TOC entry, read into again and again.
-  let tar: TarEntry | undefined;
+  // One TOC entry (and for packed entries one tar entry), read into again and again.
   let meta: FileMetadata | undefined;
-  const made = (i: number): FileMetadata => {
-    tar = entries.at(i, tar);
-    meta = fileMetadata(tar, times, meta);
-    return meta;
-  };
-  let xattrFree = true;
-  const checked = (scan as PackedScan).checked;
-  if (checked !== undefined && checked.count === entries.length) {
-    if (checked.error !== undefined) throw checked.error;
-    xattrFree = checked.xattrFree;
-  } else {
-    for (let i = 0; i < entries.length; i++) {
-      const m = made(i);
-      if (options.xattrs && xattrFree) xattrFree = entryXattrFree(m.name, m.xattrs);
+  let at: (i: number) => FileMetadata;
+  let check = (scan as PackedScan).checked;
+  if (entries instanceof PackedEntries) {
+    let tar: TarEntry | undefined;
+    at = (i) => {
+      tar = entries.at(i, tar);
+      return (meta = fileMetadata(tar, times, meta));
+    };
+    if (check === undefined || check.count !== entries.length) {
+      check = new EntryCheck();
+      for (let i = 0; i < entries.length; i++) check.add(tar = entries.at(i, tar));
     }
+  } else {
+    at = (i) => (meta = fileMetadata(entries[i], times, meta));
+    check = new EntryCheck();
+    for (let i = 0; i < entries.length; i++) check.add(entries[i]);
   }
+  if (check.error !== undefined) throw check.error;
   return {
-    ...encodeWith(scan, options, entries.length, made),
-    xattrFree: options.xattrs ? xattrFree : undefined,
+    ...encodeWith(scan, options, entries.length, at),
+    xattrFree: options.xattrs ? check.xattrFree : undefined,
   };
 }
 
@@ -374,52 +372,4 @@ function encodeWith(
     files: count,
     spans: z.maxSpanId + 1,
   };
-}
-
-/**
- * A layer's TOC built as its tar entries come, in order, and its zTOC
- * encoded once the layer is read ({@link TocBuilder.encode}): the same
- * bytes, errors and `xattr` answer as {@link encodeScan} of the whole
- * scan, with the TOC entries made while the layer is still being read
- * (`ScanPool.build` with `here`: the calling thread, idle during the scan
- * of one layer, makes them then).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { gzipSync } from "node:zlib";
- * import { encodeScan, TocBuilder } from "./builder.ts";
- * import { scanLayer } from "./scan.ts";
- * const scan = await scanLayer([gzipSync(new Uint8Array(1024))], {
- *   compression: "gzip", spanSize: 1 << 22,
- * });
- * const toc = new TocBuilder();
- * for (const e of scan.entries) toc.add(e);
- * assert.deepEqual(toc.encode(scan, { xattrs: true }), encodeScan(scan, { xattrs: true }));
- * ```
- */
-export class TocBuilder extends EntryCheck {
-  /** The TOC entries so far (none past the first entry a zTOC cannot describe). */
-  readonly toc: FileMetadata[] = [];
-  readonly #times = new ModTimes();
-
-  /** Checks the next tar entry and adds its TOC entry. */
-  override add(e: TarEntry): void {
-    super.add(e);
-    if (this.error === undefined) this.toc.push(fileMetadata(e, this.#times));
-  }
-
-  /**
-   * The zTOC of `scan` (its `entries`, if any, are not read: the TOC is
-   * what was added); the first added entry a zTOC cannot describe is the
-   * error.
-   */
-  encode(scan: Omit<LayerScan, "entries">, options: EncodeScanOptions = {}): EncodedZtoc {
-    if (this.error !== undefined) throw this.error;
-    const toc = this.toc;
-    return {
-      ...encodeWith(scan, options, toc.length, (i) => toc[i]),
-      xattrFree: options.xattrs ? this.xattrFree : undefined,
-    };
-  }
 }

@@ -20,7 +20,7 @@ import {
 import type { Checkpoint } from "../gzip/checkpoint.ts";
 import type { TarEntry } from "../tar/entry.ts";
 import { decodeEntries } from "../tar/entry_codec.ts";
-import type { EncodedZtoc, EncodeScanOptions, TocBuilder } from "./builder.ts";
+import type { EncodedZtoc, EncodeScanOptions } from "./builder.ts";
 import type { ScanRequest, ScanResponse } from "./scan_worker.ts";
 import { type Channel, startScanWorker, WorkerUnavailable } from "./scan_channel.ts";
 import {
@@ -98,17 +98,6 @@ export interface ScannedZtoc {
    * `encodeZtoc` throw).
    */
   ztocError?: Error;
-}
-
-/** Options of {@link ScanPool.build}. */
-export interface PoolBuildOptions extends EncodeScanOptions {
-  /**
-   * Build the zTOC in the calling thread, its TOC entries made as the
-   * worker's entries arrive, rather than on the worker after the scan:
-   * for one layer at a time, when this thread would otherwise wait during
-   * the scan (`ztoc build`); only the encoding is left for after it.
-   */
-  here?: boolean;
 }
 
 /** Encodes the zTOC of a layer scanned in this thread. */
@@ -209,9 +198,8 @@ export class ScanPool {
    * `xattr` optimization may mark it). On a worker, the zTOC is built
    * where the layer was decoded: the entries and checkpoints never cross
    * threads, and several layers' zTOCs are encoded at once. Where no
-   * worker runs, or with `build.here`, the zTOC is built in the calling
-   * thread. Fails as `scan` does; a zTOC that cannot be built is
-   * {@link ScannedZtoc.ztocError}.
+   * worker runs, the zTOC is built in the calling thread. Fails as `scan`
+   * does; a zTOC that cannot be built is {@link ScannedZtoc.ztocError}.
    *
    * @example
    * ```ts
@@ -233,7 +221,7 @@ export class ScanPool {
   async build(
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: ScanOptions,
-    build: PoolBuildOptions = {},
+    build: EncodeScanOptions = {},
   ): Promise<ScannedZtoc> {
     const r = await this.#scan(chunks, options, build);
     return "entries" in r ? await encodeHere(r, build) : r;
@@ -242,7 +230,7 @@ export class ScanPool {
   async #scan(
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: ScanOptions,
-    build: PoolBuildOptions | undefined,
+    build: EncodeScanOptions | undefined,
   ): Promise<LayerScan | ScannedZtoc> {
     if (this.#closed) throw new SociError("scan pool is closed");
     if (this.#unavailable || options.compression === "uncompressed") {
@@ -298,7 +286,7 @@ export class ScanPool {
     hasher: LayerHasher,
     options: ScanOptions,
     state: { idle: boolean },
-    build: PoolBuildOptions | undefined,
+    build: EncodeScanOptions | undefined,
   ): Promise<LayerScan | ScannedZtoc> {
     const signal = options.signal;
     let failure: Error | undefined = sniffed.compression instanceof Error
@@ -307,24 +295,10 @@ export class ScanPool {
     const compression: LayerCompression = "gzip";
     // The worker inflates, checks the CRC-32s and reads the tar; its
     // entries come packed in one buffer per message (unless it builds the
-    // zTOC itself). With `here`, each becomes a TOC entry on arrival (once
-    // the builder's module is loaded: those before wait in `entries`).
-    const onWorker = build !== undefined && !build.here;
+    // zTOC itself).
     const entries: TarEntry[] = [];
-    let toc: TocBuilder | undefined;
-    const loading = build?.here
-      ? import("./builder.ts").then((m) => {
-        toc = new m.TocBuilder();
-        for (const e of entries) toc.add(e);
-        entries.length = 0;
-      })
-      : undefined;
-    loading?.catch(() => {}); // (awaited at the end)
     const addEntries = (packed: Uint8Array | undefined): void => {
-      if (packed === undefined) return;
-      const decoded = decodeEntries(packed);
-      if (toc !== undefined) { for (const e of decoded) toc.add(e); }
-      else for (const e of decoded) entries.push(e);
+      if (packed !== undefined) { for (const e of decodeEntries(packed)) entries.push(e); }
     };
     // Compressed chunks travel to the worker and back (transferred, never
     // copied by structured clone), in buffers of a small set, so neither
@@ -365,11 +339,7 @@ export class ScanPool {
     if (failure === undefined) {
       state.idle = false;
       channel.worker.postMessage(
-        {
-          type: "start",
-          spanSize: options.spanSize,
-          build: onWorker ? build : undefined,
-        } satisfies ScanRequest,
+        { type: "start", spanSize: options.spanSize, build } satisfies ScanRequest,
       );
     }
     // Small source chunks (HTTP bodies) are gathered into whole buffers first.
@@ -426,20 +396,12 @@ export class ScanPool {
       verifyLayer(digest, size, options);
     } catch (e) {
       // The worker holds the layer for a zTOC that will not be built.
-      if (onWorker && ended) channel.worker.postMessage({ type: "drop" });
+      if (build !== undefined && ended) channel.worker.postMessage({ type: "drop" });
       throw e;
     }
     if (failure !== undefined) throw failure;
     const layer = { compression, digest, size, spanSize: options.spanSize, uncompressedSize };
     if (build === undefined) return { ...layer, spanDigests, checkpoints, entries };
-    if (!onWorker) {
-      await loading;
-      try {
-        return { ...layer, ztoc: toc!.encode({ ...layer, spanDigests, checkpoints }, build) };
-      } catch (e) {
-        return { ...layer, ztocError: e as Error };
-      }
-    }
     // The worker builds the zTOC from what it kept, with the span digests.
     state.idle = false;
     channel.worker.postMessage({ type: "encode", spanDigests } satisfies ScanRequest);
