@@ -173,7 +173,7 @@ export {
 
 export type { CompressionAlgorithm, FileMetadata, Ztoc, ZtocHeader } from "./lib/ztoc/model.ts";
 export { decodeZtoc, encodeZtoc } from "./lib/ztoc/codec.ts";
-export type { TocSource } from "./lib/ztoc/ztoc_writer.ts";
+export { type TocSource, ztocSizeBound } from "./lib/ztoc/ztoc_writer.ts";
 export { PackedEntries } from "./lib/tar/entry_codec.ts";
 export { ZtocView } from "./lib/ztoc/ztoc_view.ts";
 export {

@@ -15,7 +15,7 @@ import { decodeZtoc, encodeZtoc } from "../lib/ztoc/codec.ts";
 import { MAX_ZTOC_BYTES } from "../lib/ztoc/limits.ts";
 import type { FileMetadata, Ztoc } from "../lib/ztoc/model.ts";
 import { scanLayer } from "../lib/ztoc/scan.ts";
-import { ztocWriter } from "../lib/ztoc/ztoc_writer.ts";
+import { ztocSizeBound, ztocWriter } from "../lib/ztoc/ztoc_writer.ts";
 import { prng, randInt, randomBytes } from "./helpers/bytes.ts";
 import { goTar } from "./helpers/tar_go_writer.ts";
 import { encodeTarZinfoWithBuilder, encodeZtocWithBuilder } from "./helpers/ztoc_builder_oracle.ts";
@@ -249,6 +249,51 @@ Deno.test("zTOC writer: 2000 generated zTOCs equal the Builder's bytes", () => {
   }
   // Enough of everything came up to mean something.
   assert.ok(entries > 50000 && pax > 30000 && bytes > 5e6, `${entries} ${pax} ${bytes}`);
+});
+
+/** `encodeZtoc` in one run, into a buffer of `ztocSizeBound` (or of `bound` when given). */
+function encodeBounded(z: Ztoc, bound?: number): { bytes: Uint8Array; bound: number } {
+  let text = 0, records = 0;
+  for (const e of z.toc) {
+    text += e.name.length + e.linkname.length + e.uname.length + e.gname.length;
+    for (const [k, v] of e.xattrs) text += k.length + v.length;
+    records += e.xattrs.length;
+  }
+  bound ??= ztocSizeBound(z, z.toc.length, text, records, z.checkpoints.length);
+  const toc = z.toc;
+  const bytes = encodeZtoc(z, { length: toc.length, at: (i) => toc[i], sizeBound: bound });
+  return { bytes, bound };
+}
+
+Deno.test("zTOC writer: written once into its size bound, a zTOC has the same bytes", () => {
+  let slack = 0, size = 0;
+  for (let seed = 1; seed <= 2000; seed++) {
+    const z = randomZtoc(seed);
+    let want: Uint8Array;
+    try {
+      want = encodeZtoc(z);
+    } catch (e) {
+      // The same error either way.
+      assert.throws(() => encodeBounded(z), { message: (e as Error).message }, `seed ${seed}`);
+      continue;
+    }
+    const { bytes, bound } = encodeBounded(z);
+    assert.ok(want.length <= bound, `seed ${seed}: ${want.length} > bound ${bound}`);
+    assert.deepEqual(bytes, want, `seed ${seed}`);
+    // The last bytes of a buffer of the bound (rounded up to 8), not a copy.
+    assert.equal(bytes.byteOffset + bytes.length, bytes.buffer.byteLength, `seed ${seed}`);
+    assert.ok(bytes.buffer.byteLength - bound < 8, `seed ${seed}`);
+    slack += bound - want.length;
+    size += want.length;
+    // A bound too small (wrongly given) ends in the two runs: the same bytes, in a buffer of their own.
+    if (want.length > 64) {
+      const small = encodeBounded(z, want.length - 8).bytes;
+      assert.deepEqual(small, want, `seed ${seed} (bound too small)`);
+      assert.equal(small.byteLength, small.buffer.byteLength);
+    }
+  }
+  // The bound is not wildly off (untouched pages cost nothing, but address space does).
+  assert.ok(slack < 2 * size, `slack ${slack} for ${size} bytes`);
 });
 
 Deno.test("zTOC writer: corner cases equal the Builder's bytes", () => {

@@ -206,16 +206,35 @@ export class FlatBufferWriter {
   readonly #sizes: number[] = [];
   readonly #values: number[] = [];
 
-  /** A measuring writer without `size`, else a writer into `size` bytes. */
-  constructor(size?: number) {
+  /** With `tail`, the message may be shorter than the buffer: it is its last bytes. */
+  readonly #tail: boolean;
+
+  /**
+   * A measuring writer without `size`, else a writer into `size` bytes:
+   * exactly, or with `tail` at most (then the message is the buffer's last
+   * {@link finish} bytes, {@link message}; a larger one overflows it, see
+   * {@link overflowed}).
+   */
+  constructor(size?: number, tail = false) {
     this.measuring = size === undefined;
     this.#size = size ?? 0;
+    this.#tail = tail;
     if (this.#size % 4 !== 0) throw new RangeError(`flatbuffers message of ${size} bytes`);
     if (!this.measuring && !LITTLE_ENDIAN) {
       throw new Error("flatbuffers writer: big-endian platform");
     }
     this.bytes = new Uint8Array(this.#size);
     this.#i32 = new Int32Array(this.bytes.buffer);
+  }
+
+  /** The message once finished: the buffer, or with `tail` its last bytes. */
+  get message(): Uint8Array {
+    return this.#tail ? this.bytes.subarray(this.#size - this.#used) : this.bytes;
+  }
+
+  /** With `tail`: the message outgrew the buffer (what was written is garbage). */
+  get overflowed(): boolean {
+    return this.#used > this.#size;
   }
 
   /** Bytes written so far: the offset of what was written last. */
@@ -493,10 +512,10 @@ export class FlatBufferWriter {
     const end = this.#used + 4;
     this.#used = end;
     if (!this.measuring) {
-      if (end !== this.#size) {
+      if (this.#tail ? end > this.#size : end !== this.#size) {
         throw new Error(`flatbuffers message of ${end} bytes written into ${this.#size}`);
       }
-      this.#i32[0] = end - root;
+      this.#i32[(this.#size - end) >> 2] = end - root;
     }
     return end;
   }
@@ -520,25 +539,50 @@ function copy(dst: Uint8Array, at: number, src: Uint8Array, n: number): void {
  * Builds a message with `write` run twice (measuring, then writing into a
  * buffer of the exact size; `write` must make the same calls both times
  * and return the root table's offset). `checkSize` sees the size before
- * the buffer is allocated and may throw to refuse it.
+ * the buffer is allocated and may throw to refuse it. With `capacity`, a
+ * size the message is known not to exceed, `write` runs once, into a
+ * buffer of that size, and the message is a view of its last bytes (the
+ * pages before are never touched); should it not fit after all, the two
+ * runs follow.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { buildFlatBuffer } from "./flatbuffer_writer.ts";
- * const bytes = buildFlatBuffer((w) => {
+ * const write = (w: import("./flatbuffer_writer.ts").FlatBufferWriter) => {
  *   w.startTable(1);
  *   w.addInt64(0, -2);
  *   return w.endTable();
- * });
+ * };
+ * const bytes = buildFlatBuffer(write);
  * assert.deepEqual([...bytes.subarray(0, 4)], [12, 0, 0, 0]);
  * assert.equal(bytes.length, 24);
+ * // Written once, as the last bytes of a 64-byte buffer; a capacity too small changes nothing.
+ * const tail = buildFlatBuffer(write, undefined, 64);
+ * assert.deepEqual(tail, bytes);
+ * assert.ok(tail.byteOffset === 40 && tail.buffer.byteLength === 64);
+ * assert.deepEqual(buildFlatBuffer(write, undefined, 16), bytes);
  * ```
  */
 export function buildFlatBuffer(
   write: (w: FlatBufferWriter) => number,
   checkSize?: (size: number) => void,
+  capacity?: number,
 ): Uint8Array {
+  if (capacity !== undefined) {
+    const w = new FlatBufferWriter(capacity + (-capacity & 7), true);
+    try {
+      w.finish(write(w));
+    } catch (e) {
+      // (writes past the buffer's start fail or are dropped: it is thrown away)
+      if (!w.overflowed) throw e;
+    }
+    if (!w.overflowed) {
+      const message = w.message;
+      checkSize?.(message.length);
+      return message;
+    }
+  }
   const measure = new FlatBufferWriter();
   const size = measure.finish(write(measure));
   checkSize?.(size);

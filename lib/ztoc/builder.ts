@@ -14,6 +14,7 @@ import { formatModTime } from "../tar/mod_time.ts";
 import { latin1 } from "../tar/pax.ts";
 import { gnuSparseKind } from "../tar/sparse.ts";
 import { encodeZtoc } from "./codec.ts";
+import { ztocSizeBound } from "./ztoc_writer.ts";
 import type { FileMetadata, Ztoc } from "./model.ts";
 import type { LayerScan } from "./scan.ts";
 import { tarMaxSpanId } from "./spans.ts";
@@ -247,10 +248,19 @@ export class EntryCheck {
   error: Error | undefined;
   /** No entry so far keeps the zTOC from being marked `disable-xattrs` (`canDisableXattrs`). */
   xattrFree = true;
+  /** Bytes of the entries' names, link names, owner names and PAX keys and values. */
+  textBytes = 0;
+  /** The entries' PAX records. */
+  records = 0;
 
   /** Checks the next entry. */
   add(e: TarEntry): void {
     this.count++;
+    const pax = e.pax;
+    let text = e.name.length + e.linkname.length + e.uname.length + e.gname.length;
+    for (let i = 0; i < pax.length; i++) text += pax[i][0].length + pax[i][1].length;
+    this.textBytes += text;
+    this.records += pax.length;
     if (this.error === undefined) {
       try {
         tocType(e);
@@ -305,6 +315,7 @@ export interface EncodedZtoc {
  * import { scanLayer } from "./scan.ts";
  * import { buildZtoc, encodeScan } from "./builder.ts";
  * import { encodeZtoc } from "./codec.ts";
+import { ztocSizeBound } from "./ztoc_writer.ts";
  * import { encodeEntries, PackedEntries } from "../tar/entry_codec.ts";
  * import { gzipSync } from "node:zlib";
  * const scan = await scanLayer([gzipSync(new Uint8Array(1024))], {
@@ -344,21 +355,23 @@ export function encodeScan(
   }
   if (check.error !== undefined) throw check.error;
   return {
-    ...encodeWith(scan, options, entries.length, at),
+    ...encodeWith(scan, options, check, at),
     xattrFree: options.xattrs ? check.xattrFree : undefined,
   };
 }
 
 /**
- * Encodes the zTOC of `scan` with the `count` TOC entries `at` gives (see
- * `TocSource`), its gzip zinfo blob written straight into the zTOC's buffer.
+ * Encodes the zTOC of `scan` with the TOC entries `at` gives (see
+ * `TocSource`; `check` went over them all), its gzip zinfo blob written
+ * straight into the zTOC's buffer, in one run (`ztocSizeBound`).
  */
 function encodeWith(
   scan: Omit<LayerScan, "entries">,
   options: BuildZtocOptions,
-  count: number,
+  check: EntryCheck,
   at: (i: number) => FileMetadata,
 ): Omit<EncodedZtoc, "xattrFree"> {
+  const count = check.count;
   const gzip = scan.compression === "gzip";
   const z = ztocOf(scan, options, [], gzip ? EMPTY : encodeTarZinfo(scan.spanSize, scan.size));
   const checkpoints = gzip
@@ -367,8 +380,15 @@ function encodeWith(
       write: (into: Uint8Array) => writeGzipZinfo(into, scan.spanSize, scan.checkpoints),
     }
     : undefined;
+  const sizeBound = ztocSizeBound(
+    z,
+    count,
+    check.textBytes,
+    check.records,
+    checkpoints?.length ?? z.checkpoints.length,
+  );
   return {
-    bytes: encodeZtoc(z, { length: count, at, checkpoints }),
+    bytes: encodeZtoc(z, { length: count, at, checkpoints, sizeBound }),
     files: count,
     spans: z.maxSpanId + 1,
   };

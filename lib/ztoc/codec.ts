@@ -34,7 +34,9 @@ export { algorithmName } from "./flatbuffer_reader.ts";
  * zTOC is measured first and then written into a buffer of exactly its
  * size (`ztoc_writer.ts`), which is returned: memory is one zTOC size
  * above the model's. `from`, when given, gives the TOC entries instead of
- * `z.toc` (made as they are asked for, see `TocSource`).
+ * `z.toc` (made as they are asked for, see `TocSource`), and with its
+ * `sizeBound` the zTOC is written in one run, into a buffer of that size
+ * whose last bytes it is (a view).
  *
  * @example
  * ```ts
@@ -50,9 +52,14 @@ export { algorithmName } from "./flatbuffer_reader.ts";
  * ```
  */
 export function encodeZtoc(z: Ztoc, from?: TocSource): Uint8Array {
-  return buildFlatBuffer(ztocWriter(z, from), (size) => {
-    if (size > MAX_ZTOC_BYTES) throw ztocTooLarge(size, "is");
-  });
+  const bound = from?.sizeBound;
+  return buildFlatBuffer(
+    ztocWriter(z, from),
+    (size) => {
+      if (size > MAX_ZTOC_BYTES) throw ztocTooLarge(size, "is");
+    },
+    bound !== undefined && bound <= MAX_ZTOC_BYTES ? bound : undefined,
+  );
 }
 
 /** The error for a zTOC over `MAX_ZTOC_BYTES`. */

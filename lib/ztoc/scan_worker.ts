@@ -226,10 +226,10 @@ scope.onmessage = (ev: MessageEvent<ScanRequest>) => {
           entries: new PackedEntries(f.entries),
           checked: f.check,
         }, build);
-        // encodeZtoc returns a buffer of exactly the zTOC's size: it moves.
-        const whole = z.bytes.byteOffset === 0 && z.bytes.byteLength === z.bytes.buffer.byteLength;
-        const bytes = whole ? z.bytes : z.bytes.slice();
-        post({ type: "encoded", ...z, bytes }, [bytes.buffer as ArrayBuffer]);
+        // The zTOC is a view of its own buffer (the last bytes of one its
+        // size bound long, whose pages before it were never touched): the
+        // buffer moves, the view keeps its place in it.
+        post({ type: "encoded", ...z }, [z.bytes.buffer as ArrayBuffer]);
         break;
       }
       case "drop":

@@ -154,6 +154,47 @@ export interface TocSource {
    * write it into a zero-filled view of that length.
    */
   readonly checkpoints?: { readonly length: number; write(into: Uint8Array): void };
+  /**
+   * A size the zTOC is known not to exceed ({@link ztocSizeBound}), when
+   * given: it is then written in one run into a buffer of that size (the
+   * zTOC being its last bytes) instead of measured first.
+   */
+  readonly sizeBound?: number;
+}
+
+/**
+ * An upper bound on the encoded size of a zTOC with `z`'s version, build
+ * tool and span digests, `entries` TOC entries whose names, link names,
+ * owner names and PAX keys and values come to `textBytes` bytes in all,
+ * `records` PAX records, and a zinfo blob of `zinfoLength` bytes. Each
+ * string takes at most its bytes + 8 (length, NUL, padding); an entry at
+ * most 256 bytes besides its four texts (type and mod time strings, table,
+ * vtable, vector slots, padding), a PAX record 64 besides its texts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeZtoc } from "./codec.ts";
+ * import { ztocSizeBound } from "./ztoc_writer.ts";
+ * const z = {
+ *   version: "0.9", buildToolIdentifier: "AWS SOCI CLI v0.2",
+ *   compressedArchiveSize: 0, uncompressedArchiveSize: 0, toc: [],
+ *   compressionAlgorithm: "gzip" as const, maxSpanId: 0, spanDigests: [],
+ *   checkpoints: new Uint8Array(12),
+ * };
+ * assert.ok(encodeZtoc(z).length <= ztocSizeBound(z, 0, 0, 0, 12));
+ * ```
+ */
+export function ztocSizeBound(
+  z: Pick<Ztoc, "version" | "buildToolIdentifier" | "spanDigests">,
+  entries: number,
+  textBytes: number,
+  records: number,
+  zinfoLength: number,
+): number {
+  let n = 512 + 3 * (z.version.length + z.buildToolIdentifier.length) + zinfoLength;
+  for (const d of z.spanDigests) n += 3 * d.length + 12;
+  return n + 256 * entries + 64 * records + textBytes;
 }
 
 /** The shape of an entry: a bit per non-zero scalar (checked to be an integer). */
