@@ -208,12 +208,14 @@ async function storeImage(
   manifests: SelectedManifest[],
   options: CreateOptions,
 ): Promise<string> {
-  await tx.putBlob(await source.fetchBytes(target), target);
-  for (const m of manifests) {
-    await tx.putBlob(m.bytes, m.descriptor);
-    const config = m.manifest.config;
-    await tx.putBlob(await source.fetchBytes(config), config);
-  }
+  // Staged side by side (each write waits for its fsync).
+  await Promise.all([
+    source.fetchBytes(target).then((b) => tx.putBlob(b, target)),
+    ...manifests.flatMap((m) => [
+      tx.putBlob(m.bytes, m.descriptor),
+      source.fetchBytes(m.manifest.config).then((b) => tx.putBlob(b, m.manifest.config)),
+    ]),
+  ]);
   const from = containerdOrigin(source, store) ?? options.sourceAnnotation ?? source.reference;
   if (from === "") return options.name ?? source.storeName; // already in the store
   // containerd's records are containerd's names: nothing to make unique (and
