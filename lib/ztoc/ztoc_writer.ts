@@ -2,7 +2,10 @@
  * The zTOC in upstream's build order (`soci-format.md` §3.4), written with
  * {@link FlatBufferWriter}: one procedure measures the zTOC (exact size,
  * nothing allocated but small tables) and then writes it into a buffer of
- * that size. TOC entries, the bulk of a zTOC, skip the generic table calls:
+ * that size, or, given a size bound ({@link ztocSizeBound}), only writes
+ * it, from the end of a buffer of the bound's size (the zTOC is then a view
+ * of that buffer's last bytes). TOC entries, the bulk of a zTOC, skip the
+ * generic table calls:
  * their table layout depends only on which of their seven scalars are
  * non-zero and on the start offset modulo 8, so each of the few layouts a
  * zTOC uses is computed once and then only placed and filled. They are
@@ -280,7 +283,7 @@ function writeEntry(w: FlatBufferWriter, run: ZtocRun, me: FileMetadata): number
     xattrs = w.offsetVector(tables);
   }
 
-  // (checked by the measuring run: all integers)
+  // (entryShape checks the scalars are integers, as the measuring run did)
   const shape = entryShape(me);
   const layout = layoutAt(w, run, shape);
   const table = w.placeTable(layout);
