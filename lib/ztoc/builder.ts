@@ -315,7 +315,6 @@ export interface EncodedZtoc {
  * import { scanLayer } from "./scan.ts";
  * import { buildZtoc, encodeScan } from "./builder.ts";
  * import { encodeZtoc } from "./codec.ts";
-import { ztocSizeBound } from "./ztoc_writer.ts";
  * import { encodeEntries, PackedEntries } from "../tar/entry_codec.ts";
  * import { gzipSync } from "node:zlib";
  * const scan = await scanLayer([gzipSync(new Uint8Array(1024))], {
