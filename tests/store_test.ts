@@ -493,6 +493,50 @@ Deno.test("putBlob calls running at once in one transaction (same and different 
   }
 });
 
+Deno.test("putBlob calls that come while a blob's write is ending stage it once", async () => {
+  // The write's bookkeeping used to end a few microtasks before its caller
+  // resumed and recorded the blob as staged: a call in between wrote the
+  // staged file again (EEXIST; seen when create fetched an image's documents
+  // side by side). Here the staged file's fsync waits for a gate (and does
+  // no I/O), so that after the gate opens everything is microtasks, and
+  // calls come at every microtask depth after it.
+  const root = await tempRoot();
+  const open = Deno.open;
+  let gate: PromiseWithResolvers<void> | undefined;
+  const entered = Promise.withResolvers<void>();
+  (Deno as { open: typeof Deno.open }).open = async (path, options) => {
+    const f = await open(path, options);
+    if (gate !== undefined && String(path).includes("ingest")) {
+      const g = gate.promise;
+      (f as { sync: () => Promise<void> }).sync = async () => {
+        entered.resolve();
+        await g;
+      };
+    }
+    return f;
+  };
+  try {
+    const store = LocalStore.open(root);
+    const tx = store.begin();
+    const bytes = enc.encode("written once");
+    gate = Promise.withResolvers();
+    const puts = [tx.putBlob(bytes)];
+    await entered.promise;
+    gate.resolve();
+    for (let depth = 0; depth < 20; depth++) {
+      puts.push(tx.putBlob(bytes));
+      await Promise.resolve();
+    }
+    const infos = await Promise.all(puts);
+    assert.equal(new Set(infos.map((i) => i.digest)).size, 1);
+    await tx.abort();
+    store.close();
+  } finally {
+    (Deno as { open: typeof Deno.open }).open = open;
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("two processes committing 50 transactions each on one root: everything lands", async () => {
   const root = await tempRoot();
   const writer = new URL("./helpers/store_writer.ts", import.meta.url).pathname;

@@ -164,11 +164,13 @@ export class ContainerdTransaction implements ArtifactTransaction {
     if (this.#written.has(digest)) return info;
     let pending = this.#writing.get(digest);
     if (!pending) {
-      pending = this.#write(info, bytes).finally(() => this.#writing.delete(digest));
+      // Written before it stops being written: a call between the two would write it again.
+      pending = this.#write(info, bytes)
+        .then((r) => (this.#written.add(digest), r))
+        .finally(() => this.#writing.delete(digest));
       this.#writing.set(digest, pending);
     }
     await pending;
-    this.#written.add(digest);
     return info;
   }
 

@@ -103,10 +103,13 @@ export class LocalTransaction implements ArtifactTransaction {
     if (this.#staged.has(digest)) return info;
     let pending = this.#writing.get(digest);
     if (!pending) {
-      pending = this.#staging.write(digest, bytes).finally(() => this.#writing.delete(digest));
+      // Staged before it stops being written: a call between the two would write it again.
+      pending = this.#staging.write(digest, bytes)
+        .then((s) => (this.#staged.set(digest, s), s))
+        .finally(() => this.#writing.delete(digest));
       this.#writing.set(digest, pending);
     }
-    this.#staged.set(digest, await pending);
+    await pending;
     return info;
   }
 
