@@ -65,9 +65,11 @@ export const ztocBuildCommand: Command = {
     if (built.ztocError) throw built.ztocError;
     const [{ sha256Digest }, { writeFileAtomic }] = await (later ?? loadLater());
     const { bytes, files, spans } = built.ztoc!;
+    // Hashed here while the file is written (the write runs off this thread).
+    const writing = output === "-" ? ctx.out.write(bytes) : writeFileAtomic(output, [bytes]);
+    writing.catch(() => {}); // (awaited below)
     const digest = sha256Digest(bytes);
-    if (output === "-") await ctx.out.write(bytes);
-    else await writeFileAtomic(output, [bytes]);
+    await writing;
     const summary = {
       digest,
       size: bytes.length,

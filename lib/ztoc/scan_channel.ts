@@ -1,70 +1,32 @@
 /**
  * Starting a scan worker (`scan_worker.ts`) and talking to it: a
- * {@link Channel} queues its answers in order. {@link prestartScanWorker}
- * starts one before it is needed — the worker loads its module and compiles
- * zlib's WASM while the caller still loads its own modules or opens the
- * image — and the next {@link startScanWorker} (a `ScanPool` taking a
- * worker) gets it. This module imports nothing heavy, so that a command can
- * start the worker first thing.
+ * {@link Channel} (a `WorkerChannel`) queues its answers in order.
+ * {@link prestartScanWorker} starts one before it is needed — the worker
+ * loads its module and compiles zlib's WASM while the caller still loads
+ * its own modules or opens the image — and the next
+ * {@link startScanWorker} (a `ScanPool` taking a worker) gets it. This
+ * module imports nothing heavy, so that a command can start the worker
+ * first thing.
  *
  * @module
  */
 import type { ScanResponse } from "./scan_worker.ts";
+import {
+  type StartingWorker as Starting,
+  startWorker,
+  type WorkerChannel,
+  WorkerUnavailable,
+} from "../util/worker_channel.ts";
+
+export { WorkerUnavailable };
 
 const WORKER_URL = new URL("./scan_worker.ts", import.meta.url);
 
-/** A worker that could not start (no read access to its module, …). */
-export class WorkerUnavailable extends Error {}
+/** A scan worker and the answers it sent, consumed in order. */
+export type Channel = WorkerChannel<ScanResponse>;
 
-/** A worker and the answers it sent, consumed in order. */
-export class Channel {
-  /** The worker. */
-  readonly worker: Worker;
-  #queue: ScanResponse[] = [];
-  #wake: (() => void) | undefined;
-  /** Set once the worker died or the pool was closed: nothing more will come. */
-  dead = false;
-
-  /** Listens to `worker`'s messages and errors. */
-  constructor(worker: Worker) {
-    this.worker = worker;
-    worker.onmessage = (ev: MessageEvent<ScanResponse>) => this.push(ev.data);
-    worker.onerror = (ev: ErrorEvent) => {
-      ev.preventDefault();
-      this.kill(`scan worker failed: ${ev.message}`);
-    };
-  }
-
-  /** Queues an answer. */
-  push(m: ScanResponse): void {
-    this.#queue.push(m);
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
-  }
-
-  /** Ends the worker; a scan waiting on it fails with `message`. */
-  kill(message: string): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.worker.terminate();
-    this.push({ type: "error", kind: "internal", message, fatal: true });
-  }
-
-  /** The next answer, in order. */
-  async next(): Promise<ScanResponse> {
-    while (this.#queue.length === 0) await new Promise<void>((r) => (this.#wake = r));
-    return this.#queue.shift()!;
-  }
-}
-
-/** A worker being started: `ready` resolves once it said so, or rejects with `WorkerUnavailable`. */
-export interface StartingWorker {
-  /** The worker's channel (its first answer is taken by `ready`). */
-  channel: Channel;
-  /** Resolves when the worker is ready; rejects (worker killed) when it cannot start. */
-  ready: Promise<void>;
-}
+/** A scan worker being started (see `startWorker`). */
+export type StartingWorker = Starting<ScanResponse>;
 
 /** Workers started ahead, oldest first. */
 const prestarted: StartingWorker[] = [];
@@ -72,20 +34,11 @@ const prestarted: StartingWorker[] = [];
 const unclaimed: StartingWorker[] = [];
 
 function spawn(): StartingWorker {
-  // A worker module needs read permission; asking Deno first avoids the
-  // error it would print for a worker that cannot load.
-  if (WORKER_URL.protocol === "file:") {
-    const read = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
-    if (read.state !== "granted") throw new WorkerUnavailable("no read access");
-  }
-  const channel = new Channel(new Worker(WORKER_URL, { type: "module" }));
-  const ready = channel.next().then((first) => {
-    if (first.type !== "ready") {
-      channel.kill("");
-      throw new WorkerUnavailable(first.type === "error" ? first.message : "no ready message");
-    }
-  });
-  return { channel, ready };
+  return startWorker<ScanResponse>(
+    WORKER_URL,
+    (message) => ({ type: "error", kind: "internal", message, fatal: true }),
+    "scan worker",
+  );
 }
 
 /** A worker started ahead, for the next {@link startScanWorker}. */

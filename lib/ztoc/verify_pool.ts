@@ -12,6 +12,7 @@
  * @module
  */
 import { SociError } from "../errors.ts";
+import { startWorker, type WorkerChannel, WorkerUnavailable } from "../util/worker_channel.ts";
 import type { ZtocHeader } from "./model.ts";
 import type { Zinfo } from "./spans.ts";
 import type { ZtocView } from "./ztoc_view.ts";
@@ -51,33 +52,8 @@ const IN_FLIGHT = 4;
 /** Size of the buffers that carry layer bytes to the worker. */
 const CHUNK = 1 << 20;
 
-/** A worker and its answers, consumed in order. */
-class Channel {
-  readonly worker: Worker;
-  #queue: VerifyResponse[] = [];
-  #wake: (() => void) | undefined;
-
-  constructor(worker: Worker) {
-    this.worker = worker;
-    worker.onmessage = (ev: MessageEvent<VerifyResponse>) => this.#push(ev.data);
-    worker.onerror = (ev: ErrorEvent) => {
-      ev.preventDefault();
-      this.#push({ type: "error", message: `verify worker failed: ${ev.message}` });
-    };
-  }
-
-  #push(m: VerifyResponse): void {
-    this.#queue.push(m);
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
-  }
-
-  async next(): Promise<VerifyResponse> {
-    while (this.#queue.length === 0) await new Promise<void>((r) => (this.#wake = r));
-    return this.#queue.shift()!;
-  }
-}
+/** A verify worker and its answers, consumed in order. */
+type Channel = WorkerChannel<VerifyResponse>;
 
 /** Options of {@link VerifyPool.check}. */
 export interface CheckOptions extends LayerVerifierOptions {
@@ -260,15 +236,16 @@ export class VerifyPool {
 
 /** Starts a verify worker; undefined where none can start (no read access to its module). */
 async function spawn(): Promise<Channel | undefined> {
-  if (WORKER_URL.protocol === "file:") {
-    const read = Deno.permissions.querySync({ name: "read", path: WORKER_URL });
-    if (read.state !== "granted") return undefined;
+  try {
+    const { channel, ready } = startWorker<VerifyResponse>(
+      WORKER_URL,
+      (message) => ({ type: "error", message }),
+      "verify worker",
+    );
+    await ready;
+    return channel;
+  } catch (e) {
+    if (e instanceof WorkerUnavailable) return undefined;
+    throw e;
   }
-  const c = new Channel(new Worker(WORKER_URL, { type: "module" }));
-  const first = await c.next();
-  if (first.type !== "ready") {
-    c.worker.terminate();
-    return undefined;
-  }
-  return c;
 }
