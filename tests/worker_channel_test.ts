@@ -16,26 +16,40 @@ function workerUrl(code: string): { url: URL; revoke: () => void } {
   return { url: new URL(href), revoke: () => URL.revokeObjectURL(href) };
 }
 
-Deno.test("WorkerChannel: answers come in order, queued before they are asked for", async () => {
-  const { url, revoke } = workerUrl(
-    "self.onmessage = (e) => { for (let i = 0; i < e.data; i++) self.postMessage({ type: 'n', n: i }); };",
-  );
-  const c = new WorkerChannel<Answer>(new Worker(url, { type: "module" }), failure);
+/**
+ * Runs `test` with a channel (failures named `name`) to a module worker
+ * running `code`; the worker is killed (if still alive) and its URL
+ * revoked afterwards.
+ */
+async function withChannel(
+  code: string,
+  test: (c: WorkerChannel<Answer>) => Promise<void>,
+  name?: string,
+): Promise<void> {
+  const { url, revoke } = workerUrl(code);
+  const c = new WorkerChannel<Answer>(new Worker(url, { type: "module" }), failure, name);
   try {
-    c.worker.postMessage(5);
-    const got: number[] = [];
-    for (let i = 0; i < 5; i++) got.push((await c.next()).n!);
-    assert.deepEqual(got, [0, 1, 2, 3, 4]);
+    await test(c);
   } finally {
     c.kill("done");
     revoke();
   }
+}
+
+Deno.test("WorkerChannel: answers come in order, queued before they are asked for", async () => {
+  await withChannel(
+    "self.onmessage = (e) => { for (let i = 0; i < e.data; i++) self.postMessage({ type: 'n', n: i }); };",
+    async (c) => {
+      c.worker.postMessage(5);
+      const got: number[] = [];
+      for (let i = 0; i < 5; i++) got.push((await c.next()).n!);
+      assert.deepEqual(got, [0, 1, 2, 3, 4]);
+    },
+  );
 });
 
 Deno.test("WorkerChannel: an uncaught error in the worker ends it and wakes the waiter", async () => {
-  const { url, revoke } = workerUrl("self.onmessage = () => { throw new Error('boom 42'); };");
-  const c = new WorkerChannel<Answer>(new Worker(url, { type: "module" }), failure, "test worker");
-  try {
+  await withChannel("self.onmessage = () => { throw new Error('boom 42'); };", async (c) => {
     const waiting = c.next(); // asked before anything can come
     c.worker.postMessage(1);
     const m = await waiting;
@@ -46,33 +60,28 @@ Deno.test("WorkerChannel: an uncaught error in the worker ends it and wakes the 
     c.kill("again");
     c.push({ type: "marker" });
     assert.deepEqual(await c.next(), { type: "marker" });
-  } finally {
-    revoke();
-  }
+  }, "test worker");
 });
 
 Deno.test("WorkerChannel: kill terminates the worker and answers the failure once", async () => {
-  const { url, revoke } = workerUrl(
+  await withChannel(
     "self.onmessage = (e) => self.postMessage({ type: 'echo', n: e.data });",
+    async (c) => {
+      c.worker.postMessage(3);
+      assert.deepEqual(await c.next(), { type: "echo", n: 3 });
+      c.kill("stopped here");
+      c.kill("twice");
+      assert.deepEqual(await c.next(), { type: "error", message: "stopped here" });
+      assert.equal(c.dead, true);
+      // Terminated: what is posted now is never answered.
+      c.worker.postMessage(4);
+      const late = await Promise.race([
+        c.next(),
+        new Promise<"none">((r) => setTimeout(() => r("none"), 200)),
+      ]);
+      assert.equal(late, "none");
+    },
   );
-  const c = new WorkerChannel<Answer>(new Worker(url, { type: "module" }), failure);
-  try {
-    c.worker.postMessage(3);
-    assert.deepEqual(await c.next(), { type: "echo", n: 3 });
-    c.kill("stopped here");
-    c.kill("twice");
-    assert.deepEqual(await c.next(), { type: "error", message: "stopped here" });
-    assert.equal(c.dead, true);
-    // Terminated: what is posted now is never answered.
-    c.worker.postMessage(4);
-    const late = await Promise.race([
-      c.next(),
-      new Promise<"none">((r) => setTimeout(() => r("none"), 200)),
-    ]);
-    assert.equal(late, "none");
-  } finally {
-    revoke();
-  }
 });
 
 Deno.test("startWorker: ready once the worker says so; its later answers follow", async () => {
