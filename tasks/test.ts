@@ -1,9 +1,10 @@
 /**
  * The project's test command (`deno task test`, also run by `.ci/run`):
  * format, lint, type and doc checks, then every test and doc example.
- * Prints `N passed, N failed` last, from the real counts of test cases; a
- * static check that fails counts as one failure (a passing one counts as
- * nothing: it is not a test).
+ * Prints `N passed, N failed` last, from the real counts of tests (the
+ * steps inside them are counted on the line before); a static check that
+ * fails counts as one failure (a passing one counts as nothing: it is not a
+ * test).
  *
  * Extra arguments are passed to `deno test` (e.g. `deno task test --filter zinfo`).
  *
@@ -91,27 +92,50 @@ function unescapeXml(text: string): string {
   });
 }
 const cases = [...xml.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)];
-let testsFailed = 0;
-let skipped = 0;
+/** Counts of test cases: top-level tests, and the steps inside them (`t.step`). */
+const counts = {
+  test: { passed: 0, failed: 0, skipped: 0 },
+  step: { passed: 0, failed: 0, skipped: 0 },
+};
+// A step's case is named "<its test's name> > <step name>" (nested steps
+// likewise), after its test's case in the same file: a name is a step's when
+// such a prefix names an earlier case of the file. A failing step also fails
+// its test, so only the tests make the final line.
+const earlier = new Set<string>();
 for (const c of cases) {
   const body = c[2] ?? "";
-  if (/<skipped\b/.test(body)) skipped++;
-  else if (/<(failure|error)\b/.test(body)) {
-    testsFailed++;
-    const name = /name="([^"]*)"/.exec(c[0])?.[1] ?? "?";
-    failures.push(unescapeXml(name));
+  const name = unescapeXml(/\bname="([^"]*)"/.exec(c[0])?.[1] ?? "?");
+  const file = unescapeXml(/\bclassname="([^"]*)"/.exec(c[0])?.[1] ?? "");
+  const parts = name.split(" > ");
+  let step = false;
+  for (let i = 1; i < parts.length && !step; i++) {
+    step = earlier.has(`${file}\0${parts.slice(0, i).join(" > ")}`);
   }
+  earlier.add(`${file}\0${name}`);
+  const kind = step ? counts.step : counts.test;
+  if (/<skipped\b/.test(body)) kind.skipped++;
+  else if (/<(failure|error)\b/.test(body)) {
+    kind.failed++;
+    failures.push(step ? `${name} (step)` : name);
+  } else kind.passed++;
 }
 // A skipped (ignored) test is not a passed one; an example whose
 // console.assert failed only printed "Assertion failed": count it failed.
-const testsPassed = cases.length - testsFailed - skipped;
-passed += testsPassed;
+const testsFailed = counts.test.failed;
+passed += counts.test.passed;
 failed += testsFailed;
 if (assertionsFailed > 0) {
   failed += assertionsFailed;
   failures.push(`${assertionsFailed} console.assert failure(s) (see "Assertion failed" above)`);
 }
-if (skipped > 0) console.log(`${skipped} skipped (not counted as passed)`);
+if (counts.test.skipped > 0) {
+  console.log(`${counts.test.skipped} tests skipped (not counted as passed)`);
+}
+const st = counts.step;
+console.log(
+  `steps inside those tests: ${st.passed} passed, ${st.failed} failed` +
+    (st.skipped > 0 ? `, ${st.skipped} skipped` : ""),
+);
 if (!testsOk && testsFailed === 0) {
   // deno test failed without a failing test case (type error, crash, leak)
   failed++;

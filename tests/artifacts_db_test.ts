@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { SociError } from "../lib/errors.ts";
 import { type ArtifactRecord, ArtifactsDb } from "../lib/store/artifacts_db.ts";
 import { artifactsDbPath } from "../lib/store/root.ts";
-import { lockPath, run } from "./helpers/store_tree.ts";
+import { canLockPaths, lockPath, run } from "./helpers/store_tree.ts";
 
 const dec = new TextDecoder();
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -298,9 +298,10 @@ Deno.test("create lazy: no file until the first write; reads see a file another 
   }
 });
 
-Deno.test("read-only on a DB we may not write leaves no -wal/-shm behind (file, then directory)", async () => {
+/** A DB of one row in a directory whose name needs escaping in a file: URI; and a reader of it. */
+async function readOnlyFixture(): Promise<{ tmp: string; dir: string; read: () => void }> {
   const tmp = await Deno.makeTempDir({ prefix: "soci-db-test-" });
-  const dir = join(tmp, "a?b%41#c"); // a name that needs escaping in a file: URI
+  const dir = join(tmp, "a?b%41#c");
   await Deno.mkdir(dir);
   const path = join(dir, "artifacts.sqlite");
   const rw = ArtifactsDb.open(path);
@@ -318,21 +319,33 @@ Deno.test("read-only on a DB we may not write leaves no -wal/-shm behind (file, 
       ro.close();
     }
   };
-  try {
-    for (const locked of [path, dir]) {
-      const unlock = await lockPath(locked);
-      if (unlock === undefined) {
-        console.warn(`cannot make ${locked} unwritable here: skipped`);
-        continue;
+  return { tmp, dir, read };
+}
+
+Deno.test({
+  name: "read-only on a DB we may not write leaves no -wal/-shm behind (file, then directory)",
+  ignore: !canLockPaths,
+  fn: async () => {
+    const { tmp, dir, read } = await readOnlyFixture();
+    try {
+      for (const locked of [join(dir, "artifacts.sqlite"), dir]) {
+        const unlock = await lockPath(locked);
+        try {
+          read();
+          assert.deepEqual(await names(dir), ["artifacts.sqlite"], locked);
+        } finally {
+          await unlock();
+        }
       }
-      try {
-        read();
-        assert.deepEqual(await names(dir), ["artifacts.sqlite"], locked);
-      } finally {
-        await unlock();
-      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
     }
-    // Writable, it is read through a query_only connection, which also leaves nothing.
+  },
+});
+
+Deno.test("read-only on a writable DB reads through a query_only connection, which leaves nothing", async () => {
+  const { tmp, dir, read } = await readOnlyFixture();
+  try {
     read();
     assert.deepEqual(await names(dir), ["artifacts.sqlite"]);
   } finally {

@@ -350,7 +350,13 @@ Deno.test("output: Go JSON string escapes and number forms", () => {
     "[\n  1e+21,\n  1e-7,\n  0.1,\n  -0,\n  123456789\n]\n",
   );
   assert.equal(marshalIndent(new Map([["b", 1], ["a", 2]])), '{\n  "a": 2,\n  "b": 1\n}\n');
-  assert.throws(() => marshalIndent(NaN));
+  // Go's encoding/json refuses NaN and ±Inf: "json: unsupported value: NaN".
+  for (const [v, text] of [[NaN, "NaN"], [Infinity, "+Inf"], [-Infinity, "-Inf"]] as const) {
+    assert.throws(() => marshalIndent(v), {
+      name: "BadInputError",
+      message: `json: unsupported value: ${text}`,
+    });
+  }
 });
 
 Deno.test("output: Go %q quoting", () => {

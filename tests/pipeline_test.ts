@@ -61,7 +61,9 @@ Deno.test("pipe() chains the stages called with options only", async () => {
 
 Deno.test("stages only take the layers they can handle (checked by deno check)", () => {
   const image = OciLayoutSource.fromReference(SAMPLE);
-  // Never run: these lines are here for the type checker.
+  // Never run: these lines are here for the type checker. The test's check is
+  // that `deno test` type-checks this file: an @ts-expect-error line that
+  // type-checks fails the run.
   const typeChecks = () => {
     // @ts-expect-error: ztoc() of layers that were never scanned
     ztoc(layers(image));
@@ -108,6 +110,8 @@ Deno.test("ztoc() records the span size the layer was scanned with", async () =>
   const soci = await index(
     ztoc(spans(layers(image, { minLayerSize: 0 }), { spanSize: 65536, concurrency: 0 })),
   );
+  assert.equal(soci.manifest.layers.length, 2);
+  assert.equal(soci.layers.length, 2);
   for (const d of soci.manifest.layers) {
     assert.equal(d.annotations?.["com.amazon.soci.span-size"], "65536");
   }
@@ -299,8 +303,10 @@ Deno.test("storeZtocs: zTOC writes run while later layers come through; the stag
     const ok = await run(-1);
     assert.equal(ok.error, undefined);
     // Each layer is passed on before its write ends, and the stage ends after every write.
+    assert.equal(ok.seen.length, 3);
     const done0: number = ok.events.indexOf("done 0");
-    assert.ok(done0 >= 0 && ok.events.indexOf("yield 1") < done0, ok.events.join(", "));
+    const yield1: number = ok.events.indexOf("yield 1");
+    assert.ok(done0 >= 0 && yield1 >= 0 && yield1 < done0, ok.events.join(", "));
     assert.deepEqual(ok.events.slice(-1), ["end"]);
     for (let i = 0; i < 3; i++) {
       const at: number = ok.events.indexOf(`done ${i}`);

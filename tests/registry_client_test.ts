@@ -3,6 +3,7 @@
 // registry (for what 2.8 cannot show) and the fault proxy.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { BadInputError, NotFoundError, RegistryError } from "../lib/errors.ts";
 import { formatReference, parseDockerReference } from "../lib/oci/reference.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
@@ -14,6 +15,7 @@ import { skopeoCopyToRegistry, skopeoInspectRaw, startRegistry } from "./helpers
 import { makeOciLayout, pseudoRandomBytes } from "./helpers/registry_oci_layout.ts";
 import { startReferrersRegistry } from "./helpers/referrers_registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
+import { startInterceptProxy } from "./helpers/intercept_proxy.ts";
 import { concat } from "./helpers/bytes.ts";
 
 const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
@@ -392,8 +394,8 @@ Deno.test("unreachable registry and timeouts: one clear line", async () => {
 });
 
 Deno.test("digest verification refuses corrupted content", async () => {
-  const fake = await startReferrersRegistry();
-  const client = new RegistryClient(fake.host, { plainHttp: true });
+  const reg = await startRegistry();
+  const client = new RegistryClient(reg.host, { plainHttp: true });
   try {
     const blob = enc.encode('{"hello":"world"}');
     const d = sha256(blob);
@@ -410,8 +412,20 @@ Deno.test("digest verification refuses corrupted content", async () => {
       layers: [],
     }));
     await client.manifests.put("r", "t", manifest, "application/vnd.oci.image.manifest.v1+json");
-    fake.corruptBlob(d);
-    const src = new RegistrySource(`${fake.host}/r:t`, { client });
+    // Corrupt the blob in the registry's storage: other bytes, same length.
+    const hex = d.slice("sha256:".length);
+    const data = join(
+      reg.dir,
+      "data/docker/registry/v2/blobs/sha256",
+      hex.slice(0, 2),
+      hex,
+      "data",
+    );
+    assert.deepEqual(await Deno.readFile(data), blob);
+    const corrupted = blob.slice();
+    corrupted[0] ^= 0xff;
+    await Deno.writeFile(data, corrupted);
+    const src = new RegistrySource(`${reg.host}/r:t`, { client });
     const desc = await src.resolve();
     assert.equal(desc.digest, sha256(manifest));
     const e = await rejects(
@@ -422,51 +436,62 @@ Deno.test("digest verification refuses corrupted content", async () => {
       }),
     );
     assert.ok(e instanceof BadInputError, String(e));
-    const corrupted = blob.slice();
-    corrupted[0] ^= 0xff;
     assert.equal(
       e.message,
-      `${fake.host}: blob r@${d}: content has digest ${sha256(corrupted)}`,
+      `${reg.host}: blob r@${d}: content has digest ${sha256(corrupted)}`,
     );
   } finally {
     client.close();
-    await fake.stop();
+    await reg.stop();
   }
 });
 
 Deno.test("Retry-After is honoured and 429/5xx are retried", async () => {
+  const reg = await startRegistry();
+  const blob = enc.encode("x");
+  const d = sha256(blob);
   let calls = 0;
   let alwaysFail = false;
   const times: number[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+  // In front of the real registry: the HEADs of the blob get 429
+  // (Retry-After: 1), then 503, then the registry's own answer.
+  const proxy = startInterceptProxy(reg.url, (req, forward) => {
+    if (req.method !== "HEAD" || req.path !== `/v2/a/blobs/${d}`) return forward();
     calls++;
     times.push(Date.now());
-    if (alwaysFail) return new Response("oops", { status: 503 });
-    if (calls === 1) return new Response("busy", { status: 429, headers: { "retry-after": "1" } });
-    if (calls === 2) return new Response("oops", { status: 503 });
-    return new Response(null, { status: 200, headers: { "content-length": "0" } });
+    if (alwaysFail) return Promise.resolve(new Response("oops", { status: 503 }));
+    if (calls === 1) {
+      return Promise.resolve(
+        new Response("busy", { status: 429, headers: { "retry-after": "1" } }),
+      );
+    }
+    if (calls === 2) return Promise.resolve(new Response("oops", { status: 503 }));
+    return forward();
   });
-  const host = `127.0.0.1:${server.addr.port}`;
-  const client = new RegistryClient(host, { plainHttp: true, retryDelayMs: 10 });
+  const client = new RegistryClient(proxy.host, { plainHttp: true, retryDelayMs: 10 });
+  const failing = new RegistryClient(proxy.host, {
+    plainHttp: true,
+    maxRetries: 2,
+    retryDelayMs: 1,
+  });
   try {
-    assert.equal(await client.blobs.head("a", sha256(enc.encode("x"))), 0);
+    const direct = new RegistryClient(reg.host, { plainHttp: true });
+    await direct.blobs.upload("a", { digest: d, size: blob.length }, blob);
+    direct.close();
+    assert.equal(await client.blobs.head("a", d), blob.length);
     assert.equal(calls, 3);
     assert.ok(times[1] - times[0] >= 950, `waited ${times[1] - times[0]} ms after Retry-After: 1`);
     // Retries run out: the last status is reported.
     alwaysFail = true;
     calls = 0;
-    const e = await rejects(
-      new RegistryClient(host, { plainHttp: true, maxRetries: 2, retryDelayMs: 1 })
-        .blobs.head("a", sha256(enc.encode("x"))),
-    );
-    assert.equal(
-      e.message,
-      `${host}: check blob a@${sha256(enc.encode("x"))}: 503 Service Unavailable`,
-    );
+    const e = await rejects(failing.blobs.head("a", d));
+    assert.equal(e.message, `${proxy.host}: check blob a@${d}: 503 Service Unavailable`);
     assert.equal(calls, 3);
   } finally {
     client.close();
-    await server.shutdown();
+    failing.close();
+    await proxy.stop();
+    await reg.stop();
   }
 });
 
@@ -608,6 +633,8 @@ Deno.test("referrers listing: server- or client-side filtering, Link pagination;
     }
   }
 
+  // On the fake: distribution 2.8 ignores `n` and `last` on tags/list and
+  // sends no `Link` (every tag in one answer), so it cannot show pages.
   await t.step("tags list follows Link pages", async () => {
     const fake = await startReferrersRegistry({ tagsPageSize: 2 });
     const client = new RegistryClient(fake.host, { plainHttp: true });
@@ -626,11 +653,11 @@ Deno.test("referrers listing: server- or client-side filtering, Link pagination;
 });
 
 Deno.test("blob stream: more cuts than maxRetries, each after progress, still completes", async () => {
-  const fake = await startReferrersRegistry();
+  const reg = await startRegistry();
   // Every blob GET is cut half way: each resume (Range from where it
   // stopped) gets half of what is left, so ~17 cuts for 128 KiB.
   const proxy = await startFaultProxy({
-    upstream: fake.url,
+    upstream: reg.url,
     cutRate: 1,
     faultable: (method, path) => method === "GET" && path.includes("/blobs/"),
   });
@@ -657,6 +684,6 @@ Deno.test("blob stream: more cuts than maxRetries, each after progress, still co
   } finally {
     client.close();
     await proxy.stop();
-    await fake.stop();
+    await reg.stop();
   }
 });

@@ -229,6 +229,7 @@ Deno.test("copyGraph: an image index to docker-registry 2.8", async (t) => {
       // No blob bytes were read or sent: mounts only.
       assert.ok(blobs.every((b) => !calls.includes(b.desc.digest)));
       const uploads = proxy.requests.filter((r) => r.path.includes("/blobs/uploads/"));
+      assert.equal(uploads.length, blobs.length, "one mount request per blob");
       assert.ok(uploads.every((r) => r.method === "POST" && r.path.includes("mount=")));
 
       // From a repository that lacks the blobs: the registry declines, the copy uploads.

@@ -22,6 +22,7 @@ import {
 } from "./helpers/registry_oci_layout.ts";
 import { startReferrersRegistry } from "./helpers/referrers_registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
+import { type InterceptProxy, startInterceptProxy } from "./helpers/intercept_proxy.ts";
 
 const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 const enc = new TextEncoder();
@@ -289,10 +290,15 @@ Deno.test("push v1 index to docker-registry 2.8: fallback tag, idempotence, supe
         { onEvent: (kind, d) => events.push([kind, d.digest]) },
       );
       const pushed = events.filter(([k]) => k === "pushed").map(([, d]) => d);
+      const at = (digest: string) => {
+        const i = pushed.indexOf(digest);
+        assert.ok(i >= 0, `${digest} pushed`);
+        return i;
+      };
       for (const b of [img.config, ...img.layers]) {
-        assert.ok(pushed.indexOf(b.digest) < pushed.indexOf(img.manifest.digest));
+        assert.ok(at(b.digest) < at(img.manifest.digest));
       }
-      assert.ok(pushed.indexOf(img.manifest.digest) < pushed.indexOf(idx[0].desc.digest));
+      assert.ok(at(img.manifest.digest) < at(idx[0].desc.digest));
       assert.equal(result.referrers, "tag");
       assert.deepEqual(
         await skopeoInspectRaw(`${reg.host}/fresh@${img.manifest.digest}`),
@@ -436,67 +442,49 @@ Deno.test("push v1 index to an OCI 1.1 registry: referrers API, no fallback tag"
       },
     );
 
-    await t.step("registry without the API: fallback tag on the fake too", async () => {
-      const fake = await startReferrersRegistry({ referrersApi: false });
-      const client = new RegistryClient(fake.host, { plainHttp: true });
-      try {
-        await seed(client);
-        await pushIndex(client, "app", i1.desc, getter(i1.blobs), { fallback: { settleMs: 20 } });
-        // The tag is read once to merge and once to confirm (no extra read by the API probe).
-        assert.equal(
-          fake.requests.filter((r) => r.method === "GET" && r.path === `/v2/app/manifests/${tag}`)
-            .length,
-          2,
-        );
-        const r2 = await pushIndex(client, "app", i2.desc, getter(i2.blobs), {
-          fallback: { settleMs: 20 },
-        });
-        assert.equal(r2.referrers, "tag");
-        assert.equal(client.referrers.support, "unsupported");
-        assert.deepEqual(fake.tags("app"), [tag, "v1"].sort());
-        const m = await client.manifests.get("app", tag);
-        assert.equal(dec.decode(m.bytes), expectedFallback([i1, i2]));
-        assert.equal(fake.hasManifest("app", sha256(enc.encode(expectedFallback([i1])))), false);
-      } finally {
-        client.close();
-        await fake.stop();
-      }
-    });
+    await t.step(
+      "docker-registry 2.8 (no API): fallback tag read to merge and to confirm",
+      async () => {
+        const reg = await startRegistry();
+        const proxy = startInterceptProxy(reg.url);
+        const client = new RegistryClient(proxy.host, { plainHttp: true });
+        const direct = new RegistryClient(reg.host, { plainHttp: true });
+        try {
+          await seed(client);
+          await pushIndex(client, "app", i1.desc, getter(i1.blobs), { fallback: { settleMs: 20 } });
+          // The tag is read once to merge and once to confirm (no extra read by the API probe).
+          assert.equal(
+            proxy.requests.filter((r) =>
+              r.method === "GET" && r.path === `/v2/app/manifests/${tag}`
+            )
+              .length,
+            2,
+          );
+          // The probe did ask for the referrers API (404 from 2.8).
+          assert.ok(proxy.requests.some((r) => r.path.startsWith("/v2/app/referrers/")));
+          const r2 = await pushIndex(client, "app", i2.desc, getter(i2.blobs), {
+            fallback: { settleMs: 20 },
+          });
+          assert.equal(r2.referrers, "tag");
+          assert.equal(client.referrers.support, "unsupported");
+          assert.deepEqual((await direct.manifests.tags("app")).sort(), [tag, "v1"].sort());
+          const m = await direct.manifests.get("app", tag);
+          assert.equal(dec.decode(m.bytes), expectedFallback([i1, i2]));
+          const old = sha256(enc.encode(expectedFallback([i1])));
+          assert.deepEqual(r2.deleted, [old]);
+          assert.equal(await direct.manifests.head("app", old), undefined);
+        } finally {
+          client.close();
+          direct.close();
+          await proxy.stop();
+          await reg.stop();
+        }
+      },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/**
- * A pass-through proxy to `upstream` (recording every request) whose `hook`
- * may answer a request itself or act before it is forwarded.
- */
-function startInterceptor(
-  upstream: string,
-  hook: (method: string, path: string, body?: Uint8Array) => Promise<Response | undefined>,
-) {
-  const seen: { method: string; path: string; body?: Uint8Array }[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const u = new URL(req.url);
-    const path = u.pathname + u.search;
-    const body = req.method === "GET" || req.method === "HEAD"
-      ? undefined
-      : new Uint8Array(await req.arrayBuffer());
-    seen.push({ method: req.method, path, body });
-    const own = await hook(req.method, path, body);
-    if (own) return own;
-    const headers = new Headers(req.headers);
-    headers.delete("host");
-    const res = await fetch(upstream + path, {
-      method: req.method,
-      headers,
-      body,
-      redirect: "manual",
-    });
-    return new Response(res.body, { status: res.status, headers: res.headers });
-  });
-  return { host: `127.0.0.1:${server.addr.port}`, seen, stop: () => server.shutdown() };
-}
 
 /** A subject manifest and `n` referrer manifests of type x/y in `repo` of `client`'s registry. */
 async function seedReferrers(client: RegistryClient, repo: string, n: number) {
@@ -532,90 +520,102 @@ function fallbackOf(entries: Descriptor[]): string {
 }
 
 Deno.test("fallback tag race: a throttled tag PUT is redone from a fresh read, not re-sent", async () => {
-  const fake = await startReferrersRegistry({ referrersApi: false });
-  const c0 = new RegistryClient(fake.host, { plainHttp: true });
-  const { subject, entries } = await seedReferrers(c0, "r", 2);
-  const tag = "sha256-" + subject.slice(7);
-  // Pusher A's first PUT of the tag gets 429 + Retry-After: 1.
-  let throttled = false;
-  const proxy = startInterceptor(fake.url, (method, path) => {
-    if (method === "PUT" && path === `/v2/r/manifests/${tag}` && !throttled) {
-      throttled = true;
+  const reg = await startRegistry();
+  const c0 = new RegistryClient(reg.host, { plainHttp: true });
+  const puts: string[] = [];
+  let proxy: InterceptProxy | undefined;
+  let a: RegistryClient | undefined;
+  try {
+    const { subject, entries } = await seedReferrers(c0, "r", 2);
+    const tag = "sha256-" + subject.slice(7);
+    // Pusher A's first PUT of the tag gets 429 + Retry-After: 1.
+    proxy = startInterceptProxy(reg.url, (req, forward, body) => {
+      if (req.method !== "PUT" || req.path !== `/v2/r/manifests/${tag}`) return forward();
+      puts.push(dec.decode(body));
+      if (puts.length > 1) return forward();
       return Promise.resolve(
         new Response('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}', {
           status: 429,
           headers: { "retry-after": "1", "content-type": "application/json" },
         }),
       );
-    }
-    return Promise.resolve(undefined);
-  });
-  const a = new RegistryClient(proxy.host, { plainHttp: true });
-  const b = new RegistryClient(fake.host, { plainHttp: true });
-  try {
+    });
+    a = new RegistryClient(proxy.host, { plainHttp: true });
     const pA = addToFallbackIndex(a, "r", subject, entries[0]);
     await new Promise((r) => setTimeout(r, 30));
     // B reads (no tag yet), writes [B], and confirms it well before A's retry.
-    const rb = await addToFallbackIndex(b, "r", subject, entries[1]);
+    const rb = await addToFallbackIndex(c0, "r", subject, entries[1]);
     assert.equal(rb.index.digest, sha256(enc.encode(fallbackOf([entries[1]]))));
     const ra = await pA;
     const final = await c0.manifests.get("r", tag);
     assert.equal(dec.decode(final.bytes), fallbackOf([entries[1], entries[0]]));
     assert.equal(ra.index.digest, final.digest);
     // A wrote twice: the throttled [A], then [B, A] merged from a new read.
-    const puts = proxy.seen.filter((q) =>
-      q.method === "PUT" && q.path === `/v2/r/manifests/${tag}`
-    );
-    assert.deepEqual(puts.map((q) => dec.decode(q.body)), [
-      fallbackOf([entries[0]]),
-      fallbackOf([entries[1], entries[0]]),
-    ]);
+    assert.deepEqual(puts, [fallbackOf([entries[0]]), fallbackOf([entries[1], entries[0]])]);
     assert.deepEqual(ra.deleted, [rb.index.digest]);
-    assert.deepEqual(fake.tags("r"), [tag]);
+    assert.equal(await c0.manifests.head("r", rb.index.digest), undefined);
+    assert.deepEqual(await c0.manifests.tags("r"), [tag]);
   } finally {
-    for (const c of [c0, a, b]) c.close();
-    await proxy.stop();
-    await fake.stop();
+    c0.close();
+    a?.close();
+    await proxy?.stop();
+    await reg.stop();
   }
 });
 
 Deno.test("fallback tag: an index re-tagged between the check and its DELETE is repaired", async () => {
-  const fake = await startReferrersRegistry({ referrersApi: false });
-  const c0 = new RegistryClient(fake.host, { plainHttp: true });
-  const { subject, entries } = await seedReferrers(c0, "r", 2);
-  const tag = "sha256-" + subject.slice(7);
-  const old = sha256(enc.encode(fallbackOf([entries[0]])));
-  // A concurrent pusher writing a byte-identical index lands right between
-  // this process' HEAD of the tag and its DELETE of the superseded index.
-  const proxy = startInterceptor(fake.url, async (method, path) => {
-    if (method === "DELETE" && path === `/v2/r/manifests/${old}`) {
-      const bytes = await fetch(`${fake.url}/v2/r/manifests/${old}`).then((r) => r.bytes());
-      const put = await fetch(`${fake.url}/v2/r/manifests/${tag}`, {
-        method: "PUT",
-        headers: { "content-type": "application/vnd.oci.image.index.v1+json" },
-        body: bytes,
-      });
-      await put.body?.cancel();
-    }
-    return undefined;
-  });
-  const a = new RegistryClient(proxy.host, { plainHttp: true });
+  const reg = await startRegistry();
+  const c0 = new RegistryClient(reg.host, { plainHttp: true });
+  let proxy: InterceptProxy | undefined;
+  let a: RegistryClient | undefined;
   try {
+    const { subject, entries } = await seedReferrers(c0, "r", 2);
+    const tag = "sha256-" + subject.slice(7);
+    const old = sha256(enc.encode(fallbackOf([entries[0]])));
+    // A concurrent pusher writing a byte-identical index lands right between
+    // this process' HEAD of the tag and its DELETE of the superseded index.
+    let retagged = 0;
+    proxy = startInterceptProxy(reg.url, async (req, forward) => {
+      if (req.method === "DELETE" && req.path === `/v2/r/manifests/${old}`) {
+        const bytes = await fetch(`${reg.url}/v2/r/manifests/${old}`, {
+          headers: { accept: "application/vnd.oci.image.index.v1+json" },
+        }).then((r) => r.bytes());
+        const put = await fetch(`${reg.url}/v2/r/manifests/${tag}`, {
+          method: "PUT",
+          headers: { "content-type": "application/vnd.oci.image.index.v1+json" },
+          body: bytes,
+        });
+        await put.body?.cancel();
+        if (put.status === 201) retagged++;
+      }
+      return forward();
+    });
+    a = new RegistryClient(proxy.host, { plainHttp: true });
     const first = await addToFallbackIndex(c0, "r", subject, entries[0], { settleMs: 10 });
     assert.equal(first.index.digest, old);
     const r = await addToFallbackIndex(a, "r", subject, entries[1], { settleMs: 10 });
-    // The DELETE took the tag with it; the update wrote it again.
+    assert.equal(retagged, 1, "the re-tag landed before the DELETE");
+    // The DELETE took the tag with it (distribution drops the tags of a
+    // deleted manifest); the update wrote it again.
+    const after = proxy.requests.slice(
+      proxy.requests.findIndex((q) => q.method === "DELETE" && q.path.endsWith(old)),
+    );
+    const tagRequests = after.filter((q) => q.path === `/v2/r/manifests/${tag}`)
+      .map((q) => q.method);
+    assert.equal(tagRequests[0], "HEAD", tagRequests.join(" "));
+    assert.ok(tagRequests.includes("PUT"), tagRequests.join(" "));
     assert.deepEqual(r.deleted, [old]);
-    assert.equal(fake.hasManifest("r", old), false);
+    assert.equal(await c0.manifests.head("r", old), undefined);
     const expected = fallbackOf([entries[0], entries[1]]);
     const final = await c0.manifests.get("r", tag);
     assert.equal(dec.decode(final.bytes), expected);
     assert.equal(r.index.digest, sha256(enc.encode(expected)));
-    assert.deepEqual(fake.tags("r"), [tag]);
+    assert.deepEqual(await c0.manifests.tags("r"), [tag]);
   } finally {
-    for (const c of [c0, a]) c.close();
-    await proxy.stop();
-    await fake.stop();
+    c0.close();
+    a?.close();
+    await proxy?.stop();
+    await reg.stop();
   }
 });
 
@@ -634,8 +634,10 @@ Deno.test("pushIndex: a failed upload stops its siblings; nothing runs after the
 
     for (const [concurrency, z1Delay, z2Delay] of [[1, 0, 0], [2, 50, 300]]) {
       await t.step(`concurrency ${concurrency}`, async () => {
-        const fake = await startReferrersRegistry();
-        const client = new RegistryClient(fake.host, { plainHttp: true });
+        const reg = await startRegistry();
+        const proxy = startInterceptProxy(reg.url);
+        const client = new RegistryClient(proxy.host, { plainHttp: true });
+        const direct = new RegistryClient(reg.host, { plainHttp: true });
         try {
           await seed(client);
           const events: [PushEventKind, string][] = [];
@@ -654,24 +656,27 @@ Deno.test("pushIndex: a failed upload stops its siblings; nothing runs after the
           assert.ok(e, "push failed");
           assert.equal(
             e.message,
-            `cannot push ${z1}: not in ${fake.host}/app and not readable locally: disk on fire`,
+            `cannot push ${z1}: not in ${proxy.host}/app and not readable locally: disk on fire`,
           );
           // Nothing is in flight any more: every node started has finished or failed.
           const started = events.filter(([k]) => k === "pushing").map(([, d]) => d);
           const finished = events.filter(([k]) => k === "pushed").map(([, d]) => d);
           assert.deepEqual(started.filter((d) => d !== z1).sort(), finished.sort());
-          const mark = fake.requests.length;
+          const mark = proxy.requests.length;
+          assert.ok(mark > 0);
           await delay(500);
-          assert.equal(fake.requests.length, mark, "requests after the rejection");
-          assert.equal(fake.hasManifest("app", idx.desc.digest), false);
+          assert.equal(proxy.requests.length, mark, "requests after the rejection");
+          assert.equal(await direct.manifests.head("app", idx.desc.digest), undefined);
           if (concurrency === 1) {
             // z2 was still queued when z1 failed: it never started.
             assert.ok(!started.includes(z2), JSON.stringify(events));
-            assert.equal(await client.blobs.head("app", z2), undefined);
+            assert.equal(await direct.blobs.head("app", z2), undefined);
           }
         } finally {
           client.close();
-          await fake.stop();
+          direct.close();
+          await proxy.stop();
+          await reg.stop();
         }
       });
     }

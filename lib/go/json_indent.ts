@@ -125,7 +125,9 @@ export function indentGoJson(bytes: Uint8Array | string): string {
 
 function goNumber(n: number): string {
   if (!Number.isFinite(n)) {
-    throw new BadInputError(`json: unsupported value: ${n}`);
+    // Go's wording: strconv's "NaN", "+Inf", "-Inf".
+    const text = Number.isNaN(n) ? "NaN" : n > 0 ? "+Inf" : "-Inf";
+    throw new BadInputError(`json: unsupported value: ${text}`);
   }
   return Object.is(n, -0) ? "-0" : String(n);
 }

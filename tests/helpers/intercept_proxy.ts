@@ -23,10 +23,12 @@ export interface InterceptedRequest {
 /**
  * Decides what to answer: call `forward()` to pass the request to the
  * registry (and return its answer, or another one), or answer alone.
+ * `body` is the request body (undefined for GET and HEAD).
  */
 export type InterceptHook = (
   req: InterceptedRequest,
   forward: () => Promise<Response>,
+  body: Uint8Array | undefined,
 ) => Promise<Response>;
 
 /** A running intercept proxy. */
@@ -98,7 +100,7 @@ export function startInterceptProxy(upstream: string, hook?: InterceptHook): Int
         }
         return new Response(res.body, { status: res.status, headers: out });
       };
-      return hook ? await hook(seen, forward) : await forward();
+      return hook ? await hook(seen, forward, body) : await forward();
     } finally {
       inFlight--;
     }

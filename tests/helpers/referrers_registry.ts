@@ -63,8 +63,6 @@ export interface ReferrersRegistry {
   blobHostRequests: SeenRequest[];
   /** Token requests (`/token`), when Bearer auth. */
   tokenRequests: SeenRequest[];
-  /** Replaces a blob's bytes by corrupted ones of the same length. */
-  corruptBlob(digest: string): void;
   /** Tag names of a repository. */
   tags(repo: string): string[];
   /** True when the repository holds the manifest. */
@@ -504,13 +502,6 @@ export function startReferrersRegistry(
           requests,
           blobHostRequests,
           tokenRequests,
-          corruptBlob(digest: string) {
-            const data = blobs.get(digest);
-            if (!data) throw new Error(`no blob ${digest}`);
-            const copy = data.slice();
-            copy[0] ^= 0xff;
-            blobs.set(digest, copy);
-          },
           tags: (repo: string) => [...(repos.get(repo)?.tags.keys() ?? [])].sort(),
           hasManifest: (repo: string, digest: string) =>
             repos.get(repo)?.manifests.has(digest) ?? false,

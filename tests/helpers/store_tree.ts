@@ -67,13 +67,14 @@ export async function run(
 /**
  * Makes `path` unwritable, also for root: `chattr +i` when running as root
  * (the immutable flag stops root too), else mode 0444 for a file or 0555 for
- * a directory. Returns the function that undoes it, or `undefined` when the
- * file system cannot do it (then the caller skips its test).
+ * a directory. Returns the function that undoes it; throws when the file
+ * system cannot do it (tests that need it are ignored unless
+ * {@link canLockPaths}).
  */
-export async function lockPath(path: string): Promise<(() => Promise<void>) | undefined> {
+export async function lockPath(path: string): Promise<() => Promise<void>> {
   if (Deno.uid() === 0) {
     const r = await run("chattr", ["+i", path]);
-    if (r.code !== 0) return undefined;
+    if (r.code !== 0) throw new Error(`chattr +i ${path} failed: ${r.stderr}`);
     return async () => {
       const u = await run("chattr", ["-i", path]);
       if (u.code !== 0) throw new Error(`chattr -i ${path} failed: ${u.stderr}`);
@@ -84,3 +85,17 @@ export async function lockPath(path: string): Promise<(() => Promise<void>) | un
   await Deno.chmod(path, info.isDirectory ? 0o555 : 0o444);
   return async () => await Deno.chmod(path, mode);
 }
+
+/** Whether {@link lockPath} works on this machine's temporary directory (probed once). */
+export const canLockPaths: boolean = await (async () => {
+  const probe = await Deno.makeTempDir({ prefix: "soci-lock-probe-" });
+  try {
+    const unlock = await lockPath(probe);
+    await unlock();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await Deno.remove(probe, { recursive: true }).catch(() => {});
+  }
+})();

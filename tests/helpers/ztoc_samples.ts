@@ -58,3 +58,6 @@ export const UPSTREAM_VECTOR = new URL(
 
 /** The original of the fixture, only present on the development machine. */
 export const SHARED_UPSTREAM_VECTOR = "/work/shared/vectors/upstream-v0.1-layer.ztoc";
+/** Whether {@link SHARED_UPSTREAM_VECTOR} is on this machine (tests of it are ignored if not). */
+export const HAVE_SHARED_UPSTREAM_VECTOR: boolean = await Deno.stat(SHARED_UPSTREAM_VECTOR)
+  .then(() => true, () => false);
