@@ -58,7 +58,7 @@ export const indexListCommand: Command = {
       rows = store.db.listIndexes();
     }
     if (ctx.bool("quiet")) {
-      for (const r of rows) ctx.out.line(r.digest);
+      ctx.out.printLines(rows.map((r) => r.digest));
       return;
     }
     const names = await namesByDigest(store);

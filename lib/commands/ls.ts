@@ -48,7 +48,11 @@ export function modeText(type: string, mode: number): string {
 
 /** One `ls` line per file, columns aligned. */
 function lines(files: FileInfo[]): string[] {
+  const modes = new Map<string, string>(); // few distinct type and mode pairs
   const rows = files.map((f) => {
+    const key = `${f.type} ${f.mode}`;
+    let mode = modes.get(key);
+    if (mode === undefined) modes.set(key, mode = modeText(f.type, f.mode));
     let name = f.path;
     if (f.type === "symlink") name += ` -> ${f.linkname}`;
     else if (f.type === "hardlink") name += ` link to ${f.linkname}`;
@@ -56,7 +60,7 @@ function lines(files: FileInfo[]): string[] {
       ? `${f.devmajor},${f.devminor}`
       : String(f.size);
     return [
-      modeText(f.type, f.mode),
+      mode,
       `${f.uname || f.uid}/${f.gname || f.gid}`,
       size,
       f.modTime,
@@ -89,7 +93,7 @@ export const lsCommand: Command = {
     await using opened = await openImageFiles(ctx, image, "reading every layer in full");
     const list = await opened.files.list(path);
     if (ctx.bool("json")) ctx.out.json(list);
-    else for (const l of lines(list)) ctx.out.line(l);
+    else ctx.out.printLines(lines(list));
     if (opened.stats) printStats(ctx, opened.stats, opened.files.layers.length);
   },
 };

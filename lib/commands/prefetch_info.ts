@@ -56,7 +56,7 @@ export const prefetchInfoCommand: Command = {
       if (s.priority) lines.push(`      Priority: ${s.priority}`);
     });
     lines.push("", `Total spans to prefetch: ${total}`);
-    for (const l of lines) ctx.out.line(l);
+    ctx.out.printLines(lines);
     if (ctx.bool("json")) {
       ctx.out.line("");
       ctx.out.line("Raw JSON:");

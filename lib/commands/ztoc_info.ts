@@ -63,7 +63,7 @@ export const ztocInfoCommand: Command = {
       `Files:              ${info.num_files} (${info.num_multi_span_files} cross span boundaries)`,
       "",
     ];
-    for (const l of lines) ctx.out.line(l);
+    ctx.out.printLines(lines);
     for (const piece of ztocInfoTableChunks(info)) await ctx.out.write(enc.encode(piece));
   },
 };

@@ -54,7 +54,7 @@ export const ztocListCommand: Command = {
       rows = store.db.listZtocs().filter((r) => !only || r.digest === only);
     }
     if (ctx.bool("quiet")) {
-      for (const r of rows) ctx.out.line(r.digest);
+      ctx.out.printLines(rows.map((r) => r.digest));
     } else if (ctx.bool("json")) {
       ctx.out.json(rows.map((r) => ({
         digest: r.digest,

@@ -146,20 +146,22 @@ export interface LayerLookup {
   hidesBelow(path: string): boolean;
 }
 
+const noBytes = new Uint8Array(0);
+const utf8Encoder = new TextEncoder();
+
 /** A synthetic directory entry for an implicit directory. */
 function implicitDir(path: string): FileMetadata {
-  const empty = new Uint8Array(0);
   return {
-    name: new TextEncoder().encode(path + "/"),
+    name: utf8Encoder.encode(path + "/"),
     type: "dir",
     uncompressedOffset: 0,
     uncompressedSize: 0,
-    linkname: empty,
+    linkname: noBytes,
     mode: 0o755,
     uid: 0,
     gid: 0,
-    uname: empty,
-    gname: empty,
+    uname: noBytes,
+    gname: noBytes,
     modTime: "",
     devmajor: 0,
     devminor: 0,
@@ -305,29 +307,32 @@ function linkTarget(
  */
 export function mergeLayers(layers: readonly LayerFiles[]): Map<string, TreeNode> {
   const tree = new Map<string, TreeNode>();
-  /** Deletes, in one pass, every node `drop` selects. */
-  const sweep = (drop: (path: string) => boolean) => {
-    for (const p of tree.keys()) if (drop(p)) tree.delete(p);
-  };
-  const hasAncestorIn = (path: string, set: Set<string>) => {
-    for (const a of ancestors(path)) if (set.has(a)) return true;
-    return false;
-  };
   for (const files of layers) {
     // Hard links into lower layers see the tree as it was before this layer.
-    const lowerView = new Map(tree);
+    let hasLinks = false;
+    for (const m of files.entries.values()) if (m.type === "hardlink") hasLinks = true;
+    const lowerView = hasLinks ? new Map(tree) : tree;
     // 1. This layer's whiteouts and opaque markers act on the layers below,
-    //    and so do its non-directories: what was under them is gone.
-    if (files.whiteouts.size > 0 || files.opaque.size > 0 || files.nonDirs.size > 0) {
-      const rootOpaque = files.opaque.has("");
-      sweep((p) =>
-        rootOpaque || files.whiteouts.has(p) || hasAncestorIn(p, files.whiteouts) ||
-        hasAncestorIn(p, files.opaque) || hasAncestorIn(p, files.nonDirs)
-      );
+    //    and so do its non-directories: what was under them is gone. A node's
+    //    directories are all in the tree, so only the non-directories at a
+    //    path of the tree can cut anything.
+    const cuts = new Set([...files.whiteouts, ...files.opaque]);
+    for (const p of files.nonDirs) if (tree.has(p)) cuts.add(p);
+    if (files.opaque.has("")) tree.clear();
+    else if (cuts.size > 0) {
+      for (const p of tree.keys()) {
+        let gone = files.whiteouts.has(p);
+        for (let i = p.lastIndexOf("/"); !gone && i > 0; i = p.lastIndexOf("/", i - 1)) {
+          gone = cuts.has(p.slice(0, i));
+        }
+        if (gone) tree.delete(p);
+      }
     }
     // 2. The directories its entries (and whiteouts) sit in, shallowest first.
+    //    (Those it has a directory entry for are set in step 3.)
     const implied = [...files.impliedDirs].sort((a, b) => a.length - b.length);
     for (const dir of implied) {
+      if (files.entries.get(dir)?.type === "dir") continue;
       const at = tree.get(dir);
       if (at === undefined || at.meta.type !== "dir") {
         tree.set(dir, { path: dir, meta: implicitDir(dir), layer: files.layer, implicit: true });

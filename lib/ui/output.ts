@@ -26,6 +26,8 @@ export interface Output {
   readonly quiet: boolean;
   /** Prints `text` and a newline to stdout. */
   line(text?: string): void;
+  /** Prints each text and a newline to stdout, as {@link line} would, in few large writes. */
+  printLines(texts: readonly string[]): void;
   /** Prints `text` and a newline to stderr. */
   warn(text: string): void;
   /** Prints `value` as Go's `json.MarshalIndent(v, "", "  ")` plus a newline to stdout. */
@@ -92,6 +94,18 @@ export class ConsoleOutput implements Output {
     this.#around(() => writeAllSync(Deno.stdout, encoder.encode(text + "\n")));
   }
 
+  printLines(texts: readonly string[]): void {
+    // One write per ~64 KiB of text: a write per line costs more than the text.
+    for (let start = 0; start < texts.length;) {
+      let end = start;
+      let size = 0;
+      while (end < texts.length && size < 65536) size += texts[end++].length + 1;
+      const chunk = texts.slice(start, end).join("\n") + "\n";
+      this.#around(() => writeAllSync(Deno.stdout, encoder.encode(chunk)));
+      start = end;
+    }
+  }
+
   warn(text: string): void {
     this.#around(() => writeAllSync(Deno.stderr, encoder.encode(text + "\n")));
   }
@@ -133,7 +147,7 @@ export interface MemoryOutputOptions {
 /**
  * A test double that records everything in memory: `stdout`/`stderr` hold
  * the exact text in write order; `lines` and `warnings` hold the texts of
- * `line()`/`warn()` calls.
+ * `line()`/`printLines()`/`warn()` calls.
  *
  * @example
  * ```ts
@@ -149,7 +163,7 @@ export class MemoryOutput implements Output {
   readonly isTty: boolean;
   readonly errIsTty: boolean;
   readonly quiet: boolean;
-  /** Texts passed to `line()` (and `json()`, encoded). */
+  /** Texts passed to `line()` and `printLines()` (and `json()`, encoded). */
   readonly lines: string[] = [];
   /** Texts passed to `warn()`. */
   readonly warnings: string[] = [];
@@ -189,6 +203,10 @@ export class MemoryOutput implements Output {
       this.lines.push(text);
       this.chunks.push(encoder.encode(text + "\n"));
     });
+  }
+
+  printLines(texts: readonly string[]): void {
+    for (const t of texts) this.line(t);
   }
 
   warn(text: string): void {
