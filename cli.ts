@@ -28,6 +28,7 @@ export type {
 } from "./lib/commands/command.ts";
 export type { LiveRegion, Output } from "./lib/ui/output.ts";
 import { formatDuration } from "./lib/go/duration.ts";
+import { oneLine } from "./lib/ui/one_line.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
 import { grantedEnv } from "./lib/util/env.ts";
 import { globalFlags } from "./lib/commands/global_flags.ts";
@@ -73,9 +74,9 @@ function isBrokenPipe(e: unknown): boolean {
   return false;
 }
 
+/** An error's message, on one line (see `oneLine`). */
 function messageOf(e: unknown): string {
-  if (e instanceof Error) return e.message || e.name;
-  return String(e);
+  return oneLine(e instanceof Error ? (e.message || e.name) : String(e));
 }
 
 function debugText(e: unknown): string {
@@ -115,7 +116,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
   let path: readonly Command[] = [root];
   // Usage errors: one line naming the help to read (upstream prints the whole help).
   const usageFailure = (e: UsageError, at: readonly Command[]) => {
-    errOut.warn(`soci: ${e.message} (see "${at.map((c) => c.name).join(" ")} --help")`);
+    errOut.warn(`soci: ${messageOf(e)} (see "${at.map((c) => c.name).join(" ")} --help")`);
     return 1;
   };
   try {

@@ -295,12 +295,31 @@ Deno.test("main: error kinds map to one-line messages", async () => {
         throw new UsageError("need one argument");
       },
     },
+    // Names from an image or the command line may hold newlines and escape
+    // sequences: the message stays one line and drives no terminal.
+    {
+      name: "d",
+      usage: "",
+      needsRoot: false,
+      action: () => Promise.reject(new NotFoundError("evil: link to no\nsuch\x1b[2J\u2028\x9b")),
+    },
+    {
+      name: "e",
+      usage: "",
+      needsRoot: false,
+      action: () => {
+        throw new UsageError("bad path a\r\tb");
+      },
+    },
   ];
   for (
-    const [cmd, line] of [["a", "soci: x: not found\n"], ["b", "soci: a string\n"], [
-      "c",
-      'soci: need one argument (see "soci c --help")\n',
-    ]]
+    const [cmd, line] of [
+      ["a", "soci: x: not found\n"],
+      ["b", "soci: a string\n"],
+      ["c", 'soci: need one argument (see "soci c --help")\n'],
+      ["d", "soci: evil: link to no\\nsuch\\x1b[2J\\u2028\\x9b\n"],
+      ["e", 'soci: bad path a\\r\\tb (see "soci e --help")\n'],
+    ]
   ) {
     const out = new MemoryOutput();
     assert.equal(await main([cmd], { commands: cmds, out, env: () => undefined }), 1);

@@ -151,6 +151,11 @@ Deno.test("cli: ls, cat and verify of a registry image with an empty root", asyn
         /no such file or directory: gone\/a\.txt/,
       );
       oneLineFailure(await soci("cat", "--plain-http", ref), /please provide an image and a path/);
+      // A name with a newline and an escape sequence: written as escapes.
+      oneLineFailure(
+        await soci("cat", "--plain-http", ref, "gone/a\nb\x1b[2J"),
+        /no such file or directory: gone\/a\\nb\\x1b\[2J$/,
+      );
       oneLineFailure(
         await soci("verify", `oci:${layout.dir}:v1`),
         /^soci: no SOCI index found for sha256:[0-9a-f]{64}: no com\.amazon\.soci\.index-digest annotation on the manifest; no index for sha256:[0-9a-f]{64} in the local store; not a registry image/,
@@ -232,6 +237,55 @@ Deno.test("cli: ls, cat and verify of a registry image with an empty root", asyn
       const report = JSON.parse(json.stdout);
       assert.equal(report.ok, false);
       assert.equal(report.layers[1].status, "failed");
+    });
+
+    await t.step("a layer of an unknown media type: a one-line error", async () => {
+      const odd = await writeLayout(join(scratch, "odd"), "v1", [
+        layers[0],
+        { ...layers[1], mediaType: "application/x-bogus-layer" },
+      ]);
+      for (const cmd of [["cat", "aaa-first.txt"], ["ls"], ["verify"]]) {
+        const r = await soci(cmd[0], `oci:${odd.dir}:v1`, ...cmd.slice(1));
+        assert.equal(r.stdout, "");
+        oneLineFailure(
+          r,
+          /^soci: layer 2 \(sha256:[0-9a-f]{64}\) of sha256:[0-9a-f]{64}: not a layer mediaType: application\/x-bogus-layer$/,
+        );
+      }
+    });
+
+    await t.step("--index of another image: a one-line error, not a full read", async () => {
+      const other = join(scratch, "other");
+      const made = await runSoci([
+        "--root",
+        other,
+        "create",
+        "-q",
+        "--min-layer-size",
+        "0",
+        `oci:${new URL("../fixtures/sample-image", import.meta.url).pathname}:latest`,
+      ]);
+      assert.equal(made.code, 0, made.stderr);
+      const digest = linesOf(made.stdout)[0];
+      assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+      for (const cmd of [["cat", ref, "links/rel"], ["ls", ref]]) {
+        const r = await runSoci([
+          "--root",
+          other,
+          cmd[0],
+          "--plain-http",
+          "--index",
+          digest,
+          ...cmd.slice(1),
+        ]);
+        assert.equal(r.stdout, "");
+        oneLineFailure(
+          r,
+          new RegExp(
+            `^soci: index ${digest} is not for this image: none of its \\d+ zTOCs is for a layer of sha256:[0-9a-f]{64}$`,
+          ),
+        );
+      }
     });
 
     await t.step(

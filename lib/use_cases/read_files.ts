@@ -27,6 +27,7 @@ import {
   PREFETCH_MEDIA_TYPE,
   ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
+import { isLayerMediaType } from "../oci/layer_types.ts";
 import { hostPlatform } from "../oci/platform.ts";
 import {
   cleanPath,
@@ -325,6 +326,12 @@ export class ImageFiles implements AsyncDisposable {
       const layers: ImageLayer[] = [];
       (manifest.manifest.layers ?? []).forEach((d, index) => {
         if (d.mediaType === PREFETCH_MEDIA_TYPE) return;
+        if (!isLayerMediaType(d.mediaType)) {
+          throw new BadInputError(
+            `layer ${index + 1} (${d.digest}) of ${manifest.descriptor.digest}: ` +
+              `not a layer mediaType: ${d.mediaType}`,
+          );
+        }
         const z = ztocOf.get(d.digest);
         stats?.label(d.digest, "layer", index);
         if (z) stats?.label(z.digest, "ztoc", index);
