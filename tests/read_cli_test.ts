@@ -309,3 +309,28 @@ Deno.test("cli: ls, cat and verify of a registry image with an empty root", asyn
     await Deno.remove(scratch, { recursive: true });
   }
 });
+
+Deno.test("cli: a zTOC missing from the store and the image is named as the index's blob", async () => {
+  const scratch = await Deno.makeTempDir({ prefix: "soci-read-cli-" });
+  try {
+    const root = join(scratch, "root");
+    const image = `oci:${new URL("../fixtures/sample-image", import.meta.url).pathname}:latest`;
+    const made = await runSoci(["--root", root, "create", "-q", "--min-layer-size", "0", image]);
+    assert.equal(made.code, 0, made.stderr);
+    const listed = await runSoci(["--root", root, "ztoc", "list", "-q"]);
+    const ztoc = linesOf(listed.stdout)[0];
+    assert.match(ztoc, /^sha256:[0-9a-f]{64}$/);
+    await Deno.remove(join(root, "content", "blobs", "sha256", ztoc.slice(7)));
+    const r = await runSoci(["--root", root, "ls", image]);
+    assert.equal(r.stdout, "");
+    oneLineFailure(
+      r,
+      new RegExp(
+        `^soci: blob ${ztoc} of the SOCI index: not in the local store, and OCI layout .*: ` +
+          `blob ${ztoc} not found$`,
+      ),
+    );
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+  }
+});

@@ -94,7 +94,7 @@ class SlotSink implements BlobSink {
     this.slot.busy = false;
     if (got !== d.digest || this.#size !== d.size) {
       throw new BadInputError(
-        `blob ${d.digest} (${d.size} bytes): got ${got} (${this.#size} bytes)`,
+        `blob ${d.digest} (${d.size} bytes): digest mismatch: got ${got} (${this.#size} bytes)`,
       );
     }
     await pwrite(

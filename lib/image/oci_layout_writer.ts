@@ -85,7 +85,7 @@ class FileBlobSink implements BlobSink {
       const got = `${alg}:${this.#hash.digest("hex")}`;
       if (got !== this.desc.digest || this.#size !== this.desc.size) {
         throw new BadInputError(
-          `blob ${this.desc.digest} (${this.desc.size} bytes): got ${got} (${this.#size} bytes)`,
+          `blob ${this.desc.digest} (${this.desc.size} bytes): digest mismatch: got ${got} (${this.#size} bytes)`,
         );
       }
       await this.file.sync();

@@ -399,7 +399,12 @@ export class ImageFiles implements AsyncDisposable {
         if (desc.size >= STREAM_MIN && src.readChunks) return await hashedBlob(src, desc);
         return await src.fetchBytes(desc);
       } catch (e) {
-        if (!(e instanceof NotFoundError) || i === sources.length - 1) throw e;
+        if (!(e instanceof NotFoundError)) throw e;
+        if (i === sources.length - 1) {
+          // Say what the blob is: the sources' messages only name a blob.
+          const where = store !== undefined ? "not in the local store, and " : "";
+          throw new NotFoundError(`blob ${desc.digest} of the SOCI index: ${where}${e.message}`);
+        }
       }
     }
   }
