@@ -15,6 +15,7 @@ import {
   pyTarMembers,
   python,
   sha256sum,
+  sha256sumOf,
   soci,
   sociOk,
   storeBlob,
@@ -34,11 +35,13 @@ import { openingRangeReader } from "../lib/use_cases/layer_reader.ts";
 import { openStore } from "../lib/commands/open_store.ts";
 import { ztocRecord } from "../lib/store/artifact_record.ts";
 import { MemoryOutput } from "../lib/ui/output.ts";
+import { decodeZtoc, encodeZtoc } from "../lib/ztoc/codec.ts";
 
 const IMG = await e2eImages();
 const L = IMG.layout;
 const HOST = hostPlatform();
 const SPAN = 4194304;
+const DEC = new TextDecoder();
 
 interface IndexJson {
   digest: string;
@@ -603,6 +606,88 @@ Deno.test("ztoc get-file: the layer comes from where the image was created from"
     await Deno.remove(copy, { recursive: true });
     const line = await failLine(root, ["ztoc", "get-file", z.digest, "etc/hello.txt"]);
     assert.ok(line.includes(copy), line);
+  });
+});
+
+const SAMPLE = join(new URL("..", import.meta.url).pathname, "fixtures", "sample-image");
+
+Deno.test("ztoc info, get-file, index info: the 64 hex digits of a digest are the digest; a stored zTOC changed on disk is refused", async () => {
+  await withRoot(async (root, scratch) => {
+    await sociOk(root, ["create", "-q", "--min-layer-size", "0", `oci:${SAMPLE}:latest`]);
+    const path = (d: string) => storeBlob(root, d);
+    let digest = "";
+    let original = new Uint8Array(0);
+    for (const d of lines((await sociOk(root, ["ztoc", "list", "-q"])).stdout)) {
+      const bytes = await Deno.readFile(path(d));
+      if (decodeZtoc(bytes).toc.some((e) => DEC.decode(e.name) === "etc/hostname")) {
+        [digest, original] = [d, bytes];
+      }
+    }
+    assert.ok(digest, "a zTOC holds etc/hostname");
+    const hex = digest.slice("sha256:".length);
+
+    // The full hex digits work as a prefix does, for both commands.
+    const info = (await sociOk(root, ["ztoc", "info", digest])).stdout;
+    assert.equal((await sociOk(root, ["ztoc", "info", hex])).stdout, info);
+    assert.equal((await sociOk(root, ["ztoc", "info", hex.slice(0, 6)])).stdout, info);
+    for (const arg of [hex, hex.slice(0, 6), digest]) {
+      const r = await sociOk(root, ["ztoc", "get-file", arg, "etc/hostname"]);
+      assert.equal(r.stdout, "sample\n", arg);
+    }
+    // and for the other commands that take a digest (one lookup for all)
+    const idx = lines((await sociOk(root, ["index", "list", "-q"])).stdout)[0];
+    assert.equal(
+      (await sociOk(root, ["index", "info", idx.slice(7)])).stdout,
+      (await sociOk(root, ["index", "info", idx])).stdout,
+    );
+    const unknown = "c".repeat(64);
+    assert.equal(
+      await failLine(root, ["ztoc", "info", unknown]),
+      `soci: couldn't retrieve artifact for sha256:${unknown}, not found`,
+    );
+    assert.equal(
+      await failLine(root, ["ztoc", "get-file", unknown, "etc/hostname"]),
+      `soci: couldn't retrieve artifact for sha256:${unknown}, not found`,
+    );
+
+    // The blob with etc/hostname's size made 9 instead of 7: the codec finds the one byte.
+    const z = decodeZtoc(original);
+    assert.deepEqual(encodeZtoc(z), original, "the codec gives the stored bytes back");
+    const entry = z.toc.find((e) => DEC.decode(e.name) === "etc/hostname")!;
+    assert.equal(entry.uncompressedSize, 7);
+    entry.uncompressedSize = 9;
+    const resized = encodeZtoc(z);
+    const changed = [...resized.keys()].filter((i) => resized[i] !== original[i]);
+    assert.equal(resized.length, original.length);
+    assert.deepEqual(changed.map((i) => [original[i], resized[i]]), [[7, 9]]);
+    const sized = original.slice();
+    sized[changed[0]] = 9;
+    // 32 bytes flipped in the middle.
+    const flipped = original.slice();
+    const mid = Math.floor(flipped.length / 2) - 16;
+    for (let i = mid; i < mid + 32; i++) flipped[i] ^= 0xff;
+
+    const out = join(scratch, "out");
+    for (const [label, bytes] of [["size 9", sized], ["flipped", flipped]] as const) {
+      await Deno.writeFile(path(digest), bytes);
+      const want = `soci: stored blob ${digest} has digest ${await sha256sumOf(bytes)}`;
+      for (
+        const args of [
+          ["ztoc", "info", digest],
+          ["ztoc", "info", "--table", hex],
+          ["ztoc", "get-file", hex.slice(0, 6), "etc/hostname"],
+          ["ztoc", "get-file", "-o", out, digest, "etc/hostname"],
+        ]
+      ) {
+        const r = await soci(root, args);
+        assert.equal(r.code, 1, `${label}: ${args.join(" ")}`);
+        assert.equal(r.stderr, `${want}\n`, `${label}: ${args.join(" ")}`);
+        assert.equal(r.stdout, "", `${label}: ${args.join(" ")}`);
+      }
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(scratch), (e) => e.name), ["root"]);
+    }
+    await Deno.writeFile(path(digest), original);
+    assert.equal((await sociOk(root, ["ztoc", "info", hex])).stdout, info);
   });
 });
 

@@ -261,6 +261,37 @@ Deno.test("ztoc info and get-file: garbage, missing paths and layers that do not
       assertFails(o, "soci: file etc/nope does not exist in metadata", "missing path -o");
     });
 
+    await t.step("a directory as the zTOC or as --layer, a missing --layer", async () => {
+      const sub = `${dir}/sub`;
+      await Deno.mkdir(sub);
+      const notZtoc = `soci: ${sub}: is a directory, and not a digest ` +
+        "(invalid checksum digest format)";
+      for (const args of [["info"], ["info", "--table"], ["get-file"]]) {
+        const extra = args[0] === "get-file" ? ["etc/hosts"] : [];
+        const r = await soci(["ztoc", ...args, sub, ...extra], root);
+        assertFails(r, notZtoc, `${args.join(" ")} of a directory`);
+        assert.equal(r.stdout.length, 0);
+      }
+      const before = await listDir(dir);
+      for (
+        const [layer, want] of [
+          [sub, `soci: --layer ${sub}: is a directory`],
+          [`${dir}/nope.tar.gz`, `soci: --layer ${dir}/nope.tar.gz: no such file`],
+        ]
+      ) {
+        for (const extra of [[], ["-o", `${dir}/extracted`]]) {
+          const r = await soci(
+            ["ztoc", "get-file", "--layer", layer, ...extra, ztoc, "etc/hosts"],
+            root,
+          );
+          assertFails(r, want, `--layer ${layer} ${extra.join(" ")}`);
+          assert.equal(r.stdout.length, 0);
+        }
+      }
+      assert.deepEqual(await listDir(dir), before, "no output or temp file");
+      await Deno.remove(sub);
+    });
+
     await t.step("get-file with a layer that does not match the zTOC", async () => {
       const z = decodeZtoc(await Deno.readFile(ztoc));
       const { cps } = parseZinfoBlob(z.checkpoints);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { BadInputError, NotFoundError, UsageError } from "../errors.ts";
 import type { RangeReader } from "../ztoc/extract.ts";
 import type { Command } from "./command.ts";
 import { outputFlag, registryFlags, registryOptions } from "./flags.ts";
@@ -18,6 +18,21 @@ async function* stoppable(
     signal?.throwIfAborted();
     yield chunk;
   }
+}
+
+/**
+ * Checks `--layer PATH` before anything is read: a directory is
+ * `--layer PATH: is a directory`, a missing path `--layer PATH: no such file`.
+ */
+async function checkLayerFile(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new NotFoundError(`--layer ${path}: no such file`);
+    throw e;
+  }
+  if (info.isDirectory) throw new BadInputError(`--layer ${path}: is a directory`);
 }
 
 /** The `ztoc get-file` command. */
@@ -64,6 +79,7 @@ export const ztocGetFileCommand: Command = {
     }
     const [ztocArg, name] = ctx.args;
     const layerFile = ctx.string("layer");
+    if (layerFile) await checkLayerFile(layerFile);
     // The local store is only needed for a zTOC given by digest.
     using store = (await isFile(ztocArg)) ? undefined : openStore(ctx, { readOnly: true });
     const loaded = await loadZtoc(ctx, ztocArg, store);

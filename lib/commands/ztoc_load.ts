@@ -25,10 +25,15 @@ export interface LoadedZtoc {
   record?: ArtifactRecord;
 }
 
+/** A digest, a digest prefix, or the hex digits of either. */
+const DIGEST_LIKE = /^(sha256:)?[0-9a-f]{4,64}$/;
+
 /**
  * Loads `arg`: an existing file is read and decoded; otherwise `arg` must
- * be a digest (else `<arg>: no such file, and not a digest`) looked up in
- * `store` (or the command's store, opened read-only for the lookup).
+ * be a digest or a unique digest prefix (else `<arg>: no such file, and
+ * not a digest`, or `<arg>: is a directory, and not a digest`) looked up in
+ * `store` (or the command's store, opened read-only for the lookup; see
+ * `loadStoredZtoc`).
  */
 export async function loadZtoc(
   ctx: CommandContext,
@@ -50,14 +55,28 @@ export async function loadZtoc(
       throw new BadInputError(`${arg} is not a zTOC (${e.message})`, { cause: e });
     }
   }
-  if (!/^(sha256:)?[0-9a-f]{4,64}$/.test(arg)) {
+  if (!DIGEST_LIKE.test(arg)) {
     try {
       parseDigest(arg);
     } catch (e) {
+      if (await isDirectory(arg)) {
+        throw new BadInputError(
+          `${arg}: is a directory, and not a digest (${e instanceof Error ? e.message : e})`,
+        );
+      }
       throw notFileNorDigest(arg, e);
     }
   }
   if (store) return await loadStoredZtoc(store, arg);
   using own = openStore(ctx, { readOnly: true });
   return await loadStoredZtoc(own, arg);
+}
+
+/** True when `path` is a directory we may look at. */
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
 }

@@ -8,7 +8,7 @@
 import { BadInputError, NotFoundError } from "../errors.ts";
 import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
-import { parseDigest } from "../oci/digest.ts";
+import { parseDigest, sha256Digest } from "../oci/digest.ts";
 import { decodeManifest } from "../oci/json_decode.ts";
 import { ZTOC_MEDIA_TYPE } from "../oci/media_types.ts";
 import { formatPlatform } from "../oci/platform.ts";
@@ -19,9 +19,10 @@ import { choosePlatforms, resolvePlatforms } from "./platforms.ts";
 
 /**
  * The digest `arg` stands for: a whole digest as it is, or a unique prefix
- * of a recorded one (`sha256:3f2a`, or the hex digits alone, at least 4).
- * A prefix that matches several is a `BadInputError` listing them; one that
- * matches none, or anything else, goes on to upstream's digest errors.
+ * of a recorded one (`sha256:3f2a`, or the hex digits alone, at least 4;
+ * all 64 of them stand for the digest). A prefix that matches several is a
+ * `BadInputError` listing them; one that matches none, or anything else,
+ * goes on to upstream's digest errors.
  *
  * @example
  * ```ts
@@ -35,13 +36,16 @@ import { choosePlatforms, resolvePlatforms } from "./platforms.ts";
  * assert.equal(resolveDigest(db, "abcd"), d);
  * assert.equal(resolveDigest(db, "sha256:abcd00"), d);
  * assert.equal(resolveDigest(db, d), d);
+ * assert.equal(resolveDigest(db, d.slice(7)), d);
+ * assert.equal(resolveDigest(db, "f".repeat(64)), "sha256:" + "f".repeat(64)); // not recorded
  * assert.throws(() => resolveDigest(db, "hello"), /invalid checksum digest format/);
  * db.close();
  * ```
  */
 export function resolveDigest(db: ArtifactsDb, arg: string): string {
-  const m = /^(?:(sha256):)?([0-9a-f]{4,63})$/.exec(arg);
+  const m = /^(?:(sha256):)?([0-9a-f]{4,64})$/.exec(arg);
   if (m) {
+    if (m[2].length === 64) return `sha256:${m[2]}`;
     const found = db.digestsStartingWith(`sha256:${m[2]}`, 6);
     if (found.length === 1) return found[0];
     if (found.length > 1) {
@@ -96,7 +100,9 @@ export interface StoredZtoc {
 
 /**
  * The zTOC of `digest` in `store`: recorded as a zTOC (an index or another
- * artifact is a `BadInputError` saying what it is), its blob present.
+ * artifact is a `BadInputError` saying what it is), its blob present and
+ * of that digest (`stored blob <digest> has digest <actual>` otherwise, as
+ * `ls` and `cat` say).
  *
  * @example
  * ```ts
@@ -131,6 +137,8 @@ export async function loadStoredZtoc(store: ArtifactStore, arg: string): Promise
     }
     throw e;
   }
+  const got = digest.startsWith("sha256:") ? sha256Digest(bytes) : digest;
+  if (got !== digest) throw new BadInputError(`stored blob ${digest} has digest ${got}`);
   // (loaded here: listing commands do not need the codec)
   const { decodeZtoc } = await import("../ztoc/codec.ts");
   return { ztoc: decodeZtoc(bytes), bytes, record };
