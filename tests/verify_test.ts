@@ -3,9 +3,11 @@
 // default span sizes) and fails, naming the layer and the span, checkpoint
 // or entry, on indexes damaged one way each: a checkpoint window, a span
 // digest, a TOC offset, a zTOC of another layer, a zTOC that does not
-// load, and index JSON that is not Go's. Images are OCI layouts made with
-// GNU tar and gzip; damaged artifacts are written into the store's blob
-// folder and named with `indexDigest`.
+// load, and index JSON that is not Go's. A layer that cannot be checked (its
+// blob corrupted or missing, its zTOC missing or damaged in the store) fails
+// alone while the others are checked, and nothing is written. Images are OCI
+// layouts made with GNU tar and gzip; damaged artifacts are written into the
+// store's blob folder and named with `indexDigest`.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -19,6 +21,7 @@ import { decodeManifest } from "../lib/oci/json_decode.ts";
 import { encodeManifest } from "../lib/oci/json_encode.ts";
 import type { Descriptor, ImageManifest } from "../lib/oci/descriptor.ts";
 import { sha256 } from "./helpers/bytes.ts";
+import { snapshotTree } from "./helpers/store_tree.ts";
 import {
   buildLayer,
   type BuiltLayer,
@@ -329,6 +332,138 @@ Deno.test("verify: fails on damaged indexes, naming the layer and what is wrong"
       const r = await verify(d.digest);
       assert.equal(r.ok, false);
       assert.match(r.indexProblems.join("\n"), /its subject is sha256:\w+, not the image manifest/);
+    });
+  } finally {
+    f.store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("verify: a layer that cannot be checked fails alone; the others are checked", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "soci-verify-unreadable-" });
+  const layers: BuiltLayer[] = [];
+  for (const tr of standardTrees(2 << 20).slice(0, 2)) layers.push(await buildLayer(tr));
+  const f = await fixture(dir, layers);
+  const layoutBlob = (k: number) =>
+    join(dir, "layout", "blobs", "sha256", layers[k].digest.slice(7));
+  const ztocBlob = (k: number) => f.store.blobPath(f.index.layers[k].digest);
+  const before = await snapshotTree(dir);
+  /** Runs `body` with `path` moved away (or its bytes damaged), then puts it back. */
+  const without = async (path: string, body: () => Promise<void>) => {
+    await Deno.rename(path, path + ".away");
+    try {
+      await body();
+    } finally {
+      await Deno.rename(path + ".away", path);
+    }
+  };
+  const damaged = async (path: string, body: () => Promise<void>) => {
+    const bytes = await Deno.readFile(path);
+    const bad = bytes.slice();
+    for (let i = 1000; i < 1010; i++) bad[i] ^= 0xff;
+    await Deno.writeFile(path, bad);
+    try {
+      await body();
+    } finally {
+      await Deno.writeFile(path, bytes);
+    }
+  };
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  try {
+    await t.step("a layer blob with bytes flipped (same size)", async () => {
+      await damaged(layoutBlob(0), async () => {
+        const r = await verifyImage(f.image, { store: f.store });
+        assertOnlyLayerFails(r, 0);
+        assert.deepEqual(r.layers.map((l) => l.index), [0, 1]);
+        assert.equal(r.layers[0].problems.length, 1, problemsOf(r, 0));
+        assert.match(
+          problemsOf(r, 0),
+          new RegExp(
+            `^layer ${layers[0].digest} was served with digest sha256:[0-9a-f]{64} ` +
+              `\\(${layers[0].size} bytes\\): cannot check it$`,
+          ),
+        );
+        assert.equal(r.layers[0].ztoc?.digest, f.index.layers[0].digest);
+        assert.ok(r.layers[1].spans > 0 && r.layers[1].entries > 0);
+      });
+    });
+
+    await t.step("a layer blob that is missing (one layer at a time)", async () => {
+      await without(layoutBlob(0), async () => {
+        const r = await verifyImage(f.image, { store: f.store, concurrency: 1 });
+        assertOnlyLayerFails(r, 0);
+        assert.equal(r.layers[0].problems.length, 1, problemsOf(r, 0));
+        assert.match(
+          problemsOf(r, 0),
+          new RegExp(`^the layer cannot be read: .*blob ${esc(layers[0].digest)} not found$`),
+        );
+        assert.equal(r.layers[0].spans, 0);
+      });
+    });
+
+    await t.step("the top layer's blob missing", async () => {
+      await without(layoutBlob(1), async () => {
+        const r = await verifyImage(f.image, { store: f.store });
+        assertOnlyLayerFails(r, 1);
+        assert.match(problemsOf(r, 1), new RegExp(`blob ${esc(layers[1].digest)} not found$`));
+      });
+    });
+
+    await t.step("a zTOC missing from the store", async () => {
+      await without(ztocBlob(0), async () => {
+        const reports: number[] = [];
+        const r = await verifyImage(f.image, {
+          store: f.store,
+          onLayer: (l) => reports.push(l.index),
+        });
+        assert.deepEqual(reports, [0, 1]);
+        assertOnlyLayerFails(r, 0);
+        assert.match(
+          problemsOf(r, 0),
+          new RegExp(
+            `^the zTOC cannot be read: .*blob ${esc(f.index.layers[0].digest)} not found$`,
+          ),
+        );
+      });
+    });
+
+    await t.step("a zTOC damaged in the store", async () => {
+      await damaged(ztocBlob(1), async () => {
+        const r = await verifyImage(f.image, { store: f.store });
+        assertOnlyLayerFails(r, 1);
+        assert.match(
+          problemsOf(r, 1),
+          new RegExp(
+            `^the zTOC cannot be read: stored blob ${
+              esc(f.index.layers[1].digest)
+            } has digest sha256:[0-9a-f]{64}$`,
+          ),
+        );
+      });
+    });
+
+    await t.step("every layer unreadable: each fails, none stops the others", async () => {
+      await without(layoutBlob(0), async () => {
+        await without(ztocBlob(1), async () => {
+          const r = await verifyImage(f.image, { store: f.store });
+          assert.equal(r.ok, false);
+          assert.deepEqual(r.layers.map((l) => l.status), ["failed", "failed"]);
+          assert.match(problemsOf(r, 0), /^the layer cannot be read: /);
+          assert.match(problemsOf(r, 1), /^the zTOC cannot be read: /);
+        });
+      });
+    });
+
+    await t.step("an abort still stops the whole check", async () => {
+      await assert.rejects(
+        verifyImage(f.image, { store: f.store, signal: AbortSignal.abort() }),
+      );
+    });
+
+    await t.step("the sound image passes again, and verify wrote nothing", async () => {
+      const r = await verifyImage(f.image, { store: f.store });
+      assert.ok(r.ok, JSON.stringify(r.layers.map((l) => l.problems)));
+      assert.deepEqual(await snapshotTree(dir), before);
     });
   } finally {
     f.store.close();

@@ -13,6 +13,11 @@
  * `ZtocView` (its checks, none of its entries decoded) and its bytes sent
  * to the worker.
  *
+ * A layer that cannot be checked (its blob or its zTOC's is missing, or
+ * is not what its descriptor says) is that layer's failure: its report
+ * says why and the other layers are still checked. Errors that are not
+ * one layer's (registry trouble, an abort) stop the whole check.
+ *
  * @module
  */
 import { BadInputError, NotFoundError } from "../errors.ts";
@@ -77,7 +82,10 @@ export interface LayerReport {
   ztoc?: Descriptor;
   /** `ok`, `failed`, or `no-ztoc` (nothing to check: the layer is pulled in full). */
   status: "ok" | "failed" | "no-ztoc";
-  /** One line per problem, naming the span, checkpoint or entry. */
+  /**
+   * One line per problem, naming the span, checkpoint or entry, or the
+   * blob (layer or zTOC) that could not be read.
+   */
   problems: string[];
   /** Spans checked. */
   spans: number;
@@ -112,6 +120,16 @@ export interface VerifyReport {
 function capped(list: string[], what: string): string[] {
   if (list.length <= MAX_LISTED) return list;
   return [...list.slice(0, MAX_LISTED), `… and ${list.length - MAX_LISTED} more ${what}`];
+}
+
+/**
+ * What an error met while reading one layer's blobs (the layer, its zTOC)
+ * says about that layer: a blob missing (`NotFoundError`) or not what its
+ * descriptor says (`BadInputError`) is the layer's failure. Anything else
+ * (registry trouble, an abort, a crashed worker) is not: `undefined`.
+ */
+function blobProblem(e: unknown): string | undefined {
+  return e instanceof NotFoundError || e instanceof BadInputError ? e.message : undefined;
 }
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
@@ -239,7 +257,8 @@ export function checkIndexDocument(
 /**
  * Checks the layers, up to {@link VerifyOptions.concurrency} at a time
  * (each with its own decoding worker), and reports them in layer order.
- * The first error stops the others.
+ * A layer that cannot be checked gets a failed report; an error that is
+ * not one layer's stops the others.
  */
 async function verifyLayers(files: ImageFiles, options: VerifyOptions): Promise<LayerReport[]> {
   const todo = files.layers;
@@ -317,7 +336,14 @@ async function verifyLayer(
     report.status = report.problems.length > 0 ? "failed" : report.status;
     return report;
   };
-  const bytes = await files.blob(layer.ztoc);
+  let bytes: Uint8Array;
+  try {
+    bytes = await files.blob(layer.ztoc);
+  } catch (e) {
+    const problem = blobProblem(e);
+    if (problem === undefined) throw e;
+    return fail([`the zTOC cannot be read: ${problem}`]);
+  }
   let view: ZtocView;
   let zi: Zinfo;
   try {
@@ -334,7 +360,6 @@ async function verifyLayer(
   } catch (e) {
     return fail([`the zTOC does not load by the snapshotter's rules: ${(e as Error).message}`]);
   }
-  report.spans = zi.numSpans;
   const span = Number(layer.ztoc.annotations?.[ANNOTATION_SPAN_SIZE]);
   const problems: string[] = [];
   if (Number.isFinite(span) && span !== zi.spanSize) {
@@ -347,22 +372,32 @@ async function verifyLayer(
         "(a zTOC of another layer?)",
     );
   }
-  const check: LayerCheck = await pool.check(z, zi, await files.layerChunks(layer), {
-    resumeBytes: options.resumeBytes,
-    signal: options.signal,
-    toc: view,
-    tocListed: MAX_LISTED,
-    // From here on, neither `view`, nor `z.checkpoints`, nor the zinfo's
-    // windows are used (the zinfo's offsets are).
-    transferToc: bytes.length >= OWN_ZTOC_MIN && bytes.buffer instanceof ArrayBuffer &&
-      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength,
-  });
-  if (check.digest !== layer.descriptor.digest || check.size !== size) {
-    throw new BadInputError(
-      `layer ${layer.descriptor.digest} was served with digest ${check.digest} (${check.size} ` +
-        "bytes): cannot check it",
-    );
+  let check: LayerCheck;
+  try {
+    check = await pool.check(z, zi, await files.layerChunks(layer), {
+      resumeBytes: options.resumeBytes,
+      signal: options.signal,
+      toc: view,
+      tocListed: MAX_LISTED,
+      // From here on, neither `view`, nor `z.checkpoints`, nor the zinfo's
+      // windows are used (the zinfo's offsets are).
+      transferToc: bytes.length >= OWN_ZTOC_MIN && bytes.buffer instanceof ArrayBuffer &&
+        bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength,
+    });
+  } catch (e) {
+    const problem = blobProblem(e);
+    if (problem === undefined) throw e;
+    return fail([...problems, `the layer cannot be read: ${problem}`]);
   }
+  if (check.digest !== layer.descriptor.digest || check.size !== size) {
+    // Findings about other bytes than the layer's would mislead.
+    return fail([
+      ...problems,
+      `layer ${layer.descriptor.digest} was served with digest ${check.digest} (${check.size} ` +
+      "bytes): cannot check it",
+    ]);
+  }
+  report.spans = zi.numSpans;
   report.checkpoints = check.checkpointsChecked;
   if (check.header) problems.push(`the bytes before span 0 are not a gzip header: ${check.header}`);
   const spanProblems: string[] = [];
