@@ -8,6 +8,8 @@
  */
 import { RegistryError } from "../errors.ts";
 import type { Credentials } from "./credentials.ts";
+import { TransientRegistryError } from "./retry.ts";
+import { StallError } from "./stall.ts";
 
 /** One parsed challenge of a `WWW-Authenticate` header. */
 export interface Challenge {
@@ -255,7 +257,10 @@ export class Authenticator {
     let body: { token?: string; access_token?: string; expires_in?: number };
     try {
       body = await res.json();
-    } catch {
+    } catch (e) {
+      if (e instanceof StallError) {
+        throw new TransientRegistryError(`${this.#host}: authenticate: ${e.message}`);
+      }
       throw new RegistryError(`${this.#host}: authentication failed: token response is not JSON`);
     }
     const token = body.token || body.access_token;

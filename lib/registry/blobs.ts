@@ -14,6 +14,7 @@ import { BlobUpload, type StartUploadOptions, type UploadMode } from "./blob_upl
 import { networkReason } from "./http_errors.ts";
 import { digestOf } from "./manifests.ts";
 import { backoffDelayMs, TransientRegistryError } from "./retry.ts";
+import { StallError } from "./stall.ts";
 import type { Transport } from "./transport.ts";
 
 /** Upload tuning of {@link Blobs}. */
@@ -31,6 +32,13 @@ export interface BlobReadOptions {
   /** First byte to read (default 0). */
   offset?: number;
 }
+
+/**
+ * Bytes a resumed download must get before stalling again for the stall
+ * not to count as one more consecutive failure (a registry that sends a
+ * byte and goes silent on every request is not making progress).
+ */
+const STALL_PROGRESS_BYTES = 64 * 1024;
 
 function emptyStream(): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (c) => c.close() });
@@ -157,8 +165,9 @@ export class Blobs {
   /**
    * Streams a blob from byte `offset`. The stream passes the response
    * chunks through (nothing is buffered beyond one chunk) and, when the
-   * connection drops, resumes with a `Range` request where it stopped.
-   * Not verified here: the consumer hashes what it reads.
+   * connection drops or stalls (no data for the transport's stall limit),
+   * resumes with a `Range` request where it stopped. Not verified here:
+   * the consumer hashes what it reads.
    */
   async open(
     repo: string,
@@ -195,6 +204,7 @@ export class Blobs {
     let received = opts.offset ?? 0;
     const total = opts.size;
     let current = await open(received);
+    let attemptStart = received;
     return (async function* () {
       let failures = 0;
       try {
@@ -203,9 +213,6 @@ export class Blobs {
           try {
             const { done, value } = await current.reader.read();
             if (!done) {
-              // Data is flowing again: a resume that makes progress starts
-              // the count of consecutive failures afresh.
-              if (value.length > 0) failures = 0;
               received += value.length;
               if (total !== undefined && received > total) {
                 throw new BadInputError(
@@ -224,6 +231,12 @@ export class Blobs {
           // Traced as `http err #<id of the cut response>`; past the budget, a timeout.
           const failure = t.bodyError(problem, action, current.res);
           if (!(failure instanceof TransientRegistryError)) throw failure;
+          // Data flowed again: a resume that makes progress starts the count
+          // of consecutive failures afresh (after a stall, enough progress).
+          const progressed = received - attemptStart;
+          if (progressed >= (problem instanceof StallError ? STALL_PROGRESS_BYTES : 1)) {
+            failures = 0;
+          }
           failures++;
           if (failures > t.policy.maxRetries) {
             throw new RegistryError(
@@ -236,6 +249,7 @@ export class Blobs {
           await t.wait(backoffDelayMs(failures, undefined, t.policy), action);
           await current.reader.cancel().catch(() => {});
           current = await open(received);
+          attemptStart = received;
         }
       } finally {
         await current.reader.cancel().catch(() => {});

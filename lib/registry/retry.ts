@@ -107,7 +107,7 @@ export function sleep(ms: number): Promise<void> {
 
 /**
  * A {@link RegistryError} for a failure worth another try: 408, 429, most
- * 5xx, a dropped or refused connection. {@link retrying} retries these; a
+ * 5xx, a dropped, refused or stalled connection. {@link retrying} retries these; a
  * request made with `{ retry: false }` throws the first one so the caller
  * can decide what to do next. When retries run out, the last one is thrown
  * as a plain `RegistryError` (so an outer loop does not retry it again).

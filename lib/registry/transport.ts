@@ -1,10 +1,10 @@
 /**
  * The HTTP layer of the registry client, for one registry host: `fetch`
- * with the TLS settings and the total time budget, authentication (one
- * new attempt after a 401 challenge), redirects for reads (credentials
- * never follow to another origin), the mapping of HTTP statuses and
- * network failures to errors, bounded body reads, retries, and the
- * `--debug` trace.
+ * with the TLS settings, the total time budget and the stall limit,
+ * authentication (one new attempt after a 401 challenge), redirects for
+ * reads (credentials never follow to another origin), the mapping of HTTP
+ * statuses and network failures to errors, bounded body reads, retries,
+ * and the `--debug` trace.
  *
  * Trace lines carry a per-request id so that concurrent requests can be
  * told apart: `http req #12 GET <url>`, `http res #12 200 OK`,
@@ -12,12 +12,16 @@
  * redacted ({@link redactUrl}) and headers are never traced, so no secret
  * reaches the trace.
  *
- * Which failures are retried: 408, 429 and 5xx answers, and dropped
- * connections (see `retry.ts`). A refused connection or an unknown host
- * name is retried at most twice (well under a second) until the host has
- * answered once, so a typo fails fast while a registry restarting in the
- * middle of a push is waited for. A TLS handshake with a plain-HTTP server
- * and an untrusted certificate are not retried at all.
+ * Which failures are retried: 408, 429 and 5xx answers, dropped
+ * connections, and stalls: a registry that sends nothing (no answer, or no
+ * more of a body) for the stall limit (`stallMs`, default 60 s; see
+ * `stall.ts`) fails the request with `<host>: <action>: no data from the
+ * registry for 60 s`, like a dropped connection (see `retry.ts`). A
+ * refused connection or an unknown host name is retried at most twice
+ * (well under a second) until the host has answered once, so a typo fails
+ * fast while a registry restarting in the middle of a push is waited for.
+ * A TLS handshake with a plain-HTTP server and an untrusted certificate
+ * are not retried at all.
  *
  * @module
  */
@@ -34,6 +38,13 @@ import {
   sleep,
   TransientRegistryError,
 } from "./retry.ts";
+import {
+  DEFAULT_STALL_MS,
+  MIN_UPLOAD_BYTES_PER_SECOND,
+  type StallError,
+  stallMsFromEnv,
+  StallWatch,
+} from "./stall.ts";
 
 /** Options of a {@link Transport}. */
 export interface TransportOptions {
@@ -51,6 +62,15 @@ export interface TransportOptions {
    * limit.
    */
   timeoutMs?: number;
+  /**
+   * Stall limit in milliseconds: a request fails when the registry sends
+   * nothing (no answer, or no more of its body) for this long while it is
+   * waited for; a transfer that keeps making progress is never cut.
+   * Absent = `SOCI_STALL_TIMEOUT` (a duration), else {@link DEFAULT_STALL_MS}
+   * (60 s); 0 = no limit. Unlike `timeoutMs`, it is counted afresh for every
+   * wait.
+   */
+  stallMs?: number;
   /**
    * Receives the `http req|res|err|retry …` trace lines (`--debug`); never
    * secrets. The CLI writes them to stderr.
@@ -144,6 +164,8 @@ export class Transport {
   readonly policy: RetryPolicy;
   /** The total time budget, when there is one. */
   readonly timeoutMs?: number;
+  /** The stall limit in milliseconds (0 = none). */
+  readonly stallMs: number;
   readonly #auth: Authenticator;
   readonly #http?: Deno.HttpClient;
   readonly #deadline?: number;
@@ -175,6 +197,7 @@ export class Transport {
       this.timeoutMs = opts.timeoutMs;
       this.#deadline = Date.now() + opts.timeoutMs;
     }
+    this.stallMs = Math.max(0, opts.stallMs ?? stallMsFromEnv() ?? DEFAULT_STALL_MS);
     this.#debug = opts.debug;
     this.policy = {
       ...DEFAULT_RETRY_POLICY,
@@ -268,34 +291,59 @@ export class Transport {
   }
 
   /**
-   * One `fetch` with the TLS settings, the time budget and the trace; no
-   * authentication, no redirects. Network failures become errors: a
-   * `TransientRegistryError` (`cannot reach registry …`) unless retrying
-   * cannot help.
+   * One `fetch` with the TLS settings, the time budget, the stall limit and
+   * the trace; no authentication, no redirects. Network failures become
+   * errors: a `TransientRegistryError` (`cannot reach registry …`) unless
+   * retrying cannot help, and `<host>: <action>: no data from the registry
+   * for 60 s` (transient too) when the answer does not come. The body of
+   * the answer is watched for stalls as it is read (it then fails with a
+   * `StallError`, which {@link Transport.bodyError} reports).
    */
   async fetch(url: string, init: RequestInit, action: string): Promise<Response> {
     if (this.expired) throw this.timedOut(action);
-    const signal = this.#deadline !== undefined
+    const deadline = this.#deadline !== undefined
       ? AbortSignal.timeout(Math.max(1, this.#deadline - Date.now()))
       : undefined;
+    const watch = new StallWatch(this.stallMs);
+    const signal = deadline ? AbortSignal.any([deadline, watch.signal]) : watch.signal;
+    let body = init.body;
+    let extraMs = 0;
+    if (body instanceof ReadableStream) {
+      // Watched as it is sent: the registry must keep taking it.
+      body = watch.upload(body);
+    } else if (typeof body === "string" || ArrayBuffer.isView(body)) {
+      // Bytes are sent out of sight: allow for a slow link before the answer is due.
+      const size = typeof body === "string" ? body.length : body.byteLength;
+      extraMs = Math.ceil(size * 1000 / MIN_UPLOAD_BYTES_PER_SECOND);
+    }
     const id = ++lastRequestId;
     this.trace(`http req #${id} ${init.method ?? "GET"} ${redactUrl(url)}`);
     const origin = new URL(url).origin;
+    watch.wait(extraMs);
     try {
       const res = await fetch(url, {
         ...init,
+        body,
         redirect: "manual",
         signal,
         ...(this.#http ? { client: this.#http } : {}),
       } as RequestInit);
+      watch.answered();
       this.#answered.add(origin);
-      this.#ids.set(res, id);
+      const watched = watchedBody(res, watch);
+      this.#ids.set(watched, id);
       this.trace(`http res #${id} ${res.status} ${res.statusText}`.trimEnd());
-      return res;
+      return watched;
     } catch (e) {
-      if (signal?.aborted || this.expired) {
+      watch.pause();
+      if (deadline?.aborted || this.expired) {
         this.trace(`http err #${id} timed out`);
         throw this.timedOut(action);
+      }
+      if (watch.stalled) {
+        const reason = (watch.signal.reason as StallError).message;
+        this.trace(`http err #${id} ${reason}`);
+        throw new TransientRegistryError(`${this.registry}: ${action}: ${reason}`);
       }
       const failure = networkFailure(e, this.plainHttp);
       this.trace(`http err #${id} ${failure.reason}`);
@@ -341,8 +389,9 @@ export class Transport {
   }
 
   /**
-   * The error for a response body that broke off: timed out, or a
-   * `TransientRegistryError` naming the action (traced as `http err #n`).
+   * The error for a response body that broke off (or stalled: `no data
+   * from the registry for 60 s`): timed out, or a `TransientRegistryError`
+   * naming the action (traced as `http err #n`).
    */
   bodyError(e: unknown, action: string, res?: Response): RegistryError {
     if (this.expired) return this.timedOut(action);
@@ -437,6 +486,25 @@ export class Transport {
     }
     return res;
   }
+}
+
+/**
+ * `res` with its body watched for stalls by `watch` (`res` itself when it
+ * has no body or the watch no limit).
+ */
+function watchedBody(res: Response, watch: StallWatch): Response {
+  const status = res.status;
+  if (
+    !res.body || watch.limitMs <= 0 || status < 200 || status > 599 || status === 204 ||
+    status === 205 || status === 304
+  ) {
+    return res;
+  }
+  return new Response(watch.download(res.body), {
+    status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
 }
 
 /** Joins byte chunks into one array (no copy when there is one chunk). */
