@@ -15,7 +15,12 @@ import { encodeManifest } from "../lib/oci/json_encode.ts";
 import { decodeZtoc, encodeZtoc } from "../lib/ztoc/codec.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { skopeoCopyToRegistry } from "./helpers/registry.ts";
-import { type CliResult, linesOf, runSoci } from "./helpers/registry_e2e_cli.ts";
+import {
+  exists,
+  linesOf,
+  oneLineFailure,
+  runSoci,
+} from "./helpers/registry_e2e_cli.ts";
 import { sha256 } from "./helpers/bytes.ts";
 import {
   buildLayer,
@@ -26,23 +31,6 @@ import {
 } from "./helpers/read_images.ts";
 
 const dec = new TextDecoder();
-
-function oneLineFailure(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  const lines = linesOf(r.stderr);
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^soci: /);
-  assert.match(lines[0], pattern);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Runs the CLI and returns stdout as bytes too. */
 async function runRaw(

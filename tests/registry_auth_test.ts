@@ -13,21 +13,13 @@ import { parseUserFlag, resolveCredentials } from "../lib/registry/credentials.t
 import { run, startRegistry } from "./helpers/registry.ts";
 import { makeOciLayout, pseudoRandomBytes } from "./helpers/registry_oci_layout.ts";
 import { startReferrersRegistry } from "./helpers/referrers_registry.ts";
+import { rejects } from "./helpers/rejects.ts";
 
 const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const USER = "testuser";
 const PASS = "S3cret-pa55word";
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 function assertNoSecret(text: string, secret: string) {
   assert.ok(!text.includes(secret), `secret leaked: ${text}`);

@@ -14,18 +14,10 @@ import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
 import { pseudoRandomBytes } from "./helpers/registry_oci_layout.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
 import { startInterceptProxy } from "./helpers/intercept_proxy.ts";
+import { rejects } from "./helpers/rejects.ts";
 
 const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 const KiB = 1024;
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** The blob as the registry serves it (raw fetch, no client code). */
 async function served(reg: TestRegistry, repo: string, digest: string): Promise<Uint8Array> {

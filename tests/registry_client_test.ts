@@ -17,6 +17,7 @@ import { startReferrersRegistry } from "./helpers/referrers_registry.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
 import { startInterceptProxy } from "./helpers/intercept_proxy.ts";
 import { concat } from "./helpers/bytes.ts";
+import { rejects } from "./helpers/rejects.ts";
 
 const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 const enc = new TextEncoder();
@@ -30,15 +31,6 @@ async function collect(stream: ReadableStream<Uint8Array>) {
     chunks: chunks.length,
     maxChunk: Math.max(0, ...chunks.map((c) => c.length)),
   };
-}
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 Deno.test("parseDockerReference: accepted forms", () => {

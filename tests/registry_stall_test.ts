@@ -23,20 +23,12 @@ import {
 import { linesOf, runSoci } from "./helpers/registry_e2e_cli.ts";
 import { pseudoRandomBytes } from "./helpers/registry_oci_layout.ts";
 import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
+import { rejects } from "./helpers/rejects.ts";
 
 const STALL_MS = 300;
 const STALLED = "no data from the registry for 0.3 s";
 /** A generous bound for work that must end (never a measure of speed). */
 const BOUND_MS = 20_000;
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** True when nothing listens on `host` (`127.0.0.1:<port>`) any more. */
 async function closed(host: string): Promise<boolean> {
@@ -103,6 +95,16 @@ async function seed(reg: TestRegistry, blob: Uint8Array): Promise<string> {
 const isBlobGet = (method: string, path: string) =>
   method === "GET" && path.includes("/blobs/sha256:");
 
+/** Blob GETs answer with headers and one byte of the body, then nothing. */
+const oneByteThenSilence: InterceptHook = async (req, forward, _body, stopping) => {
+  const res = await forward();
+  if (!isBlobGet(req.method, req.path) || !res.body) return res;
+  return new Response(pacedBody(res.body, { stallAfter: 1, stopping }), {
+    status: res.status,
+    headers: res.headers,
+  });
+};
+
 Deno.test("no answer: the request fails with one line after each attempt stalls", async () => {
   await withStallingProxy(
     (req, forward, _body, stopping) =>
@@ -125,14 +127,7 @@ Deno.test("no answer: the request fails with one line after each attempt stalls"
 Deno.test("headers and one body byte, then silence: a whole read fails with one line", async () => {
   const blob = pseudoRandomBytes(5000, 21);
   await withStallingProxy(
-    async (req, forward, _body, stopping) => {
-      const res = await forward();
-      if (!isBlobGet(req.method, req.path) || !res.body) return res;
-      return new Response(pacedBody(res.body, { stallAfter: 1, stopping }), {
-        status: res.status,
-        headers: res.headers,
-      });
-    },
+    oneByteThenSilence,
     async ({ reg, proxy, client }) => {
       const digest = await seed(reg, blob);
       const started = Date.now();
@@ -148,14 +143,7 @@ Deno.test("headers and one body byte, then silence: a whole read fails with one 
 Deno.test("a streamed download that stalls after a byte on every request gives up", async () => {
   const blob = pseudoRandomBytes(5000, 22);
   await withStallingProxy(
-    async (req, forward, _body, stopping) => {
-      const res = await forward();
-      if (!isBlobGet(req.method, req.path) || !res.body) return res;
-      return new Response(pacedBody(res.body, { stallAfter: 1, stopping }), {
-        status: res.status,
-        headers: res.headers,
-      });
-    },
+    oneByteThenSilence,
     async ({ reg, proxy, client }) => {
       const digest = await seed(reg, blob);
       const started = Date.now();

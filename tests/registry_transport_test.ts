@@ -14,18 +14,10 @@ import { startRegistry } from "./helpers/registry.ts";
 import { closedPort, linesOf, runSoci } from "./helpers/registry_e2e_cli.ts";
 import { pseudoRandomBytes } from "./helpers/registry_oci_layout.ts";
 import { startFaultProxy } from "./helpers/fault_proxy.ts";
+import { rejects } from "./helpers/rejects.ts";
 
 const sha256 = (b: Uint8Array) => "sha256:" + createHash("sha256").update(b).digest("hex");
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-async function rejects(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** The id (`#n`) of a trace line. */
 function idOf(line: string): string {

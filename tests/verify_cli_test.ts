@@ -17,7 +17,13 @@ import { LocalStore } from "../lib/store/local_store.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { decodeManifest } from "../lib/oci/json_decode.ts";
 import { run, skopeoCopyToRegistry, startRegistry } from "./helpers/registry.ts";
-import { type CliResult, linesOf, runSoci } from "./helpers/registry_e2e_cli.ts";
+import {
+  type CliResult,
+  exists,
+  linesOf,
+  oneLineFailure,
+  runSoci,
+} from "./helpers/registry_e2e_cli.ts";
 import { snapshotTree } from "./helpers/store_tree.ts";
 import { buildLayer, type BuiltLayer, standardTrees, writeLayout } from "./helpers/read_images.ts";
 
@@ -94,23 +100,6 @@ function assertOneLayerFails(
   assert.match(report.layers[bad].problems[0], problem);
   assert.deepEqual(report.layers[1 - bad].problems, []);
   assert.deepEqual(linesOf(json.stderr), ["soci: verify failed: 1 of 2 layers failed"]);
-}
-
-function oneLineFailure(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  const lines = linesOf(r.stderr);
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^soci: /);
-  assert.match(lines[0], pattern);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The zTOC digests of the one index in a store, in layer order. */

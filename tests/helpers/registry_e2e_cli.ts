@@ -9,6 +9,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { sha256 } from "./bytes.ts";
@@ -130,6 +131,25 @@ export function linesOf(text: string): string[] {
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   return lines;
+}
+
+/** Asserts a CLI failure: exit 1 and one stderr line `soci: …` that matches `pattern`. */
+export function oneLineFailure(r: CliResult, pattern: RegExp): void {
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const lines = linesOf(r.stderr);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^soci: /);
+  assert.match(lines[0], pattern);
+}
+
+/** Whether something (a file, a directory, a link) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** One zTOC of an index, as the tests expect it in `layers`. */
