@@ -15,12 +15,7 @@ import { encodeManifest } from "../lib/oci/json_encode.ts";
 import { decodeZtoc, encodeZtoc } from "../lib/ztoc/codec.ts";
 import { startRegistry } from "./helpers/registry.ts";
 import { skopeoCopyToRegistry } from "./helpers/registry.ts";
-import {
-  exists,
-  linesOf,
-  oneLineFailure,
-  runSoci,
-} from "./helpers/registry_e2e_cli.ts";
+import { exists, linesOf, oneLineFailure, runSoci } from "./helpers/registry_e2e_cli.ts";
 import { sha256 } from "./helpers/bytes.ts";
 import {
   buildLayer,
