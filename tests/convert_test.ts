@@ -750,6 +750,20 @@ Deno.test("convert: bad input fails with one clear line and leaves nothing at th
       pinned.stderr,
       'soci: the destination image must be a tagged ref of the form "registry/repository:tag": reference must not contain a digest\n',
     );
+    // A tag a layout cannot hold (OCI ref.name grammar), checked before anything runs.
+    for (const tag of ["bad tag", "-x", "x:"]) {
+      for (const transport of ["oci", "oci-archive"]) {
+        const dest = `${transport}:${join(scratch, "t")}:${tag}`;
+        const bad = await soci(root, ["convert", `oci:${L}:app`, dest]);
+        assert.equal(bad.code, 1, dest);
+        assert.equal(
+          bad.stderr,
+          `soci: invalid tag ${JSON.stringify(tag)} in ${dest}: a tag of an OCI layout is ` +
+            "letters and digits joined by one of - . _ : @ + or by --, in parts separated by /\n",
+        );
+        await assert.rejects(Deno.stat(join(scratch, "t")), Deno.errors.NotFound);
+      }
+    }
     // Nothing was recorded by the failed runs.
     assert.deepEqual(await dbRows(root), []);
   });
