@@ -28,7 +28,7 @@ export type {
 } from "./lib/commands/command.ts";
 export type { LiveRegion, Output } from "./lib/ui/output.ts";
 import { formatDuration } from "./lib/go/duration.ts";
-import { oneLine } from "./lib/ui/one_line.ts";
+import { escapeControls } from "./lib/ui/escape_controls.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
 import { grantedEnv } from "./lib/util/env.ts";
 import { globalFlags } from "./lib/commands/global_flags.ts";
@@ -74,9 +74,9 @@ function isBrokenPipe(e: unknown): boolean {
   return false;
 }
 
-/** An error's message, on one line (see `oneLine`). */
+/** An error's message, on one line (see `escapeControls`). */
 function messageOf(e: unknown): string {
-  return oneLine(e instanceof Error ? (e.message || e.name) : String(e));
+  return escapeControls(e instanceof Error ? (e.message || e.name) : String(e));
 }
 
 function debugText(e: unknown): string {

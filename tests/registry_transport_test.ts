@@ -36,6 +36,26 @@ function waits(lines: string[]): number[] {
   return kind(lines, "retry").map((l) => Number(/ in (\d+) ms$/.exec(l)![1]));
 }
 
+Deno.test("a port fetch never connects to (the fetch standard's bad ports): one line, no retry", async () => {
+  const trace: string[] = [];
+  const client = new RegistryClient("127.0.0.1:1", {
+    plainHttp: true,
+    debug: (l) => trace.push(l),
+  });
+  try {
+    const e = await rejects(client.manifests.get("app", "v1"));
+    assert.ok(e instanceof RegistryError && !(e instanceof TransientRegistryError), String(e));
+    assert.equal(
+      e.message,
+      "cannot reach registry 127.0.0.1:1: Fetch failed: Requests to port 1 are blocked",
+    );
+    assert.equal(kind(trace, "req").length, 1, trace.join("\n"));
+    assert.deepEqual(kind(trace, "retry"), []);
+  } finally {
+    client.close();
+  }
+});
+
 Deno.test("refused connection: two quick retries, then one clear line", async () => {
   const port = closedPort();
   const trace: string[] = [];

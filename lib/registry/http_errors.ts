@@ -122,7 +122,13 @@ export function redactUrl(url: string): string {
  * - `certificate`: the server's certificate is not trusted;
  * - `other`: anything else (reset or dropped connections, …).
  */
-export type NetworkFailureKind = "refused" | "dns" | "tls-mismatch" | "certificate" | "other";
+export type NetworkFailureKind =
+  | "refused"
+  | "dns"
+  | "tls-mismatch"
+  | "certificate"
+  | "blocked"
+  | "other";
 
 /** A failed `fetch` in a few words, and its kind. */
 export interface NetworkFailure {
@@ -170,6 +176,8 @@ export function networkFailure(err: unknown, plainHttp: boolean): NetworkFailure
   reason = oneLine(reason);
   let kind: NetworkFailureKind = "other";
   if (/connection refused/i.test(reason)) kind = "refused";
+  // The fetch standard's bad ports (1, 22, 25, …): never sent, so never worth a retry.
+  else if (/requests to port \d+ are blocked/i.test(reason)) kind = "blocked";
   else if (/dns error|failed to lookup address|name or service not known/i.test(reason)) {
     kind = "dns";
   } else if (/invalid peer certificate|certificate/i.test(reason)) {

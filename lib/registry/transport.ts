@@ -348,7 +348,10 @@ export class Transport {
       const failure = networkFailure(e, this.plainHttp);
       this.trace(`http err #${id} ${failure.reason}`);
       const message = `cannot reach registry ${this.registry}: ${failure.reason}`;
-      if (failure.kind === "tls-mismatch" || failure.kind === "certificate") {
+      if (
+        failure.kind === "tls-mismatch" || failure.kind === "certificate" ||
+        failure.kind === "blocked"
+      ) {
         throw new RegistryError(message);
       }
       const unanswered = (failure.kind === "refused" || failure.kind === "dns") &&

@@ -20,12 +20,12 @@ const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { oneLine } from "./one_line.ts";
- * assert.equal(oneLine("a\nb\x1b[2Jc"), "a\\nb\\x1b[2Jc");
- * assert.equal(oneLine("usr/bin/ü"), "usr/bin/ü");
+ * import { escapeControls } from "./escape_controls.ts";
+ * assert.equal(escapeControls("a\nb\x1b[2Jc"), "a\\nb\\x1b[2Jc");
+ * assert.equal(escapeControls("usr/bin/ü"), "usr/bin/ü");
  * ```
  */
-export function oneLine(text: string): string {
+export function escapeControls(text: string): string {
   return text.replace(CONTROL, (c) => {
     const named = NAMED[c];
     if (named !== undefined) return named;
