@@ -28,7 +28,6 @@ export type {
 } from "./lib/commands/command.ts";
 export type { LiveRegion, Output } from "./lib/ui/output.ts";
 import { formatDuration } from "./lib/go/duration.ts";
-import { escapeControls } from "./lib/ui/escape_controls.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
 import { grantedEnv } from "./lib/util/env.ts";
 import { globalFlags } from "./lib/commands/global_flags.ts";
@@ -74,9 +73,9 @@ function isBrokenPipe(e: unknown): boolean {
   return false;
 }
 
-/** An error's message, on one line (see `escapeControls`). */
+/** An error's message (`Output.warn` keeps it on one line). */
 function messageOf(e: unknown): string {
-  return escapeControls(e instanceof Error ? (e.message || e.name) : String(e));
+  return e instanceof Error ? (e.message || e.name) : String(e);
 }
 
 function debugText(e: unknown): string {

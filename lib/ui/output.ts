@@ -7,6 +7,7 @@
  * @module
  */
 import { marshalIndentGo } from "../go/json_indent.ts";
+import { escapeControls } from "./escape_controls.ts";
 
 /** A block of lines redrawn in place at the bottom of the terminal (see `progress.ts`). */
 export interface LiveRegion {
@@ -28,7 +29,11 @@ export interface Output {
   line(text?: string): void;
   /** Prints each text and a newline to stdout, as {@link line} would, in few large writes. */
   printLines(texts: readonly string[]): void;
-  /** Prints `text` and a newline to stderr. */
+  /**
+   * Prints `text` and a newline to stderr, its control characters escaped
+   * (see `escapeControls`): a warning or an error is one line, whatever
+   * names it carries.
+   */
   warn(text: string): void;
   /** Prints `value` as Go's `json.MarshalIndent(v, "", "  ")` plus a newline to stdout. */
   json(value: unknown): void;
@@ -107,7 +112,8 @@ export class ConsoleOutput implements Output {
   }
 
   warn(text: string): void {
-    this.#around(() => writeAllSync(Deno.stderr, encoder.encode(text + "\n")));
+    const line = escapeControls(text);
+    this.#around(() => writeAllSync(Deno.stderr, encoder.encode(line + "\n")));
   }
 
   json(value: unknown): void {
@@ -210,9 +216,10 @@ export class MemoryOutput implements Output {
   }
 
   warn(text: string): void {
+    const line = escapeControls(text);
     this.#around(() => {
-      this.warnings.push(text);
-      this.stderr += text + "\n";
+      this.warnings.push(line);
+      this.stderr += line + "\n";
     });
   }
 
