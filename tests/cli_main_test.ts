@@ -301,7 +301,8 @@ Deno.test("main: error kinds map to one-line messages", async () => {
       name: "d",
       usage: "",
       needsRoot: false,
-      action: () => Promise.reject(new NotFoundError("evil: link to no\nsuch\x1b[2J\u2028\x9b")),
+      action: () =>
+        Promise.reject(new NotFoundError("evil: link to no\nsuch\x1b[2J\u2028\x9b\u202etxt")),
     },
     {
       name: "e",
@@ -317,7 +318,7 @@ Deno.test("main: error kinds map to one-line messages", async () => {
       ["a", "soci: x: not found\n"],
       ["b", "soci: a string\n"],
       ["c", 'soci: need one argument (see "soci c --help")\n'],
-      ["d", "soci: evil: link to no\\nsuch\\x1b[2J\\u2028\\x9b\n"],
+      ["d", "soci: evil: link to no\\nsuch\\x1b[2J\\u2028\\u009b\\u202etxt\n"],
       ["e", 'soci: bad path a\\r\\tb (see "soci e --help")\n'],
     ]
   ) {

@@ -86,6 +86,28 @@ export function escapeCell(text: string): string {
   return strconvQuote(text);
 }
 
+const NOT_PRINTABLE_ALL = new RegExp(NOT_PRINTABLE.source, "gu");
+
+/**
+ * `text` with every character Go's `unicode.IsPrint` rejects (control
+ * characters, newlines and tabs, escape sequences, bidi overrides and other
+ * invisible ones) written as `strconv.Quote` writes it, without quotes
+ * around the whole: a message that carries names from an image or the
+ * command line stays one line and drives no terminal.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeUnprintable } from "./quote.ts";
+ * assert.equal(escapeUnprintable("a\nb\x1b[2Jc\u202e"), "a\\nb\\x1b[2Jc\\u202e");
+ * assert.equal(escapeUnprintable("usr/bin/café x"), "usr/bin/café x");
+ * ```
+ */
+export function escapeUnprintable(text: string): string {
+  if (!NOT_PRINTABLE.test(text)) return text;
+  return text.replace(NOT_PRINTABLE_ALL, (c) => strconvQuote(c).slice(1, -1));
+}
+
 /**
  * A name made of raw bytes (tar names need not be UTF-8), as a table shows
  * it: like {@link escapeCell}, and when the bytes are not valid UTF-8, quoted

@@ -52,13 +52,21 @@ export class Staging {
   async write(digest: string, bytes: Uint8Array): Promise<StagedBlob> {
     const dir = await this.#folder();
     const path = join(dir, digest.slice(digest.indexOf(":") + 1));
-    const f = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
     try {
-      let off = 0;
-      while (off < bytes.length) off += await f.write(bytes.subarray(off));
-      await f.sync();
-    } finally {
-      f.close();
+      const f = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+      try {
+        let off = 0;
+        while (off < bytes.length) off += await f.write(bytes.subarray(off));
+        await f.sync();
+      } finally {
+        f.close();
+      }
+    } catch (e) {
+      // Deno's write errors name no file (`No space left on device (os error 28)`).
+      throw new SociError(
+        `cannot write to the local store ${this.contentDir}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     return { path, size: bytes.length };
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { marshalIndentGo } from "../go/json_indent.ts";
-import { escapeControls } from "./escape_controls.ts";
+import { escapeUnprintable } from "../go/quote.ts";
 
 /** A block of lines redrawn in place at the bottom of the terminal (see `progress.ts`). */
 export interface LiveRegion {
@@ -30,9 +30,9 @@ export interface Output {
   /** Prints each text and a newline to stdout, as {@link line} would, in few large writes. */
   printLines(texts: readonly string[]): void;
   /**
-   * Prints `text` and a newline to stderr, its control characters escaped
-   * (see `escapeControls`): a warning or an error is one line, whatever
-   * names it carries.
+   * Prints `text` and a newline to stderr, what a terminal would not show
+   * as text escaped (see `escapeUnprintable`): a warning or an error is one
+   * line, whatever names it carries.
    */
   warn(text: string): void;
   /** Prints `value` as Go's `json.MarshalIndent(v, "", "  ")` plus a newline to stdout. */
@@ -112,7 +112,7 @@ export class ConsoleOutput implements Output {
   }
 
   warn(text: string): void {
-    const line = escapeControls(text);
+    const line = escapeUnprintable(text);
     this.#around(() => writeAllSync(Deno.stderr, encoder.encode(line + "\n")));
   }
 
@@ -216,7 +216,7 @@ export class MemoryOutput implements Output {
   }
 
   warn(text: string): void {
-    const line = escapeControls(text);
+    const line = escapeUnprintable(text);
     this.#around(() => {
       this.warnings.push(line);
       this.stderr += line + "\n";
