@@ -56,6 +56,13 @@ Deno.test("a port fetch never connects to (the fetch standard's bad ports): one 
   }
 });
 
+Deno.test("a registry host no URL can hold (256.1.1.1) is a one-line input error", () => {
+  assert.throws(() => new RegistryClient("256.1.1.1"), {
+    name: "BadInputError",
+    message: "invalid registry host: 256.1.1.1",
+  });
+});
+
 Deno.test("refused connection: two quick retries, then one clear line", async () => {
   const port = closedPort();
   const trace: string[] = [];

@@ -187,6 +187,10 @@ export class Transport {
       ? "registry-1.docker.io"
       : registry;
     this.baseUrl = `${this.plainHttp ? "http" : "https"}://${apiHost}`;
+    if (!URL.canParse(this.baseUrl)) {
+      // e.g. 256.1.1.1: a name the reference grammar allows and no URL can hold
+      throw new BadInputError(`invalid registry host: ${registry}`);
+    }
     if ((opts.caCerts && opts.caCerts.length > 0) || opts.clientCert) {
       this.#http = Deno.createHttpClient({
         caCerts: opts.caCerts,
