@@ -43,6 +43,7 @@ import {
   type XDesc,
 } from "./helpers/convert_expect.ts";
 import { buildGoJsonOracle, runGoJsonOracle } from "./helpers/json_fuzz.ts";
+import { SAMPLE_LAYOUT } from "./helpers/registry_e2e_cli.ts";
 
 const IMG = await e2eImages();
 const L = IMG.layout;
@@ -750,6 +751,28 @@ Deno.test("convert: bad input fails with one clear line and leaves nothing at th
       pinned.stderr,
       'soci: the destination image must be a tagged ref of the form "registry/repository:tag": reference must not contain a digest\n',
     );
+    // An image whose descriptor in index.json has a media type that is no image's.
+    const bogus = join(scratch, "bogus");
+    await Deno.mkdir(join(bogus, "blobs", "sha256"), { recursive: true });
+    for (const e of Deno.readDirSync(join(SAMPLE_LAYOUT, "blobs", "sha256"))) {
+      await Deno.copyFile(
+        join(SAMPLE_LAYOUT, "blobs", "sha256", e.name),
+        join(bogus, "blobs", "sha256", e.name),
+      );
+    }
+    await Deno.copyFile(join(SAMPLE_LAYOUT, "oci-layout"), join(bogus, "oci-layout"));
+    const index = JSON.parse(await Deno.readTextFile(join(SAMPLE_LAYOUT, "index.json")));
+    index.manifests[0].mediaType = "application/x-bogus";
+    await Deno.writeTextFile(join(bogus, "index.json"), JSON.stringify(index));
+    const unsupported = await soci(root, [
+      "convert",
+      `oci:${bogus}:latest`,
+      `oci:${join(scratch, "u")}:x`,
+    ]);
+    assert.equal(unsupported.code, 1);
+    assert.equal(unsupported.stderr, "soci: unsupported image media type application/x-bogus\n");
+    await assert.rejects(Deno.stat(join(scratch, "u")), Deno.errors.NotFound);
+    await Deno.remove(bogus, { recursive: true });
     // A tag a layout cannot hold (OCI ref.name grammar), checked before anything runs.
     for (const tag of ["bad tag", "-x", "x:"]) {
       for (const transport of ["oci", "oci-archive"]) {

@@ -31,7 +31,13 @@
  *
  * @module
  */
-import { BadInputError, NotFoundError, SociError, withContext } from "../errors.ts";
+import {
+  BadInputError,
+  NotFoundError,
+  SociError,
+  UnsupportedError,
+  withContext,
+} from "../errors.ts";
 import type { Layer } from "../image/layer.ts";
 import type { SelectedManifest } from "../image/select.ts";
 import { imagePlatforms } from "../image/select.ts";
@@ -46,6 +52,7 @@ import {
   EMPTY_CONFIG_BYTES,
   EMPTY_CONFIG_DIGEST,
   isIndexType,
+  isManifestType,
   SOCI_INDEX_V2,
   ZTOC_MEDIA_TYPE,
 } from "../oci/media_types.ts";
@@ -141,6 +148,10 @@ function imageEntries(index: ImageIndex): Descriptor[] {
 
 /** Reads the target and every manifest the source has, noting what it lacks. */
 async function readSource(source: ImageSource, target: Descriptor): Promise<SourceImage> {
+  if (target.mediaType && !isManifestType(target.mediaType) && !isIndexType(target.mediaType)) {
+    // (as reading it for create, ls or cat says)
+    throw new UnsupportedError(`unsupported image media type ${target.mediaType}`);
+  }
   const targetBytes = await source.fetchBytes(target);
   const img: SourceImage = {
     target,
