@@ -17,6 +17,7 @@ import { LocalStore } from "../lib/store/local_store.ts";
 import { extractFile, findFile } from "../lib/ztoc/extract.ts";
 import { decodeZtoc } from "../lib/ztoc/codec.ts";
 import { decodeGzipZinfo } from "../lib/gzip/zinfo.ts";
+import { hostPlatform } from "../lib/oci/platform.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const SAMPLE = `oci:${REPO}fixtures/sample-image:latest`;
@@ -328,5 +329,57 @@ Deno.test("storeZtocs: zTOC writes run while later layers come through; the stag
   } finally {
     store.close();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("layers(): a single-manifest image of another platform than the host's is read by default", async () => {
+  // The sample image with its descriptor saying another platform than this machine's.
+  const dir = await Deno.makeTempDir({ prefix: "soci-pipeline-" });
+  try {
+    const src = `${REPO}fixtures/sample-image`;
+    await Deno.mkdir(`${dir}/blobs/sha256`, { recursive: true });
+    for (const e of Deno.readDirSync(`${src}/blobs/sha256`)) {
+      await Deno.copyFile(`${src}/blobs/sha256/${e.name}`, `${dir}/blobs/sha256/${e.name}`);
+    }
+    await Deno.copyFile(`${src}/oci-layout`, `${dir}/oci-layout`);
+    const idx = JSON.parse(await Deno.readTextFile(`${src}/index.json`));
+    const other = hostPlatform().architecture === "riscv64" ? "s390x" : "riscv64";
+    idx.manifests[0].platform = { os: "linux", architecture: other };
+    await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify(idx));
+    const image = OciLayoutSource.fromReference(`oci:${dir}:latest`);
+    const found: string[] = [];
+    for await (const r of layers(image, { minLayerSize: 0 })) found.push(r.layer.descriptor.digest);
+    const manifest = JSON.parse(
+      await Deno.readTextFile(`${dir}/blobs/sha256/${idx.manifests[0].digest.slice(7)}`),
+    );
+    assert.deepEqual(found, manifest.layers.map((l: { digest: string }) => l.digest));
+    // Asking for the host's platform finds nothing.
+    await assert.rejects(
+      Array.fromAsync(layers(image, { platform: hostPlatform() })),
+      /image manifest for .*: not found/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spans(): a span size that is no integer ≥ 0 is refused before any layer is read", async () => {
+  const image = OciLayoutSource.fromReference(SAMPLE);
+  for (const spanSize of [NaN, 0.5, -1, Infinity]) {
+    let opened = 0;
+    const counting = async function* () {
+      for await (const r of layers(image, { minLayerSize: 0 })) {
+        if (r.skip === undefined && r.error === undefined) {
+          const open = r.layer.open;
+          r.layer.open = () => (opened++, open());
+        }
+        yield r;
+      }
+    };
+    await assert.rejects(
+      Array.fromAsync(spans(counting(), { spanSize, concurrency: 0 })),
+      { name: "BadInputError", message: `span size must be an integer >= 0, not ${spanSize}` },
+    );
+    assert.equal(opened, 0, String(spanSize));
   }
 });

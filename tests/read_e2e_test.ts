@@ -15,6 +15,7 @@ import { pushIndexes } from "../lib/use_cases/push.ts";
 import { ImageFiles, listFiles, openFile } from "../lib/use_cases/read_files.ts";
 import { verifyImage } from "../lib/use_cases/verify.ts";
 import { openImage } from "../lib/image/open.ts";
+import { LayoutImageSource } from "../lib/image/layout_core.ts";
 import { LocalStore } from "../lib/store/local_store.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { BadInputError, NotFoundError } from "../lib/errors.ts";
@@ -429,5 +430,34 @@ Deno.test("read: tar and zstd layers (with and without zTOCs) in an OCI layout",
     assert.deepEqual(report.layers.map((l) => l.status), ["ok", "ok", "no-ztoc", "no-ztoc"]);
   } finally {
     await Deno.remove(scratch, { recursive: true });
+  }
+});
+
+Deno.test("openFile: the image is closed once whether the stream is read, cancelled mid-way or cancelled unread", async () => {
+  const proto = LayoutImageSource.prototype;
+  const close = proto.close;
+  let closes = 0;
+  proto.close = function () {
+    closes++;
+    return close.call(this);
+  };
+  try {
+    const ref = `oci:${new URL("../fixtures/sample-image", import.meta.url).pathname}:latest`;
+    const ways: Record<string, (s: ReadableStream<Uint8Array>) => Promise<void>> = {
+      "read": async (s) => void await new Response(s).bytes(),
+      "cancelled after a chunk": async (s) => {
+        const r = s.getReader();
+        assert.equal((await r.read()).done, false);
+        await r.cancel();
+      },
+      "cancelled unread": (s) => s.cancel(),
+    };
+    for (const [way, use] of Object.entries(ways)) {
+      closes = 0;
+      await use(await openFile(ref, "app/main.js"));
+      assert.equal(closes, 1, way);
+    }
+  } finally {
+    proto.close = close;
   }
 });

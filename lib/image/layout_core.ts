@@ -151,6 +151,30 @@ export function splitPathAndTag(
   return tag === "" ? { path } : { path, tag };
 }
 
+/** The OCI image layout's grammar of `org.opencontainers.image.ref.name` values. */
+const REF_COMPONENT = "[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*";
+const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
+
+/**
+ * Checks a tag to be written into a layout: it must be a valid ref name
+ * (as skopeo insists too), else a `BadInputError` naming `reference`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkLayoutTag } from "./layout_core.ts";
+ * checkLayoutTag("v1.0", "oci:dir:v1.0");
+ * assert.throws(() => checkLayoutTag("bad tag", "oci:dir:bad tag"), /invalid tag "bad tag"/);
+ * ```
+ */
+export function checkLayoutTag(tag: string | undefined, reference: string): void {
+  if (tag === undefined || REF_NAME.test(tag)) return;
+  throw new BadInputError(
+    `invalid tag ${JSON.stringify(tag)} in ${reference}: a tag of an OCI layout is letters and ` +
+      "digits joined by one of - . _ : @ + or by --, in parts separated by /",
+  );
+}
+
 /** The last path element of `path` (trailing slashes ignored; `.` resolved). */
 export function baseName(path: string): string {
   let p = path.replace(/\/+$/, "");

@@ -26,6 +26,7 @@ import { encodeIndex } from "../oci/json_encode.ts";
 import { ANNOTATION_REF_NAME, OCI_INDEX } from "../oci/media_types.ts";
 import { entrySpan, TAR_TRAILER, tarHeader } from "../tar/writer.ts";
 import { syncDir } from "../util/atomic_file.ts";
+import { checkLayoutTag } from "./layout_core.ts";
 import {
   type BlobSink,
   type CommitImageOptions,
@@ -184,6 +185,7 @@ export class OciArchiveWriter implements ImageWriter {
     options: { reference?: string } = {},
   ): Promise<OciArchiveWriter> {
     if (path === "") throw new BadInputError("missing file in the oci-archive: destination");
+    checkLayoutTag(tag, options.reference ?? `oci-archive:${path}:${tag}`);
     try {
       const parent = await Deno.stat(dirname(resolve(path)));
       if (!parent.isDirectory) throw new Deno.errors.NotFound();

@@ -19,7 +19,7 @@ import { decodeIndex } from "../oci/json_decode.ts";
 import { encodeIndex } from "../oci/json_encode.ts";
 import { ANNOTATION_REF_NAME, OCI_INDEX } from "../oci/media_types.ts";
 import { syncDir, writeFileAtomic } from "../util/atomic_file.ts";
-import { baseName } from "./layout_core.ts";
+import { baseName, checkLayoutTag } from "./layout_core.ts";
 import {
   type BlobSink,
   type CommitImageOptions,
@@ -182,6 +182,7 @@ export class OciLayoutWriter implements ImageWriter {
     options: OciLayoutWriterOptions = {},
   ): Promise<OciLayoutWriter> {
     if (dir === "") throw new BadInputError("missing directory in the oci: destination");
+    checkLayoutTag(tag, options.reference ?? `oci:${dir}:${tag}`);
     const info = await statOrUndefined(dir);
     if (info === undefined || options.replace) {
       // The parent is looked at only when it matters, and only when it may be

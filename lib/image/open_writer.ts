@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BadInputError, UnsupportedError } from "../errors.ts";
+import { UnsupportedError } from "../errors.ts";
 import { parseDockerReference } from "../oci/reference.ts";
 import { CONTAINERD_TRANSPORT, type ContainerdSourceOptions } from "./containerd_source.ts";
 import { ContainerdImageWriter } from "./containerd_writer.ts";
@@ -44,19 +44,6 @@ export interface OpenWriterOptions {
   bareNames?: "store" | "containerd";
 }
 
-/** The OCI image layout's grammar of `org.opencontainers.image.ref.name` values. */
-const REF_COMPONENT = "[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*";
-const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
-
-/** A tag to write into a layout must be a valid ref name (as skopeo insists too). */
-function checkRefName(tag: string | undefined, reference: string): void {
-  if (tag === undefined || REF_NAME.test(tag)) return;
-  throw new BadInputError(
-    `invalid tag ${JSON.stringify(tag)} in ${reference}: a tag of an OCI layout is letters and ` +
-      "digits joined by one of - . _ : @ + or by --, in parts separated by /",
-  );
-}
-
 /**
  * Opens a destination; a malformed or unusable one (an untagged or digest
  * registry reference, a missing parent directory, a non-layout directory)
@@ -79,12 +66,10 @@ export async function openImageWriter(
   switch (transportOf(reference)) {
     case "oci": {
       const { path, tag } = splitPathAndTag(reference, "oci", "directory");
-      checkRefName(tag, reference);
       return await OciLayoutWriter.open(path, tag, { reference, replace: options.replace });
     }
     case "oci-archive": {
       const { path, tag } = splitPathAndTag(reference, "oci-archive", "file");
-      checkRefName(tag, reference);
       return await OciArchiveWriter.open(path, tag, { reference });
     }
     case "docker": {

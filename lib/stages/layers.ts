@@ -10,7 +10,7 @@ import { type SelectedManifest, selectManifest } from "../image/select.ts";
 import type { ImageSource } from "../image/source.ts";
 import type { Platform } from "../oci/descriptor.ts";
 import { isLayerMediaType, layerCompression } from "../oci/layer_types.ts";
-import { DEFAULT_MIN_LAYER_SIZE, PREFETCH_MEDIA_TYPE } from "../oci/media_types.ts";
+import { DEFAULT_MIN_LAYER_SIZE, isIndexType, PREFETCH_MEDIA_TYPE } from "../oci/media_types.ts";
 import { hostPlatform } from "../oci/platform.ts";
 import type { PendingLayer, SettledLayer } from "./layer_result.ts";
 
@@ -19,7 +19,10 @@ export type LayersOutput = PendingLayer | SettledLayer;
 
 /** Options of {@link layers}. */
 export interface LayersOptions {
-  /** Platform whose manifest is used; default the host's. */
+  /**
+   * Platform whose manifest is used; default: a single-manifest image's
+   * own, an index's entry for the host's platform (as the CLI chooses).
+   */
   platform?: Platform;
   /** Layers smaller than this get no zTOC; default 10 MiB. */
   minLayerSize?: number;
@@ -65,7 +68,9 @@ async function* layersOf(
   options: LayersOptions = {},
 ): AsyncGenerator<LayersOutput> {
   const target = await image.resolve();
-  const selected = await selectManifest(image, target, options.platform ?? hostPlatform());
+  const platform = options.platform ??
+    (isIndexType(target.mediaType) ? hostPlatform() : (target.platform ?? hostPlatform()));
+  const selected = await selectManifest(image, target, platform);
   yield* manifestLayers(image, selected, options.minLayerSize ?? DEFAULT_MIN_LAYER_SIZE);
 }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { SociError, withContext } from "../errors.ts";
+import { BadInputError, SociError, withContext } from "../errors.ts";
 import type { Layer } from "../image/layer.ts";
 import { sha256Digest } from "../oci/digest.ts";
 import { DEFAULT_SPAN_SIZE, OCI_LAYER_GZIP, OCI_LAYER_TAR } from "../oci/media_types.ts";
@@ -95,6 +95,10 @@ async function* spansOf(
   options: SpansOptions = {},
 ): AsyncGenerator<SpansOutput> {
   const spanSize = options.spanSize ?? DEFAULT_SPAN_SIZE;
+  if (!Number.isSafeInteger(spanSize) || spanSize < 0) {
+    // (checked before any layer is read, not once per layer)
+    throw new BadInputError(`span size must be an integer >= 0, not ${spanSize}`);
+  }
   const concurrency = options.concurrency ?? navigator.hardwareConcurrency ?? 2;
   const pool = concurrency > 0 ? new ScanPool(concurrency) : undefined;
   // Stops the scans still running when the consumer leaves early.

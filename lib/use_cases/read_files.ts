@@ -507,7 +507,7 @@ export class ImageFiles implements AsyncDisposable {
 
   #layer(i: number): ImageLayer {
     const layer = this.layers.find((l) => l.index === i);
-    if (layer === undefined) throw new Error(`no layer ${i}`);
+    if (layer === undefined) throw new NotFoundError(`no layer ${i} in the image`);
     return layer;
   }
 
@@ -749,11 +749,34 @@ export async function openFile(
     await files.close();
     throw e;
   }
-  return ReadableStream.from((async function* () {
-    try {
-      yield* gen;
-    } finally {
-      await files.close();
-    }
-  })());
+  // (not ReadableStream.from: cancelling before the first read would skip
+  // an unstarted generator's `finally`, and the image would stay open)
+  let closed = false;
+  const finish = async () => {
+    if (closed) return;
+    closed = true;
+    await files.close();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await gen.next();
+      } catch (e) {
+        await finish();
+        throw e;
+      }
+      if (r.done) {
+        await finish();
+        controller.close();
+      } else controller.enqueue(r.value);
+    },
+    async cancel() {
+      try {
+        await gen.return(undefined);
+      } finally {
+        await finish();
+      }
+    },
+  }, { highWaterMark: 0 });
 }
