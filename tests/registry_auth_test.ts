@@ -100,6 +100,58 @@ Deno.test("htpasswd + TLS registry: credentials from every source, clear refusal
       );
     });
 
+    await t.step(
+      "no credentials, the docker config out of Deno's reach: the 401 says so",
+      async () => {
+        const repo = new URL("..", import.meta.url).pathname;
+        await Deno.writeTextFile(join(work, "ca.pem"), reg.certs!.caPem);
+        const script = `
+        import { RegistrySource } from ${JSON.stringify(`${repo}lib/image/registry_source.ts`)};
+        const caCerts = [await Deno.readTextFile(${JSON.stringify(join(work, "ca.pem"))})];
+        const src = new RegistrySource(${JSON.stringify(ref)}, { caCerts });
+        try { await src.resolve(); console.log("resolved?"); }
+        catch (e) { console.log(e.message); } finally { await src.close(); }`;
+        const base = `${reg.host}: get manifest secure:v1: 401 Unauthorized: UNAUTHORIZED: ` +
+          "authentication required (no credentials: use --user or log in with the docker config; ";
+        const dockerDir = join(work, "docker");
+        for (
+          const [perms, why] of [
+            [
+              [],
+              "the docker config was not looked for (Deno may not read HOME or DOCKER_CONFIG: --allow-env)",
+            ],
+            [
+              ["--allow-env=HOME,DOCKER_CONFIG"],
+              `the docker config ${
+                join(dockerDir, "config.json")
+              } was not read (Deno may not read it: --allow-read)`,
+            ],
+          ]
+        ) {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "--no-prompt",
+              "--quiet",
+              `--allow-net=${reg.host}`,
+              `--allow-read=${repo},${work}/ca.pem`,
+              ...perms,
+              "-",
+            ],
+            env: { DOCKER_CONFIG: dockerDir, NO_COLOR: "1" },
+            stdin: "piped",
+            stdout: "piped",
+            stderr: "piped",
+          }).spawn();
+          const w = out.stdin.getWriter();
+          await w.write(enc.encode(script));
+          await w.close();
+          const r = await out.output();
+          assert.equal(dec.decode(r.stdout), `${base}${why})\n`, dec.decode(r.stderr));
+        }
+      },
+    );
+
     await t.step("wrong password: refused, the password is in no error or debug line", async () => {
       const debug: string[] = [];
       const wrong = "wr0ng-Passw0rd";

@@ -172,6 +172,43 @@ export function parseDockerConfig(bytes: Uint8Array, path: string): DockerConfig
   return config;
 }
 
+/** Whether Deno grants `desc` without asking. */
+function granted(desc: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(desc).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why the docker config was not read for credentials in this process, when
+ * Deno's permissions are the reason (`undefined` otherwise): neither
+ * `DOCKER_CONFIG` nor `HOME` may be read, or its `config.json` may not be.
+ * For the hint of a 401 answer when no credentials were found.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dockerConfigUnread } from "./credentials.ts";
+ * const why = dockerConfigUnread();
+ * assert.ok(why === undefined || why.startsWith("the docker config "));
+ * ```
+ */
+export function dockerConfigUnread(): string | undefined {
+  const dir = defaultConfigDir();
+  if (dir === undefined) {
+    return granted({ name: "env", variable: "HOME" })
+      ? undefined
+      : "the docker config was not looked for (Deno may not read HOME or DOCKER_CONFIG: " +
+        "--allow-env)";
+  }
+  const path = join(dir, "config.json");
+  return granted({ name: "read", path })
+    ? undefined
+    : `the docker config ${path} was not read (Deno may not read it: --allow-read)`;
+}
+
 function defaultConfigDir(): string | undefined {
   const fromEnv = grantedEnv("DOCKER_CONFIG");
   if (fromEnv) return fromEnv;

@@ -27,7 +27,7 @@
  */
 import { BadInputError, RegistryError } from "../errors.ts";
 import { Authenticator } from "./auth.ts";
-import type { Credentials } from "./credentials.ts";
+import { type Credentials, dockerConfigUnread } from "./credentials.ts";
 import { networkFailure, oneLine, parseErrorBody, redactUrl, schemeHint } from "./http_errors.ts";
 import {
   DEFAULT_RETRY_POLICY,
@@ -388,9 +388,12 @@ export class Transport {
       });
     }
     if (res.status === 401) {
+      const unread = this.#auth.hasCredentials ? undefined : dockerConfigUnread();
       msg += this.#auth.hasCredentials
         ? " (the credentials were refused)"
-        : " (no credentials: use --user or log in with the docker config)";
+        : ` (no credentials: use --user or log in with the docker config${
+          unread ? `; ${unread}` : ""
+        })`;
     }
     return new RegistryError(msg, options);
   }
