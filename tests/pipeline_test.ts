@@ -383,3 +383,33 @@ Deno.test("spans(): a span size that is no integer ≥ 0 is refused before any l
     assert.equal(opened, 0, String(spanSize));
   }
 });
+
+Deno.test("spans(): aborted while a layer is handed on, the scans behind it fail without an unhandled rejection", async () => {
+  const image = OciLayoutSource.fromReference(SAMPLE);
+  const ctl = new AbortController();
+  // The second layer's bytes stall until the abort: its scan fails then, while
+  // the first layer's result is still with the consumer.
+  let n = 0;
+  const slowSecond = async function* () {
+    for await (const r of layers(image, { minLayerSize: 0 })) {
+      if (r.skip === undefined && r.error === undefined && n++ === 1) {
+        const open = r.layer.open;
+        r.layer.open = async () => {
+          const chunks = await open();
+          return (async function* () {
+            await new Promise((resolve) => ctl.signal.addEventListener("abort", resolve));
+            yield* chunks;
+          })();
+        };
+      }
+      yield r;
+    }
+  };
+  const out = spans(slowSecond(), { signal: ctl.signal, concurrency: 2 });
+  const first = await out.next();
+  assert.equal(first.done, false);
+  ctl.abort(new Error("stop"));
+  // The stalled scan rejects now; the consumer takes its time before asking again.
+  await new Promise((r) => setTimeout(r, 100));
+  await assert.rejects(out.next(), /stop/);
+});

@@ -160,7 +160,11 @@ async function* spansOf(
   try {
     for await (const r of input) {
       options.signal?.throwIfAborted();
-      window.push(scanOne(r));
+      const scanning = scanOne(r);
+      // Awaited in turn below; until then a failure (an abort while an
+      // earlier layer is handed on) must not count as unhandled.
+      scanning.catch(() => {});
+      window.push(scanning);
       if (window.length >= limit) yield await window.shift()!;
     }
     while (window.length > 1) yield await window.shift()!;
