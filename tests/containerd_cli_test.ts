@@ -3,8 +3,10 @@
  * root, state and socket; CRI disabled), run as `deno run cli.ts`
  * processes: `--content-store containerd` for create, index list/info/rm,
  * ztoc list/info/get-file, push and rebuild-db; `containerd:NAME` and bare
- * names with the default soci store; bad inputs; permissions; a SIGKILL
- * during create. Images come in with `ctr images import` and `ctr images
+ * names with the default soci store; bad inputs; a socket that is not
+ * containerd's gRPC socket (its ttrpc socket, a listener that never
+ * answers); a namespace that does not exist; permissions; a SIGKILL during
+ * create. Images come in with `ctr images import` and `ctr images
  * pull` from the real registry. Expected artifacts are those `create oci:`
  * puts in the soci store for the same image (same digests, same bytes);
  * what containerd holds is read with `ctr`; expected labels come from the
@@ -12,6 +14,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { CONNECT_TIMEOUT_MS } from "../lib/containerd/client.ts";
 import {
   ctrContentDigests,
   ctrContentLabels,
@@ -21,6 +25,7 @@ import {
   ctrLeases,
   ctrPull,
   ociArchive,
+  silentSocket,
   startContainerd,
   type TestContainerd,
 } from "./helpers/containerd.ts";
@@ -78,6 +83,58 @@ async function cli(
     stderr: dec.decode(out.stderr),
     stdoutBytes: out.stdout,
   };
+}
+
+/**
+ * `soci ARGS…` as {@link cli}, killed (SIGKILL) if it has not ended after
+ * `limitMs`; with how long it ran and whether it had to be killed.
+ */
+async function cliWithin(
+  root: string,
+  args: string[],
+  limitMs: number,
+): Promise<Result & { ms: number; killed: boolean }> {
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-prompt", "-A", CLI, "--root", root, ...args],
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, limitMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+    stdoutBytes: out.stdout,
+    ms: performance.now() - started,
+    killed,
+  };
+}
+
+/** Every row of every table of the root's artifacts DB, as text (to compare before/after). */
+function dbRows(root: string): string[] {
+  const db = new DatabaseSync(join(root, "artifacts.sqlite"), { readOnly: true });
+  try {
+    const rows: string[] = [];
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all() as Array<{ name: string }>;
+    for (const { name } of tables) {
+      for (const row of db.prepare(`SELECT * FROM "${name}"`).all()) {
+        rows.push(`${name} ${JSON.stringify(row)}`);
+      }
+    }
+    return rows.sort();
+  } finally {
+    db.close();
+  }
 }
 
 async function cliOk(root: string, args: string[], options = {}): Promise<Result> {
@@ -488,6 +545,88 @@ Deno.test("containerd CLI: bad inputs are one clear line each, and leave nothing
       `ztoc ${z} is recorded but its blob is missing (try "soci rebuild-db")`,
     );
     assert.deepEqual(await ctrLeases(c), []);
+  });
+});
+
+Deno.test("containerd CLI: a socket that is not containerd's gRPC socket fails create, rebuild-db and index list in bounded time, in one line, changing nothing", async () => {
+  await withDaemon(async (c, root, scratch) => {
+    await importImages(c, "default", ["app"]);
+    await cliOk(root, [...ctrd(c), "create", "--min-layer-size", "0", "img:app"]);
+    const before = dbRows(root);
+    assert.ok(before.some((r) => r.startsWith("artifacts ")), before.join("\n"));
+    assert.ok((await Deno.stat(c.ttrpcSocket)).isSocket);
+    await using silent = silentSocket(join(scratch, "silent.sock"));
+    const commands = [["create", "img:app"], ["rebuild-db"], ["index", "list"]];
+    // All at once: each waits CONNECT_TIMEOUT_MS (10 s) for containerd's answer.
+    const runs = [silent.path, c.ttrpcSocket].flatMap((sock) =>
+      commands.map(async (command) => {
+        const args = ["--content-store", "containerd", "--address", sock, ...command];
+        const r = await cliWithin(root, args, 30_000);
+        const what = `${sock}: ${command.join(" ")}`;
+        assert.equal(r.killed, false, `${what} still ran after 30 s`);
+        assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+        assert.equal(
+          r.stderr,
+          `soci: cannot connect to containerd at ${sock}: no answer in ` +
+            `${CONNECT_TIMEOUT_MS / 1000} s (is it containerd's gRPC socket?)\n`,
+          what,
+        );
+        assert.equal(r.stdout, "", what);
+        assert.ok(r.ms >= CONNECT_TIMEOUT_MS, `${what}: ended after ${r.ms} ms`);
+      })
+    );
+    await Promise.all(runs);
+    assert.ok(silent.accepted() >= commands.length, `${silent.accepted()} connections`);
+    assert.deepEqual(dbRows(root), before);
+    assert.deepEqual(await ctrLeases(c), []);
+  });
+});
+
+Deno.test("containerd CLI: a namespace that does not exist: rebuild-db, index rm and the reading commands fail in one line and change nothing", async () => {
+  await withDaemon(async (c, root) => {
+    await importImages(c, "default", ["app"]);
+    await cliOk(root, [...ctrd(c), "create", "--min-layer-size", "0", "img:app"]);
+    const before = dbRows(root);
+    assert.ok(before.filter((r) => r.startsWith("artifacts ")).length >= 2, before.join("\n"));
+    const namespaces = await c.ctr(["namespaces", "ls", "-q"]);
+    const content = await ctrContentDigests(c);
+    const index = EXPECTED.app[0].digest;
+    const ztoc = EXPECTED.app[0].ztocs[0];
+    const line = "soci: containerd namespace wrongns does not exist (set --namespace or " +
+      "CONTAINERD_NAMESPACE)\n";
+    for (
+      const command of [
+        ["rebuild-db"],
+        ["index", "rm", index],
+        ["index", "rm", "--ref", "img:app"],
+        ["index", "list"],
+        ["index", "list", "--ref", "img:app"],
+        ["index", "info", index],
+        ["ztoc", "list", "--image-ref", "img:app"],
+        ["ztoc", "info", ztoc],
+        ["ztoc", "get-file", ztoc, "/etc/hostname"],
+      ]
+    ) {
+      const r = await cli(root, [...ctrd(c, "wrongns"), ...command]);
+      assert.equal(r.code, 1, `${command.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr, line, command.join(" "));
+      assert.equal(r.stdout, "", command.join(" "));
+      assert.deepEqual(dbRows(root), before, command.join(" "));
+    }
+    // The same through CONTAINERD_NAMESPACE.
+    const r = await cli(root, ["--content-store", "containerd", "rebuild-db"], {
+      env: { CONTAINERD_ADDRESS: c.socket, CONTAINERD_NAMESPACE: "wrongns" },
+    });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, line);
+    assert.deepEqual(dbRows(root), before);
+    // Nothing was made or removed in containerd.
+    assert.equal(await c.ctr(["namespaces", "ls", "-q"]), namespaces);
+    assert.deepEqual(await ctrContentDigests(c), content);
+    assert.deepEqual(await ctrLeases(c), []);
+    // With the right namespace, rebuild-db has nothing to change.
+    await cliOk(root, [...ctrd(c), "rebuild-db"]);
+    assert.deepEqual(dbRows(root), before);
   });
 });
 

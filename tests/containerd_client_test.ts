@@ -6,7 +6,12 @@
  * with `ctr`, independently of the client.
  */
 import assert from "node:assert/strict";
-import { ContainerdClient, ContainerdError, GrpcStatus } from "../lib/containerd/client.ts";
+import {
+  CONNECT_TIMEOUT_MS,
+  ContainerdClient,
+  ContainerdError,
+  GrpcStatus,
+} from "../lib/containerd/client.ts";
 import { ContainerdContent, WRITE_CHUNK } from "../lib/containerd/content.ts";
 import {
   GC_ROOT_LABEL,
@@ -22,6 +27,7 @@ import {
   ctrContentDigests,
   ctrLeaseIds,
   ingestDirEntries,
+  silentSocket,
   startContainerd,
   type TestContainerd,
 } from "./helpers/containerd.ts";
@@ -105,6 +111,103 @@ Deno.test("containerd client: version, namespaces, unreachable sockets", async (
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("containerd client: a socket that never answers fails the first call at the connect deadline, in one line, once", async () => {
+  assert.equal(CONNECT_TIMEOUT_MS, 10_000);
+  assert.throws(
+    () => new ContainerdClient({ address: "/x.sock", connectTimeoutMs: 0 }),
+    BadInputError,
+  );
+  await withDaemon(async (c) => {
+    const dir = await Deno.makeTempDir({ prefix: "soci-ctrd-silent-" });
+    const silent = silentSocket(`${dir}/silent.sock`);
+    const digest = sha256(ENC.encode("anything"));
+    const drain = async (client: ContainerdClient) => {
+      for await (const _ of new ContainerdContent(client).read(digest)) {
+        // nothing comes
+      }
+    };
+    try {
+      assert.ok((await Deno.stat(c.ttrpcSocket)).isSocket);
+      for (const sock of [silent.path, c.ttrpcSocket]) {
+        const line = `cannot connect to containerd at ${sock}: no answer in 0.3 s (is it ` +
+          "containerd's gRPC socket?)";
+        const is = (e: Error) => e instanceof SociError && e.message === line;
+        const client = new ContainerdClient({ address: sock, connectTimeoutMs: 300 });
+        let t = performance.now();
+        await assert.rejects(client.version(), is);
+        let took = performance.now() - t;
+        assert.ok(took >= 250 && took < 10_000, `${sock}: first call took ${took} ms`);
+        // The connection stays failed (and closed): later calls, views and
+        // streams fail the same way at once.
+        t = performance.now();
+        await assert.rejects(new ContainerdNamespaces(client.withNamespace("x")).list(), is);
+        await assert.rejects(drain(client), is);
+        took = performance.now() - t;
+        assert.ok(took < 250, `${sock}: later calls took ${took} ms`);
+        client.close();
+        // A first call that is a stream gets the deadline too.
+        const streaming = new ContainerdClient({ address: sock, connectTimeoutMs: 300 });
+        await assert.rejects(drain(streaming), is);
+        streaming.close();
+      }
+      assert.ok(silent.accepted() >= 2, `${silent.accepted()} connections`);
+    } finally {
+      await silent.close();
+    }
+    // A socket that hangs up: grpc-js's "No connection established. Last
+    // error: … Resolution note: …" becomes one short line.
+    const hangUp = silentSocket(`${dir}/hangup.sock`, { hangUp: true });
+    try {
+      const client = new ContainerdClient({ address: hangUp.path });
+      await assert.rejects(
+        client.version(),
+        (e: Error) =>
+          e instanceof SociError &&
+          e.message === `cannot connect to containerd at ${hangUp.path}: the connection was ` +
+              "closed by the other end (is containerd running? set --address or CONTAINERD_ADDRESS)",
+      );
+      client.close();
+    } finally {
+      await hangUp.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("containerd client: calls after the first have no deadline: a slowly consumed read completes", async () => {
+  await withDaemon(async (_c, client) => {
+    const big = noise(3 * (1 << 20) + 7, 11);
+    const digest = sha256(big);
+    await new ContainerdContent(client).write({ digest, size: big.length }, big, {
+      labels: { [GC_ROOT_LABEL]: "test" },
+    });
+    const slow = new ContainerdClient({ address: client.socket, connectTimeoutMs: 300 });
+    try {
+      await slow.version();
+      // Each chunk is held longer than the connect deadline.
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of new ContainerdContent(slow).read(digest)) {
+        chunks.push(chunk.slice());
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      assert.ok(chunks.length >= 3, `${chunks.length} chunks`);
+      const got = new Uint8Array(big.length);
+      let off = 0;
+      for (const chunk of chunks) {
+        got.set(chunk, off);
+        off += chunk.length;
+      }
+      assert.equal(off, big.length);
+      assert.equal(sha256(got), digest);
+      // And a call after a pause longer than the deadline.
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await new ContainerdContent(slow).info(digest)).size, big.length);
+    } finally {
+      slow.close();
+    }
+  });
 });
 
 Deno.test("containerd content: write, read, ranged read, labels, list, delete", async () => {
@@ -532,6 +635,9 @@ Deno.test("containerd client: never prints, never keeps the process alive", asyn
         (await new Deno.Command("python3", { args: ["-c", bind, stale] }).output()).code,
         0,
       );
+      // A socket that accepts and never answers: the failed first call
+      // leaves nothing running either.
+      await using silent = silentSocket(`${dir}/silent.sock`);
       const child = new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -540,6 +646,7 @@ Deno.test("containerd client: never prints, never keeps the process alive", asyn
           c.socket,
           sha256(bytes),
           stale,
+          silent.path,
         ],
         env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
         stdin: "null",
@@ -558,6 +665,7 @@ Deno.test("containerd client: never prints, never keeps the process alive", asyn
       assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
       assert.equal(new TextDecoder().decode(out.stdout), "done\n");
       assert.equal(new TextDecoder().decode(out.stderr), "");
+      assert.equal(silent.accepted(), 1);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -5,6 +5,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
+import type { ContainerdStore } from "../store/containerd_store.ts";
 import type { Command } from "./command.ts";
 
 /** The `rebuild-db` command. */
@@ -23,6 +24,10 @@ export const rebuildDbCommand: Command = {
     ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
     using store = openStore(ctx);
+    // containerd: its socket answers and the namespace exists, or nothing is
+    // done (a mistyped --namespace would list no blobs and drop every row),
+    // checked before the root lock is taken.
+    if (store.kind === "containerd") await (store as ContainerdStore).requireNamespace();
     await rebuildDb(store);
   },
 };

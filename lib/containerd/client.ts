@@ -7,8 +7,13 @@
  * One {@link ContainerdClient} owns one HTTP/2 channel; `withNamespace()`
  * and `withLease()` give views that share it. The channel is opened on the
  * first call and closed by `close()` (a client never keeps the process
- * alive once closed). grpc-js never prints to stdout; its own log lines are
- * dropped unless `debug` is set (then they go to stderr).
+ * alive once closed). Opening it asks containerd's version with a deadline
+ * ({@link CONNECT_TIMEOUT_MS}), so a socket that is not containerd's gRPC
+ * socket fails in bounded time (`cannot connect to containerd at SOCK: no
+ * answer in 10 s (is it containerd's gRPC socket?)`); the channel is then
+ * closed, and later calls fail the same way at once. grpc-js never prints
+ * to stdout; its own log lines are dropped unless `debug` is set (then they
+ * go to stderr).
  *
  * **Deno permissions** (measured with Deno 2.9.6): talking to the socket
  * needs all three of `--allow-read=SOCK`, `--allow-write=SOCK` and
@@ -88,6 +93,16 @@ function loadGrpc(): Promise<GrpcJs> {
   return grpcJs;
 }
 
+/**
+ * How long the first call of a new connection waits for containerd's
+ * answer, in milliseconds. Before any other call, the connection asks
+ * containerd's version with this deadline, so that a socket that accepts
+ * and never answers (containerd's ttrpc socket, another program's socket)
+ * fails in bounded time instead of hanging. Later calls get no such
+ * deadline (a long content read is never cut).
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Channel options: large receive limit, a wide flow-control window for fast reads, no proxy. */
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": 16 << 20,
@@ -129,6 +144,11 @@ export interface ContainerdClientOptions {
   namespace?: string;
   /** Deadline of each unary call in milliseconds (0 or absent: none; streams are not bounded). */
   timeoutMs?: number;
+  /**
+   * Deadline of the version call that opens the connection, in
+   * milliseconds (default {@link CONNECT_TIMEOUT_MS}; must be positive).
+   */
+  connectTimeoutMs?: number;
   /** Let grpc-js log its errors to stderr (otherwise they are dropped). */
   debug?: boolean;
   /** The lease the writes of every call are made in (`containerd-lease` metadata). */
@@ -192,36 +212,100 @@ function permissionHint(socket: string): string {
 class Connection {
   readonly socket: string;
   readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
   readonly debug: boolean;
   #client?: grpc.Client;
-  #grpc?: GrpcJs;
   #checked?: Promise<void>;
+  #channel?: Promise<{ grpc: GrpcJs; client: grpc.Client }>;
   #closed = false;
 
-  constructor(socket: string, timeoutMs: number, debug: boolean) {
+  constructor(socket: string, timeoutMs: number, connectTimeoutMs: number, debug: boolean) {
     this.socket = socket;
     this.timeoutMs = timeoutMs;
+    this.connectTimeoutMs = connectTimeoutMs;
     this.debug = debug;
   }
 
-  /** grpc-js and the channel, made on first use after checking that the socket exists. */
+  /**
+   * grpc-js and the channel, made on first use after checking that the
+   * socket exists, and answered by containerd (see {@link CONNECT_TIMEOUT_MS}).
+   * A connection whose first call failed stays failed: later calls throw
+   * the same (grpc-js) error at once, and its channel is closed.
+   */
   async open(): Promise<{ grpc: GrpcJs; client: grpc.Client }> {
-    if (this.#closed) throw new SociError(`containerd client for ${this.socket} is closed`);
+    this.#checkOpen();
     this.#checked ??= this.#check();
     await this.#checked;
-    const g = this.#grpc ??= await loadGrpc();
+    this.#channel ??= this.#connect();
+    const channel = await this.#channel;
+    this.#checkOpen();
+    return channel;
+  }
+
+  #checkOpen(): void {
     if (this.#closed) throw new SociError(`containerd client for ${this.socket} is closed`);
-    if (this.#client === undefined) {
-      // grpc-js logs through console.error (stderr) only; dropped unless debugging.
-      g.setLogger({ error: (...args: unknown[]) => console.error(...args) });
-      g.setLogVerbosity(this.debug ? g.logVerbosity.INFO : g.logVerbosity.NONE);
-      this.#client = new g.Client(
-        `unix://${this.socket}`,
-        g.credentials.createInsecure(),
-        CHANNEL_OPTIONS,
-      );
+  }
+
+  /** Loads grpc-js, makes the channel and asks containerd's version (the first call). */
+  async #connect(): Promise<{ grpc: GrpcJs; client: grpc.Client }> {
+    let g: GrpcJs;
+    try {
+      g = await loadGrpc();
+    } catch (e) {
+      this.#channel = undefined; // let a later call (with more permissions) try again
+      throw e;
     }
-    return { grpc: g, client: this.#client };
+    this.#checkOpen();
+    // grpc-js logs through console.error (stderr) only; dropped unless debugging.
+    g.setLogger({ error: (...args: unknown[]) => console.error(...args) });
+    g.setLogVerbosity(this.debug ? g.logVerbosity.INFO : g.logVerbosity.NONE);
+    const client = this.#client = new g.Client(
+      `unix://${this.socket}`,
+      g.credentials.createInsecure(),
+      CHANNEL_OPTIONS,
+    );
+    try {
+      await this.#probe(g, client);
+    } catch (e) {
+      client.close(); // nothing is left connecting: the process can exit
+      if (this.#client === client) this.#client = undefined;
+      throw e;
+    }
+    return { grpc: g, client };
+  }
+
+  /**
+   * containerd's `Version` with a deadline of {@link connectTimeoutMs} (or
+   * the unary-call timeout when it is shorter); no answer by then is a
+   * one-line `SociError` naming the socket.
+   */
+  async #probe(g: GrpcJs, client: grpc.Client): Promise<void> {
+    const m = await grpcMethod("version", "Version");
+    const limit = this.timeoutMs > 0
+      ? Math.min(this.timeoutMs, this.connectTimeoutMs)
+      : this.connectTimeoutMs;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.makeUnaryRequest(
+          m.path,
+          m.requestSerialize as (v: unknown) => Buffer,
+          m.responseDeserialize as (b: Buffer) => unknown,
+          {},
+          new g.Metadata(),
+          { deadline: Date.now() + limit },
+          (err) => err ? reject(err) : resolve(),
+        );
+      });
+    } catch (e) {
+      if (isGrpcFailure(e) && e.code === GrpcStatus.DEADLINE_EXCEEDED) {
+        throw new SociError(
+          `cannot connect to containerd at ${this.socket}: no answer in ${seconds(limit)} ` +
+            `(is it containerd's gRPC socket?)`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
   }
 
   async #check(): Promise<void> {
@@ -259,6 +343,41 @@ class Connection {
     this.#client?.close();
     this.#client = undefined;
   }
+}
+
+/**
+ * grpc-js's text of a failure as one short line: without its `Resolution
+ * note: …` tail, its `No connection established. Last error:` preamble and
+ * its timestamps; line breaks become spaces.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { briefDetails } from "./client.ts";
+ * assert.equal(
+ *   briefDetails(
+ *     "No connection established. Last error: read ECONNRESET (2025-01-02T03:04:05.678Z). " +
+ *       "Resolution note: ",
+ *   ),
+ *   "read ECONNRESET",
+ * );
+ * assert.equal(briefDetails("content sha256:ab: not found"), "content sha256:ab: not found");
+ * ```
+ */
+export function briefDetails(details: string): string {
+  const brief = details
+    .replace(/\.?\s*Resolution note:[\s\S]*$/, "")
+    .replace(/^No connection established\. Last error: /, "")
+    .replace(/^(?:[A-Z]\w*)?Error: /, "")
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return brief === "" ? "no connection" : brief;
+}
+
+/** `10 s`, `0.5 s`: a duration in milliseconds as seconds, for messages. */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 /** Why a call was made, to word its errors: `image "x"`, `blob sha256:…`. */
@@ -310,19 +429,24 @@ export class ContainerdClient {
   /**
    * Makes a client; nothing is connected until the first call. With
    * `parent`, the new client is a view that shares the parent's channel
-   * (its `address`, `timeoutMs` and `debug` are the parent's; closing the
-   * view does nothing).
+   * (its `address`, `timeoutMs`, `connectTimeoutMs` and `debug` are the
+   * parent's; closing the view does nothing).
    *
-   * @param options socket address, namespace, lease, unary-call timeout, debug logging
+   * @param options socket address, namespace, lease, unary-call and connect timeouts, debug logging
    * @param parent a client whose channel to share
    */
   constructor(options: ContainerdClientOptions = {}, parent?: ContainerdClient) {
     this.namespace = options.namespace ?? DEFAULT_NAMESPACE;
     if (this.namespace === "") throw new BadInputError("containerd namespace must not be empty");
     if (parent === undefined) {
+      const connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+      if (!(connectTimeoutMs > 0)) {
+        throw new BadInputError(`invalid containerd connect timeout ${connectTimeoutMs} ms`);
+      }
       this.#conn = new Connection(
         socketPath(options.address ?? DEFAULT_ADDRESS),
         options.timeoutMs ?? 0,
+        connectTimeoutMs,
         options.debug ?? false,
       );
       this.#owner = true;
@@ -498,7 +622,7 @@ export class ContainerdClient {
    */
   mapError(e: unknown, context: CallContext = {}): Error {
     if (!isGrpcFailure(e)) return e instanceof Error ? e : new SociError(String(e));
-    const details = e.details || e.message;
+    const details = briefDetails(e.details || e.message);
     const sock = this.socket;
     const opts = { cause: e };
     switch (e.code) {
@@ -515,6 +639,8 @@ export class ContainerdClient {
           why = "connection refused";
         } else if (/EACCES|Permission denied|os error 13\b/i.test(details)) {
           why = "permission denied";
+        } else if (/EPIPE|ECONNRESET|Connection reset|Broken pipe/i.test(details)) {
+          why = "the connection was closed by the other end";
         }
         return new SociError(
           `cannot connect to containerd at ${sock}: ${why} (is containerd running? set --address ` +
@@ -551,7 +677,13 @@ export class ContainerdClient {
 
   /** The channel and fresh metadata (namespace, lease) for one call. */
   async #open(): Promise<{ client: grpc.Client; metadata: grpc.Metadata }> {
-    const { grpc: g, client } = await this.#conn.open();
+    let channel: { grpc: GrpcJs; client: grpc.Client };
+    try {
+      channel = await this.#conn.open();
+    } catch (e) {
+      throw this.mapError(e);
+    }
+    const { grpc: g, client } = channel;
     const metadata = new g.Metadata();
     metadata.set(NAMESPACE_HEADER, this.namespace);
     if (this.lease !== undefined) metadata.set(LEASE_HEADER, this.lease);

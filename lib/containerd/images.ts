@@ -12,7 +12,7 @@ import { NotFoundError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import type { ContainerdClient } from "./client.ts";
 import { ContainerdError, grpcCode, GrpcStatus } from "./client.ts";
-import { ContainerdNamespaces } from "./namespaces.ts";
+import { ContainerdNamespaces, namespaceMissing } from "./namespaces.ts";
 import {
   type DescriptorMessage,
   fromDescriptorMessage,
@@ -105,10 +105,7 @@ export class ContainerdImages {
   async #notFound(name: string, cause: unknown): Promise<NotFoundError> {
     const ns = this.#client.namespace;
     if (!(await new ContainerdNamespaces(this.#client).exists(ns))) {
-      return new NotFoundError(
-        `containerd namespace ${ns} does not exist (set --namespace or CONTAINERD_NAMESPACE)`,
-        { cause },
-      );
+      return namespaceMissing(ns, { cause });
     }
     return new NotFoundError(`image "${name}": not found in containerd namespace ${ns}`, {
       cause,

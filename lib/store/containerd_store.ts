@@ -42,12 +42,22 @@
  * and deletes the lease. So once the next writer has run, a transaction is
  * visible whole or not at all, and no lease is left holding its content.
  *
+ * **A namespace that does not exist** is an error (`containerd namespace
+ * <ns> does not exist (set --namespace or CONTAINERD_NAMESPACE)`, see
+ * {@linkcode ContainerdStore.requireNamespace}) before anything is read
+ * from it, listed or committed to it (so `rebuild-db` or `index rm` with a
+ * mistyped `--namespace` change nothing), and before any call of a store
+ * whose DB is read-only. Writes are allowed into a new namespace
+ * (containerd makes it on the first write, so a commit's own writes have
+ * made it by the time it commits).
+ *
  * @module
  */
 import { BadInputError, NotFoundError } from "../errors.ts";
 import { ContainerdClient, type ContainerdClientOptions } from "../containerd/client.ts";
 import { ContainerdContent, type ContentInfo, eagerStream } from "../containerd/content.ts";
 import { ContainerdImages, type ImageRecord } from "../containerd/images.ts";
+import { ContainerdNamespaces, namespaceMissing } from "../containerd/namespaces.ts";
 import { normalizeImageName } from "../containerd/names.ts";
 import type {
   ArtifactStore,
@@ -141,6 +151,8 @@ export class ContainerdStore implements ArtifactStore {
   /** How long transaction leases live when nobody deletes them. */
   readonly leaseExpiryMs?: number;
   readonly #ownsClient: boolean;
+  /** Set once containerd listed the namespace (it cannot go away while in use). */
+  #namespaceSeen = false;
 
   private constructor(
     root: string,
@@ -180,8 +192,35 @@ export class ContainerdStore implements ArtifactStore {
     return `containerd namespace ${this.client.namespace} (${this.client.socket})`;
   }
 
-  /** Digest, size and creation time of a blob, or `undefined` when the namespace lacks it. */
+  /**
+   * Throws `containerd namespace <ns> does not exist (set --namespace or
+   * CONTAINERD_NAMESPACE)` when containerd does not list the store's
+   * namespace: a `BadInputError` (the flag is wrong), so that callers which
+   * turn a `NotFoundError` of a read into "the blob is missing (try
+   * rebuild-db)" pass it on as it is. Once the namespace was seen, no call
+   * is made.
+   */
+  async requireNamespace(): Promise<void> {
+    if (this.#namespaceSeen) return;
+    const ns = this.client.namespace;
+    if (!(await new ContainerdNamespaces(this.client).exists(ns))) {
+      throw new BadInputError(namespaceMissing(ns).message);
+    }
+    this.#namespaceSeen = true;
+  }
+
+  /** {@link requireNamespace} when the DB is read-only (such a store never makes the namespace). */
+  async #requireIfReadOnly(): Promise<void> {
+    if (this.db.readOnly) await this.requireNamespace();
+  }
+
+  /**
+   * Digest, size and creation time of a blob, or `undefined` when the
+   * namespace lacks it (read-only: a `BadInputError` when the namespace
+   * does not exist, see {@link requireNamespace}).
+   */
   async stat(digest: string): Promise<BlobInfo | undefined> {
+    await this.#requireIfReadOnly();
     let info: ContentInfo;
     try {
       info = await this.content.info(digest);
@@ -197,13 +236,18 @@ export class ContainerdStore implements ArtifactStore {
     return (await this.stat(digest)) !== undefined;
   }
 
-  /** A blob's bytes; `NotFoundError` (`blob <d> not found in containerd namespace <ns>`). */
+  /**
+   * A blob's bytes; `NotFoundError` (`blob <d> not found in containerd
+   * namespace <ns>`), or a `BadInputError` when the namespace does not exist.
+   */
   async readBlob(digest: string): Promise<Uint8Array> {
+    await this.requireNamespace();
     return await this.content.readBytes(digest);
   }
 
   /** A stream of a blob's bytes; a missing blob is a `NotFoundError` from this call. */
   async openBlob(digest: string): Promise<ReadableStream<Uint8Array>> {
+    await this.requireNamespace();
     return await eagerStream(this.content.read(digest));
   }
 
@@ -217,6 +261,7 @@ export class ContainerdStore implements ArtifactStore {
     ) {
       throw new BadInputError(`invalid range [${start}, ${end}) of blob ${digest}`);
     }
+    await this.requireNamespace();
     if (start === end) {
       if (!(await this.has(digest))) await this.content.info(digest); // its NotFoundError
       return new Uint8Array(0);
@@ -230,8 +275,9 @@ export class ContainerdStore implements ArtifactStore {
     return bytes;
   }
 
-  /** Every blob of the namespace, in digest order. */
+  /** Every blob of the namespace, in digest order (a namespace that does not exist is an error). */
   async *listBlobs(): AsyncIterable<BlobInfo> {
+    await this.requireNamespace();
     const all = await this.content.list();
     all.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
     for (const b of all) yield { digest: b.digest, size: b.size, createdAt: b.createdAt };
@@ -260,8 +306,12 @@ export class ContainerdStore implements ArtifactStore {
     return undefined;
   }
 
-  /** Every image record of the namespace, by name (labels as annotations). */
+  /**
+   * Every image record of the namespace, by name (labels as annotations).
+   * Read-only, a namespace that does not exist is an error.
+   */
   async images(): Promise<StoredImage[]> {
+    await this.#requireIfReadOnly();
     const all = (await this.imageRecords.list()).map(toStoredImage);
     return all.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }

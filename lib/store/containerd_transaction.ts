@@ -273,7 +273,8 @@ export class ContainerdTransaction implements ArtifactTransaction {
    * Applies everything (see the module documentation of
    * `containerd_store.ts`). Every digest that a DB row, an index or an image
    * refers to, and every blob an index lists, must be written here or be in
-   * containerd, otherwise nothing is applied (`NotFoundError`). On any
+   * containerd, otherwise nothing is applied (`NotFoundError`); so is
+   * nothing when the namespace does not exist (`BadInputError`). On any
    * failure before the DB commits, the DB is left as it was, the lease is
    * deleted (containerd collects what only it held) and the error is
    * rethrown; after it, nothing fails the commit: what could not be told
@@ -399,6 +400,9 @@ export class ContainerdTransaction implements ArtifactTransaction {
         throw new NotFoundError(`cannot record ${d}: the blob is not in ${store.location}`);
       }
     }
+    // Nothing is committed to a namespace that does not exist (e.g. `index rm`
+    // with a mistyped --namespace): the DB would lose rows for nothing.
+    await store.requireNamespace();
 
     const ops: PendingOp[] = [];
     for (const c of this.#changes) {

@@ -23,6 +23,8 @@ export interface TestContainerd {
   root: string;
   /** The gRPC socket. */
   socket: string;
+  /** containerd's ttrpc socket (for shims: it speaks no gRPC). */
+  ttrpcSocket: string;
   /** PID of the containerd process. */
   pid: number;
   /** Runs `ctr -a SOCKET [-n NAMESPACE] ARGS…`; returns stdout, throws with stderr on failure. */
@@ -154,6 +156,7 @@ export async function startContainerd(opts: ContainerdOptions = {}): Promise<Tes
     dir,
     root: join(dir, "root"),
     socket,
+    ttrpcSocket: join(dir, "containerd.sock.ttrpc"),
     pid: child.pid,
     ctr: async (args, namespace) => DEC.decode(await ctrBytes(args, namespace)),
     ctrBytes,
@@ -292,4 +295,51 @@ export async function ctrGc(c: TestContainerd, namespace?: string): Promise<void
   const id = `gc-${crypto.randomUUID()}`;
   await c.ctr(["leases", "create", "--id", id], namespace);
   await c.ctr(["leases", "rm", "--sync", id], namespace);
+}
+
+/** A unix socket listener that accepts connections and never answers (see {@link silentSocket}). */
+export interface SilentSocket extends AsyncDisposable {
+  /** The socket path. */
+  path: string;
+  /** How many connections it accepted so far. */
+  accepted(): number;
+  /** Closes the listener and every connection it accepted. */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on the unix socket `path` (in this process), accepts every
+ * connection, reads nothing and writes nothing: what a client sees from a
+ * socket that is not containerd's gRPC socket and never answers. With
+ * `hangUp`, each connection is closed as soon as it is accepted instead.
+ */
+export function silentSocket(path: string, options: { hangUp?: boolean } = {}): SilentSocket {
+  const listener = Deno.listen({ transport: "unix", path });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        conns.push(conn);
+        if (options.hangUp) conn.close();
+      }
+    } catch {
+      // the listener was closed
+    }
+  })();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    listener.close();
+    await accepting;
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // closed by the peer
+      }
+    }
+    await Deno.remove(path).catch(() => {});
+  };
+  return { path, accepted: () => conns.length, close, [Symbol.asyncDispose]: close };
 }

@@ -1,10 +1,11 @@
 /**
  * A process for the "quiet client" test: uses the containerd client
- * (a call, a failing call, a stream left early, a refused connection) and
- * ends without closing anything, printing only `done` on stdout. The test
- * checks that it exits by itself and that grpc-js printed nothing.
+ * (a call, a failing call, a stream left early, a refused connection, a
+ * socket that never answers) and ends without closing anything, printing
+ * only `done` on stdout. The test checks that it exits by itself and that
+ * grpc-js printed nothing.
  *
- * Usage: `deno run -A containerd_quiet_client.ts SOCKET`
+ * Usage: `deno run -A containerd_quiet_client.ts SOCKET DIGEST STALE_SOCKET SILENT_SOCKET`
  *
  * @module
  */
@@ -25,4 +26,6 @@ const { digest } = await content.write(
 for await (const _ of content.read(digest)) break;
 const refused = new ContainerdClient({ address: Deno.args[2] });
 await refused.version().catch(() => {});
+const silent = new ContainerdClient({ address: Deno.args[3], connectTimeoutMs: 200 });
+await silent.version().catch(() => {});
 console.log("done");
