@@ -60,6 +60,23 @@ Deno.test("pipe() chains the stages called with options only", async () => {
   assert.deepEqual(viaPipe.bytes, nested.bytes);
 });
 
+/** The layers of `image` (all of them), counting how many are opened. */
+function countingOpens(image: OciLayoutSource) {
+  const counter = {
+    opened: 0,
+    layers: async function* () {
+      for await (const r of layers(image, { minLayerSize: 0 })) {
+        if (r.skip === undefined && r.error === undefined) {
+          const open = r.layer.open;
+          r.layer.open = () => (counter.opened++, open());
+        }
+        yield r;
+      }
+    },
+  };
+  return counter;
+}
+
 Deno.test("stages only take the layers they can handle (checked by deno check)", () => {
   const image = OciLayoutSource.fromReference(SAMPLE);
   // Never run: these lines are here for the type checker. The test's check is
@@ -80,18 +97,9 @@ Deno.test("reuse() hands found zTOCs past spans(): those layers are never read",
   const image = OciLayoutSource.fromReference(SAMPLE);
   const built = await index(ztoc(spans(layers(image, { minLayerSize: 0 }), { concurrency: 0 })));
   const known = new Map(built.layers.map((r) => [r.layer.descriptor.digest, r.ztoc!]));
-  let opened = 0;
-  const counting = async function* () {
-    for await (const r of layers(image, { minLayerSize: 0 })) {
-      if (r.skip === undefined && r.error === undefined) {
-        const open = r.layer.open;
-        r.layer.open = () => (opened++, open());
-      }
-      yield r;
-    }
-  };
+  const counting = countingOpens(image);
   const again = await pipe(
-    counting(),
+    counting.layers(),
     reuse((l) => {
       const z = known.get(l.descriptor.digest);
       return Promise.resolve(z && { digest: z.digest, size: z.size });
@@ -100,7 +108,7 @@ Deno.test("reuse() hands found zTOCs past spans(): those layers are never read",
     ztoc(),
     index(),
   );
-  assert.equal(opened, 0);
+  assert.equal(counting.opened, 0);
   assert.deepEqual(again.bytes, built.bytes);
   assert.ok(again.layers.every((r) => r.ztoc?.reused === true));
 });
@@ -366,21 +374,12 @@ Deno.test("layers(): a single-manifest image of another platform than the host's
 Deno.test("spans(): a span size that is no integer ≥ 0 is refused before any layer is read", async () => {
   const image = OciLayoutSource.fromReference(SAMPLE);
   for (const spanSize of [NaN, 0.5, -1, Infinity]) {
-    let opened = 0;
-    const counting = async function* () {
-      for await (const r of layers(image, { minLayerSize: 0 })) {
-        if (r.skip === undefined && r.error === undefined) {
-          const open = r.layer.open;
-          r.layer.open = () => (opened++, open());
-        }
-        yield r;
-      }
-    };
+    const counting = countingOpens(image);
     await assert.rejects(
-      Array.fromAsync(spans(counting(), { spanSize, concurrency: 0 })),
+      Array.fromAsync(spans(counting.layers(), { spanSize, concurrency: 0 })),
       { name: "BadInputError", message: `span size must be an integer >= 0, not ${spanSize}` },
     );
-    assert.equal(opened, 0, String(spanSize));
+    assert.equal(counting.opened, 0, String(spanSize));
   }
 });
 
