@@ -558,7 +558,7 @@ Deno.test("create: zTOC reuse — 'already exists' once per layer on the second 
   });
 });
 
-Deno.test("create: flag validation — sizes negative or above int64, bad optimization, no image (C§11.3 item 2)", async () => {
+Deno.test("create: flag validation — sizes negative or above int64, bad optimization, bad --name, no image (C§11.3 item 2)", async () => {
   await withRoot(async (root) => {
     const img = `oci:${L}:app`;
     const cases: Array<[string[], string]> = [
@@ -566,6 +566,12 @@ Deno.test("create: flag validation — sizes negative or above int64, bad optimi
       [["--min-layer-size", "-1"], "soci: min layer size must be >= 0"],
       [["--min-layer-size", "-5", "--span-size", "-5"], "soci: min layer size must be >= 0"],
       [["--optimizations", "foo"], "soci: optimization foo is not a valid optimization [xattr]"],
+      [["--name", ""], "soci: --name must not be empty"],
+      ...["a b", "../../etc", "-x"].map((name): [string[], string] => [
+        ["--name", name],
+        `soci: invalid tag ${JSON.stringify(name)} in --name: a tag of an OCI layout is letters ` +
+        "and digits joined by one of - . _ : @ + or by --, in parts separated by /",
+      ]),
     ];
     for (const [flags, message] of cases) {
       const r = await soci(root, ["create", ...flags, img]);

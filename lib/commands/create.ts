@@ -140,6 +140,13 @@ export const createCommand: Command = {
     }
     const { spanSize, minLayerSize } = sizeFlags(ctx);
     const platforms = platformFlags(ctx);
+    if (ctx.isSet("name")) {
+      // The name becomes a ref.name of the store's OCI layout.
+      const name = ctx.string("name");
+      if (name === "") throw new BadInputError("--name must not be empty");
+      const { checkLayoutTag } = await import("../image/layout_core.ts");
+      checkLayoutTag(name, "--name");
+    }
     const json = ctx.bool("json");
     const quiet = ctx.bool("quiet");
     // Scan workers load and compile zlib while the image is opened.
