@@ -386,9 +386,12 @@ Deno.test("spans(): a span size that is no integer ≥ 0 is refused before any l
 Deno.test("spans(): aborted while a layer is handed on, the scans behind it fail without an unhandled rejection", async () => {
   const image = OciLayoutSource.fromReference(SAMPLE);
   const ctl = new AbortController();
-  // The second layer's bytes stall until the abort: its scan fails then, while
-  // the first layer's result is still with the consumer.
+  const aborted = new Promise((resolve) => ctl.signal.addEventListener("abort", resolve));
+  // The second layer's bytes stall until the abort (which may come before its
+  // first read): its scan fails then, while the first layer's result is still
+  // with the consumer.
   let n = 0;
+  const stopped = Promise.withResolvers<void>();
   const slowSecond = async function* () {
     for await (const r of layers(image, { minLayerSize: 0 })) {
       if (r.skip === undefined && r.error === undefined && n++ === 1) {
@@ -396,8 +399,12 @@ Deno.test("spans(): aborted while a layer is handed on, the scans behind it fail
         r.layer.open = async () => {
           const chunks = await open();
           return (async function* () {
-            await new Promise((resolve) => ctl.signal.addEventListener("abort", resolve));
-            yield* chunks;
+            try {
+              await aborted;
+              yield* chunks;
+            } finally {
+              stopped.resolve(); // the scan stopped reading: it fails next
+            }
           })();
         };
       }
@@ -408,7 +415,8 @@ Deno.test("spans(): aborted while a layer is handed on, the scans behind it fail
   const first = await out.next();
   assert.equal(first.done, false);
   ctl.abort(new Error("stop"));
-  // The stalled scan rejects now; the consumer takes its time before asking again.
-  await new Promise((r) => setTimeout(r, 100));
+  // The stalled scan fails; the consumer takes its time before asking again.
+  await stopped.promise;
+  await new Promise((r) => setTimeout(r, 50));
   await assert.rejects(out.next(), /stop/);
 });
