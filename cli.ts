@@ -51,16 +51,28 @@ export interface MainOptions {
   out?: Output;
   /** Environment lookup (default: `Deno.env` where permission is granted, never prompting). */
   env?: (name: string) => string | undefined;
-  /** Listen for Ctrl-C (SIGINT) to stop the command cleanly (default true). */
+  /** Listen for Ctrl-C (SIGINT) and SIGTERM to stop the command cleanly (default true). */
   signals?: boolean;
 }
 
-/** Adds the SIGINT listener; false where signals cannot be listened for. */
-function listenForInterrupts(fn: () => void): boolean {
+/** The signals that stop a command cleanly, with their exit status and message. */
+const STOP_SIGNALS = {
+  SIGINT: { status: 130, message: "interrupted" },
+  SIGTERM: { status: 143, message: "terminated" },
+} as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** Adds the listeners; false where signals cannot be listened for. */
+function listenForStops(handlers: Record<StopSignal, () => void>): boolean {
+  const added: StopSignal[] = [];
   try {
-    Deno.addSignalListener("SIGINT", fn);
+    for (const name of Object.keys(handlers) as StopSignal[]) {
+      Deno.addSignalListener(name, handlers[name]);
+      added.push(name);
+    }
     return true;
   } catch {
+    for (const name of added) Deno.removeSignalListener(name, handlers[name]);
     return false;
   }
 }
@@ -156,9 +168,9 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
 
 /**
  * Runs the selected command's action with its context: the root resolved
- * (and created when the command needs it), `--timeout` and Ctrl-C turned
- * into one abort signal. Returns the exit status (130 after Ctrl-C); other
- * failures are thrown.
+ * (and created when the command needs it), `--timeout`, Ctrl-C and SIGTERM
+ * turned into one abort signal. Returns the exit status (130 after Ctrl-C, 143
+ * after SIGTERM); other failures are thrown.
  */
 async function runAction(
   cmd: Command,
@@ -198,9 +210,10 @@ async function runAction(
     const result = await stop.race(Promise.resolve(cmd.action!(ctx)));
     return typeof result === "number" ? result : 0;
   } catch (e) {
-    if (stop.interrupted) {
-      out.warn("soci: interrupted");
-      return 130;
+    if (stop.stoppedBy !== undefined) {
+      const { status, message } = STOP_SIGNALS[stop.stoppedBy];
+      out.warn(`soci: ${message}`);
+      return status;
     }
     throw e;
   } finally {
@@ -209,18 +222,22 @@ async function runAction(
 }
 
 /**
- * `--timeout` and Ctrl-C as one abort signal. On abort the action stops at
+ * `--timeout`, Ctrl-C and SIGTERM as one abort signal. On abort the action stops at
  * its next check and cleans up (a store transaction is abandoned, never cut
  * halfway); {@linkcode Stopper.race} waits for that for up to `GRACE_MS`
- * rather than exiting under it. A second Ctrl-C exits at once.
+ * rather than exiting under it. A second signal exits at once.
  */
 class Stopper {
   readonly #controller = new AbortController();
   #timer?: ReturnType<typeof setTimeout>;
   #grace?: ReturnType<typeof setTimeout>;
   #listening = false;
-  /** True once Ctrl-C was pressed. */
-  interrupted = false;
+  /** The signal that stopped the command (Ctrl-C, SIGTERM), once one came. */
+  stoppedBy: StopSignal | undefined;
+  readonly #handlers: Record<StopSignal, () => void> = {
+    SIGINT: () => this.#onSignal("SIGINT"),
+    SIGTERM: () => this.#onSignal("SIGTERM"),
+  };
 
   constructor(timeout: bigint, signals: boolean) {
     // (setTimeout cannot wait longer than 2^31-1 ms, about 24.8 days: that is no limit)
@@ -229,19 +246,20 @@ class Stopper {
       const reason = new SociError(`timed out after ${formatDuration(timeout)} (--timeout)`);
       this.#timer = setTimeout(() => this.#controller.abort(reason), ms);
     }
-    if (signals) this.#listening = listenForInterrupts(this.#onInterrupt);
+    if (signals) this.#listening = listenForStops(this.#handlers);
   }
 
-  /** Aborted on timeout or Ctrl-C. */
+  /** Aborted on timeout, Ctrl-C or SIGTERM. */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
 
-  #onInterrupt = () => {
-    if (this.interrupted) Deno.exit(130); // a second Ctrl-C: stop now
-    this.interrupted = true;
-    this.#controller.abort(new SociError("interrupted"));
-  };
+  #onSignal(name: StopSignal): void {
+    // A second signal: stop now.
+    if (this.stoppedBy !== undefined) Deno.exit(STOP_SIGNALS[this.stoppedBy].status);
+    this.stoppedBy = name;
+    this.#controller.abort(new SociError(STOP_SIGNALS[name].message));
+  }
 
   /** `run`'s result, or after an abort its rejection within the grace period. */
   async race<T>(run: Promise<T>): Promise<T> {
@@ -257,7 +275,7 @@ class Stopper {
         else signal.addEventListener("abort", late, { once: true });
       }),
     ]);
-    if (this.interrupted) throw signal.reason;
+    if (this.stoppedBy !== undefined) throw signal.reason;
     return result;
   }
 
@@ -265,7 +283,11 @@ class Stopper {
   dispose(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#grace !== undefined) clearTimeout(this.#grace);
-    if (this.#listening) Deno.removeSignalListener("SIGINT", this.#onInterrupt);
+    if (this.#listening) {
+      for (const name of Object.keys(this.#handlers) as StopSignal[]) {
+        Deno.removeSignalListener(name, this.#handlers[name]);
+      }
+    }
   }
 }
 

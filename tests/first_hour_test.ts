@@ -630,11 +630,11 @@ Deno.test("platforms: the same rule in create, index list and push (a single-pla
   }
 });
 
-Deno.test("Ctrl-C during create: one line, exit 130, the root as it was, no ingest files", async () => {
+Deno.test("Ctrl-C (or SIGTERM) during create: one line, exit 130 (143), the root as it was, no ingest files", async () => {
   const reg = await startRegistry();
   // The proxy trickles the layers, so that the create is caught reading one.
   let sawLayer: () => void = () => {};
-  const reading = new Promise<void>((r) => sawLayer = r);
+  let reading = new Promise<void>((r) => sawLayer = r);
   const proxy = startInterceptProxy(reg.url, async (req, forward) => {
     const res = await forward();
     if (req.method !== "GET" || !req.path.includes("/blobs/") || !res.body) return res;
@@ -657,36 +657,44 @@ Deno.test("Ctrl-C during create: one line, exit 130, the root as it was, no inge
   });
   try {
     await skopeoCopyToRegistry(SAMPLE, "latest", `${reg.host}/sample:1`);
-    await withTemp(async (dir) => {
-      const root = join(dir, "root");
-      await Deno.mkdir(root);
-      const before = await snapshotTree(root);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--quiet",
-          join(REPO, "cli.ts"),
-          "--root",
-          root,
-          "create",
-          "--plain-http",
-          "--min-layer-size",
-          "0",
-          `docker://${proxy.host}/sample:1`,
-        ],
-        env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      await reading;
-      await new Promise((r) => setTimeout(r, 300));
-      child.kill("SIGINT");
-      const out = await child.output();
-      assert.equal(out.code, 130, dec.decode(out.stderr));
-      assert.equal(dec.decode(out.stderr), "soci: interrupted\n");
-      assert.deepEqual(await snapshotTree(root), before);
-    });
+    for (
+      const [signal, status, line] of [
+        ["SIGINT", 130, "soci: interrupted"],
+        ["SIGTERM", 143, "soci: terminated"],
+      ] as const
+    ) {
+      reading = new Promise<void>((r) => sawLayer = r);
+      await withTemp(async (dir) => {
+        const root = join(dir, "root");
+        await Deno.mkdir(root);
+        const before = await snapshotTree(root);
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            join(REPO, "cli.ts"),
+            "--root",
+            root,
+            "create",
+            "--plain-http",
+            "--min-layer-size",
+            "0",
+            `docker://${proxy.host}/sample:1`,
+          ],
+          env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        await reading;
+        await new Promise((r) => setTimeout(r, 300));
+        child.kill(signal);
+        const out = await child.output();
+        assert.equal(out.code, status, dec.decode(out.stderr));
+        assert.equal(dec.decode(out.stderr), `${line}\n`);
+        assert.deepEqual(await snapshotTree(root), before);
+      });
+    }
   } finally {
     await proxy.stop();
     await reg.stop();
