@@ -25,6 +25,7 @@ import {
   ctrLeases,
   ctrPull,
   ociArchive,
+  outputWithin,
   silentSocket,
   startContainerd,
   type TestContainerd,
@@ -102,13 +103,7 @@ async function cliWithin(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill("SIGKILL");
-  }, limitMs);
-  const out = await child.output();
-  clearTimeout(timer);
+  const { out, killed } = await outputWithin(child, limitMs);
   return {
     code: out.code,
     stdout: dec.decode(out.stdout),

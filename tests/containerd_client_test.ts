@@ -27,6 +27,7 @@ import {
   ctrContentDigests,
   ctrLeaseIds,
   ingestDirEntries,
+  outputWithin,
   silentSocket,
   startContainerd,
   type TestContainerd,
@@ -654,13 +655,7 @@ Deno.test("containerd client: never prints, never keeps the process alive", asyn
         stderr: "piped",
       }).spawn();
       // The process must end by itself; it is killed (and the test fails) after 60 s.
-      let killed = false;
-      const timer = setTimeout(() => {
-        killed = true;
-        child.kill("SIGKILL");
-      }, 60_000);
-      const out = await child.output();
-      clearTimeout(timer);
+      const { out, killed } = await outputWithin(child, 60_000);
       assert.equal(killed, false, "the client kept the process alive");
       assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
       assert.equal(new TextDecoder().decode(out.stdout), "done\n");

@@ -105,7 +105,7 @@ export class ContainerdImages {
   async #notFound(name: string, cause: unknown): Promise<NotFoundError> {
     const ns = this.#client.namespace;
     if (!(await new ContainerdNamespaces(this.#client).exists(ns))) {
-      return namespaceMissing(ns, { cause });
+      return new NotFoundError(namespaceMissing(ns), { cause });
     }
     return new NotFoundError(`image "${name}": not found in containerd namespace ${ns}`, {
       cause,

@@ -4,28 +4,24 @@
  *
  * @module
  */
-import { NotFoundError } from "../errors.ts";
 import type { ContainerdClient } from "./client.ts";
 
 /**
- * The error of a namespace that does not exist: `containerd namespace <ns>
- * does not exist (set --namespace or CONTAINERD_NAMESPACE)`.
+ * What a namespace that does not exist is told with: `containerd namespace
+ * <ns> does not exist (set --namespace or CONTAINERD_NAMESPACE)`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { namespaceMissing } from "./namespaces.ts";
  * assert.equal(
- *   namespaceMissing("ci").message,
+ *   namespaceMissing("ci"),
  *   "containerd namespace ci does not exist (set --namespace or CONTAINERD_NAMESPACE)",
  * );
  * ```
  */
-export function namespaceMissing(namespace: string, options?: ErrorOptions): NotFoundError {
-  return new NotFoundError(
-    `containerd namespace ${namespace} does not exist (set --namespace or CONTAINERD_NAMESPACE)`,
-    options,
-  );
+export function namespaceMissing(namespace: string): string {
+  return `containerd namespace ${namespace} does not exist (set --namespace or CONTAINERD_NAMESPACE)`;
 }
 
 interface NamespaceMessage {

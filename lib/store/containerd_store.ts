@@ -204,7 +204,7 @@ export class ContainerdStore implements ArtifactStore {
     if (this.#namespaceSeen) return;
     const ns = this.client.namespace;
     if (!(await new ContainerdNamespaces(this.client).exists(ns))) {
-      throw new BadInputError(namespaceMissing(ns).message);
+      throw new BadInputError(namespaceMissing(ns));
     }
     this.#namespaceSeen = true;
   }

@@ -343,3 +343,23 @@ export function silentSocket(path: string, options: { hangUp?: boolean } = {}): 
   };
   return { path, accepted: () => conns.length, close, [Symbol.asyncDispose]: close };
 }
+
+/**
+ * The output of `child`, which is killed (SIGKILL) if it has not ended
+ * after `limitMs`; with whether it had to be killed.
+ */
+export async function outputWithin(
+  child: Deno.ChildProcess,
+  limitMs: number,
+): Promise<{ out: Deno.CommandOutput; killed: boolean }> {
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, limitMs);
+  try {
+    return { out: await child.output(), killed };
+  } finally {
+    clearTimeout(timer);
+  }
+}
