@@ -129,6 +129,58 @@ export function successorsOf(desc: Descriptor, bytes: Uint8Array): Descriptor[] 
   return [];
 }
 
+/** Where {@link findUnavailable} reads nodes the repository lacks. */
+export interface LocalContent {
+  /** The bytes of a manifest node (rejects when it cannot be read). */
+  manifest(desc: Descriptor): Promise<Uint8Array>;
+  /** Resolves when a blob node can be read (rejects with the reason when not). */
+  blob(desc: Descriptor): Promise<void>;
+}
+
+/**
+ * The first node that a {@link copyGraph} of `root` into `repo` would need
+ * from `local` and could not get, with the reason; `undefined` when every
+ * node is in the repository or readable. Walks the graph as the copy does
+ * (nothing under a node the repository has), one request at a time, and
+ * uploads nothing: a copy of several graphs can be checked whole first.
+ *
+ * @example
+ * ```ts ignore
+ * import { findUnavailable } from "./copy_graph.ts";
+ * const gap = await findUnavailable(client, "app", indexDescriptor, {
+ *   manifest: (d) => store.readBlob(d.digest),
+ *   blob: async (d) => void (await store.readBlob(d.digest)),
+ * });
+ * if (gap) console.log(`missing ${gap.desc.digest}: ${gap.error}`);
+ * ```
+ */
+export async function findUnavailable(
+  client: RegistryClient,
+  repo: string,
+  root: Descriptor,
+  local: LocalContent,
+  successors: (desc: Descriptor, bytes: Uint8Array) => Descriptor[] = successorsOf,
+): Promise<{ desc: Descriptor; error: unknown } | undefined> {
+  const seen = new Set<string>();
+  const pending = [root];
+  for (let desc = pending.pop(); desc !== undefined; desc = pending.pop()) {
+    if (seen.has(desc.digest)) continue;
+    seen.add(desc.digest);
+    const manifest = isManifestNode(desc);
+    const there = manifest
+      ? await client.manifests.head(repo, desc.digest)
+      : await client.blobs.head(repo, desc.digest);
+    if (there !== undefined) continue;
+    try {
+      if (manifest) pending.push(...successors(desc, await local.manifest(desc)));
+      else await local.blob(desc);
+    } catch (error) {
+      return { desc, error };
+    }
+  }
+  return undefined;
+}
+
 /** Runs work with at most `n` at once; the first failure aborts `stop` so queued work never starts. */
 class Limiter {
   #free: number;

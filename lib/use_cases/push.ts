@@ -2,17 +2,20 @@
  * `push` as a library function (`soci-cli.md` §5): the newest v1 SOCI index
  * of each selected platform of a named image, with its zTOCs and config,
  * goes to a repository of the image's registry, discoverable through the
- * referrers API or the fallback tag. Every platform is resolved before
- * anything is uploaded.
+ * referrers API or the fallback tag. Every platform is resolved, and when
+ * there are several every node of every index is found (in the repository
+ * or the store), before anything is uploaded: a blob missing locally never
+ * stops a push after some platforms.
  *
  * @module
  */
-import { BadInputError, SociError, withContext } from "../errors.ts";
+import { BadInputError, NotFoundError, SociError, withContext } from "../errors.ts";
 import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import { OCI_MANIFEST, SOCI_INDEX_V1, SOCI_INDEX_V2 } from "../oci/media_types.ts";
 import { formatPlatform } from "../oci/platform.ts";
 import type { RegistryClient } from "../registry/client.ts";
+import { findUnavailable } from "../registry/copy_graph.ts";
 import {
   existingIndexMessage,
   listReferrers,
@@ -167,12 +170,25 @@ export async function pushChosen(
   options: PushIndexesOptions = {},
 ): Promise<PushResult[]> {
   const policy = options.existingIndex ?? "warn";
-  const results: PushResult[] = [];
+  // What the repository already has, for every platform first: a push of
+  // several platforms is checked whole before anything is uploaded.
+  const existing: (string | undefined)[] = [];
   for (const c of chosen) {
+    existing.push(
+      policy === "allow" ? undefined : existingIndexMessage(
+        await listReferrers(client, repository, c.manifest.digest, SOCI_INDEX_V1),
+      ),
+    );
+  }
+  const toPush = chosen.filter((_, i) => !(policy === "skip" && existing[i] !== undefined));
+  if (toPush.length > 1) {
+    for (const c of toPush) await checkAvailable(store, client, repository, c.index);
+  }
+  const results: PushResult[] = [];
+  for (const [i, c] of chosen.entries()) {
     if (policy !== "allow") {
       options.onEvent?.({ kind: "checking", manifest: c.manifest });
-      const found = await listReferrers(client, repository, c.manifest.digest, SOCI_INDEX_V1);
-      const message = existingIndexMessage(found);
+      const message = existing[i];
       if (message !== undefined) {
         options.onEvent?.({ kind: "existing", message, policy, manifest: c.manifest });
         if (policy === "skip") continue;
@@ -192,4 +208,37 @@ export async function pushChosen(
     results.push(result);
   }
   return results;
+}
+
+/**
+ * Fails, before anything is uploaded, when a node that pushing `index`
+ * needs is neither in the repository nor readable from `store`, with the
+ * message the push itself would give.
+ */
+async function checkAvailable(
+  store: ArtifactStore,
+  client: RegistryClient,
+  repository: string,
+  index: Descriptor,
+): Promise<void> {
+  const gap = await findUnavailable(client, repository, { ...index, mediaType: OCI_MANIFEST }, {
+    manifest: (d) => store.readBlob(d.digest),
+    blob: async (d) => {
+      const info = await store.stat(d.digest);
+      if (info === undefined) await (await store.openBlob(d.digest)).cancel();
+    },
+  });
+  if (gap === undefined) return;
+  const cause = gap.error;
+  if (cause instanceof SociError && !(cause instanceof NotFoundError)) {
+    throw withContext(cause, "error pushing graph to remote");
+  }
+  throw withContext(
+    new NotFoundError(
+      `cannot push ${gap.desc.digest}: not in ${client.registry}/${repository} and not ` +
+        `readable locally: ${(cause as Error).message}`,
+      { cause },
+    ),
+    "error pushing graph to remote",
+  );
 }
