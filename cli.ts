@@ -51,7 +51,7 @@ export interface MainOptions {
   out?: Output;
   /** Environment lookup (default: `Deno.env` where permission is granted, never prompting). */
   env?: (name: string) => string | undefined;
-  /** Listen for Ctrl-C (SIGINT) and SIGTERM to stop the command cleanly (default true). */
+  /** Listen for Ctrl-C (SIGINT), SIGTERM and SIGHUP to stop the command cleanly (default true). */
   signals?: boolean;
 }
 
@@ -59,6 +59,8 @@ export interface MainOptions {
 const STOP_SIGNALS = {
   SIGINT: { status: 130, message: "interrupted" },
   SIGTERM: { status: 143, message: "terminated" },
+  // (a closed terminal or ssh session: the same clean stop, not a half-written root)
+  SIGHUP: { status: 129, message: "hangup" },
 } as const;
 type StopSignal = keyof typeof STOP_SIGNALS;
 
@@ -168,9 +170,9 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
 
 /**
  * Runs the selected command's action with its context: the root resolved
- * (and created when the command needs it), `--timeout`, Ctrl-C and SIGTERM
+ * (and created when the command needs it), `--timeout`, Ctrl-C, SIGTERM and SIGHUP
  * turned into one abort signal. Returns the exit status (130 after Ctrl-C, 143
- * after SIGTERM); other failures are thrown.
+ * after SIGTERM, 129 after SIGHUP); other failures are thrown.
  */
 async function runAction(
   cmd: Command,
@@ -222,7 +224,7 @@ async function runAction(
 }
 
 /**
- * `--timeout`, Ctrl-C and SIGTERM as one abort signal. On abort the action stops at
+ * `--timeout`, Ctrl-C, SIGTERM and SIGHUP as one abort signal. On abort the action stops at
  * its next check and cleans up (a store transaction is abandoned, never cut
  * halfway); {@linkcode Stopper.race} waits for that for up to `GRACE_MS`
  * rather than exiting under it. A second signal exits at once.
@@ -232,11 +234,12 @@ class Stopper {
   #timer?: ReturnType<typeof setTimeout>;
   #grace?: ReturnType<typeof setTimeout>;
   #listening = false;
-  /** The signal that stopped the command (Ctrl-C, SIGTERM), once one came. */
+  /** The signal that stopped the command (Ctrl-C, SIGTERM, SIGHUP), once one came. */
   stoppedBy: StopSignal | undefined;
   readonly #handlers: Record<StopSignal, () => void> = {
     SIGINT: () => this.#onSignal("SIGINT"),
     SIGTERM: () => this.#onSignal("SIGTERM"),
+    SIGHUP: () => this.#onSignal("SIGHUP"),
   };
 
   constructor(timeout: bigint, signals: boolean) {
@@ -249,7 +252,7 @@ class Stopper {
     if (signals) this.#listening = listenForStops(this.#handlers);
   }
 
-  /** Aborted on timeout, Ctrl-C or SIGTERM. */
+  /** Aborted on timeout, Ctrl-C, SIGTERM or SIGHUP. */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }

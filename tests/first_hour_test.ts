@@ -630,7 +630,7 @@ Deno.test("platforms: the same rule in create, index list and push (a single-pla
   }
 });
 
-Deno.test("Ctrl-C (or SIGTERM) during create: one line, exit 130 (143), the root as it was, no ingest files", async () => {
+Deno.test("Ctrl-C (or SIGTERM, SIGHUP) during create: one line, exit 130 (143, 129), the root as it was, no ingest files", async () => {
   const reg = await startRegistry();
   // The proxy trickles the layers, so that the create is caught reading one.
   let sawLayer: () => void = () => {};
@@ -661,6 +661,7 @@ Deno.test("Ctrl-C (or SIGTERM) during create: one line, exit 130 (143), the root
       const [signal, status, line] of [
         ["SIGINT", 130, "soci: interrupted"],
         ["SIGTERM", 143, "soci: terminated"],
+        ["SIGHUP", 129, "soci: hangup"],
       ] as const
     ) {
       reading = new Promise<void>((r) => sawLayer = r);
