@@ -265,7 +265,7 @@ Deno.test("htpasswd + TLS registry: credentials from every source, clear refusal
         assert.match(
           e.message,
           new RegExp(
-            `^cannot reach registry ${reg.host}: .*invalid peer certificate.*\\(trust the registry's CA with DENO_CERT=<ca.pem> or the caCerts option\\)$`,
+            `^cannot reach registry ${reg.host}: .*invalid peer certificate.*\\(trust the registry's CA with --tlscacert <ca.pem>, DENO_CERT=<ca.pem> or the caCerts option\\)$`,
           ),
         );
         const probe = new URL("./helpers/registry_cli_probe.ts", import.meta.url).pathname;

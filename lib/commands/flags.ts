@@ -173,18 +173,25 @@ export async function registryOptions(
       ctx.out.warn(`warning: --${name} is not supported: ${instead}`);
     }
   }
-  const file = async (flag: string) => {
+  /** The PEM text of a file flag, which must hold a `-----BEGIN <label>` block. */
+  const file = async (flag: string, label: RegExp, what: string) => {
     const path = ctx.flags[flag] as string | undefined;
     if (!path) return undefined;
+    let text;
     try {
-      return await Deno.readTextFile(path);
+      text = await Deno.readTextFile(path);
     } catch (e) {
       throw new BadInputError(`--${flag} ${path}: ${(e as Error).message}`);
     }
+    // (Deno would take a CA file without one and trust nothing more)
+    if (!new RegExp(`^-----BEGIN ${label.source}-----\r?$`, "m").test(text)) {
+      throw new BadInputError(`--${flag} ${path}: not a PEM file with ${what}`);
+    }
+    return text;
   };
-  const ca = await file("tlscacert");
-  const cert = await file("tlscert");
-  const key = await file("tlskey");
+  const ca = await file("tlscacert", /CERTIFICATE/, "a certificate");
+  const cert = await file("tlscert", /CERTIFICATE/, "a certificate");
+  const key = await file("tlskey", /(?:RSA |EC )?PRIVATE KEY/, "an unencrypted private key");
   if ((cert === undefined) !== (key === undefined)) {
     throw new BadInputError("--tlscert and --tlskey go together");
   }

@@ -182,7 +182,8 @@ export function networkFailure(err: unknown, plainHttp: boolean): NetworkFailure
     kind = "dns";
   } else if (/invalid peer certificate|certificate/i.test(reason)) {
     kind = "certificate";
-    reason += " (trust the registry's CA with DENO_CERT=<ca.pem> or the caCerts option)";
+    reason +=
+      " (trust the registry's CA with --tlscacert <ca.pem>, DENO_CERT=<ca.pem> or the caCerts option)";
   } else if (
     !plainHttp && /corrupt message|InvalidContentType|wrong version number/i.test(reason)
   ) {
