@@ -29,6 +29,7 @@ export type {
 export type { LiveRegion, Output } from "./lib/ui/output.ts";
 import { formatDuration } from "./lib/go/duration.ts";
 import { ConsoleOutput, type Output } from "./lib/ui/output.ts";
+import { osErrorText } from "./lib/ui/os_error.ts";
 import { grantedEnv } from "./lib/util/env.ts";
 import { globalFlags } from "./lib/commands/global_flags.ts";
 
@@ -89,7 +90,7 @@ function isBrokenPipe(e: unknown): boolean {
 
 /** An error's message (`Output.warn` keeps it on one line). */
 function messageOf(e: unknown): string {
-  return e instanceof Error ? (e.message || e.name) : String(e);
+  return osErrorText(e instanceof Error ? (e.message || e.name) : String(e));
 }
 
 function debugText(e: unknown): string {

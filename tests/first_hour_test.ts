@@ -593,6 +593,24 @@ Deno.test("errors name the fix", async () => {
     const prefix = s.stdout.trim().slice("sha256:".length, "sha256:".length + 8);
     const byPrefix = await ok(soci(["--root", root, "index", "info", prefix]));
     assert.deepEqual(JSON.parse(byPrefix.stdout), info);
+    // An operating-system error reads as Go writes it (operation, path, then what), and
+    // nothing is left behind: procfs refuses new directories.
+    const before = await snapshotTree(root);
+    const os = await soci([
+      "--root",
+      root,
+      "convert",
+      "--min-layer-size",
+      "1KiB",
+      `oci:${SAMPLE}:latest`,
+      "oci:/proc/soci-test-layout:v1",
+    ]);
+    assert.equal(os.code, 1);
+    assert.equal(
+      os.stderr.split("\n").at(-2),
+      "soci: mkdir /proc/soci-test-layout/blobs/sha256: no such file or directory",
+    );
+    assert.deepEqual(await snapshotTree(root), before);
   });
 });
 
