@@ -543,7 +543,7 @@ Deno.test("containerd CLI: bad inputs are one clear line each, and leave nothing
   });
 });
 
-Deno.test("containerd CLI: a socket that is not containerd's gRPC socket fails create, rebuild-db and index list in bounded time, in one line, changing nothing", async () => {
+Deno.test("containerd CLI: a socket that is not containerd's gRPC socket fails create, rebuild-db, index list and index rm in bounded time, in one line, changing nothing", async () => {
   await withDaemon(async (c, root, scratch) => {
     await importImages(c, "default", ["app"]);
     await cliOk(root, [...ctrd(c), "create", "--min-layer-size", "0", "img:app"]);
@@ -551,7 +551,12 @@ Deno.test("containerd CLI: a socket that is not containerd's gRPC socket fails c
     assert.ok(before.some((r) => r.startsWith("artifacts ")), before.join("\n"));
     assert.ok((await Deno.stat(c.ttrpcSocket)).isSocket);
     await using silent = silentSocket(join(scratch, "silent.sock"));
-    const commands = [["create", "img:app"], ["rebuild-db"], ["index", "list"]];
+    const commands = [
+      ["create", "img:app"],
+      ["rebuild-db"],
+      ["index", "list"],
+      ["index", "rm", EXPECTED.app[0].digest],
+    ];
     // All at once: each waits CONNECT_TIMEOUT_MS (10 s) for containerd's answer.
     const runs = [silent.path, c.ttrpcSocket].flatMap((sock) =>
       commands.map(async (command) => {
@@ -574,6 +579,35 @@ Deno.test("containerd CLI: a socket that is not containerd's gRPC socket fails c
     assert.ok(silent.accepted() >= commands.length, `${silent.accepted()} connections`);
     assert.deepEqual(dbRows(root), before);
     assert.deepEqual(await ctrLeases(c), []);
+  });
+});
+
+Deno.test("containerd CLI: index rm through a silent socket waits without the root lock: a rebuild-db meanwhile is not held up", async () => {
+  await withDaemon(async (c, root, scratch) => {
+    await importImages(c, "default", ["app"]);
+    await cliOk(root, [...ctrd(c), "create", "--min-layer-size", "0", "img:app"]);
+    const before = dbRows(root);
+    await using silent = silentSocket(join(scratch, "silent.sock"));
+    const rm = cliWithin(root, [
+      "--content-store",
+      "containerd",
+      "--address",
+      silent.path,
+      "index",
+      "rm",
+      EXPECTED.app[0].digest,
+    ], 30_000);
+    // Once rm talks to the socket, it waits CONNECT_TIMEOUT_MS for an answer.
+    while (silent.accepted() === 0) await new Promise((r) => setTimeout(r, 20));
+    const other = await cliWithin(root, [...ctrd(c), "rebuild-db"], 30_000);
+    assert.equal(other.code, 0, other.stderr);
+    const removing = await rm;
+    assert.equal(removing.code, 1, removing.stderr);
+    assert.ok(
+      other.ms < CONNECT_TIMEOUT_MS / 2,
+      `rebuild-db took ${Math.round(other.ms)} ms beside rm's ${Math.round(removing.ms)} ms`,
+    );
+    assert.deepEqual(dbRows(root), before);
   });
 });
 

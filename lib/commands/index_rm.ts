@@ -13,6 +13,7 @@
  * @module
  */
 import { BadInputError } from "../errors.ts";
+import type { ContainerdStore } from "../store/containerd_store.ts";
 import type { Command } from "./command.ts";
 
 /** The `index rm` command. */
@@ -36,6 +37,10 @@ export const indexRmCommand: Command = {
     }
     if (!ref && ctx.args.length === 0) return;
     using store = openStore(ctx);
+    // containerd: its socket answers and the namespace exists before the
+    // root lock is taken (a silent socket would hold the lock for the
+    // connect deadline).
+    if (store.kind === "containerd") await (store as ContainerdStore).requireNamespace();
     const digests = await indexesToRemove(store, { ref, digests: ctx.args });
     for (const w of await removeIndexes(store, digests)) {
       ctx.out.warn(`warning: indexes removed, but ${w}`);
