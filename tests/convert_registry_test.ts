@@ -32,7 +32,7 @@ import {
   withRoot,
 } from "./helpers/create_e2e_images.ts";
 import { startInterceptProxy } from "./helpers/intercept_proxy.ts";
-import { startRegistry, type TestRegistry } from "./helpers/registry.ts";
+import { skopeoCopyToRegistry, startRegistry, type TestRegistry } from "./helpers/registry.ts";
 
 const IMG = await e2eImages();
 const L = IMG.layout;
@@ -54,15 +54,7 @@ async function rawOf(ref: string): Promise<string> {
 
 /** Pushes a tag of the test layout with skopeo (digests preserved, every platform). */
 async function push(tag: string, dest: string): Promise<void> {
-  await toolOk("skopeo", [
-    "copy",
-    "--quiet",
-    "--all",
-    "--preserve-digests",
-    "--dest-tls-verify=false",
-    `oci:${L}:${tag}`,
-    `docker://${dest}`,
-  ]);
+  await skopeoCopyToRegistry(L, tag, dest, { all: true });
 }
 
 /** A GET of the registry API (plain HTTP) with an Accept header for OCI documents. */

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startCountingProxy } from "./helpers/counting_proxy.ts";
-import { e2eImages, lines, soci, sociOk, toolOk, withRoot } from "./helpers/create_e2e_images.ts";
-import { startRegistry } from "./helpers/registry.ts";
+import { e2eImages, lines, soci, sociOk, withRoot } from "./helpers/create_e2e_images.ts";
+import { skopeoCopyToRegistry, startRegistry } from "./helpers/registry.ts";
 
 const IMG = await e2eImages();
 const DEC = new TextDecoder();
@@ -29,15 +29,7 @@ Deno.test("push of two platforms: a zTOC missing for the last platform uploads n
   const reg = await startRegistry();
   const proxy = startCountingProxy(reg.url);
   try {
-    await toolOk("skopeo", [
-      "copy",
-      "--quiet",
-      "--all",
-      "--preserve-digests",
-      "--dest-tls-verify=false",
-      `oci:${IMG.layout}:multi`,
-      `docker://${reg.host}/app/multi:1`,
-    ]);
+    await skopeoCopyToRegistry(IMG.layout, "multi", `${reg.host}/app/multi:1`, { all: true });
     await withRoot(async (root) => {
       const name = `${proxy.host}/app/multi:1`;
       const c = await sociOk(root, [

@@ -228,17 +228,22 @@ export async function run(
   return out.stdout;
 }
 
-/** `skopeo copy --preserve-digests` of an OCI layout image into a plain-HTTP registry. */
+/**
+ * `skopeo copy --preserve-digests` of an OCI layout image into a plain-HTTP
+ * registry; with `all`, every platform of an image index (`--all`).
+ */
 export async function skopeoCopyToRegistry(
   layoutDir: string,
   tag: string,
   dest: string,
+  options: { all?: boolean } = {},
 ): Promise<void> {
   await run("skopeo", [
     "copy",
     "--quiet",
     "--dest-tls-verify=false",
     "--preserve-digests",
+    ...(options.all ? ["--all"] : []),
     `oci:${layoutDir}:${tag}`,
     `docker://${dest}`,
   ]);
