@@ -73,11 +73,20 @@ export function openStore(
   options: { readOnly?: boolean } = {},
 ): ArtifactStore & Disposable {
   const kind = contentStoreOf(ctx);
-  const root = flag(ctx, "root") || resolveRoot();
+  const root = rootOf(ctx);
   if (kind === "containerd") {
     return ContainerdStore.open(root, { ...containerdOptions(ctx), readOnly: options.readOnly });
   }
   return LocalStore.open(root, { readOnly: options.readOnly });
+}
+
+/**
+ * The command's root, where the artifacts DB is for both stores: the
+ * `root` flag as the CLI resolved it (`resolveRoot()` when it is empty, for
+ * direct callers).
+ */
+export function rootOf(ctx: CommandContext): string {
+  return flag(ctx, "root") || resolveRoot();
 }
 
 /**

@@ -7,13 +7,15 @@
  *
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { SociError } from "../errors.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import { type ArtifactRecord, type ArtifactType, checkRecord } from "./artifact_record.ts";
 import {
+  DEFAULT_BUSY_TIMEOUT_MS,
   emptyView,
   fileExists,
+  isDamage,
   META_IMPORT_TAGS,
   notAvailable,
   openReader,
@@ -47,6 +49,13 @@ const COLUMNS = "digest, size, location, original_digest, image_digest, platform
   "media_type, artifact_type, span_size, created_at_us";
 
 type Row = Record<string, unknown>;
+
+/** A prepared statement as the queries use it (see `ArtifactsDb.#guard`). */
+interface Query {
+  get(...params: (string | number)[]): unknown;
+  all(...params: (string | number)[]): unknown[];
+  run(...params: (string | number)[]): { changes: number | bigint };
+}
 
 const IMAGE_COLUMNS =
   "name, media_type, digest, size, platform, artifact_type, annotations, created_at_us";
@@ -91,7 +100,7 @@ export class ArtifactsDb {
   /** True when opened read-only. */
   readonly readOnly: boolean;
   #db: DatabaseSync;
-  #stmts = new Map<string, StatementSync>();
+  #stmts = new Map<string, Query>();
   /** Set while a lazily created DB has no file yet: the busy timeout to open it with. */
   #pending?: number;
 
@@ -107,7 +116,10 @@ export class ArtifactsDb {
    * with mode 0600 (at once, or at the first write with `create: "lazy"`)
    * and migrated to the current schema. Throws `SociError` `artifacts DB
    * <path> is not available: …` when the file cannot be opened or created,
-   * or was written by a newer schema version.
+   * or was written by a newer schema version. A damaged file (not SQLite,
+   * cut short, a page overwritten) throws a `BadInputError` whose message
+   * ends with a hint to run `soci rebuild-db`, here or at the first query
+   * that meets the damage.
    *
    * Read-only on a missing or empty file gives an empty DB and creates
    * nothing. On an existing file, leaving the root as it was takes care: a
@@ -139,7 +151,7 @@ export class ArtifactsDb {
    */
   static open(path: string, options: ArtifactsDbOptions = {}): ArtifactsDb {
     const readOnly = options.readOnly ?? false;
-    const timeout = options.busyTimeoutMs ?? 30000;
+    const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     try {
       if (readOnly) {
         const db = fileExists(path) ? openReader(path, timeout) : undefined;
@@ -175,14 +187,32 @@ export class ArtifactsDb {
     this.#pending = undefined;
   }
 
-  #stmt(sql: string): StatementSync {
+  #stmt(sql: string): Query {
     const db = this.#conn();
-    let s = this.#stmts.get(sql);
-    if (!s) {
-      s = db.prepare(sql);
-      this.#stmts.set(sql, s);
+    let q = this.#stmts.get(sql);
+    if (!q) {
+      const s = this.#guard(() => db.prepare(sql));
+      q = {
+        get: (...p) => this.#guard(() => s.get(...p)),
+        all: (...p) => this.#guard(() => s.all(...p)),
+        run: (...p) => this.#guard(() => s.run(...p)),
+      };
+      this.#stmts.set(sql, q);
     }
-    return s;
+    return q;
+  }
+
+  /**
+   * Runs `fn` on the connection. A damaged file shows itself only when a
+   * query reaches a bad page, so SQLite's report of it becomes
+   * {@linkcode notAvailable}'s error, which names the file and `rebuild-db`.
+   */
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw isDamage(e) ? notAvailable(this.path, e) : e;
+    }
   }
 
   /** Refuses writes to a read-only DB; creates the file of a lazily created one. */
@@ -295,7 +325,7 @@ export class ArtifactsDb {
   transaction<T>(fn: () => T): T {
     this.#writable();
     const nested = this.#db.isTransaction;
-    this.#db.exec(nested ? "SAVEPOINT soci_tx" : "BEGIN IMMEDIATE");
+    this.#guard(() => this.#db.exec(nested ? "SAVEPOINT soci_tx" : "BEGIN IMMEDIATE"));
     let result: T;
     try {
       result = fn();
@@ -307,7 +337,7 @@ export class ArtifactsDb {
       else if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw e;
     }
-    this.#db.exec(nested ? "RELEASE soci_tx" : "COMMIT");
+    this.#guard(() => this.#db.exec(nested ? "RELEASE soci_tx" : "COMMIT"));
     return result;
   }
 
@@ -394,7 +424,7 @@ export class ArtifactsDb {
 
   /** The schema version of the open file (`0` for a DB that has no file yet). */
   get schemaVersion(): number {
-    return userVersion(this.#conn());
+    return this.#guard(() => userVersion(this.#conn()));
   }
 
   /** True when the tables of schema 2 (images, pending, meta) are there to be read. */

@@ -1,15 +1,19 @@
 /**
  * Opening the artifacts DB's SQLite file: created with mode 0600, WAL mode,
  * migrated to the current schema; read-only opens that leave no side files
- * behind where SQLite allows it. The queries live in `artifacts_db.ts`.
+ * behind where SQLite allows it; telling a damaged file from other failures.
+ * The queries live in `artifacts_db.ts`.
  *
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { SociError } from "../errors.ts";
+import { BadInputError, SociError } from "../errors.ts";
 
 /** Schema version stored in `PRAGMA user_version`. */
 export const ARTIFACTS_DB_SCHEMA_VERSION = 2;
+
+/** How long to wait for another process's lock on the DB, in ms, unless told. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 30000;
 
 /** Tables of schema version 1. */
 const SCHEMA_V1 = `
@@ -93,10 +97,110 @@ export function emptyView(): DatabaseSync {
   return mem;
 }
 
-/** The error for a DB that cannot be opened: `artifacts DB <path> is not available: <cause>`. */
+/**
+ * The error for a DB that cannot be opened or read: `artifacts DB <path> is
+ * not available: <cause>`. When the file is damaged (see
+ * {@linkcode isDamage}) it is a `BadInputError` whose message ends with
+ * ` (soci rebuild-db rebuilds it from the content store)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DatabaseSync } from "node:sqlite";
+ * import { notAvailable } from "./sqlite.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "garbage\n");
+ * const db = new DatabaseSync(path);
+ * assert.throws(() => db.exec("PRAGMA user_version"), (e) => {
+ *   assert.equal(
+ *     notAvailable(path, e).message,
+ *     `artifacts DB ${path} is not available: file is not a database ` +
+ *       "(soci rebuild-db rebuilds it from the content store)",
+ *   );
+ *   return true;
+ * });
+ * db.close();
+ * await Deno.remove(path);
+ * ```
+ */
 export function notAvailable(path: string, e: unknown): SociError {
-  const msg = e instanceof Error ? e.message : String(e);
-  return new SociError(`artifacts DB ${path} is not available: ${msg}`, { cause: e });
+  const msg = `artifacts DB ${path} is not available: ${e instanceof Error ? e.message : e}`;
+  if (isDamage(e)) return new BadInputError(`${msg} (${REBUILD_HINT})`, { cause: e });
+  return new SociError(msg, { cause: e });
+}
+
+/** What ends the message of a damaged DB. */
+const REBUILD_HINT = "soci rebuild-db rebuilds it from the content store";
+
+/** SQLite's primary result codes for a damaged file. */
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
+
+/** SQLite's messages for those codes. */
+const DAMAGE_TEXT =
+  /^(file is not a database|database disk image is malformed|malformed database schema)/;
+
+/**
+ * True when `e` is SQLite's report of a damaged file: `file is not a
+ * database` (SQLITE_NOTADB: garbage, or a file cut short before its first
+ * page ends) or `database disk image is malformed` (SQLITE_CORRUPT, with
+ * its extended codes). A file that cannot be opened for want of permission,
+ * an I/O error or a lock held too long (`database is locked`) is not.
+ */
+export function isDamage(e: unknown): boolean {
+  const err = e as { errcode?: unknown; code?: unknown; message?: unknown } | undefined;
+  if (typeof err?.errcode === "number") {
+    return (err.errcode & 0xff) === SQLITE_CORRUPT || (err.errcode & 0xff) === SQLITE_NOTADB;
+  }
+  // Errors thrown by exec() carry no errcode (Deno 2.9): SQLite's message tells.
+  return err?.code === "ERR_SQLITE_ERROR" && DAMAGE_TEXT.test(String(err.message));
+}
+
+/**
+ * Why the DB file at `path` is damaged, in one line (SQLite's message, e.g.
+ * `file is not a database`), or `undefined` when it is sound, empty or
+ * missing. Reads every page (`PRAGMA quick_check`), which finds damage that
+ * a query may never meet, so only `rebuild-db` runs it: opening the DB stays
+ * cheap. Any other failure (no permission, a lock held longer than
+ * `timeout` ms) throws {@linkcode notAvailable}'s error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { damageOf } from "./sqlite.ts";
+ * const path = await Deno.makeTempFile();
+ * assert.equal(damageOf(path), undefined); // empty: a DB without tables yet
+ * await Deno.writeTextFile(path, "garbage\n");
+ * assert.equal(damageOf(path), "file is not a database");
+ * await Deno.remove(path);
+ * ```
+ */
+export function damageOf(path: string, timeout = DEFAULT_BUSY_TIMEOUT_MS): string | undefined {
+  if (!fileExists(path)) return undefined;
+  let db: DatabaseSync | undefined;
+  try {
+    // Nothing on disk may change: the damaged file is kept as it is. Without
+    // a -wal file every commit is in the main file, so a copy in memory is
+    // checked; with one, a read-only connection (a writable one would copy
+    // the WAL into the main file when it closes).
+    if (fileExists(`${path}-wal`)) {
+      db = new DatabaseSync(path, { readOnly: true });
+      db.exec(`PRAGMA busy_timeout = ${timeout}`);
+    } else {
+      db = inMemoryCopy(path);
+    }
+    // One row "ok", or problems ("*** in database main ***\nTree 3 page 3: …", …).
+    const lines = (db.prepare("PRAGMA quick_check").all() as Row[])
+      .flatMap((r) => String(r.quick_check).split("\n"));
+    if (lines.length === 1 && lines[0] === "ok") return undefined;
+    const problem = lines.find((line) => !line.startsWith("***")) ?? lines.join(" ");
+    return `database disk image is malformed: ${problem}`;
+  } catch (e) {
+    if (isDamage(e)) return e instanceof Error ? e.message : String(e);
+    throw notAvailable(path, e);
+  } finally {
+    closeQuietly(db);
+  }
 }
 
 /** Opens (creating it with mode 0600 when missing) and migrates a writable DB. */
@@ -149,9 +253,12 @@ export function openReader(path: string, timeout: number): DatabaseSync | undefi
     try {
       db = inMemoryCopy(path);
       userVersion(db);
-    } catch {
+    } catch (e) {
       closeQuietly(db);
       db = undefined;
+      // Still no -wal file: no writer tore the copy, the file is damaged
+      // (a read-only open would fail too, leaving -wal/-shm files behind).
+      if (isDamage(e) && !fileExists(`${path}-wal`)) throw e;
     }
   }
   if (db === undefined) {
@@ -197,7 +304,10 @@ function inMemoryCopy(path: string): DatabaseSync {
   }
   const db = new DatabaseSync(":memory:");
   try {
-    (db as unknown as { deserialize(b: Uint8Array): void }).deserialize(bytes);
+    // (An empty file is an empty DB, which deserialize refuses.)
+    if (bytes.length > 0) {
+      (db as unknown as { deserialize(b: Uint8Array): void }).deserialize(bytes);
+    }
     db.exec("PRAGMA query_only = 1");
   } catch (e) {
     db.close();

@@ -1,6 +1,7 @@
 /**
  * `rebuild-db`: recreates the artifacts DB from the blobs of an artifact
- * store (`soci-cli.md` §7), reading subject manifests from the store.
+ * store (`soci-cli.md` §7), reading subject manifests from the store; a
+ * damaged DB file is moved aside first, and back if the rebuild fails.
  *
  * @module
  */
@@ -19,6 +20,10 @@ import { strconvQuote } from "../go/quote.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { type ArtifactRecord, indexRecord, ztocRecord } from "../store/artifact_record.ts";
 import { readJsonCandidate } from "../store/reachability.ts";
+import { artifactsDbPath } from "../store/root.ts";
+import { withRootLock } from "../store/root_lock.ts";
+import { damageOf, DEFAULT_BUSY_TIMEOUT_MS, fileExists } from "../store/sqlite.ts";
+import { syncDir } from "../util/atomic_file.ts";
 
 /** What {@linkcode rebuildDb} changed. */
 export interface RebuildResult {
@@ -132,6 +137,142 @@ export async function rebuildDb(
     await store.syncViews();
     return result;
   });
+}
+
+/** A damaged artifacts DB that {@linkcode rebuildDamagedDb} moved aside. */
+export interface DamagedDb {
+  /** Where the DB was: `<root>/artifacts.sqlite`. */
+  path: string;
+  /** Where it is now: `<path>.corrupt-<UTC time>`, with its `-wal`/`-shm` files, if any, next to it. */
+  aside: string;
+  /** Why it counts as damaged, in SQLite's words (`file is not a database`). */
+  cause: string;
+}
+
+/** Options of {@linkcode rebuildDamagedDb}. */
+export interface DamagedDbOptions {
+  /** The time in the name of the moved file (default now). */
+  now?: Date;
+  /** How long to wait for another process's lock on the DB, in ms (default 30000). */
+  busyTimeoutMs?: number;
+}
+
+/** The DB's companion files, then the DB itself: the order they are moved in. */
+const DB_FILES = ["-wal", "-shm", ""];
+
+/**
+ * Runs `rebuild` (which opens the store of `root` and calls
+ * {@linkcode rebuildDb}) after moving the artifacts DB aside when it is
+ * damaged: not SQLite, cut short, or any page malformed (`damageOf`, which
+ * reads every page). Moved, the DB is renamed in the same folder to
+ * `artifacts.sqlite.corrupt-<UTC time, 20261207T051500Z>` (`-2`, `-3`, …
+ * appended rather than overwriting anything), its `-wal`/`-shm` files with
+ * it, so `rebuild` starts from an empty DB. When `rebuild` throws, the DB it
+ * made is deleted and the damaged one moved back: the root is as it was.
+ * The check and the moves hold the root's lock. A DB that cannot be checked
+ * (no permission, locked) is never moved: that error is thrown.
+ *
+ * Returns what was moved aside, or `undefined` when the DB was sound or
+ * missing (then `rebuild` ran on it as it was).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalStore } from "../store/local_store.ts";
+ * import { rebuildDamagedDb, rebuildDb } from "./rebuild.ts";
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/artifacts.sqlite`, "garbage\n");
+ * const moved = await rebuildDamagedDb(root, async () => {
+ *   using store = LocalStore.open(root);
+ *   await rebuildDb(store);
+ * }, { now: new Date("2026-12-07T05:15:00Z") });
+ * assert.deepEqual(moved, {
+ *   path: `${root}/artifacts.sqlite`,
+ *   aside: `${root}/artifacts.sqlite.corrupt-20261207T051500Z`,
+ *   cause: "file is not a database",
+ * });
+ * assert.equal(await Deno.readTextFile(moved.aside), "garbage\n");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function rebuildDamagedDb(
+  root: string,
+  rebuild: () => Promise<void>,
+  options: DamagedDbOptions = {},
+): Promise<DamagedDb | undefined> {
+  const moved = fileExists(artifactsDbPath(root))
+    ? await withRootLock(root, () => setAsideIfDamaged(root, options))
+    : undefined;
+  try {
+    await rebuild();
+  } catch (e) {
+    if (moved === undefined) throw e;
+    try {
+      await withRootLock(root, () => putBack(root, moved));
+    } catch (r) {
+      throw new SociError(
+        `${messageOf(e)}; the damaged artifacts DB stays at ${moved.aside} ` +
+          `(cannot move it back: ${messageOf(r)})`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  return moved;
+}
+
+/** Renames the DB of `root` and its companions aside when it is damaged. */
+async function setAsideIfDamaged(
+  root: string,
+  options: DamagedDbOptions,
+): Promise<DamagedDb | undefined> {
+  const path = artifactsDbPath(root);
+  const cause = damageOf(path, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+  if (cause === undefined) return undefined;
+  const stamp = (options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
+  let aside = `${path}.corrupt-${stamp}`;
+  for (let n = 2; DB_FILES.some((s) => fileExists(aside + s)); n++) {
+    aside = `${path}.corrupt-${stamp}-${n}`;
+  }
+  const done: string[] = [];
+  try {
+    for (const s of DB_FILES) if (await renameIfThere(path + s, aside + s)) done.push(s);
+  } catch (e) {
+    for (const s of done.reverse()) await renameIfThere(aside + s, path + s).catch(() => {});
+    throw new SociError(
+      `cannot move the damaged artifacts DB ${path} aside (${cause}): ${messageOf(e)}`,
+      { cause: e },
+    );
+  }
+  await syncDir(root);
+  return { path, aside, cause };
+}
+
+/** Deletes the DB a failed rebuild made, and moves the damaged one back. */
+async function putBack(root: string, moved: DamagedDb): Promise<void> {
+  for (const s of DB_FILES) {
+    await Deno.remove(moved.path + s).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+  for (const s of DB_FILES) await renameIfThere(moved.aside + s, moved.path + s);
+  await syncDir(root);
+}
+
+/** Renames `from` to `to`; false when there is no `from`. */
+async function renameIfThere(from: string, to: string): Promise<boolean> {
+  try {
+    await Deno.rename(from, to);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** A blob as listed: its size, and when it was written. */
@@ -289,7 +430,7 @@ class SubjectInfo {
 }
 
 function wrap(prefix: string, e: unknown): Error {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = messageOf(e);
   if (e instanceof SociError) {
     const Cls = e.constructor as new (m: string, o?: ErrorOptions) => SociError;
     return new Cls(`${prefix}: ${msg}`, { cause: e });
