@@ -114,7 +114,9 @@ async function indexOf(
   const all = results as LayerResult[];
   const errors = all.filter((r) => r.error !== undefined).map((r) => r.error!.message);
   if (errors.length > 0) {
-    throw new BadInputError(`errors encountered while building soci layers; ${errors.join("; ")}`);
+    // (an error shared by every layer, like a damaged DB, is said once)
+    const text = [...new Set(errors)].join("; ");
+    throw new BadInputError(`errors encountered while building soci layers; ${text}`);
   }
   const blobs = all.filter((r) => r.descriptor !== undefined).map((r) => r.descriptor!);
   const given = typeof options.prefetch === "function"
