@@ -380,6 +380,7 @@ export {
 export {
   type HttpMethod,
   type HttpRequest,
+  type SignalOptions,
   Transport,
   type TransportOptions,
 } from "./lib/registry/transport.ts";

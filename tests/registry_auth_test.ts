@@ -191,6 +191,30 @@ Deno.test("htpasswd + TLS registry: credentials from every source, clear refusal
       assertNoSecret(debug.join("\n"), PASS);
     });
 
+    await t.step(
+      "--user: first requests sent at once all get through (one learns Basic for all)",
+      async () => {
+        for (let round = 0; round < 5; round++) {
+          const src = await RegistrySource.open(ref, { caCerts, user: `${USER}:${PASS}` });
+          try {
+            // All four leave before any 401 is back: each is answered 401 and retried.
+            const got = await Promise.all([
+              src.client.manifests.get("secure", "v1"),
+              ...img.layers.map((l) => src.client.blobs.get("secure", l)),
+              src.client.blobs.head("secure", img.layers[0].digest),
+            ]);
+            assert.equal(got[0].digest, img.manifest.digest);
+            for (const [i, l] of img.layers.entries()) {
+              assert.equal(sha256(got[i + 1] as Uint8Array), l.digest);
+            }
+            assert.equal(got.at(-1), img.layers[0].size);
+          } finally {
+            await src.close();
+          }
+        }
+      },
+    );
+
     await t.step("docker config auths (base64 auth), also keyed by URL", async () => {
       for (const key of [reg.host, `https://${reg.host}/v1/`]) {
         const configDir = join(work, `docker-${key.length}`);

@@ -70,6 +70,8 @@ export async function readOptions(
     stats: ctx.bool("stats") ? new ReadStats() : undefined,
     onWarning: (text) => ctx.out.warn(`warning: ${text}`),
     open: { containerd: containerdOptions(ctx) },
+    // --timeout, Ctrl-C and SIGTERM stop requests in flight, not only between them.
+    signal: ctx.signal,
   };
 }
 

@@ -115,12 +115,12 @@ export class RegistrySource implements ImageSource {
   /**
    * The image's target descriptor (the manifest is fetched once, verified,
    * and kept for `fetchBytes`). `NotFoundError` when the registry has no
-   * such image.
+   * such image. `signal` stops the request (it fails with the signal's reason).
    */
-  async resolve(): Promise<Descriptor> {
+  async resolve(signal?: AbortSignal): Promise<Descriptor> {
     const target = referenceTarget(this.ref);
     try {
-      const m = await this.client.manifests.get(this.repository, target);
+      const m = await this.client.manifests.get(this.repository, target, undefined, { signal });
       this.#manifests.set(m.digest, m.bytes);
       return { mediaType: m.mediaType, digest: m.digest, size: m.size };
     } catch (e) {
@@ -131,13 +131,16 @@ export class RegistrySource implements ImageSource {
   /**
    * A manifest, index or config, verified against `desc.digest` and
    * `desc.size` (a mismatch is a `BadInputError` naming both digests).
+   * `signal` stops the request.
    */
-  async fetchBytes(desc: Descriptor): Promise<Uint8Array> {
+  async fetchBytes(desc: Descriptor, signal?: AbortSignal): Promise<Uint8Array> {
     const cached = this.#manifests.get(desc.digest);
     if (cached && cached.length === desc.size) return cached;
     try {
       if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) {
-        const m = await this.client.manifests.get(this.repository, desc.digest);
+        const m = await this.client.manifests.get(this.repository, desc.digest, undefined, {
+          signal,
+        });
         if (m.size !== desc.size) {
           throw new RegistryError(
             `${this.client.registry}: manifest ${desc.digest} has ${m.size} bytes, expected ${desc.size}`,
@@ -145,7 +148,7 @@ export class RegistrySource implements ImageSource {
         }
         return m.bytes;
       }
-      return await this.client.blobs.get(this.repository, desc);
+      return await this.client.blobs.get(this.repository, desc, { signal });
     } catch (e) {
       throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);
     }
@@ -153,21 +156,31 @@ export class RegistrySource implements ImageSource {
 
   /**
    * Streams a blob from the registry (redirects followed, dropped
-   * connections resumed with `Range`); not verified here.
+   * connections resumed with `Range`); not verified here. `signal` stops
+   * the request and the stream.
    */
-  async openBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
+  async openBlob(desc: Descriptor, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     try {
-      return await this.client.blobs.open(this.repository, desc.digest, { size: desc.size });
+      return await this.client.blobs.open(this.repository, desc.digest, {
+        size: desc.size,
+        signal,
+      });
     } catch (e) {
       throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);
     }
   }
 
-  /** Streams a blob straight from the response body (resumed when the connection drops). */
-  async *readChunks(desc: Descriptor): AsyncGenerator<Uint8Array> {
+  /**
+   * Streams a blob straight from the response body (resumed when the
+   * connection drops); `signal` stops it.
+   */
+  async *readChunks(desc: Descriptor, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
     let chunks: AsyncGenerator<Uint8Array>;
     try {
-      chunks = await this.client.blobs.chunks(this.repository, desc.digest, { size: desc.size });
+      chunks = await this.client.blobs.chunks(this.repository, desc.digest, {
+        size: desc.size,
+        signal,
+      });
     } catch (e) {
       throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);
     }
@@ -176,12 +189,18 @@ export class RegistrySource implements ImageSource {
 
   /**
    * Bytes `[start, end)` of a blob through an HTTP `Range` request, checked
-   * against the range asked for and the blob's size.
+   * against the range asked for and the blob's size; `signal` stops it.
    */
-  async readRange(desc: Descriptor, start: number, end: number): Promise<Uint8Array> {
+  async readRange(
+    desc: Descriptor,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
     try {
       return await this.client.blobs.getRange(this.repository, desc.digest, start, end, {
         size: desc.size,
+        signal,
       });
     } catch (e) {
       throw notFound(e, `blob ${desc.digest} of ${this.storeName}`);

@@ -10,6 +10,11 @@ import type { Descriptor } from "../oci/descriptor.ts";
  * Where an image comes from. Sources resolve the image's target
  * descriptor and serve blobs; platform selection and manifest parsing are
  * done on top of this interface (`select.ts`).
+ *
+ * Every read takes an optional `signal`: a source that can stop a read in
+ * progress (the registry) makes it fail with the signal's reason when the
+ * signal aborts; others may ignore it (their reads are local and short),
+ * so a caller that must stop checks the signal itself as well.
  */
 export interface ImageSource {
   /** The reference as the user wrote it, e.g. `oci:./layout:app`. */
@@ -20,30 +25,35 @@ export interface ImageSource {
    */
   readonly storeName: string;
   /** The image's target: a manifest or an index descriptor (OCI or Docker). */
-  resolve(): Promise<Descriptor>;
+  resolve(signal?: AbortSignal): Promise<Descriptor>;
   /**
    * Reads a whole (small) blob: manifest, index, config. The bytes are
    * verified against `desc.digest` and `desc.size`; a mismatch is a
    * `BadInputError` naming both digests. A missing blob is a `NotFoundError`.
    */
-  fetchBytes(desc: Descriptor): Promise<Uint8Array>;
+  fetchBytes(desc: Descriptor, signal?: AbortSignal): Promise<Uint8Array>;
   /**
    * Streams a blob (a layer) from its first byte. Not verified here: the
    * consumer hashes the bytes as they stream. A missing blob is a
    * `NotFoundError`.
    */
-  openBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
+  openBlob(desc: Descriptor, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
   /**
    * Streams a blob into buffers the source reuses (no garbage per chunk):
    * each chunk is only valid until the next is asked for. Local sources
    * offer it; the layer pipeline prefers it to `openBlob`.
    */
-  readChunks?(desc: Descriptor): AsyncIterable<Uint8Array>;
+  readChunks?(desc: Descriptor, signal?: AbortSignal): AsyncIterable<Uint8Array>;
   /**
    * Reads bytes `[start, end)` of a blob, when the source can seek or
    * range-request. Sources that cannot leave it undefined.
    */
-  readRange?(desc: Descriptor, start: number, end: number): Promise<Uint8Array>;
+  readRange?(
+    desc: Descriptor,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array>;
   /** Releases files and connections. */
   close?(): Promise<void>;
 }

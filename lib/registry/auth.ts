@@ -163,20 +163,29 @@ export class Authenticator {
   /**
    * The `Authorization` header value to send for a request needing
    * `scopes`, once the registry's scheme is known; `undefined` before the
-   * first challenge or when anonymous Basic.
+   * first challenge or when anonymous Basic. `signal` stops a token request.
    */
-  async header(scopes: string[]): Promise<string | undefined> {
+  async header(scopes: string[], signal?: AbortSignal): Promise<string | undefined> {
     if (this.#scheme === "basic") return this.#basicHeader();
-    if (this.#scheme === "bearer") return `Bearer ${await this.#token(mergeScopes(scopes))}`;
+    if (this.#scheme === "bearer") {
+      return `Bearer ${await this.#token(mergeScopes(scopes), signal)}`;
+    }
     return undefined;
   }
 
   /**
    * Learns from a 401 response's `WWW-Authenticate` header. Returns true
    * when a retry with new credentials can succeed (the scheme was new, or a
-   * token for a wider scope can be asked for).
+   * token for a wider scope can be asked for, or the request went out
+   * before a concurrent one learnt the scheme: `sent` is the
+   * `Authorization` it carried). `signal` stops a token request.
    */
-  async challenge(header: string | null, scopes: string[]): Promise<boolean> {
+  async challenge(
+    header: string | null,
+    scopes: string[],
+    options: { signal?: AbortSignal; sent?: string } = {},
+  ): Promise<boolean> {
+    const signal = options.signal;
     if (!header) return false;
     const challenges = parseWwwAuthenticate(header);
     const bearer = challenges.find((c) => c.scheme === "bearer");
@@ -187,11 +196,15 @@ export class Authenticator {
       this.#tokens.delete(wanted.join(" "));
       this.#scheme = "bearer";
       this.#bearer = { realm: bearer.params.realm, service: bearer.params.service };
-      await this.#token(wanted);
+      await this.#token(wanted, signal);
       return true;
     }
     if (challenges.some((c) => c.scheme === "basic")) {
-      if (this.#scheme === "basic" || !this.#basicHeader()) return false;
+      const basic = this.#basicHeader();
+      // Refused with these very credentials: another try cannot help.
+      if (basic === undefined || (this.#scheme === "basic" && options.sent === basic)) {
+        return false;
+      }
       this.#scheme = "basic";
       return true;
     }
@@ -207,7 +220,7 @@ export class Authenticator {
     return `Basic ${btoa(bin)}`;
   }
 
-  async #token(scopes: string[]): Promise<string> {
+  async #token(scopes: string[], signal?: AbortSignal): Promise<string> {
     const key = scopes.join(" ");
     const cached = this.#tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.token;
@@ -232,6 +245,7 @@ export class Authenticator {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
         body: form.toString(),
+        signal,
       });
     } else {
       if (service) url.searchParams.set("service", service);
@@ -239,7 +253,7 @@ export class Authenticator {
       const headers: Record<string, string> = {};
       const basic = this.#basicHeader();
       if (basic) headers.authorization = basic;
-      res = await this.#fetch(url.href, { method: "GET", headers });
+      res = await this.#fetch(url.href, { method: "GET", headers, signal });
     }
     if (!res.ok) {
       await res.body?.cancel();
@@ -258,6 +272,7 @@ export class Authenticator {
     try {
       body = await res.json();
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       if (e instanceof StallError) {
         throw new TransientRegistryError(`${this.#host}: authenticate: ${e.message}`);
       }

@@ -15,7 +15,7 @@ import { networkReason } from "./http_errors.ts";
 import { digestOf } from "./manifests.ts";
 import { backoffDelayMs, TransientRegistryError } from "./retry.ts";
 import { StallError } from "./stall.ts";
-import type { Transport } from "./transport.ts";
+import type { SignalOptions, Transport } from "./transport.ts";
 
 /** Upload tuning of {@link Blobs}. */
 export interface BlobOptions {
@@ -25,8 +25,8 @@ export interface BlobOptions {
   monolithicMaxBytes?: number;
 }
 
-/** Where to start reading a blob stream, and its size when known. */
-export interface BlobReadOptions {
+/** Where to start reading a blob stream, its size when known, and what stops it. */
+export interface BlobReadOptions extends SignalOptions {
   /** The blob's size: a stream that ends early is resumed, one that runs over is refused. */
   size?: number;
   /** First byte to read (default 0). */
@@ -137,7 +137,11 @@ export class Blobs {
   }
 
   /** Downloads a whole (small) blob, verified against its digest and size. */
-  async get(repo: string, desc: { digest: string; size?: number }): Promise<Uint8Array> {
+  async get(
+    repo: string,
+    desc: { digest: string; size?: number },
+    opts: SignalOptions = {},
+  ): Promise<Uint8Array> {
     const t = this.#t;
     const action = `get blob ${repo}@${desc.digest}`;
     return await t.retry(action, async () => {
@@ -146,6 +150,7 @@ export class Blobs {
         method: "GET",
         url: t.url(repo, `blobs/${desc.digest}`),
         scopes: [repositoryScope(repo, "pull")],
+        signal: opts.signal,
       });
       const bytes = await t.readBody(res, action, desc.size ?? Number.MAX_SAFE_INTEGER);
       const what = `blob ${repo}@${desc.digest}`;
@@ -159,7 +164,7 @@ export class Blobs {
         throw new BadInputError(`${t.registry}: ${what}: content has digest ${got}`);
       }
       return bytes;
-    });
+    }, opts.signal);
   }
 
   /**
@@ -189,6 +194,7 @@ export class Blobs {
   ): Promise<AsyncGenerator<Uint8Array>> {
     const t = this.#t;
     const action = `get blob ${repo}@${digest}`;
+    const signal = opts.signal;
     const open = (from: number) =>
       t.retry(action, async () => {
         const res = await t.send({
@@ -197,10 +203,11 @@ export class Blobs {
           url: t.url(repo, `blobs/${digest}`),
           headers: from > 0 ? { range: `bytes=${from}-` } : undefined,
           scopes: [repositoryScope(repo, "pull")],
+          signal,
         });
         const skip = from > 0 && res.status !== 206 ? from : 0;
         return { res, reader: skipBytes(res.body ?? emptyStream(), skip).getReader() };
-      });
+      }, signal);
     let received = opts.offset ?? 0;
     const total = opts.size;
     let current = await open(received);
@@ -225,6 +232,7 @@ export class Blobs {
             if (total === undefined || received >= total) return;
             problem = new Error(`connection closed at byte ${received} of ${total}`);
           } catch (e) {
+            if (signal?.aborted) throw signal.reason;
             if (e instanceof BadInputError || e instanceof RegistryError) throw e;
             problem = e;
           }
@@ -246,7 +254,7 @@ export class Blobs {
             );
           }
           t.trace(`http retry ${action} from byte ${received}`);
-          await t.wait(backoffDelayMs(failures, undefined, t.policy), action);
+          await t.wait(backoffDelayMs(failures, undefined, t.policy), action, signal);
           await current.reader.cancel().catch(() => {});
           current = await open(received);
           attemptStart = received;
@@ -263,14 +271,14 @@ export class Blobs {
    * (`Content-Range`, and exactly `end - start` bytes of body); a `200`
    * (a server ignoring `Range`) must hold the whole range. With `size`,
    * the range must lie within the blob and the registry must agree on its
-   * size.
+   * size. `signal` stops the read (it fails with the signal's reason).
    */
   async getRange(
     repo: string,
     digest: string,
     start: number,
     end: number,
-    opts: { size?: number } = {},
+    opts: { size?: number } & SignalOptions = {},
   ): Promise<Uint8Array> {
     const t = this.#t;
     if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end >= start)) {
@@ -291,6 +299,7 @@ export class Blobs {
         url: t.url(repo, `blobs/${digest}`),
         headers: { range: `bytes=${start}-${end - 1}` },
         scopes: [repositoryScope(repo, "pull")],
+        signal: opts.signal,
       });
       const partial = res.status === 206;
       if (partial) {
@@ -339,7 +348,7 @@ export class Blobs {
         );
       }
       return out;
-    });
+    }, opts.signal);
   }
 
   /**

@@ -15,7 +15,7 @@ import {
   OCI_MANIFEST,
 } from "../oci/media_types.ts";
 import { repositoryScope } from "./auth.ts";
-import type { Transport } from "./transport.ts";
+import type { SignalOptions, Transport } from "./transport.ts";
 
 /** A manifest (or index) as fetched: verified bytes and what they are. */
 export interface FetchedManifest {
@@ -132,12 +132,13 @@ export class Manifests {
   /**
    * Fetches a manifest or index by tag or digest. Verified: a digest
    * reference must match the bytes; for a tag, the `Docker-Content-Digest`
-   * header (when sent) must match.
+   * header (when sent) must match. `opts.signal` stops the request.
    */
   async get(
     repo: string,
     reference: string,
     accept: readonly string[] = MANIFEST_ACCEPT,
+    opts: SignalOptions = {},
   ): Promise<FetchedManifest> {
     const t = this.#t;
     const action = `get manifest ${repo}:${reference}`;
@@ -148,6 +149,7 @@ export class Manifests {
         url: t.url(repo, `manifests/${reference}`),
         headers: { accept: accept.join(", ") },
         scopes: [repositoryScope(repo, "pull")],
+        signal: opts.signal,
       });
       const bytes = await t.readBody(res, action, MAX_MANIFEST_BYTES);
       const isDigest = reference.includes(":");
@@ -166,7 +168,7 @@ export class Manifests {
       let mediaType = baseType(res.headers.get("content-type"));
       if (!accept.includes(mediaType)) mediaType = mediaTypeOfDocument(bytes) ?? mediaType;
       return { bytes, mediaType, digest, size: bytes.length };
-    });
+    }, opts.signal);
   }
 
   /**

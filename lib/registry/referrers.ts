@@ -13,7 +13,7 @@ import { OCI_INDEX } from "../oci/media_types.ts";
 import { repositoryScope } from "./auth.ts";
 import { parseErrorBody } from "./http_errors.ts";
 import { baseType, digestOf, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifests.ts";
-import type { Transport } from "./transport.ts";
+import type { SignalOptions, Transport } from "./transport.ts";
 
 /** Result of a referrers listing. */
 export interface ReferrersListing {
@@ -117,23 +117,29 @@ export class Referrers {
    * `subjectDigest` filtered by `artifactType`, or `undefined` when the
    * registry has no referrers API (which {@link Referrers.support} then
    * records). Once the API is known to be missing, nothing is sent.
+   * `opts.signal` stops the requests.
    */
   async api(
     repo: string,
     subjectDigest: string,
     artifactType?: string,
+    opts: SignalOptions = {},
   ): Promise<Descriptor[] | undefined> {
     parseDigest(subjectDigest);
     if (this.#support === "unsupported") return undefined;
-    return await this.#byApi(repo, subjectDigest, artifactType);
+    return await this.#byApi(repo, subjectDigest, artifactType, opts.signal);
   }
 
   /**
    * Reads the fallback referrers index at tag `sha256-<hex>` of the
    * subject: `undefined` when the tag does not exist. A missing repository
-   * is an error (`NAME_UNKNOWN`).
+   * is an error (`NAME_UNKNOWN`). `opts.signal` stops the request.
    */
-  async fallbackIndex(repo: string, subjectDigest: string): Promise<FallbackIndex | undefined> {
+  async fallbackIndex(
+    repo: string,
+    subjectDigest: string,
+    opts: SignalOptions = {},
+  ): Promise<FallbackIndex | undefined> {
     const t = this.#t;
     const tag = fallbackTag(subjectDigest);
     const action = `get manifest ${repo}:${tag}`;
@@ -146,9 +152,10 @@ export class Referrers {
         headers: { accept },
         scopes: [repositoryScope(repo, "pull")],
         allowNotFound: true,
+        signal: opts.signal,
       });
       return { res, bytes: await t.readBody(res, action, MAX_MANIFEST_BYTES) };
-    });
+    }, opts.signal);
     if (res.status === 404) {
       const text = new TextDecoder().decode(bytes);
       if (parseErrorBody(text).code === "NAME_UNKNOWN") throw t.statusError(action, res, text);
@@ -169,6 +176,7 @@ export class Referrers {
     repo: string,
     subject: string,
     artifactType: string | undefined,
+    signal?: AbortSignal,
   ): Promise<Descriptor[] | undefined> {
     const t = this.#t;
     const action = `list referrers of ${repo}@${subject}`;
@@ -180,6 +188,7 @@ export class Referrers {
       headers: { accept: OCI_INDEX },
       scopes: [repositoryScope(repo, "pull")],
       allowNotFound: true,
+      signal,
     };
     for await (const { res, bytes } of t.pages(req, first.href, MAX_MANIFEST_BYTES)) {
       if (res.status === 404) {

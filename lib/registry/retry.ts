@@ -93,16 +93,33 @@ export function backoffDelayMs(
 }
 
 /**
- * Resolves after `ms` milliseconds.
+ * Resolves after `ms` milliseconds; when `signal` aborts first, the timer
+ * is cleared and the wait rejects with the signal's reason (at once when
+ * it is already aborted).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sleep } from "./retry.ts";
  * await sleep(1);
+ * const reason = new Error("stop");
+ * await assert.rejects(sleep(60_000, AbortSignal.abort(reason)), (e) => e === reason);
  * ```
  */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal === undefined) return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /**
@@ -160,13 +177,16 @@ export interface RetryContext {
   wait(ms: number, action: string): Promise<void>;
   /** Receives `http retry <action> in <ms> ms` lines. */
   trace?(line: string): void;
+  /** Stops retrying: once it aborts, the work fails with its reason (no more attempts). */
+  signal?: AbortSignal;
 }
 
 /**
  * Runs `fn`, retrying it after each {@link TransientRegistryError} with
  * backoff until the policy's (or the error's own) retry limit; other
  * errors end it at once. When retries run out the last failure is thrown
- * as a plain `RegistryError`.
+ * as a plain `RegistryError`. Once `ctx.signal` aborts, it fails with the
+ * signal's reason.
  *
  * @example
  * ```ts
@@ -187,9 +207,12 @@ export async function retrying<T>(
   ctx: RetryContext,
 ): Promise<T> {
   for (let attempt = 0;; attempt++) {
+    ctx.signal?.throwIfAborted();
     try {
       return await fn();
     } catch (e) {
+      // Stopped from outside: whatever the attempt failed with, it is the reason.
+      if (ctx.signal?.aborted) throw ctx.signal.reason;
       if (!(e instanceof TransientRegistryError)) throw e;
       const limit = Math.min(ctx.policy.maxRetries, e.maxRetries ?? Infinity);
       if (attempt >= limit) {

@@ -82,11 +82,21 @@ export interface TransportOptions {
   retryDelayMs?: number;
 }
 
+/** Options of a request that the caller can stop. */
+export interface SignalOptions {
+  /**
+   * Stops the request, its retries and the reading of its body: they fail
+   * with the signal's reason (at once, with nothing sent, when it is
+   * already aborted).
+   */
+  signal?: AbortSignal;
+}
+
 /** The HTTP methods the distribution API uses. */
 export type HttpMethod = "GET" | "HEAD" | "PUT" | "POST" | "PATCH" | "DELETE";
 
 /** One request to the registry, as {@link Transport.send} takes it. */
-export interface HttpRequest {
+export interface HttpRequest extends SignalOptions {
   /** What is being done, for messages: `get manifest app:v1`. */
   action: string;
   /** The method. */
@@ -235,20 +245,28 @@ export class Transport {
     return new RegistryError(`${this.registry}: ${action}: timed out after ${this.timeoutMs} ms`);
   }
 
-  /** Waits `ms`, or fails at once when the wait would pass the time budget. */
-  async wait(ms: number, action: string): Promise<void> {
+  /**
+   * Waits `ms`, or fails at once when the wait would pass the time budget
+   * (or with `signal`'s reason when it aborts).
+   */
+  async wait(ms: number, action: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     if (this.#deadline !== undefined && Date.now() + ms >= this.#deadline) {
       throw this.timedOut(action);
     }
-    await sleep(ms);
+    await sleep(ms, signal);
   }
 
-  /** Runs `fn`, retrying transient failures with the policy's backoff, within the budget. */
-  retry<T>(action: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn`, retrying transient failures with the policy's backoff, within
+   * the budget; once `signal` aborts, it fails with the signal's reason.
+   */
+  retry<T>(action: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     return retrying(action, fn, {
       policy: this.policy,
-      wait: (ms, a) => this.wait(ms, a),
+      wait: (ms, a) => this.wait(ms, a, signal),
       trace: (line) => this.trace(line),
+      signal,
     });
   }
 
@@ -272,14 +290,23 @@ export class Transport {
     let reauthed = false;
     for (;;) {
       const headers: Record<string, string> = { ...req.headers };
-      const authorization = await this.#auth.header(req.scopes);
+      const authorization = await this.#auth.header(req.scopes, req.signal);
       if (authorization) headers.authorization = authorization;
-      const init: RequestInit = { method: req.method, headers, body: req.body as BodyInit };
+      const init: RequestInit = {
+        method: req.method,
+        headers,
+        body: req.body as BodyInit,
+        signal: req.signal,
+      };
       let res = await this.fetch(req.url, init, req.action);
       if (res.status === 401 && !reauthed && replayable) {
         const challenge = res.headers.get("www-authenticate");
         const text = await res.text().catch(() => "");
-        if (await this.#auth.challenge(challenge, req.scopes)) {
+        const retry = await this.#auth.challenge(challenge, req.scopes, {
+          signal: req.signal,
+          sent: authorization,
+        });
+        if (retry) {
           reauthed = true;
           continue;
         }
@@ -301,15 +328,20 @@ export class Transport {
    * retrying cannot help, and `<host>: <action>: no data from the registry
    * for 60 s` (transient too) when the answer does not come. The body of
    * the answer is watched for stalls as it is read (it then fails with a
-   * `StallError`, which {@link Transport.bodyError} reports).
+   * `StallError`, which {@link Transport.bodyError} reports). When
+   * `init.signal` aborts, the request and its body fail with its reason.
    */
   async fetch(url: string, init: RequestInit, action: string): Promise<Response> {
+    const stop = init.signal ?? undefined;
+    stop?.throwIfAborted();
     if (this.expired) throw this.timedOut(action);
     const deadline = this.#deadline !== undefined
       ? AbortSignal.timeout(Math.max(1, this.#deadline - Date.now()))
       : undefined;
     const watch = new StallWatch(this.stallMs);
-    const signal = deadline ? AbortSignal.any([deadline, watch.signal]) : watch.signal;
+    const signals = deadline ? [deadline, watch.signal] : [watch.signal];
+    if (stop) signals.push(stop);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : watch.signal;
     let body = init.body;
     let extraMs = 0;
     if (body instanceof ReadableStream) {
@@ -340,6 +372,10 @@ export class Transport {
       return watched;
     } catch (e) {
       watch.pause();
+      if (stop?.aborted) {
+        this.trace(`http err #${id} aborted`);
+        throw stop.reason;
+      }
       if (deadline?.aborted || this.expired) {
         this.trace(`http err #${id} timed out`);
         throw this.timedOut(action);
@@ -428,7 +464,7 @@ export class Transport {
       const answer = await this.retry(req.action, async () => {
         const res = await this.send({ ...req, method: "GET", url: pageUrl });
         return { res, bytes: await this.readBody(res, req.action, limit) };
-      });
+      }, req.signal);
       yield answer;
       next = nextLink(answer.res.headers.get("link"), pageUrl);
     }
@@ -492,7 +528,11 @@ export class Transport {
       const h: Record<string, string> = { ...headers };
       if (next.origin !== new URL(url).origin) delete h.authorization;
       url = next.href;
-      res = await this.fetch(url, { method: req.method, headers: h }, req.action);
+      res = await this.fetch(
+        url,
+        { method: req.method, headers: h, signal: req.signal },
+        req.action,
+      );
     }
     return res;
   }

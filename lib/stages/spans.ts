@@ -56,9 +56,80 @@ export interface SpansOptions {
 }
 
 /**
+ * How long the stage's workers may sit idle while the consumer holds a
+ * result before they are stopped (and started again if it asks for more).
+ */
+const IDLE_WORKERS_MS = 1000;
+
+/**
+ * The stage's scan workers: a `ScanPool` made when a scan needs it, and
+ * stopped once no scan has run for {@link IDLE_WORKERS_MS} while the
+ * consumer holds a result. Deno cannot unref a Worker, so idle workers
+ * would keep the process of a script that stops asking for results alive;
+ * the timer that stops them is unref'd and holds nothing. Restarting costs
+ * a worker's start (tens of milliseconds) after a second or more of
+ * waiting on the consumer.
+ */
+class IdleStoppedPool {
+  readonly #size: number;
+  #pool?: ScanPool;
+  #running = 0;
+  #held = false;
+  #timer?: ReturnType<typeof setTimeout>;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  /** Runs `scan` on the pool (made if it was stopped). */
+  async run<T>(scan: (pool: ScanPool) => Promise<T>): Promise<T> {
+    this.#running++;
+    this.#disarm();
+    try {
+      return await scan(this.#pool ??= new ScanPool(this.#size));
+    } finally {
+      this.#running--;
+      this.#arm();
+    }
+  }
+
+  /** The consumer holds a result (`true`), or asks for the next (`false`). */
+  hold(held: boolean): void {
+    this.#held = held;
+    if (held) this.#arm();
+    else this.#disarm();
+  }
+
+  /** Stops the workers (scans still running fail). */
+  close(): void {
+    this.#disarm();
+    this.#pool?.close();
+    this.#pool = undefined;
+  }
+
+  #arm(): void {
+    if (!this.#held || this.#running > 0 || !this.#pool || this.#timer !== undefined) return;
+    const timer = setTimeout(() => this.close(), IDLE_WORKERS_MS);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/**
  * Scans every pending layer once (reused and settled layers pass through
  * unread) and passes the results on in layer order. A layer file (no digest
  * in its descriptor) comes out with the descriptor the scan learnt.
+ *
+ * A consumer may stop early: `break` out of `for await`, or call the
+ * iterator's `return()`, which stops the scans at once. An iterator simply
+ * left behind does not keep the process alive either: once the scans in
+ * flight (at most `concurrency` layers) end, the workers are stopped after
+ * a second of idleness.
  *
  * @example
  * ```ts
@@ -100,7 +171,7 @@ async function* spansOf(
     throw new BadInputError(`span size must be an integer >= 0, not ${spanSize}`);
   }
   const concurrency = options.concurrency ?? navigator.hardwareConcurrency ?? 2;
-  const pool = concurrency > 0 ? new ScanPool(concurrency) : undefined;
+  const pool = concurrency > 0 ? new IdleStoppedPool(concurrency) : undefined;
   // Stops the scans still running when the consumer leaves early.
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
@@ -132,7 +203,8 @@ async function* spansOf(
         return { ...layer, descriptor: { ...d, mediaType, digest: s.digest, size: s.size } };
       };
       if (pool && options.buildZtoc) {
-        const built = await pool.build(chunks, scanOptions, options.buildZtoc);
+        const build = options.buildZtoc;
+        const built = await pool.run((p) => p.build(chunks, scanOptions, build));
         // Not the layer's failure to read: reported as `ztoc()` reports it.
         if (built.ztocError) return { layer: learnt(built), error: built.ztocError };
         const { bytes, xattrFree } = built.ztoc!;
@@ -146,7 +218,7 @@ async function* spansOf(
         return { layer: learnt(built), ztoc: blob };
       }
       const scan = pool
-        ? await pool.scan(chunks, scanOptions)
+        ? await pool.run((p) => p.scan(chunks, scanOptions))
         : await scanLayer(chunks, scanOptions);
       return { layer: learnt(scan), scan };
     } catch (e) {
@@ -157,6 +229,13 @@ async function* spansOf(
     }
   };
 
+  // Hands a result on; while the consumer holds it, idle workers may stop.
+  async function* handOn(r: SpansOutput): AsyncGenerator<SpansOutput> {
+    pool?.hold(true);
+    yield r;
+    pool?.hold(false);
+  }
+
   try {
     for await (const r of input) {
       options.signal?.throwIfAborted();
@@ -165,9 +244,9 @@ async function* spansOf(
       // earlier layer is handed on) must not count as unhandled.
       scanning.catch(() => {});
       window.push(scanning);
-      if (window.length >= limit) yield await window.shift()!;
+      if (window.length >= limit) yield* handOn(await window.shift()!);
     }
-    while (window.length > 1) yield await window.shift()!;
+    while (window.length > 1) yield* handOn(await window.shift()!);
     if (window.length === 1) {
       // Stop the workers before the last result is handed on, so that what
       // follows (encoding the zTOC) does not run beside idle workers' memory.

@@ -74,6 +74,8 @@ export interface DiscoveryOptions {
   registry?: RegistrySource;
   /** The image's target, when it is an index (v2 index descriptors give sizes). */
   target?: Descriptor;
+  /** Stops the search: it fails with the signal's reason (at once when already aborted). */
+  signal?: AbortSignal;
 }
 
 /** Largest index document read by digest when its size is not known. */
@@ -84,10 +86,15 @@ const MAX_INDEX_BYTES = 4 * 1024 * 1024;
  * registry as a manifest, from a store by its recorded size, from other
  * sources as a blob; verified against the digest.
  */
-async function fetchByDigest(source: ImageSource, digest: string): Promise<Uint8Array> {
+async function fetchByDigest(
+  source: ImageSource,
+  digest: string,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
   if (source instanceof RegistrySource) {
     try {
-      return (await source.client.manifests.get(source.repository, digest)).bytes;
+      return (await source.client.manifests.get(source.repository, digest, undefined, { signal }))
+        .bytes;
     } catch (e) {
       if (e instanceof RegistryError && e.status === 404) {
         throw new NotFoundError(`${digest} is not in ${source.storeName}`, { cause: e });
@@ -100,10 +107,11 @@ async function fetchByDigest(source: ImageSource, digest: string): Promise<Uint8
     if (info === undefined) throw new NotFoundError(`${digest} is not in the local store`);
     return await source.store.readBlob(digest);
   }
-  const stream = await source.openBlob({ mediaType: OCI_MANIFEST, digest, size: 0 });
+  const stream = await source.openBlob({ mediaType: OCI_MANIFEST, digest, size: 0 }, signal);
   const parts: Uint8Array[] = [];
   let n = 0;
   for await (const chunk of stream) {
+    signal?.throwIfAborted();
     n += chunk.length;
     if (n > MAX_INDEX_BYTES) {
       await stream.cancel().catch(() => {});
@@ -178,8 +186,8 @@ async function readIndexBlob(
   for (let i = 0;; i++) {
     try {
       const bytes = sized !== undefined && !(sources[i] instanceof StoreSource)
-        ? await sources[i].fetchBytes(sized)
-        : await fetchByDigest(sources[i], digest);
+        ? await sources[i].fetchBytes(sized, options.signal)
+        : await fetchByDigest(sources[i], digest, options.signal);
       return { bytes, from: "image" };
     } catch (e) {
       if (!(e instanceof NotFoundError) || i === sources.length - 1) throw e;
@@ -193,15 +201,17 @@ async function v2Descriptor(
   target: Descriptor | undefined,
   manifestDigest: string,
   indexDigest: string,
+  signal: AbortSignal | undefined,
 ): Promise<Descriptor | undefined> {
   if (target === undefined || !isIndexType(target.mediaType)) return undefined;
   try {
-    const list = decodeIndex(await source.fetchBytes(target)).manifests ?? [];
+    const list = decodeIndex(await source.fetchBytes(target, signal)).manifests ?? [];
     return list.find((d) =>
       d.digest === indexDigest &&
       (d.annotations?.[ANNOTATION_IMAGE_MANIFEST_DIGEST] ?? manifestDigest) === manifestDigest
     );
   } catch {
+    if (signal?.aborted) throw signal.reason;
     return undefined;
   }
 }
@@ -210,7 +220,8 @@ async function v2Descriptor(
  * Finds the SOCI index of `manifest` (see the module documentation).
  * Nothing found is not an error: `index` is absent and `tried` says where
  * it was looked for. An explicit digest that cannot be read, or a document
- * that is not a SOCI index, is an error.
+ * that is not a SOCI index, is an error. When `options.signal` aborts, the
+ * search fails with its reason (requests in flight are stopped).
  *
  * @example
  * ```ts
@@ -231,6 +242,8 @@ export async function discoverIndex(
   manifest: SelectedManifest,
   options: DiscoveryOptions = {},
 ): Promise<Discovery> {
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const tried: string[] = [];
   const manifestDigest = manifest.descriptor.digest;
   const store = options.store;
@@ -248,7 +261,7 @@ export async function discoverIndex(
   if (annotated) {
     try {
       parseDigest(annotated);
-      const sized = await v2Descriptor(source, options.target, manifestDigest, annotated);
+      const sized = await v2Descriptor(source, options.target, manifestDigest, annotated, signal);
       const blob = await readIndexBlob(annotated, source, options, sized);
       return { index: found(blob.bytes, annotated, "annotation", blob.from), tried };
     } catch (e) {
@@ -263,6 +276,7 @@ export async function discoverIndex(
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
     let hit: FoundIndex | undefined;
     for (const rec of records) {
+      signal?.throwIfAborted();
       if (!(await store.has(rec.digest))) continue;
       const bytes = await store.readBlob(rec.digest);
       if (sha256Digest(bytes) !== rec.digest) continue;
@@ -285,10 +299,10 @@ export async function discoverIndex(
   // is asked for at the same time (one round trip instead of two); the API's
   // answer still comes first.
   const early = referrers.support === "unknown"
-    ? referrers.fallbackIndex(repo, manifestDigest)
+    ? referrers.fallbackIndex(repo, manifestDigest, { signal })
     : undefined;
   early?.catch(() => {});
-  const api = await referrers.api(repo, manifestDigest, SOCI_INDEX_V1);
+  const api = await referrers.api(repo, manifestDigest, SOCI_INDEX_V1, { signal });
   let first: Descriptor | undefined;
   let via: IndexVia = "referrers";
   if (api === undefined) tried.push(`${reg.client.registry} has no referrers API`);
@@ -297,7 +311,7 @@ export async function discoverIndex(
   if (first === undefined) {
     via = "tag";
     const tag = fallbackTag(manifestDigest);
-    const fallback = await (early ?? referrers.fallbackIndex(repo, manifestDigest));
+    const fallback = await (early ?? referrers.fallbackIndex(repo, manifestDigest, { signal }));
     if (fallback === undefined) tried.push(`no fallback tag ${tag}`);
     else {
       first = (fallback.index.manifests ?? []).find((d) => d.artifactType === SOCI_INDEX_V1);

@@ -108,6 +108,13 @@ export interface ReadImageOptions {
   stats?: ReadStats;
   /** Problems that do not stop the read (a zTOC that does not load, …). */
   onWarning?: (text: string) => void;
+  /**
+   * Stops the reading. When it aborts, what is pending (opening the image,
+   * finding its index, a listing, a read of a file's stream) rejects with
+   * its reason, requests in flight are stopped, and the image is closed.
+   * Already aborted, it fails at once, before anything is read.
+   */
+  signal?: AbortSignal;
 }
 
 /** One layer of the image, and its zTOC's descriptor when the index has one. */
@@ -118,6 +125,66 @@ export interface ImageLayer {
   descriptor: Descriptor;
   /** The zTOC's descriptor in the SOCI index, when there is one. */
   ztoc?: Descriptor;
+}
+
+/**
+ * Runs `work` under `signal`: fails at once with its reason when it is
+ * already aborted, and with its reason, rather than whatever `work` failed
+ * with, when it aborted meanwhile (a read of a source closed under it, an
+ * error that wraps the reason).
+ */
+async function abortable<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  signal?.throwIfAborted();
+  try {
+    return await work();
+  } catch (e) {
+    throw signal?.aborted ? signal.reason : e;
+  }
+}
+
+/**
+ * The source with every read given `signal` (a registry stops its
+ * requests when it aborts), checked before each read and between chunks
+ * (so that a local layer is not read to its end), and failing with its
+ * reason once it aborted.
+ */
+function stoppableSource(source: ImageSource, signal: AbortSignal | undefined): ImageSource {
+  if (signal === undefined) return source;
+  const run = <T>(work: () => Promise<T>) => abortable(signal, work);
+  const check = (chunk: Uint8Array) => {
+    signal.throwIfAborted();
+    return chunk;
+  };
+  async function* checked(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of chunks) yield check(chunk);
+    } catch (e) {
+      throw signal!.aborted ? signal!.reason : e;
+    }
+  }
+  const wrapped: ImageSource = {
+    reference: source.reference,
+    storeName: source.storeName,
+    resolve: () => run(() => source.resolve(signal)),
+    fetchBytes: (desc: Descriptor) => run(() => source.fetchBytes(desc, signal)),
+    openBlob: (desc: Descriptor) =>
+      run(async () =>
+        (await source.openBlob(desc, signal)).pipeThrough(
+          new TransformStream({ transform: (chunk, c) => c.enqueue(check(chunk)) }),
+        )
+      ),
+    close: () => source.close?.() ?? Promise.resolve(),
+  };
+  if (source.readChunks) {
+    const read = source.readChunks.bind(source);
+    wrapped.readChunks = (desc: Descriptor) => checked(read(desc, signal));
+  }
+  if (source.readRange) {
+    const range = source.readRange.bind(source);
+    wrapped.readRange = (desc: Descriptor, start: number, end: number) =>
+      run(() => range(desc, start, end, signal));
+  }
+  return wrapped;
 }
 
 /** Documents (manifests, configs) up to this size are fetched once per opened image. */
@@ -212,6 +279,11 @@ export class ImageFiles implements AsyncDisposable {
   readonly #files = new Map<number, Promise<LayerFiles>>();
   readonly #lookups = new Map<number, Promise<LayerLookup>>();
   readonly #noLayerSource: string;
+  #closing?: Promise<void>;
+  /** Closes the image when the options' signal aborts. */
+  readonly #onAbort = () => {
+    this.close().catch(() => {}); // (whoever awaits `close()` sees a failure)
+  };
 
   private constructor(init: {
     target: Descriptor;
@@ -233,6 +305,7 @@ export class ImageFiles implements AsyncDisposable {
     this.#toClose = init.toClose;
     this.#options = init.options;
     this.#noLayerSource = init.noLayerSource;
+    init.options.signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   /** The SOCI index used, if one was found. */
@@ -245,12 +318,18 @@ export class ImageFiles implements AsyncDisposable {
    * manifest for the platform and its SOCI index. Nothing about layers is
    * read yet. An image of the local store reads its layers from where it
    * came from (the source recorded with its name).
+   *
+   * With `options.signal`, everything this object reads stops when it
+   * aborts (the call pending rejects with its reason) and the image is
+   * closed.
    */
   static async open(image: string | ImageSource, options: ReadImageOptions = {}): Promise<
     ImageFiles
   > {
+    const signal = options.signal;
     const toClose: ImageSource[] = [];
     try {
+      signal?.throwIfAborted();
       const raw = typeof image === "string"
         ? await openImage(image, {
           ...options.open,
@@ -259,9 +338,11 @@ export class ImageFiles implements AsyncDisposable {
         })
         : image;
       if (typeof image === "string") toClose.push(raw);
+      signal?.throwIfAborted();
       const stats = options.stats;
       const fromStore = raw instanceof StoreSource ? "store" : "image";
-      const source = memoSource(stats ? countingSource(raw, stats, fromStore) : raw);
+      const stoppable = stoppableSource(raw, signal);
+      const source = memoSource(stats ? countingSource(stoppable, stats, fromStore) : stoppable);
       const target = await source.resolve();
       let manifest: SelectedManifest;
       if (options.platform === undefined && !isIndexType(target.mediaType)) {
@@ -304,13 +385,18 @@ export class ImageFiles implements AsyncDisposable {
             "where the image came from is not recorded";
         }
       }
-      const layerSource = rawLayers && stats ? countingSource(rawLayers, stats) : rawLayers;
+      const stoppableLayers = rawLayers && stoppableSource(rawLayers, signal);
+      const layerSource = stoppableLayers && stats
+        ? countingSource(stoppableLayers, stats)
+        : stoppableLayers;
+      signal?.throwIfAborted();
 
       const discovery = await discoverIndex(raw, manifest, {
         store: options.store,
         indexDigest: options.indexDigest,
         registry: rawLayers instanceof RegistrySource ? rawLayers : undefined,
         target,
+        signal,
       });
       const ztocOf = new Map<string, Descriptor>();
       if (discovery.index) {
@@ -337,6 +423,7 @@ export class ImageFiles implements AsyncDisposable {
         if (z) stats?.label(z.digest, "ztoc", index);
         layers.push(z ? { index, descriptor: d, ztoc: z } : { index, descriptor: d });
       });
+      signal?.throwIfAborted();
       return new ImageFiles({
         target,
         manifest,
@@ -350,16 +437,23 @@ export class ImageFiles implements AsyncDisposable {
       });
     } catch (e) {
       for (const s of toClose) await s.close?.();
-      throw e;
+      throw signal?.aborted ? signal.reason : e;
     }
   }
 
-  /** Releases the sources this object opened (not the store). */
-  async close(): Promise<void> {
-    // zTOCs fetched ahead that nobody asked for: let them end first.
-    await Promise.allSettled(this.#ztocBytes.values());
-    const list = this.#toClose.splice(0);
-    for (const s of list) await s.close?.();
+  /**
+   * Releases the sources this object opened (not the store); called again,
+   * the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#options.signal?.removeEventListener("abort", this.#onAbort);
+      // zTOCs fetched ahead that nobody asked for: let them end first.
+      await Promise.allSettled(this.#ztocBytes.values());
+      const list = this.#toClose.splice(0);
+      for (const s of list) await s.close?.();
+    })();
+    return this.#closing;
   }
 
   /** Same as {@link ImageFiles.close}. */
@@ -377,7 +471,11 @@ export class ImageFiles implements AsyncDisposable {
    * `desc`: from the local store when it has it, else from the image's
    * sources.
    */
-  async blob(desc: Descriptor): Promise<Uint8Array> {
+  blob(desc: Descriptor): Promise<Uint8Array> {
+    return abortable(this.#options.signal, () => this.#blob(desc));
+  }
+
+  async #blob(desc: Descriptor): Promise<Uint8Array> {
     const store = this.#options.store;
     if (store !== undefined && (await store.has(desc.digest))) {
       const bytes = await store.readBlob(desc.digest);
@@ -564,7 +662,11 @@ export class ImageFiles implements AsyncDisposable {
    * with `path`, only that entry and, for a directory, everything under it
    * (symlinks in the path are followed, except at its end).
    */
-  async list(path?: string): Promise<FileInfo[]> {
+  list(path?: string): Promise<FileInfo[]> {
+    return abortable(this.#options.signal, () => this.#list(path));
+  }
+
+  async #list(path?: string): Promise<FileInfo[]> {
     const all = await Promise.all(this.#indexes().map((i) => this.layerFiles(i)));
     const tree = mergeLayers(all);
     let nodes = [...tree.values()];
@@ -612,7 +714,11 @@ export class ImageFiles implements AsyncDisposable {
    * that decide are read). Symlinks in the path are followed; at its end
    * only with `follow`.
    */
-  async stat(path: string, options: { follow?: boolean } = {}): Promise<FileInfo> {
+  stat(path: string, options: { follow?: boolean } = {}): Promise<FileInfo> {
+    return abortable(this.#options.signal, () => this.#stat(path, options));
+  }
+
+  async #stat(path: string, options: { follow?: boolean }): Promise<FileInfo> {
     const node = await resolvePath(this.#lookup(path), path, {
       followLast: options.follow ?? false,
     });
@@ -630,7 +736,11 @@ export class ImageFiles implements AsyncDisposable {
   }
 
   /** {@link ImageFiles.open} as an async generator. */
-  async bytes(path: string): Promise<AsyncGenerator<Uint8Array>> {
+  bytes(path: string): Promise<AsyncGenerator<Uint8Array>> {
+    return abortable(this.#options.signal, () => this.#bytes(path));
+  }
+
+  async #bytes(path: string): Promise<AsyncGenerator<Uint8Array>> {
     let node = await resolvePath(this.#lookup(path), path);
     if (node.meta.type === "hardlink") {
       if (node.target === undefined) {
@@ -713,6 +823,13 @@ async function hashedBlob(source: ImageSource, desc: Descriptor): Promise<Uint8A
  * import { listFiles } from "./read_files.ts";
  * const files = await listFiles("oci:./fixtures/sample-image:latest");
  * assert.ok(files.some((f) => f.path === "app/main.js"));
+ * // A signal stops it (here before anything is read):
+ * const stop = new AbortController();
+ * stop.abort(new Error("no longer needed"));
+ * await assert.rejects(
+ *   listFiles("oci:./fixtures/sample-image:latest", { signal: stop.signal }),
+ *   /no longer needed/,
+ * );
  * ```
  */
 export async function listFiles(
@@ -725,7 +842,8 @@ export async function listFiles(
 
 /**
  * A stream of one file's bytes (see {@link ImageFiles.open}); the image
- * is closed when the stream ends or is cancelled.
+ * is closed when the stream ends or is cancelled, or when
+ * `options.signal` aborts (a read then rejects with the signal's reason).
  *
  * @example
  * ```ts
@@ -751,13 +869,23 @@ export async function openFile(
   }
   // (not ReadableStream.from: cancelling before the first read would skip
   // an unstarted generator's `finally`, and the image would stay open)
-  let closed = false;
-  const finish = async () => {
-    if (closed) return;
-    closed = true;
-    await files.close();
+  const signal = options.signal;
+  let onAbort = () => {};
+  const finish = () => {
+    signal?.removeEventListener("abort", onAbort);
+    return files.close();
   };
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      // A read waiting fails at once; the generator ends once the read in
+      // progress has stopped (the image closes itself on the abort).
+      onAbort = () => {
+        controller.error(signal!.reason);
+        gen.return(undefined).catch(() => {});
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    },
     async pull(controller) {
       let r: IteratorResult<Uint8Array>;
       try {

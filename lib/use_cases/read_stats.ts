@@ -97,7 +97,7 @@ export class ReadStats {
  * digest: layer streams and ranges every time, whole blobs (manifests,
  * configs, zTOCs) once each (sources and callers ask for the same small
  * document more than once, mostly from a cache). `from` says whether the
- * source is the local store.
+ * source is the local store. A read's `signal` is passed on to `source`.
  *
  * @example
  * ```ts
@@ -139,27 +139,33 @@ export function countingSource(
     get storeName() {
       return source.storeName;
     },
-    resolve: () => source.resolve(),
-    async fetchBytes(desc: Descriptor) {
-      const bytes = await source.fetchBytes(desc);
+    resolve: (signal?: AbortSignal) => source.resolve(signal),
+    async fetchBytes(desc: Descriptor, signal?: AbortSignal) {
+      const bytes = await source.fetchBytes(desc, signal);
       if (!fetched.has(desc.digest)) stats.add(desc.digest, bytes.length, from);
       fetched.add(desc.digest);
       return bytes;
     },
-    async openBlob(desc: Descriptor) {
-      const stream = await source.openBlob(desc);
+    async openBlob(desc: Descriptor, signal?: AbortSignal) {
+      const stream = await source.openBlob(desc, signal);
       return ReadableStream.from(counted(desc.digest, stream));
     },
     close: () => source.close?.() ?? Promise.resolve(),
   };
   if (source.readChunks) {
     const read = source.readChunks.bind(source);
-    wrapped.readChunks = (desc: Descriptor) => counted(desc.digest, read(desc));
+    wrapped.readChunks = (desc: Descriptor, signal?: AbortSignal) =>
+      counted(desc.digest, read(desc, signal));
   }
   if (source.readRange) {
     const range = source.readRange.bind(source);
-    wrapped.readRange = async (desc: Descriptor, start: number, end: number) => {
-      const bytes = await range(desc, start, end);
+    wrapped.readRange = async (
+      desc: Descriptor,
+      start: number,
+      end: number,
+      signal?: AbortSignal,
+    ) => {
+      const bytes = await range(desc, start, end, signal);
       stats.add(desc.digest, bytes.length, from);
       return bytes;
     };
