@@ -443,6 +443,7 @@ export {
   type LoadedZtoc,
   type LoadedZtocView,
   openFile,
+  openImageForReading,
   type ReadImageOptions,
 } from "./lib/use_cases/read_files.ts";
 export {

@@ -428,6 +428,23 @@ Deno.test("read: tar and zstd layers (with and without zTOCs) in an OCI layout",
     const report = await verifyImage(image, { store });
     assert.ok(report.ok, JSON.stringify(report.layers.map((l) => l.problems)));
     assert.deepEqual(report.layers.map((l) => l.status), ["ok", "ok", "no-ztoc", "no-ztoc"]);
+    // An index of another image (the sample's) is refused by listFiles and openFile:
+    // nothing of it would be used.
+    const other = await createIndexes(
+      await openImage(
+        `oci:${new URL("../fixtures/sample-image", import.meta.url).pathname}:latest`,
+      ),
+      store,
+      { minLayerSize: 0 },
+    );
+    const indexDigest = other.indexes[0].index.descriptor.digest;
+    const notForIt = new RegExp(
+      `^index ${indexDigest} is not for this image: none of its 2 zTOCs is for a layer of ` +
+        `${files.manifest.descriptor.digest}$`,
+    );
+    const refused = (e: Error) => e instanceof BadInputError && notForIt.test(e.message);
+    await assert.rejects(listFiles(image, { store, indexDigest }), refused);
+    await assert.rejects(openFile(image, "tar/b.txt", { store, indexDigest }), refused);
   } finally {
     await Deno.remove(scratch, { recursive: true });
   }

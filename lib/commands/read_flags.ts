@@ -10,7 +10,6 @@ import { BadInputError } from "../errors.ts";
 import type { ImageFiles, ReadImageOptions } from "../use_cases/read_files.ts";
 import { ReadStats } from "../use_cases/read_stats.ts";
 import { formatBytes } from "../ui/bytes.ts";
-import { ZTOC_MEDIA_TYPE } from "../oci/media_types.ts";
 import { shortDigest } from "../ui/progress.ts";
 import type { CommandContext, FlagSpec } from "./command.ts";
 import { platformFlag, platformFlags, registryFlags, registryOptions } from "./flags.ts";
@@ -86,24 +85,15 @@ export async function openImageFiles(
   image: string,
   fallback: string,
 ): Promise<{ files: ImageFiles; stats?: ReadStats } & AsyncDisposable> {
-  const [{ ImageFiles }, { openStore }] = await Promise.all([
+  const [{ openImageForReading }, { openStore }] = await Promise.all([
     import("../use_cases/read_files.ts"),
     import("./open_store.ts"),
   ]);
   const store = openStore(ctx, { readOnly: true });
   try {
     const options = await readOptions(ctx, store);
-    const files = await ImageFiles.open(image, options);
-    const idx = files.index;
-    const ztocs = (idx?.manifest.layers ?? []).filter((d) => d.mediaType === ZTOC_MEDIA_TYPE);
-    if (idx?.via === "explicit" && ztocs.length > 0 && !files.layers.some((l) => l.ztoc)) {
-      // --index names an index of another image: nothing of it would be used.
-      await files.close();
-      throw new BadInputError(
-        `index ${idx.descriptor.digest} is not for this image: none of its ${ztocs.length} ` +
-          `zTOCs is for a layer of ${files.manifest.descriptor.digest}`,
-      );
-    }
+    // (--index of another image is refused: nothing of it would be used)
+    const files = await openImageForReading(image, options);
     if (files.index === undefined) {
       ctx.out.warn(
         `warning: no SOCI index found (${files.discovery.tried.join("; ")}): ${fallback}`,

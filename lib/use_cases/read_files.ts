@@ -814,6 +814,37 @@ async function hashedBlob(source: ImageSource, desc: Descriptor): Promise<Uint8A
 }
 
 /**
+ * Opens `image` for reading its files ({@link ImageFiles.open}) and fails
+ * when the index named by `options.indexDigest` is not for this image
+ * (none of its zTOCs is for one of the image's layers: nothing of it would
+ * be used, every layer would be read in full).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openImageForReading } from "./read_files.ts";
+ * await using files = await openImageForReading("oci:./fixtures/sample-image:latest");
+ * assert.equal(files.layers.length, 2);
+ * ```
+ */
+export async function openImageForReading(
+  image: string | ImageSource,
+  options: ReadImageOptions = {},
+): Promise<ImageFiles> {
+  const files = await ImageFiles.open(image, options);
+  const idx = files.index;
+  const ztocs = (idx?.manifest.layers ?? []).filter((d) => d.mediaType === ZTOC_MEDIA_TYPE);
+  if (idx?.via === "explicit" && ztocs.length > 0 && !files.layers.some((l) => l.ztoc)) {
+    await files.close();
+    throw new BadInputError(
+      `index ${idx.descriptor.digest} is not for this image: none of its ${ztocs.length} ` +
+        `zTOCs is for a layer of ${files.manifest.descriptor.digest}`,
+    );
+  }
+  return files;
+}
+
+/**
  * The merged file tree of an image, sorted by path (see
  * {@link ImageFiles.list}).
  *
@@ -836,7 +867,7 @@ export async function listFiles(
   image: string | ImageSource,
   options: ReadImageOptions & { path?: string } = {},
 ): Promise<FileInfo[]> {
-  await using files = await ImageFiles.open(image, options);
+  await using files = await openImageForReading(image, options);
   return await files.list(options.path);
 }
 
@@ -859,7 +890,7 @@ export async function openFile(
   path: string,
   options: ReadImageOptions = {},
 ): Promise<ReadableStream<Uint8Array>> {
-  const files = await ImageFiles.open(image, options);
+  const files = await openImageForReading(image, options);
   let gen: AsyncGenerator<Uint8Array>;
   try {
     gen = await files.bytes(path);
