@@ -526,7 +526,7 @@ Deno.test("create docker:// and push via CLI through faults; unreachable and mis
         const unreachable = new RegExp(
           `^soci: .*cannot reach registry ${
             proxy.host.replaceAll(".", "\\.")
-          }: .*Connection refused`,
+          }: .*connection refused$`, // (the OS error as Go words it)
         );
         assertOneLineFailure(c, unreachable);
         assertOneLineFailure(p, unreachable, CHECKING);

@@ -170,30 +170,31 @@ export async function pushChosen(
   options: PushIndexesOptions = {},
 ): Promise<PushResult[]> {
   const policy = options.existingIndex ?? "warn";
-  // What the repository already has, for every platform first: a push of
-  // several platforms is checked whole before anything is uploaded.
-  const existing: (string | undefined)[] = [];
-  for (const c of chosen) {
-    existing.push(
-      policy === "allow" ? undefined : existingIndexMessage(
-        await listReferrers(client, repository, c.manifest.digest, SOCI_INDEX_V1),
-      ),
-    );
-  }
-  const toPush = chosen.filter((_, i) => !(policy === "skip" && existing[i] !== undefined));
-  if (toPush.length > 1) {
-    for (const c of toPush) await checkAvailable(store, client, repository, c.index);
+  /** The `--existing-index` check of one platform: true when it is to be skipped. */
+  const skipped = async (c: ChosenIndex): Promise<boolean> => {
+    if (policy === "allow") return false;
+    options.onEvent?.({ kind: "checking", manifest: c.manifest });
+    const found = await listReferrers(client, repository, c.manifest.digest, SOCI_INDEX_V1);
+    const message = existingIndexMessage(found);
+    if (message === undefined) return false;
+    options.onEvent?.({ kind: "existing", message, policy, manifest: c.manifest });
+    return policy === "skip";
+  };
+  // Several platforms: every one is checked, and every node of the indexes
+  // to push found, before anything is uploaded (one platform goes as
+  // upstream's does: check, then push).
+  const several = chosen.length > 1;
+  let toPush = chosen;
+  if (several) {
+    toPush = [];
+    for (const c of chosen) if (!(await skipped(c))) toPush.push(c);
+    if (toPush.length > 1) {
+      for (const c of toPush) await checkAvailable(store, client, repository, c.index);
+    }
   }
   const results: PushResult[] = [];
-  for (const [i, c] of chosen.entries()) {
-    if (policy !== "allow") {
-      options.onEvent?.({ kind: "checking", manifest: c.manifest });
-      const message = existing[i];
-      if (message !== undefined) {
-        options.onEvent?.({ kind: "existing", message, policy, manifest: c.manifest });
-        if (policy === "skip") continue;
-      }
-    }
+  for (const c of toPush) {
+    if (!several && (await skipped(c))) continue;
     options.onEvent?.({ kind: "index", index: c.index });
     let result: PushResult;
     try {
