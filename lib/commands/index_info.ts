@@ -16,13 +16,13 @@ export const indexInfoCommand: Command = {
     "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
-    const [{ indentGoJson }, { artifactRecord }, { openStore }] = await Promise.all([
+    const [{ indentGoJson }, { artifactRecord }, { openCheckedStore }] = await Promise.all([
       import("../go/json_indent.ts"),
       import("../use_cases/lookup.ts"),
       import("./open_store.ts"),
     ]);
     if (ctx.args.length !== 1) throw new UsageError("please provide an index digest");
-    using store = openStore(ctx, { readOnly: true });
+    using store = await openCheckedStore(ctx, { readOnly: true });
     const rec = artifactRecord(store.db, ctx.args[0]);
     if (rec.type === "soci_layer") {
       throw new BadInputError(

@@ -34,12 +34,12 @@ export const indexListCommand: Command = {
     "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
-    const [{ imageManifests }, { openStore }] = await Promise.all([
+    const [{ imageManifests }, { openCheckedStore }] = await Promise.all([
       import("../use_cases/lookup.ts"),
       import("./open_store.ts"),
     ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
-    using store = openStore(ctx, { readOnly: true });
+    using store = await openCheckedStore(ctx, { readOnly: true });
     const ref = ctx.string("ref");
     const platforms = ctx.strings("platform").map(parsePlatform);
     let rows: ArtifactRecord[];

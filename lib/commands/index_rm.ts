@@ -13,7 +13,6 @@
  * @module
  */
 import { BadInputError } from "../errors.ts";
-import type { ContainerdStore } from "../store/containerd_store.ts";
 import type { Command } from "./command.ts";
 
 /** The `index rm` command. */
@@ -27,7 +26,7 @@ export const indexRmCommand: Command = {
     "--allow-read=<root> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
-    const [{ indexesToRemove, removeIndexes }, { openStore }] = await Promise.all([
+    const [{ indexesToRemove, removeIndexes }, { openCheckedStore }] = await Promise.all([
       import("../use_cases/remove.ts"),
       import("./open_store.ts"),
     ]);
@@ -36,11 +35,10 @@ export const indexRmCommand: Command = {
       throw new BadInputError("please provide either index digests or image ref, but not both");
     }
     if (!ref && ctx.args.length === 0) return;
-    using store = openStore(ctx);
-    // containerd: its socket answers and the namespace exists before the
-    // root lock is taken (a silent socket would hold the lock for the
-    // connect deadline).
-    if (store.kind === "containerd") await (store as ContainerdStore).requireNamespace();
+    // (containerd: its socket answers and the namespace exists before the
+    // root lock is taken; a silent socket would hold the lock for the
+    // connect deadline)
+    using store = await openCheckedStore(ctx);
     const digests = await indexesToRemove(store, { ref, digests: ctx.args });
     for (const w of await removeIndexes(store, digests)) {
       ctx.out.warn(`warning: indexes removed, but ${w}`);

@@ -81,6 +81,29 @@ export function openStore(
 }
 
 /**
+ * {@link openStore} for the commands that list or change what the store
+ * records: with `--content-store containerd`, containerd's socket must
+ * answer and the namespace exist before anything is read or locked, so
+ * that a mistyped `--namespace` is an error (`containerd namespace <ns>
+ * does not exist …`), never an empty listing or a change to the DB.
+ */
+export async function openCheckedStore(
+  ctx: CommandContext,
+  options: { readOnly?: boolean } = {},
+): Promise<ArtifactStore & Disposable> {
+  const store = openStore(ctx, options);
+  if (store instanceof ContainerdStore) {
+    try {
+      await store.requireNamespace();
+    } catch (e) {
+      store[Symbol.dispose]();
+      throw e;
+    }
+  }
+  return store;
+}
+
+/**
  * The command's root, where the artifacts DB is for both stores: the
  * `root` flag as the CLI resolved it (`resolveRoot()` when it is empty, for
  * direct callers).

@@ -24,7 +24,7 @@ export const prefetchInfoCommand: Command = {
   needsRoot: false,
   permissions: ["--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME"],
   async action(ctx) {
-    const [{ marshalIndentGo }, { decodePrefetch }, { artifactRecord }, { openStore }] =
+    const [{ marshalIndentGo }, { decodePrefetch }, { artifactRecord }, { openCheckedStore }] =
       await Promise.all([
         import("../go/json_indent.ts"),
         import("../soci/prefetch.ts"),
@@ -32,7 +32,7 @@ export const prefetchInfoCommand: Command = {
         import("./open_store.ts"),
       ]);
     if (ctx.args.length !== 1) throw new UsageError("please provide a prefetch artifact digest");
-    using store = openStore(ctx, { readOnly: true });
+    using store = await openCheckedStore(ctx, { readOnly: true });
     const rec = artifactRecord(store.db, ctx.args[0]);
     if (rec.type !== "soci_prefetch") {
       throw new BadInputError(`the provided digest is not a prefetch artifact (type: ${rec.type})`);

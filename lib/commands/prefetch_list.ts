@@ -31,12 +31,12 @@ export const prefetchListCommand: Command = {
   needsRoot: false,
   permissions: ["--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME"],
   async action(ctx) {
-    const [{ marshalIndentGo }, { openStore }] = await Promise.all([
+    const [{ marshalIndentGo }, { openCheckedStore }] = await Promise.all([
       import("../go/json_indent.ts"),
       import("./open_store.ts"),
     ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
-    using store = openStore(ctx, { readOnly: true });
+    using store = await openCheckedStore(ctx, { readOnly: true });
     const rows = store.db.all().filter((r) => r.type === "soci_prefetch");
     const spans: number[] = [];
     for (const r of rows) spans.push(await spansOf(store, r.digest));

@@ -7,7 +7,6 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import type { ContainerdStore } from "../store/containerd_store.ts";
 import type { Command } from "./command.ts";
 
 /** The `rebuild-db` command. */
@@ -21,17 +20,15 @@ export const rebuildDbCommand: Command = {
     "--allow-read=<root> --allow-write=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
-    const [{ rebuildDamagedDb, rebuildDb }, { openStore, rootOf }] = await Promise.all([
+    const [{ rebuildDamagedDb, rebuildDb }, { openCheckedStore, rootOf }] = await Promise.all([
       import("../use_cases/rebuild.ts"),
       import("./open_store.ts"),
     ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
     const moved = await rebuildDamagedDb(rootOf(ctx), async () => {
-      using store = openStore(ctx);
-      // containerd: its socket answers and the namespace exists, or nothing is
-      // done (a mistyped --namespace would list no blobs and drop every row),
-      // checked before the root lock is taken.
-      if (store.kind === "containerd") await (store as ContainerdStore).requireNamespace();
+      // (containerd: a mistyped --namespace would list no blobs and drop
+      // every row)
+      using store = await openCheckedStore(ctx);
       await rebuildDb(store);
     });
     if (moved) {

@@ -31,12 +31,12 @@ export const ztocListCommand: Command = {
     "--allow-read=<root> --allow-env=SOCI_ROOT,XDG_DATA_HOME,HOME",
   ],
   async action(ctx) {
-    const [{ imageZtocs }, { openStore }] = await Promise.all([
+    const [{ imageZtocs }, { openCheckedStore }] = await Promise.all([
       import("../use_cases/lookup.ts"),
       import("./open_store.ts"),
     ]);
     if (ctx.args.length > 0) throw new UsageError(`unexpected argument ${ctx.args[0]}`);
-    using store = openStore(ctx, { readOnly: true });
+    using store = await openCheckedStore(ctx, { readOnly: true });
     const only = ctx.string("ztoc-digest");
     const image = ctx.string("image-ref");
     let rows: ArtifactRecord[];
