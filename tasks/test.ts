@@ -1,6 +1,7 @@
 /**
  * The project's test command (`deno task test`, also run by `.ci/run`):
- * format, lint, type and doc checks, then every test and doc example.
+ * format, lint, type and doc checks, then every doc example (side by side)
+ * and every test (a file at a time).
  * Prints `N passed, N failed` last, from the real counts of tests (the
  * steps inside them are counted on the line before); a static check that
  * fails counts as one failure (a passing one counts as nothing: it is not a
@@ -65,24 +66,37 @@ if (extra.length === 0) {
   await check("deno doc --lint", ["doc", "--lint", "mod.ts"]);
 }
 
-const junit = await Deno.makeTempFile({ suffix: ".xml" });
-const testsOk = await run("deno test", [
-  "test",
-  "-A",
-  "--doc",
-  `--junit-path=${junit}`,
-  ...extra,
-  "tests/",
-  "lib/",
-  "mod.ts",
-]);
-let xml = "";
-try {
-  xml = await Deno.readTextFile(junit);
-} catch {
-  // no report: deno test did not get to run
+/** Runs `deno test` with a JUnit report: whether it passed, and the report. */
+async function testRun(name: string, args: string[]): Promise<{ ok: boolean; xml: string }> {
+  const junit = await Deno.makeTempFile({ suffix: ".xml" });
+  const ok = await run(name, ["test", "-A", `--junit-path=${junit}`, ...args]);
+  let xml = "";
+  try {
+    xml = await Deno.readTextFile(junit);
+  } catch {
+    // no report: deno test did not get to run
+  }
+  await Deno.remove(junit).catch(() => {});
+  return { ok, xml };
 }
-await Deno.remove(junit).catch(() => {});
+
+// The documentation examples are small and independent: they run side by
+// side (a worker per core). The tests run a file at a time: they start
+// registries and containerd, and some compare timings.
+const runs = extra.length === 0
+  ? [
+    await testRun("deno test (examples)", [
+      "--doc",
+      "--parallel",
+      "lib/",
+      "mod.ts",
+      "tests/helpers/",
+    ]),
+    await testRun("deno test (tests)", ["tests/"]),
+  ]
+  : [await testRun("deno test", ["--doc", ...extra, "tests/", "lib/", "mod.ts"])];
+const testsOk = runs.every((r) => r.ok);
+const xml = runs.map((r) => r.xml).join("\n");
 /** The text of an XML attribute value. */
 function unescapeXml(text: string): string {
   return text.replace(/&(lt|gt|quot|apos|amp|#\d+|#x[0-9a-fA-F]+);/g, (_, e: string) => {
