@@ -69,7 +69,7 @@ export async function readOptions(
     stats: ctx.bool("stats") ? new ReadStats() : undefined,
     onWarning: (text) => ctx.out.warn(`warning: ${text}`),
     open: { containerd: containerdOptions(ctx) },
-    // --timeout, Ctrl-C and SIGTERM stop requests in flight, not only between them.
+    // --timeout and the stop signals cut requests in flight, not only between them.
     signal: ctx.signal,
   };
 }
