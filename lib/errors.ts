@@ -109,6 +109,22 @@ export class UsageError extends SociError {
 }
 
 /**
+ * The message of a thrown value: an `Error`'s message, anything else as a
+ * string.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorMessage } from "./errors.ts";
+ * assert.equal(errorMessage(new Error("disk full")), "disk full");
+ * assert.equal(errorMessage(42), "42");
+ * ```
+ */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
  * The same error with `prefix: ` before its message (same class when it is
  * a SociError, else a SociError), the original kept as `cause`.
  *
@@ -121,7 +137,7 @@ export class UsageError extends SociError {
  * ```
  */
 export function withContext(e: unknown, prefix: string): Error {
-  const message = `${prefix}: ${e instanceof Error ? e.message : String(e)}`;
+  const message = `${prefix}: ${errorMessage(e)}`;
   if (e instanceof RegistryError) {
     return new RegistryError(message, { cause: e, status: e.status, code: e.code });
   }

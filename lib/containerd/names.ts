@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { BadInputError } from "../errors.ts";
+import { BadInputError, errorMessage } from "../errors.ts";
 import { formatReference, parseDockerReference } from "../oci/reference.ts";
 
 /** The registry of names written without one. */
@@ -64,7 +64,7 @@ export function normalizeImageName(name: string): string {
   try {
     ref = parseDockerReference(`${domain}/${remainder}`);
   } catch (e) {
-    const text = e instanceof Error ? e.message : String(e);
+    const text = errorMessage(e);
     const why = text.includes('": ') ? text.slice(text.indexOf('": ') + 3) : text;
     throw new BadInputError(`invalid image name "${name}": ${why}`, { cause: e });
   }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BadInputError, NotFoundError, SociError } from "../errors.ts";
+import { BadInputError, errorMessage, NotFoundError, SociError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { parseDigest } from "../oci/digest.ts";
 import type { ContainerdClient } from "../containerd/client.ts";
@@ -357,7 +357,7 @@ export class ContainerdTransaction implements ArtifactTransaction {
         db.transaction(() => db.clearPending(opsKey(this.#key)));
       } else this.#onStep?.("index");
     } catch (e) {
-      this.#warnings.push(`updating containerd's labels and images failed: ${messageOf(e)}`);
+      this.#warnings.push(`updating containerd's labels and images failed: ${errorMessage(e)}`);
       return; // the lease stays until the recovery has applied the operations
     }
     if (this.#lease !== undefined) {
@@ -367,7 +367,7 @@ export class ContainerdTransaction implements ArtifactTransaction {
         await deleteLease(store.client, store.client.namespace, lease.id, false);
         db.transaction(() => db.clearPending(this.#key));
       } catch (e) {
-        this.#warnings.push(`deleting the lease of the commit failed: ${messageOf(e)}`);
+        this.#warnings.push(`deleting the lease of the commit failed: ${errorMessage(e)}`);
       }
     }
   }
@@ -492,8 +492,4 @@ function checkDescriptor(desc: Descriptor): void {
 /** RFC 3339 in UTC with whole seconds (as `containerd.io/gc.root` values are written). */
 function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { BadInputError, NotFoundError, SociError } from "../errors.ts";
+import { BadInputError, errorMessage, NotFoundError, SociError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { parseDigest } from "../oci/digest.ts";
 import { syncDir } from "../util/atomic_file.ts";
@@ -310,14 +310,14 @@ export class LocalTransaction implements ArtifactTransaction {
         await store.sweep();
         db.transaction(() => db.clearPending(`${this.#id}-gc`));
       } catch (e) {
-        this.#warnings.push(`removing unreferenced blobs failed: ${messageOf(e)}`);
+        this.#warnings.push(`removing unreferenced blobs failed: ${errorMessage(e)}`);
       }
     }
     try {
       await store.syncIndexJson();
       this.#onStep?.("index");
     } catch (e) {
-      this.#warnings.push(`updating ${store.indexPath} failed: ${messageOf(e)}`);
+      this.#warnings.push(`updating ${store.indexPath} failed: ${errorMessage(e)}`);
     }
   }
 
@@ -333,8 +333,4 @@ function checkDescriptor(desc: Descriptor): void {
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
     throw new BadInputError(`descriptor ${desc.digest} has an invalid size ${desc.size}`);
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

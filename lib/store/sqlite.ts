@@ -7,7 +7,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { BadInputError, SociError } from "../errors.ts";
+import { BadInputError, errorMessage, SociError } from "../errors.ts";
 
 /** Schema version stored in `PRAGMA user_version`. */
 export const ARTIFACTS_DB_SCHEMA_VERSION = 2;
@@ -124,7 +124,7 @@ export function emptyView(): DatabaseSync {
  * ```
  */
 export function notAvailable(path: string, e: unknown): SociError {
-  const msg = `artifacts DB ${path} is not available: ${e instanceof Error ? e.message : e}`;
+  const msg = `artifacts DB ${path} is not available: ${errorMessage(e)}`;
   if (isDamage(e)) return new BadInputError(`${msg} (${REBUILD_HINT})`, { cause: e });
   return new SociError(msg, { cause: e });
 }
@@ -196,7 +196,7 @@ export function damageOf(path: string, timeout = DEFAULT_BUSY_TIMEOUT_MS): strin
     const problem = lines.find((line) => !line.startsWith("***")) ?? lines.join(" ");
     return `database disk image is malformed: ${problem}`;
   } catch (e) {
-    if (isDamage(e)) return e instanceof Error ? e.message : String(e);
+    if (isDamage(e)) return errorMessage(e);
     throw notAvailable(path, e);
   } finally {
     closeQuietly(db);

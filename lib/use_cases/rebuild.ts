@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BadInputError, SociError } from "../errors.ts";
+import { BadInputError, errorMessage, SociError } from "../errors.ts";
 import { formatPlatform, normalizePlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageManifest, Platform } from "../oci/descriptor.ts";
 import { decodeIndex, decodeManifest } from "../oci/json_decode.ts";
@@ -211,8 +211,8 @@ export async function rebuildDamagedDb(
       await withRootLock(root, () => putBack(root, moved));
     } catch (r) {
       throw new SociError(
-        `${messageOf(e)}; the damaged artifacts DB stays at ${moved.aside} ` +
-          `(cannot move it back: ${messageOf(r)})`,
+        `${errorMessage(e)}; the damaged artifacts DB stays at ${moved.aside} ` +
+          `(cannot move it back: ${errorMessage(r)})`,
         { cause: e },
       );
     }
@@ -241,7 +241,7 @@ async function setAsideIfDamaged(
   } catch (e) {
     for (const s of done.reverse()) await renameIfThere(aside + s, path + s).catch(() => {});
     throw new SociError(
-      `cannot move the damaged artifacts DB ${path} aside (${cause}): ${messageOf(e)}`,
+      `cannot move the damaged artifacts DB ${path} aside (${cause}): ${errorMessage(e)}`,
       { cause: e },
     );
   }
@@ -269,10 +269,6 @@ async function renameIfThere(from: string, to: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** A blob as listed: its size, and when it was written. */
@@ -430,7 +426,7 @@ class SubjectInfo {
 }
 
 function wrap(prefix: string, e: unknown): Error {
-  const msg = messageOf(e);
+  const msg = errorMessage(e);
   if (e instanceof SociError) {
     const Cls = e.constructor as new (m: string, o?: ErrorOptions) => SociError;
     return new Cls(`${prefix}: ${msg}`, { cause: e });

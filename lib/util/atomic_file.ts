@@ -6,7 +6,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { SociError } from "../errors.ts";
+import { errorMessage, SociError } from "../errors.ts";
 
 /**
  * Writes `chunks` to `path` atomically (mode `options.mode`, default 0644,
@@ -105,7 +105,7 @@ export async function syncDir(dir: string): Promise<void> {
  * '<path>'` (`: rename '<tmp>' -> '<path>'`), which is dropped.
  */
 function causeText(e: unknown, tmp: string): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   const i = msg.indexOf(tmp);
   if (i < 0) return msg;
   const op = /: [a-z_]+ '$/.exec(msg.slice(0, i));

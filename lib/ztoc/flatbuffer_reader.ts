@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { BadInputError } from "../errors.ts";
+import { BadInputError, errorMessage } from "../errors.ts";
 import { parseDigest } from "../oci/digest.ts";
 import type { CompressionAlgorithm, FileMetadata, ZtocHeader } from "./model.ts";
 
@@ -32,7 +32,7 @@ export class ParseError extends Error {}
  */
 export function unmarshalError(e: unknown): BadInputError {
   if (e instanceof BadInputError) return e;
-  const reason = e instanceof Error ? e.message : String(e);
+  const reason = errorMessage(e);
   return new BadInputError(`cannot unmarshal ztoc: ${reason}`, { cause: e });
 }
 
