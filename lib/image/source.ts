@@ -57,3 +57,47 @@ export interface ImageSource {
   /** Releases files and connections. */
   close?(): Promise<void>;
 }
+
+/** The reads of an {@link ImageSource}, which {@link wrapSource} can replace. */
+export type SourceReads = Pick<
+  ImageSource,
+  "resolve" | "fetchBytes" | "openBlob" | "readChunks" | "readRange"
+>;
+
+/**
+ * `source` with the reads in `reads` replaced; its other reads, its names
+ * and `close` are `source`'s own. `readChunks` and `readRange` are offered
+ * only when `source` offers them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wrapSource } from "./source.ts";
+ * import { OciLayoutSource } from "./oci_layout.ts";
+ * const image = OciLayoutSource.fromReference("oci:./fixtures/sample-image:latest");
+ * let resolved = 0;
+ * const counted = wrapSource(image, {
+ *   resolve: () => (resolved++, image.resolve()),
+ * });
+ * assert.equal((await counted.resolve()).digest, (await image.resolve()).digest);
+ * assert.equal(resolved, 1);
+ * assert.equal(counted.reference, image.reference);
+ * ```
+ */
+export function wrapSource(source: ImageSource, reads: Partial<SourceReads>): ImageSource {
+  const wrapped: ImageSource = {
+    get reference() {
+      return source.reference;
+    },
+    get storeName() {
+      return source.storeName;
+    },
+    resolve: reads.resolve ?? ((signal) => source.resolve(signal)),
+    fetchBytes: reads.fetchBytes ?? ((desc, signal) => source.fetchBytes(desc, signal)),
+    openBlob: reads.openBlob ?? ((desc, signal) => source.openBlob(desc, signal)),
+    close: () => source.close?.() ?? Promise.resolve(),
+  };
+  if (source.readChunks) wrapped.readChunks = reads.readChunks ?? source.readChunks.bind(source);
+  if (source.readRange) wrapped.readRange = reads.readRange ?? source.readRange.bind(source);
+  return wrapped;
+}

@@ -17,7 +17,7 @@ import { BadInputError, NotFoundError } from "../errors.ts";
 import { openImage, type OpenImageOptions } from "../image/open.ts";
 import { RegistrySource } from "../image/registry_source.ts";
 import { type SelectedManifest, selectManifest } from "../image/select.ts";
-import type { ImageSource } from "../image/source.ts";
+import { type ImageSource, wrapSource } from "../image/source.ts";
 import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import { Sha256, sha256Digest } from "../oci/digest.ts";
@@ -162,9 +162,9 @@ function stoppableSource(source: ImageSource, signal: AbortSignal | undefined): 
       throw signal!.aborted ? signal!.reason : e;
     }
   }
-  const wrapped: ImageSource = {
-    reference: source.reference,
-    storeName: source.storeName,
+  const chunks = source.readChunks?.bind(source);
+  const range = source.readRange?.bind(source);
+  return wrapSource(source, {
     resolve: () => run(() => source.resolve(signal)),
     fetchBytes: (desc: Descriptor) => run(() => source.fetchBytes(desc, signal)),
     openBlob: (desc: Descriptor) =>
@@ -173,18 +173,11 @@ function stoppableSource(source: ImageSource, signal: AbortSignal | undefined): 
           new TransformStream({ transform: (chunk, c) => c.enqueue(check(chunk)) }),
         )
       ),
-    close: () => source.close?.() ?? Promise.resolve(),
-  };
-  if (source.readChunks) {
-    const read = source.readChunks.bind(source);
-    wrapped.readChunks = (desc: Descriptor) => checked(read(desc, signal));
-  }
-  if (source.readRange) {
-    const range = source.readRange.bind(source);
-    wrapped.readRange = (desc: Descriptor, start: number, end: number) =>
-      run(() => range(desc, start, end, signal));
-  }
-  return wrapped;
+    readChunks: chunks && ((desc: Descriptor) => checked(chunks(desc, signal))),
+    readRange: range &&
+      ((desc: Descriptor, start: number, end: number) =>
+        run(() => range(desc, start, end, signal))),
+  });
 }
 
 /** Documents (manifests, configs) up to this size are fetched once per opened image. */
@@ -196,10 +189,7 @@ const MEMO_MAX = 1 << 20;
  */
 function memoSource(source: ImageSource): ImageSource {
   const memo = new Map<string, Promise<Uint8Array>>();
-  const wrapped: ImageSource = {
-    reference: source.reference,
-    storeName: source.storeName,
-    resolve: () => source.resolve(),
+  return wrapSource(source, {
     fetchBytes(desc: Descriptor) {
       if (desc.size > MEMO_MAX) return source.fetchBytes(desc);
       const key = `${desc.digest} ${desc.size}`;
@@ -211,12 +201,7 @@ function memoSource(source: ImageSource): ImageSource {
       }
       return p;
     },
-    openBlob: (desc: Descriptor) => source.openBlob(desc),
-    close: () => source.close?.() ?? Promise.resolve(),
-  };
-  if (source.readChunks) wrapped.readChunks = source.readChunks.bind(source);
-  if (source.readRange) wrapped.readRange = source.readRange.bind(source);
-  return wrapped;
+  });
 }
 
 /** A zTOC loaded for reading. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ImageSource } from "../image/source.ts";
+import { type ImageSource, wrapSource } from "../image/source.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 
 /** What a counted blob is. */
@@ -132,14 +132,9 @@ export function countingSource(
       stats.add(digest, n, from);
     }
   };
-  const wrapped: ImageSource = {
-    get reference() {
-      return source.reference;
-    },
-    get storeName() {
-      return source.storeName;
-    },
-    resolve: (signal?: AbortSignal) => source.resolve(signal),
+  const chunks = source.readChunks?.bind(source);
+  const range = source.readRange?.bind(source);
+  return wrapSource(source, {
     async fetchBytes(desc: Descriptor, signal?: AbortSignal) {
       const bytes = await source.fetchBytes(desc, signal);
       if (!fetched.has(desc.digest)) stats.add(desc.digest, bytes.length, from);
@@ -150,25 +145,13 @@ export function countingSource(
       const stream = await source.openBlob(desc, signal);
       return ReadableStream.from(counted(desc.digest, stream));
     },
-    close: () => source.close?.() ?? Promise.resolve(),
-  };
-  if (source.readChunks) {
-    const read = source.readChunks.bind(source);
-    wrapped.readChunks = (desc: Descriptor, signal?: AbortSignal) =>
-      counted(desc.digest, read(desc, signal));
-  }
-  if (source.readRange) {
-    const range = source.readRange.bind(source);
-    wrapped.readRange = async (
-      desc: Descriptor,
-      start: number,
-      end: number,
-      signal?: AbortSignal,
-    ) => {
-      const bytes = await range(desc, start, end, signal);
-      stats.add(desc.digest, bytes.length, from);
-      return bytes;
-    };
-  }
-  return wrapped;
+    readChunks: chunks &&
+      ((desc: Descriptor, signal?: AbortSignal) => counted(desc.digest, chunks(desc, signal))),
+    readRange: range &&
+      (async (desc: Descriptor, start: number, end: number, signal?: AbortSignal) => {
+        const bytes = await range(desc, start, end, signal);
+        stats.add(desc.digest, bytes.length, from);
+        return bytes;
+      }),
+  });
 }
