@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { BadInputError, NotFoundError, RegistryError, SociError } from "../errors.ts";
+import { BadInputError, errorMessage, NotFoundError, RegistryError, SociError } from "../errors.ts";
 import type { Descriptor } from "../oci/descriptor.ts";
 import { decodeManifest } from "../oci/json_decode.ts";
 import { OCI_MANIFEST } from "../oci/media_types.ts";
@@ -79,6 +79,41 @@ function pushEventKind(e: CopyEvent): PushEventKind | undefined {
 }
 
 /**
+ * The error for a node that `repo` lacks and the local side could not give
+ * (`cause`): a `SociError` other than `NotFoundError` as it is; else
+ * `cannot push <digest>: not in <registry>/<repo> and not readable locally:
+ * <why>` (a blob missing locally gets that context too: the registry lacks
+ * it as well, which is what the user must learn).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NotFoundError } from "../errors.ts";
+ * import { RegistryClient } from "./client.ts";
+ * import { unreadableNode } from "./push.ts";
+ * const client = new RegistryClient("127.0.0.1:5000", { plainHttp: true });
+ * const d = { mediaType: "application/octet-stream", digest: "sha256:" + "a".repeat(64), size: 1 };
+ * const e = unreadableNode(client, "app", d, new NotFoundError("not in the local store"));
+ * assert.equal(e.message,
+ *   `cannot push ${d.digest}: not in 127.0.0.1:5000/app and not readable locally: not in the local store`);
+ * client.close();
+ * ```
+ */
+export function unreadableNode(
+  client: RegistryClient,
+  repo: string,
+  desc: Descriptor,
+  cause: unknown,
+): Error {
+  if (cause instanceof SociError && !(cause instanceof NotFoundError)) return cause;
+  return new NotFoundError(
+    `cannot push ${desc.digest}: not in ${client.registry}/${repo} and not readable locally: ` +
+      errorMessage(cause),
+    { cause },
+  );
+}
+
+/**
  * Copies the graph of a v1 SOCI index to `repo` and makes it discoverable
  * as a referrer of its subject. `getBlob` serves every node that is
  * missing remotely (the index manifest itself is always read); its bytes
@@ -112,15 +147,7 @@ export async function pushIndex(
     try {
       return await getBlob(desc);
     } catch (e) {
-      // A blob missing locally (NotFoundError) gets the context too: the
-      // registry lacks it as well, which is what the user must learn.
-      if (e instanceof SociError && !(e instanceof NotFoundError)) throw e;
-      throw new NotFoundError(
-        `cannot push ${desc.digest}: not in ${client.registry}/${repo} and not readable locally: ${
-          (e as Error).message
-        }`,
-        { cause: e },
-      );
+      throw unreadableNode(client, repo, desc, e);
     }
   };
   const root: Descriptor = { ...plain(index), mediaType: index.mediaType || OCI_MANIFEST };

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { BadInputError, NotFoundError, SociError, withContext } from "../errors.ts";
+import { BadInputError, SociError, withContext } from "../errors.ts";
 import { StoreSource } from "../image/store_source.ts";
 import type { Descriptor, Platform } from "../oci/descriptor.ts";
 import { OCI_MANIFEST, SOCI_INDEX_V1, SOCI_INDEX_V2 } from "../oci/media_types.ts";
@@ -22,6 +22,7 @@ import {
   type PushEventKind,
   pushIndex,
   type PushResult,
+  unreadableNode,
 } from "../registry/push.ts";
 import type { ArtifactStore } from "../store/artifact_store.ts";
 import { choosePlatforms, type PlatformChoice, resolvePlatforms } from "./platforms.ts";
@@ -230,16 +231,8 @@ async function checkAvailable(
     },
   });
   if (gap === undefined) return;
-  const cause = gap.error;
-  if (cause instanceof SociError && !(cause instanceof NotFoundError)) {
-    throw withContext(cause, "error pushing graph to remote");
-  }
   throw withContext(
-    new NotFoundError(
-      `cannot push ${gap.desc.digest}: not in ${client.registry}/${repository} and not ` +
-        `readable locally: ${(cause as Error).message}`,
-      { cause },
-    ),
+    unreadableNode(client, repository, gap.desc, gap.error),
     "error pushing graph to remote",
   );
 }
