@@ -129,6 +129,18 @@ export function successorsOf(desc: Descriptor, bytes: Uint8Array): Descriptor[] 
   return [];
 }
 
+/** Whether `repo` has the node (a manifest by `HEAD` of the manifest, else of the blob). */
+async function inRepository(
+  client: RegistryClient,
+  repo: string,
+  desc: Descriptor,
+): Promise<boolean> {
+  const there = isManifestNode(desc)
+    ? await client.manifests.head(repo, desc.digest)
+    : await client.blobs.head(repo, desc.digest);
+  return there !== undefined;
+}
+
 /** Where {@link findUnavailable} reads nodes the repository lacks. */
 export interface LocalContent {
   /** The bytes of a manifest node (rejects when it cannot be read). */
@@ -166,13 +178,9 @@ export async function findUnavailable(
   for (let desc = pending.pop(); desc !== undefined; desc = pending.pop()) {
     if (seen.has(desc.digest)) continue;
     seen.add(desc.digest);
-    const manifest = isManifestNode(desc);
-    const there = manifest
-      ? await client.manifests.head(repo, desc.digest)
-      : await client.blobs.head(repo, desc.digest);
-    if (there !== undefined) continue;
+    if (await inRepository(client, repo, desc)) continue;
     try {
-      if (manifest) pending.push(...successors(desc, await local.manifest(desc)));
+      if (isManifestNode(desc)) pending.push(...successors(desc, await local.manifest(desc)));
       else await local.blob(desc);
     } catch (error) {
       return { desc, error };
@@ -312,11 +320,7 @@ export async function copyGraph(
   const copyNode = async (desc: Descriptor): Promise<void> => {
     const manifest = isManifestNode(desc);
     const isRoot = desc.digest === root.digest;
-    const exists = await limiter.run(async () =>
-      manifest
-        ? (await client.manifests.head(repo, desc.digest)) !== undefined
-        : (await client.blobs.head(repo, desc.digest)) !== undefined
-    );
+    const exists = await limiter.run(() => inRepository(client, repo, desc));
     if (exists) {
       if (isRoot) result.rootExisted = true;
       result.skipped.push(plain(desc));
